@@ -1,0 +1,59 @@
+"""Shared test helpers: run the command line in a subprocess or in-process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """``python -m efftheory ARGS`` in a subprocess on this source tree; text output."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return subprocess.run(
+        [sys.executable, "-m", "efftheory", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
+    """Exit status 2, one line on stderr naming the bad value, no traceback, nothing on stdout."""
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stdout == ""
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+
+
+@pytest.fixture
+def cli_json(capsys):
+    """In-process ``efftheory ARGS --json``: assert exit 0 and return the parsed object."""
+    from efftheory.cli import main
+
+    def call(*args: str) -> dict:
+        capsys.readouterr()
+        status = main([*map(str, args), "--json"])
+        out = capsys.readouterr().out
+        assert status == 0, out
+        return json.loads(out)
+
+    return call
+
+
+def cli_json_subprocess(*args: str, timeout: float = 600) -> dict:
+    """Run ``efftheory ARGS --json`` in a subprocess; assert success; parse stdout."""
+    proc = run_cli(*args, "--json", timeout=timeout)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
