@@ -43,8 +43,7 @@ def plot_phase_diagram(result, *, annotate_gap: bool = False, title: str | None 
 
     grid = result.grid
     codes = np.ma.masked_less(result.phase_codes, 0)
-    cmap = ListedColormap([PHASE_COLORS[p] for p in PHASES])
-    cmap.set_bad("white")
+    cmap = ListedColormap([PHASE_COLORS[p] for p in PHASES]).with_extremes(bad="white")
     nx, ny = grid.x.n, grid.y.n
     fig, ax = plt.subplots(figsize=(1.6 + 0.55 * nx + 2.2, 1.4 + 0.45 * ny))
     ax.imshow(codes, cmap=cmap, vmin=-0.5, vmax=len(PHASES) - 0.5, origin="lower", aspect="auto",
