@@ -174,7 +174,8 @@ class SweepSettings:
 
     ``p``/``n_train`` (or ``frac``) define the split (seed ``seed``; a ``frac`` axis overrides
     them per cell); ``steps`` is the budget, ``gap`` the phase gap G in steps, ``delta`` the RQI
-    threshold; ``early_stop`` ends a run once both accuracies reached 0.9 (its phase is then
+    threshold; ``eval_every`` the evaluation stride (step counts are multiples of it; 1 = exact);
+    ``early_stop`` ends a run once both accuracies reached 0.9 (its phase is then
     decided); ``network`` holds further :class:`efftheory.network.NetworkConfig` fields fixed
     for every cell (e.g. ``{"loss": "ce"}``); the network seed is ``seed`` as well.
     Defaults are the paper's toy: p = 10, n_train = 45 of N = 55, budget 1e4 steps.
@@ -187,6 +188,7 @@ class SweepSettings:
     gap: float = 1e3
     seed: int = 0
     delta: float = 0.01
+    eval_every: int = 1
     early_stop: bool = True
     network: dict = field(default_factory=dict)
 
@@ -195,6 +197,8 @@ class SweepSettings:
         require(isinstance(self.steps, numbers.Integral) and self.steps >= 1, f"steps must be >= 1, got {self.steps!r}")
         require(math.isfinite(self.gap) and self.gap >= 0, f"gap must be >= 0, got {self.gap!r}")
         require(self.delta > 0, f"delta must be > 0, got {self.delta!r}")
+        require(isinstance(self.eval_every, numbers.Integral) and self.eval_every >= 1,
+                f"eval_every must be >= 1, got {self.eval_every!r}")
         if self.frac is not None:  # a training fraction replaces the default n_train
             object.__setattr__(self, "n_train", None)
         clash = sorted(set(self.network) & {"seed"})
@@ -232,6 +236,7 @@ class SweepSettings:
             "gap": float(self.gap),
             "seed": int(self.seed),
             "delta": float(self.delta),
+            "eval_every": int(self.eval_every),
             "early_stop": bool(self.early_stop),
             "network": dict(sorted(self.network.items())),
         }
@@ -263,6 +268,7 @@ def network_cell(settings: dict, fixed: dict) -> dict:
         split,
         config,
         steps=fixed["steps"],
+        eval_every=fixed["eval_every"],
         delta=fixed["delta"],
         gap=fixed["gap"],
         stop_at_test=fixed["early_stop"],

@@ -68,6 +68,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dask", metavar="ADDRESS", help="run cells on this Dask scheduler instead (needs efftheory[cluster])")
     parser.add_argument("--plot", metavar="PNG", help="write the phase diagram here")
     parser.add_argument("--annotate-gap", action="store_true", help="write t_test - t_train in each plotted cell")
+    parser.add_argument("--eval-every", type=positive_int, default=1,
+                        help="evaluate accuracies every K steps (step counts become multiples of K; default 1, exact)")
     parser.add_argument("--no-early-stop", action="store_true", help="run every cell to the full budget")
     parser.add_argument("--cell", choices=("network", "synthetic"), default="network",
                         help="what a cell runs: the toy network, or a cheap deterministic stand-in for testing the machinery")
@@ -113,6 +115,7 @@ def run(args, ui):
         steps=args.steps,
         gap=args.gap,
         seed=args.seed,
+        eval_every=args.eval_every,
         early_stop=not args.no_early_stop,
         network=network,
     )
