@@ -112,3 +112,13 @@ def test_real_network_tiny_sweep(cli_json, tmp_path):
     for row_steps, row_phase in zip(res["steps_run"], res["phases"]):
         for steps, phase in zip(row_steps, row_phase):
             assert 1 <= steps <= 200 and phase in PHASES
+
+
+def test_dask_scheduler_address_gives_the_same_sweep(cli_json, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    local = cli_json("phase", *SMALL, "--out", tmp_path / "local")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
+        remote = cli_json("phase", *SMALL, "--out", tmp_path / "dask", "--dask", cluster.scheduler_address)
+    assert remote["computed"] == 12
+    for key in ("phases", "gaps", "t_train", "t_test", "t_rqi", "steps_run"):
+        assert remote[key] == local[key]
