@@ -88,8 +88,8 @@ def run(steps: int = 10_000, jobs: int = 2, full: bool = False) -> list[dict]:
         {
             "name": f"engine+store overhead, {syn_n} synthetic cells, sequential",
             "fast_s": syn_s,
-            "naive_s": float("nan"),
-            "ratio": float("nan"),
+            "naive_s": None,
+            "ratio": None,
             "notes": f"{1e3 * syn_s / syn_n:.2f} ms per cell (JSON line + fsync)",
         },
     ]
@@ -104,7 +104,9 @@ def main(argv=None) -> None:
     rows = run(args.steps, args.jobs, args.full)
     print(f"{'benchmark':<70} {'fast s':>8} {'naive s':>8} {'ratio':>6}  notes")
     for r in rows:
-        print(f"{r['name']:<70} {r['fast_s']:8.2f} {r['naive_s']:8.2f} {r['ratio']:6.2f}  {r['notes']}")
+        naive = "" if r["naive_s"] is None else f"{r['naive_s']:.2f}"
+        ratio = "" if r["ratio"] is None else f"{r['ratio']:.2f}"
+        print(f"{r['name']:<70} {r['fast_s']:8.2f} {naive:>8} {ratio:>6}  {r['notes']}")
 
 
 if __name__ == "__main__":
