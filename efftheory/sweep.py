@@ -12,7 +12,9 @@ Execution
 ---------
 - ``jobs=1`` (and no executor): cells run one after the other in this process.
 - ``jobs=J > 1``: a local :class:`concurrent.futures.ProcessPoolExecutor` with ``J`` workers
-  started with the ``spawn`` method (safe after numba's thread pools have started).
+  started with the ``spawn`` method (safe after numba's thread pools have started), each
+  worker limited to one numba thread. Scripts that call :func:`run_sweep` with ``jobs > 1``
+  need the usual ``if __name__ == "__main__":`` guard (the ``efftheory`` command has it).
 - ``executor=...``: any ``concurrent.futures.Executor``; it is used as given and not shut
   down. A Dask cluster works out of the box (``pip install efftheory[cluster]``)::
 
@@ -36,6 +38,7 @@ import dataclasses
 import math
 import multiprocessing
 import numbers
+import os
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -284,6 +287,22 @@ def network_cell(settings: dict, fixed: dict) -> dict:
     }
 
 
+def _check_network_cell(grid: Grid, fixed: dict) -> None:
+    """Build every cell's NetworkConfig here, so bad settings fail before any worker starts."""
+    from efftheory.network import NetworkConfig
+
+    try:
+        base = NetworkConfig(**fixed["network"], seed=fixed["seed"])
+    except TypeError:
+        bad = sorted(set(fixed["network"]) - {f.name for f in dataclasses.fields(NetworkConfig)})
+        raise InputError(f"unknown network setting {bad[0] if bad else fixed['network']!r}") from None
+    for _, _, settings in grid.cells():
+        dataclasses.replace(base, **{k: v for k, v in settings.items() if k != "frac"})
+
+
+network_cell.check = _check_network_cell
+
+
 def synthetic_cell(settings: dict, fixed: dict) -> dict:
     """A cheap, deterministic stand-in for :func:`network_cell` (same keys; not physics).
 
@@ -310,6 +329,12 @@ def synthetic_cell(settings: dict, fixed: dict) -> dict:
         "final_test_acc": 1.0 if t_test is not None else float(rng.uniform(0, 0.9)),
         "final_rqi": float(rng.uniform()),
     }
+
+
+def _init_worker() -> None:
+    """One numba thread per pool worker: the pool already uses every core, and nested
+    thread pools would oversubscribe them. Runs before numba is imported in the worker."""
+    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 
 def _timed_call(cell_fn, settings: dict, fixed: dict) -> tuple[dict, float]:
@@ -426,10 +451,12 @@ def run_sweep(
     settings = settings.for_grid(grid)
     settings.check_grid(grid)
     start = time.perf_counter()
+    fixed = settings.to_dict()
+    if hasattr(cell_fn, "check"):  # a cell function may validate the whole grid up front
+        cell_fn.check(grid, fixed)
     store = ResultStore.open(out, manifest_for(grid, settings, cell_fn), grid)
     done = store.finished
     pending = [c for c in grid.cells() if (c[0], c[1]) not in done]
-    fixed = settings.to_dict()
     computed = {}
     tick = progress or (lambda n=1: None)
     tick(len(done))
@@ -448,7 +475,8 @@ def run_sweep(
         own = executor is None
         if own:
             ctx = multiprocessing.get_context("spawn")
-            executor = cf.ProcessPoolExecutor(max_workers=min(jobs, len(pending)), mp_context=ctx)
+            executor = cf.ProcessPoolExecutor(max_workers=min(jobs, len(pending)), mp_context=ctx,
+                                              initializer=_init_worker)
         try:
             _drain(executor, pending, cell_fn, fixed, finish)
         finally:
