@@ -251,6 +251,11 @@ def test_tiny_real_network_same_on_every_executor(tmp_path):
     seq = run_sweep(grid, fixed, tmp_path / "seq", cell_fn=network_cell)
     pool = run_sweep(grid, fixed, tmp_path / "pool", cell_fn=network_cell, jobs=2)
     assert _strip(pool.records) == _strip(seq.records)
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as client:
+            dsk = run_sweep(grid, fixed, tmp_path / "dask", cell_fn=network_cell, executor=client.get_executor())
+    assert _strip(dsk.records) == _strip(seq.records)
     for rec in seq.records:
         assert rec["steps_run"] <= 300
         assert rec["phase"] == phase_of(rec["t_train"], rec["t_test"], 100)
