@@ -45,7 +45,9 @@ from numba import njit
 
 from efftheory.errors import InputError, require
 from efftheory.phases import phase_of
+from efftheory.metrics import threshold
 from efftheory.tasks import Split
+from efftheory.theory import parallelogram_quads
 
 LOSSES = ("mse", "ce")
 DTYPES = ("float32", "float64")
@@ -188,8 +190,46 @@ def init_params(p: int, config: NetworkConfig):
 # ------------------------------------------------------------------ numba kernels
 
 
-@njit(cache=True)
-def _forward(theta, dims, w_off, b_off, a_off, acts, pi, pj, n, d):
+# [7/6] Padé approximant of tanh (the 6-level truncation of Lambert's continued fraction
+# tanh y = y / (1 + y^2 / (3 + y^2 / (5 + ...)))), coefficients divided by 135135 so that the
+# numerator a and denominator b stay O(1); its error is below 1e-11 for |y| <= 1.125.
+# Entries 8 and 9 are the clamp 9 and the reduction factor 1/8 (typed constants keep float32).
+_PADE32 = np.array(
+    [1.0, 378.0, 17325.0, 135135.0, 28.0, 3150.0, 62370.0, 135135.0, 9.0 * 135135.0, 135135.0 / 8.0],
+) / 135135.0
+_PADE32 = _PADE32.astype(np.float32)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _tanh_exact(z, one):
+    """tanh through one exp of -2|z|: stable and accurate to rounding in z's dtype."""
+    a = abs(z)
+    e = np.exp(-(a + a))
+    t = (one - e) / (one + e)
+    return t if z >= 0 else -t
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _tanh_fast(z, one):
+    """float32 tanh without a libm call, so that the activation loop vectorises.
+
+    y = min(|z|, 9) / 8 (tanh(9) rounds to 1 in float32); tanh y = a / b from the Padé
+    approximant; three doublings tanh 2y = 2ab / (a^2 + b^2) carried as a pair (a, b) so only
+    one division remains. Error about 2e-7 (float32 rounding), checked in the tests.
+    """
+    c = _PADE32
+    y = min(abs(z), c[8]) * c[9]
+    s = y * y
+    a = y * (((c[0] * s + c[1]) * s + c[2]) * s + c[3])
+    b = ((c[4] * s + c[5]) * s + c[6]) * s + c[7]
+    for _ in range(3):
+        a, b = (a + a) * b, a * a + b * b
+    t = a / b
+    return t if z >= 0 else -t
+
+
+@njit(cache=True, error_model="numpy")
+def _forward(theta, dims, w_off, b_off, a_off, acts, pi, pj, n, d, one, fast):
     """Forward pass of the first ``n`` samples; activations of layer l in ``acts``."""
     L = dims.size - 1
     X = acts[a_off[0] * n : (a_off[0] + d) * n].reshape((n, d))
@@ -202,14 +242,22 @@ def _forward(theta, dims, w_off, b_off, a_off, acts, pi, pj, n, d):
         W = theta[w_off[l] : w_off[l] + ni * no].reshape((ni, no))
         Z = acts[a_off[l + 1] * n : (a_off[l + 1] + no) * n].reshape((n, no))
         np.dot(H, W, Z)
-        bo = b_off[l]
-        for r in range(n):
-            for k in range(no):
-                z = Z[r, k] + theta[bo + k]
-                Z[r, k] = np.tanh(z) if l < L - 1 else z
+        b = theta[b_off[l] : b_off[l] + no]
+        if l < L - 1 and fast:
+            for r in range(n):
+                for k in range(no):
+                    Z[r, k] = _tanh_fast(Z[r, k] + b[k], one)
+        elif l < L - 1:
+            for r in range(n):
+                for k in range(no):
+                    Z[r, k] = _tanh_exact(Z[r, k] + b[k], one)
+        else:
+            for r in range(n):
+                for k in range(no):
+                    Z[r, k] += b[k]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _head(out, labels, templates, is_ce, n0, n1, G, want_grad, scale):
     """Loss summed over samples n0..n1-1, number predicted correctly, and optionally dL/dout.
 
@@ -259,7 +307,7 @@ def _head(out, labels, templates, is_ce, n0, n1, G, want_grad, scale):
     return loss, correct
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _backward(theta, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf2, pi, pj, nt, n_rows, d):
     """Back-propagate dL/dout (in gbuf1, first ``nt`` rows) into ``grad`` (same layout as theta).
 
@@ -300,26 +348,44 @@ def _backward(theta, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf2, pi, pj
             grad[pj[r] * d + k] += g
 
 
-@njit(cache=True)
-def _adamw(theta, grad, m, v, step, n_embed, lr_e, wd_e, lr_d, wd_d):
-    """One PyTorch AdamW update (step counted from 1) with two parameter groups."""
-    bc1 = 1.0 - BETA1**step
-    bc2s = math.sqrt(1.0 - BETA2**step)
-    for k in range(theta.size):
-        if k < n_embed:
-            lr, wd = lr_e, wd_e
-        else:
-            lr, wd = lr_d, wd_d
+@njit(cache=True, error_model="numpy")
+def _adamw_group(theta, grad, m, v, c):
+    """PyTorch AdamW on one group (1-D views); c = (decay, step size, beta1, beta2, 1/sqrt(bc2), eps, 1-b1, 1-b2).
+
+    theta <- theta (1 - lr wd) - (lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps), with the moments
+    updated first; c is in theta's dtype so the loop stays in it and vectorises.
+    """
+    decay, step_size, b1, b2, inv_bc2s, eps, one_b1, one_b2 = c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]
+    for k in range(theta.size):  # from 0: no negative-index checks, so LLVM vectorises
         g = grad[k]
-        mk = BETA1 * m[k] + (1.0 - BETA1) * g
-        vk = BETA2 * v[k] + (1.0 - BETA2) * g * g
+        mk = b1 * m[k] + one_b1 * g
+        vk = b2 * v[k] + one_b2 * (g * g)
         m[k] = mk
         v[k] = vk
-        th = theta[k] * (1.0 - lr * wd)
-        theta[k] = th - (lr / bc1) * mk / (math.sqrt(vk) / bc2s + EPS)
+        theta[k] = theta[k] * decay - step_size * mk / (np.sqrt(vk) * inv_bc2s + eps)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
+def _adamw(theta, grad, m, v, step, n_embed, lr_e, wd_e, lr_d, wd_d, c):
+    """One AdamW update (``step`` counted from 1) with two groups: embeddings, then decoder.
+
+    ``c`` is an (8,) scratch array of theta's dtype for the per-group constants.
+    """
+    bc1 = 1.0 - BETA1**step
+    inv_bc2s = 1.0 / math.sqrt(1.0 - BETA2**step)
+    for lo, hi, lr, wd in ((0, n_embed, lr_e, wd_e), (n_embed, theta.size, lr_d, wd_d)):
+        c[0] = 1.0 - lr * wd
+        c[1] = lr / bc1
+        c[2] = BETA1
+        c[3] = BETA2
+        c[4] = inv_bc2s
+        c[5] = EPS
+        c[6] = 1.0 - BETA1
+        c[7] = 1.0 - BETA2
+        _adamw_group(theta[lo:hi], grad[lo:hi], m[lo:hi], v[lo:hi], c)
+
+
+@njit(cache=True, error_model="numpy")
 def _normalize(theta, p, d, En):
     """Per dimension: subtract the mean over symbols, divide by the sample std (ddof = 1).
 
@@ -335,11 +401,15 @@ def _normalize(theta, p, d, En):
             e = theta[i * d + k] - mu
             ss += e * e
         sd = math.sqrt(ss / (p - 1))
+        scale = 0.0
         for i in range(p):
-            En[i, k] = (theta[i * d + k] - mu) / sd if sd > 0 else np.nan
+            scale = max(scale, abs(theta[i * d + k]))
+        constant = sd <= 1e-12 * max(scale, 1e-300)  # the rule of efftheory.metrics.normalize
+        for i in range(p):
+            En[i, k] = np.nan if constant else (theta[i * d + k] - mu) / sd
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _holds(En, i, j, m, n, thresh):
     d = En.shape[1]
     s = 0.0
@@ -349,7 +419,7 @@ def _holds(En, i, j, m, n, thresh):
     return s / d < thresh
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _rqi_pred(En, par, cand_ptr, cand, thresh):
     """RQI over the parallelograms ``par`` (M, 4) and the count of test samples predicted right.
 
@@ -370,11 +440,11 @@ def _rqi_pred(En, par, cand_ptr, cand, thresh):
     return rqi, count
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf2,
                  pi, pj, labels, templates, is_ce, nt, N, p, d,
                  lr_e, wd_e, lr_d, wd_d, t0, t1, total, eval_every, stop_at_test,
-                 par, cand_ptr, cand, thresh, rec_f, rec_emb, rec_pos):
+                 par, cand_ptr, cand, thresh, rec_f, rec_emb, rec_pos, fast):
     """Run steps t0 <= t < t1 (t <= total): evaluate if due, then update unless t == total.
 
     Records go to row ``rec_pos[0]`` of ``rec_f`` (columns: step, train loss, test loss, train
@@ -384,11 +454,12 @@ def _train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf
     no = dims[dims.size - 1]
     L = dims.size - 1
     En = np.empty((p, d))
+    c = np.ones(9, theta.dtype)  # c[:8] AdamW constants, c[8] = 1 in theta's dtype
     inv_nt = 1.0 / nt
     for t in range(t0, t1):
         evaluate = (t % eval_every == 0) or (t == total)
         rows = N if evaluate else nt
-        _forward(theta, dims, w_off, b_off, a_off, acts, pi, pj, rows, d)
+        _forward(theta, dims, w_off, b_off, a_off, acts, pi, pj, rows, d, c[8], fast)
         out = acts[a_off[L] * rows : (a_off[L] + no) * rows].reshape((rows, no))
         G = gbuf1[: nt * no].reshape((nt, no))
         tr_loss, tr_ok = _head(out, labels, templates, is_ce, 0, nt, G, True, inv_nt)
@@ -412,7 +483,7 @@ def _train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf
             return True
         if t < total:
             _backward(theta, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf2, pi, pj, nt, rows, d)
-            _adamw(theta, grad, m, v, t + 1, p * d, lr_e, wd_e, lr_d, wd_d)
+            _adamw(theta, grad, m, v, t + 1, p * d, lr_e, wd_e, lr_d, wd_d, c)
     return False
 
 
@@ -480,11 +551,8 @@ def _parallelogram_quads(split: Split):
     Returns ``(par, cand_ptr, cand)``: test sample number t (in ``split.test`` order) has its
     candidate quadruples in ``cand[cand_ptr[t]:cand_ptr[t+1]]``.
     """
-    from efftheory.theory import parallelograms
-
     pairs = split.task.pairs
-    idx = parallelograms(split.p)
-    par = np.concatenate([pairs[idx[:, 0]], pairs[idx[:, 1]]], axis=1).astype(np.int64)
+    par = np.ascontiguousarray(parallelogram_quads(split.p), dtype=np.int64)
     sums = split.task.sums
     train_by_sum = {}
     for s in split.train:
@@ -496,11 +564,6 @@ def _parallelogram_quads(split: Split):
         ptr.append(len(cand))
     cand = np.array(cand, dtype=np.int64).reshape(-1, 4)
     return par, np.array(ptr, dtype=np.int64), cand
-
-
-def delta_p(p: int, delta: float) -> float:
-    """The parallelogram threshold δ_p = δ · 110 / (p (p + 1)) (design §4)."""
-    return delta * 110.0 / (p * (p + 1))
 
 
 def train_network(split: Split, config: NetworkConfig | None = None, steps: int = 5000, *,
@@ -545,7 +608,7 @@ def train_network(split: Split, config: NetworkConfig | None = None, steps: int 
     rec_f = np.full((n_rec, 7), np.nan)
     rec_emb = np.zeros((n_rec, p, d))
     rec_pos = np.zeros(1, dtype=np.int64)
-    thresh = delta_p(p, delta)
+    thresh = threshold(p, delta)
     t, stopped = 0, False
     while t <= steps and not stopped:
         t1 = min(t + _CHUNK, steps + 1)
@@ -554,6 +617,7 @@ def train_network(split: Split, config: NetworkConfig | None = None, steps: int 
             pi, pj, labels, templates, config.loss == "ce", nt, N, p, d,
             config.embed_lr, config.embed_wd, config.decoder_lr, config.decoder_wd,
             t, t1, steps, eval_every, stop_at_test, par, cand_ptr, cand, thresh, rec_f, rec_emb, rec_pos,
+            dtype == np.float32,  # the Padé tanh is accurate to float32 only
         )
         if progress is not None:
             progress(int(min(t1, steps) - t) if not stopped else 0)
