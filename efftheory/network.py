@@ -566,6 +566,50 @@ def _parallelogram_quads(split: Split):
     return par, np.array(ptr, dtype=np.int64), cand
 
 
+class _Problem:
+    """Arrays the kernels need for one split and config (samples ordered train first)."""
+
+    def __init__(self, split: Split, config: NetworkConfig):
+        self.theta, self.layout, self.templates = init_params(split.p, config)
+        order = np.concatenate([split.train, split.test])
+        pairs = split.task.pairs[order]
+        self.pi = np.ascontiguousarray(pairs[:, 0])
+        self.pj = np.ascontiguousarray(pairs[:, 1])
+        self.labels = split.task.sums[order].astype(np.int64)
+        self.N, self.nt, self.d = split.task.n_samples, split.n_train, config.dim
+        dims = self.layout.dims
+        dtype = self.theta.dtype
+        self.acts = np.zeros(self.N * int(dims.sum()), dtype=dtype)
+        self.gbuf1 = np.zeros(self.nt * int(dims.max()), dtype=dtype)
+        self.gbuf2 = np.zeros_like(self.gbuf1)
+        self.is_ce = config.loss == "ce"
+        self.fast = dtype == np.float32
+
+
+def loss_and_gradient(split: Split, config: NetworkConfig, theta: np.ndarray | None = None):
+    """Mean training loss and its gradient with respect to the flat parameters.
+
+    ``theta`` (n_params,) in the layout of :func:`init_params` (default: the initial
+    parameters of ``config``); returns ``(loss, grad)`` with grad (n_params,). This is the
+    kernel path the training loop uses, exposed for checks against finite differences.
+    """
+    prob = _Problem(split, config)
+    theta = prob.theta if theta is None else np.ascontiguousarray(theta, dtype=prob.theta.dtype)
+    require(theta.shape == prob.theta.shape, f"theta must have shape {prob.theta.shape}, got {theta.shape}")
+    lay = prob.layout
+    nt, no = prob.nt, int(lay.dims[-1])
+    one = theta.dtype.type(1)
+    _forward(theta, lay.dims, lay.w_off, lay.b_off, lay.a_off, prob.acts, prob.pi, prob.pj, nt, prob.d, one, prob.fast)
+    L = lay.dims.size - 1
+    out = prob.acts[lay.a_off[L] * nt : (lay.a_off[L] + no) * nt].reshape(nt, no)
+    G = prob.gbuf1[: nt * no].reshape(nt, no)
+    loss, _ = _head(out, prob.labels, prob.templates, prob.is_ce, 0, nt, G, True, 1.0 / nt)
+    grad = np.zeros_like(theta)
+    _backward(theta, grad, lay.dims, lay.w_off, lay.b_off, lay.a_off, prob.acts, prob.gbuf1, prob.gbuf2,
+              prob.pi, prob.pj, nt, nt, prob.d)
+    return loss / nt, grad
+
+
 def train_network(split: Split, config: NetworkConfig | None = None, steps: int = 5000, *,
                   eval_every: int = 1, delta: float = 0.01, gap: float = 1e3,
                   stop_at_test: bool = False, progress=None) -> TrainResult:
@@ -587,18 +631,11 @@ def train_network(split: Split, config: NetworkConfig | None = None, steps: int 
     p = split.p
     start = time.perf_counter()
 
-    theta, layout, templates = init_params(p, config)
+    prob = _Problem(split, config)
+    theta, layout, templates = prob.theta, prob.layout, prob.templates
     E0 = theta[: layout.n_embed].reshape(p, config.dim).astype(np.float64)
-    dtype = theta.dtype
-    order = np.concatenate([split.train, split.test])
-    pairs = split.task.pairs[order]
-    pi, pj = np.ascontiguousarray(pairs[:, 0]), np.ascontiguousarray(pairs[:, 1])
-    labels = split.task.sums[order].astype(np.int64)
-    N, nt, d = split.task.n_samples, split.n_train, config.dim
+    N, nt, d = prob.N, prob.nt, prob.d
     dims = layout.dims
-    acts = np.zeros(N * int(dims.sum()), dtype=dtype)
-    gbuf1 = np.zeros(nt * int(dims.max()), dtype=dtype)
-    gbuf2 = np.zeros_like(gbuf1)
     grad = np.zeros_like(theta)
     m = np.zeros_like(theta)
     v = np.zeros_like(theta)
@@ -609,19 +646,20 @@ def train_network(split: Split, config: NetworkConfig | None = None, steps: int 
     rec_emb = np.zeros((n_rec, p, d))
     rec_pos = np.zeros(1, dtype=np.int64)
     thresh = threshold(p, delta)
-    t, stopped = 0, False
+    t, done, stopped = 0, 0, False
     while t <= steps and not stopped:
         t1 = min(t + _CHUNK, steps + 1)
         stopped = _train_chunk(
-            theta, m, v, grad, dims, layout.w_off, layout.b_off, layout.a_off, acts, gbuf1, gbuf2,
-            pi, pj, labels, templates, config.loss == "ce", nt, N, p, d,
+            theta, m, v, grad, dims, layout.w_off, layout.b_off, layout.a_off, prob.acts, prob.gbuf1,
+            prob.gbuf2, prob.pi, prob.pj, prob.labels, templates, prob.is_ce, nt, N, p, d,
             config.embed_lr, config.embed_wd, config.decoder_lr, config.decoder_wd,
             t, t1, steps, eval_every, stop_at_test, par, cand_ptr, cand, thresh, rec_f, rec_emb, rec_pos,
-            dtype == np.float32,  # the Padé tanh is accurate to float32 only
+            prob.fast,  # the Padé tanh is accurate to float32 only
         )
-        if progress is not None:
-            progress(int(min(t1, steps) - t) if not stopped else 0)
-        t = t1
+        now = int(rec_f[rec_pos[0] - 1, 0]) if stopped else min(t1, steps)
+        if progress is not None and now > done:
+            progress(now - done)
+        t, done = t1, now
     k = int(rec_pos[0])
     rec = rec_f[:k]
     steps_arr = rec[:, 0].astype(np.int64)
