@@ -472,7 +472,7 @@ def _train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf
             rec_f[i, 0] = t
             rec_f[i, 1] = tr_loss * inv_nt
             rec_f[i, 2] = te_loss / n_test if n_test > 0 else np.nan
-            rec_f[i, 3] = tr_ok * inv_nt
+            rec_f[i, 3] = tr_ok / nt
             rec_f[i, 4] = te_ok / n_test if n_test > 0 else np.nan
             rec_f[i, 5] = rqi
             rec_f[i, 6] = count / n_test if n_test > 0 else np.nan
