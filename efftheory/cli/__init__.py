@@ -15,6 +15,8 @@ from efftheory.errors import InputError
 # command name -> (module, one-line help)
 COMMANDS = {
     "critical": ("efftheory.cli.critical", "probability of a unique linear structure against training-set size"),
+    "train": ("efftheory.cli.train", "train the toy network on one split, beside the theory of that split"),
+    "compare": ("efftheory.cli.compare", "networks over a grid of splits against the theory's predictions"),
 }
 
 
