@@ -8,9 +8,17 @@ rescaling of time. Over a grid of runs: the four comparisons of ``efftheory comp
 Time-rescaling match. Let Ê_net(t) be the network's normalised embeddings at its evaluated
 steps t and Ê_th(τ) the normalised effective-theory embeddings at theory time τ (steps at the
 network's embedding learning rate). For a scale s the mismatch is
-``rms(s) = sqrt(mean over t, symbols, dims of (Ê_net(t) - Ê_th(s t))^2)``; Ê_th between saved
-times is linearly interpolated; s runs over a log grid and the best s is reported with its rms.
-Both start from the same E0, so rms is 0 at t = 0 whatever s.
+``rms(s) = sqrt(mean over t, symbols, dims of (Ê_net(t) - Ê_th(s t))^2)`` with t running over
+about 200 log-spaced evaluated steps from 1 to the last, so that every decade of training time
+weighs the same (uniform steps would let the long converged tail decide, and any theory that
+converges fast would match a converged network); Ê_th between saved times is linearly
+interpolated; s runs over a log grid and the best s is reported with its rms.
+At each compared step, each embedding dimension of the theory may be mirrored (Ê -> -Ê),
+whichever fits better: the distance is between representations modulo the mirror symmetry of
+ℓ_eff (RQI and Âcc are mirror invariant too). The theory does not model the decoder, which is
+what picks the network's orientation: a network and its effective theory from the same E0 often
+settle on mirror images of the same linear structure (``mirrored`` says whether the final step
+fits better mirrored). The unscaled rms without any mirroring is reported too.
 """
 
 from __future__ import annotations
@@ -23,8 +31,10 @@ import numpy as np
 from efftheory.metrics import normalize
 from efftheory.metrics import rqi as rqi_of
 
-#: Time scales tried for the best rescaling: 0.1 ... 10, 61 points log-spaced.
-SCALES = np.geomspace(0.1, 10.0, 61)
+#: Time scales tried for the best rescaling: 0.01 ... 100, 81 points log-spaced.
+SCALES = np.geomspace(0.01, 100.0, 81)
+#: Network steps compared per run (log-spaced).
+LOG_POINTS = 200
 #: Saved theory times per run (the theory is integrated to max(SCALES) x the last step).
 THEORY_POINTS = 3000
 
@@ -51,7 +61,8 @@ class Counterpart:
         rqi: (S,) RQI along the theory trajectory.
         steps_to_rqi: first saved theory time with RQI >= 0.95 (None if never).
         scale: the best time scale s (theory time = s x network step).
-        rms: mismatch at the best scale; rms_unscaled: at s = 1.
+        rms: mismatch at the best scale, mirror allowed; rms_unscaled: at s = 1, no mirror.
+        mirrored: whether, at the last step, the best fit mirrors some dimension of the theory.
     """
 
     method: str
@@ -62,50 +73,67 @@ class Counterpart:
     scale: float
     rms: float
     rms_unscaled: float
+    mirrored: bool
 
 
 def _interp(times: np.ndarray, E: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """E (S, p, d) at uniformly spaced ``times`` linearly interpolated at ``at`` (T,)."""
-    step = times[1] - times[0]
-    u = np.clip(at / step, 0.0, times.size - 1.0)
-    i0 = np.minimum(np.floor(u).astype(np.int64), times.size - 2)
-    w = (u - i0)[:, None, None]
+    """E (S, p, d) saved at increasing ``times`` (S,), linearly interpolated at ``at`` (T,)."""
+    at = np.clip(at, times[0], times[-1])
+    i0 = np.clip(np.searchsorted(times, at, side="right") - 1, 0, times.size - 2)
+    w = ((at - times[i0]) / (times[i0 + 1] - times[i0]))[:, None, None]
     return (1.0 - w) * E[i0] + w * E[i0 + 1]
 
 
+def _sq_err(net, th, mirror: bool) -> tuple[float, np.ndarray]:
+    """Mean squared difference of (T, p, d) trajectories and, per step and dimension, whether
+    the mirrored theory fits better (always False without ``mirror``)."""
+    plus = np.nansum((net - th) ** 2, axis=1)  # (T, d)
+    if not mirror:
+        return float(plus.sum() / net.size), np.zeros(plus.shape, bool)
+    minus = np.nansum((net + th) ** 2, axis=1)
+    return float(np.minimum(plus, minus).sum() / net.size), minus < plus
+
+
 def match_rms(net_steps, net_embeddings, times, theory_embeddings, scales=SCALES):
-    """(best scale, rms at best scale, rms at scale 1); module docstring for the definition."""
+    """(best scale, rms there, mirrored (T', d) bool per compared step, rms at scale 1 without
+    mirroring).
+
+    Module docstring for the definition.
+    """
     net_steps = np.asarray(net_steps, dtype=np.float64)
-    best = (1.0, math.inf)
-    rms = []
+    if net_steps[-1] >= 1:  # ~200 log-spaced evaluated steps (module docstring)
+        want = np.geomspace(1.0, net_steps[-1], LOG_POINTS)
+        pick = np.unique(np.minimum(np.searchsorted(net_steps, want), net_steps.size - 1))
+        net_steps, net_embeddings = net_steps[pick], net_embeddings[pick]
+    best = (1.0, math.inf, None)
     for s in scales:
-        diff = net_embeddings - _interp(times, theory_embeddings, s * net_steps)
-        rms.append(float(np.sqrt(np.nanmean(diff**2))))
-        if rms[-1] < best[1]:
-            best = (float(s), rms[-1])
-    unscaled = float(np.sqrt(np.nanmean((net_embeddings - _interp(times, theory_embeddings, net_steps)) ** 2)))
-    return best[0], best[1], unscaled
+        err, flips = _sq_err(net_embeddings, _interp(times, theory_embeddings, s * net_steps), True)
+        if err < best[1]:
+            best = (float(s), err, flips)
+    plain, _ = _sq_err(net_embeddings, _interp(times, theory_embeddings, net_steps), False)
+    return best[0], math.sqrt(best[1]), best[2], math.sqrt(plain)
 
 
 def effective_counterpart(result, H_hat: np.ndarray, method: str = "rk4", delta: float = 0.01,
                           scales=SCALES) -> Counterpart:
     """Run the effective theory from ``result.E0`` and match it to the network's trajectory.
 
-    The theory uses the network's embedding learning rate, is saved at ``THEORY_POINTS``
-    uniformly spaced whole-number times up to ``max(scales)`` x the network's last step.
+    The theory uses the network's embedding learning rate and is saved at about
+    ``THEORY_POINTS`` log-spaced whole-number times (and 0) up to ``max(scales)`` x the
+    network's last step.
     """
     from efftheory.dynamics import evolve
 
     t_last = float(result.steps[-1])
     t_max = max(1, int(math.ceil(max(scales) * t_last)))
-    stride = max(1, int(math.ceil(t_max / THEORY_POINTS)))
-    times = np.arange(0, t_max + stride, stride, dtype=np.float64)
+    times = np.unique(np.r_[0.0, np.round(np.geomspace(1.0, t_max, THEORY_POINTS))])
     traj = evolve(H_hat, result.E0, times, lr=result.config.embed_lr, method=method)
     En = normalize(traj.E[:, 0])
     r = np.asarray(rqi_of(En, delta), dtype=np.float64)
     hit = np.flatnonzero(r >= 0.95)
-    scale, rms, unscaled = match_rms(result.steps, result.embeddings, times, En, scales)
-    return Counterpart(method, times, En, r, float(times[hit[0]]) if hit.size else None, scale, rms, unscaled)
+    scale, rms, flips, unscaled = match_rms(result.steps, result.embeddings, times, En, scales)
+    first = float(times[hit[0]]) if hit.size else None
+    return Counterpart(method, times, En, r, first, scale, rms, unscaled, bool(np.any(flips[-1])))
 
 
 # ------------------------------------------------------------------ grid summary

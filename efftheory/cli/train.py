@@ -109,6 +109,8 @@ def run(args, ui):
         "theory_steps_to_rqi_adam": counterparts["adam"].steps_to_rqi,
         "trajectory_rms_flow": counterparts["rk4"].rms, "trajectory_scale_flow": counterparts["rk4"].scale,
         "trajectory_rms_adam": counterparts["adam"].rms, "trajectory_scale_adam": counterparts["adam"].scale,
+        "trajectory_mirrored_flow": counterparts["rk4"].mirrored,
+        "trajectory_mirrored_adam": counterparts["adam"].mirrored,
         "steps": result.steps_run, "seconds": result.seconds,
         "steps_per_second": result.steps_run / result.seconds if result.seconds > 0 else None,
     }
@@ -155,9 +157,10 @@ def _text(o, config, save_path, plot_path) -> str:
         f"  -> phase: {o['phase']}",
         f"linear theory: dof = {o['dof']}, grokking rate λ3 = {lam}, time scale Z0/(2ηλ3) = "
         f"{_opt(o['theory_time_scale'], '{:.0f}')} steps",
-        f"trajectory mismatch (normalised, best time rescaling s): flow rms {o['trajectory_rms_flow']:.3f} "
-        f"(s = {o['trajectory_scale_flow']:.2f}), Adam rms {o['trajectory_rms_adam']:.3f} "
-        f"(s = {o['trajectory_scale_adam']:.2f})",
+        f"trajectory mismatch (normalised, log-spaced steps, best time rescaling s, up to mirror):",
+        f"  gradient flow rms {o['trajectory_rms_flow']:.3f} (s = {o['trajectory_scale_flow']:.2f}"
+        f"{', ends mirrored' if o['trajectory_mirrored_flow'] else ''}), Adam rms {o['trajectory_rms_adam']:.3f} "
+        f"(s = {o['trajectory_scale_adam']:.2f}{', ends mirrored' if o['trajectory_mirrored_adam'] else ''})",
         f"{o['steps']} steps in {o['seconds']:.2f} s ({o['steps_per_second']:.0f} steps/s)",
     ]
     if save_path:
