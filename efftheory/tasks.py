@@ -101,7 +101,7 @@ class Split:
     """
 
     task: Addition
-    train: np.ndarray
+    train: np.ndarray = field(repr=False)
     test: np.ndarray = field(repr=False)
     seed: int | None = None
 

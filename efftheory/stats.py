@@ -1,0 +1,46 @@
+"""Small statistics helpers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def wilson_interval(k, n, z: float = 1.959963984540054):
+    """Wilson score interval of a binomial proportion k / n (95% for the default z).
+
+    Args:
+        k: successes, scalar or array.
+        n: trials (> 0), scalar or array broadcastable with k.
+
+    Returns:
+        (low, high) arrays (or floats) in [0, 1].
+    """
+    k = np.asarray(k, dtype=np.float64)
+    n = np.asarray(n, dtype=np.float64)
+    phat = k / n
+    denom = 1.0 + z * z / n
+    centre = (phat + z * z / (2 * n)) / denom
+    half = z * np.sqrt(phat * (1 - phat) / n + z * z / (4 * n * n)) / denom
+    low = np.clip(centre - half, 0.0, 1.0)
+    high = np.clip(centre + half, 0.0, 1.0)
+    # At k = 0 (k = n) the exact lower (upper) bound is 0 (1); remove round-off.
+    low = np.where(k == 0, 0.0, low)
+    high = np.where(k == n, 1.0, high)
+    if low.ndim == 0:
+        return float(low), float(high)
+    return low, high
+
+
+def crossing(x: np.ndarray, y: np.ndarray, level: float = 0.5) -> float | None:
+    """First x at which a non-decreasing curve y reaches ``level``, by linear interpolation.
+
+    Returns None when y never reaches the level.
+    """
+    above = np.flatnonzero(np.asarray(y) >= level)
+    if above.size == 0:
+        return None
+    k = int(above[0])
+    if k == 0 or y[k] == level:
+        return float(x[k])
+    x0, x1, y0, y1 = float(x[k - 1]), float(x[k]), float(y[k - 1]), float(y[k])
+    return x0 + (level - y0) * (x1 - x0) / (y1 - y0)
