@@ -170,6 +170,7 @@ class ExactFlow:
         norm2 = np.einsum("tbk,bk->tb", decay**2, weight)
         coeff = decay[..., None] * C[None] * np.sqrt(Z0 / norm2)[..., None, None]
         E = np.einsum("pk,tbkd->tbpd", V, coeff)
+        E[times == 0] = E0  # exactly, not via a round trip through the eigenbasis
         loss = np.einsum("tbk,bk,k->tb", decay**2, weight, lam) / norm2
         Z = np.einsum("tbpd,tbpd->tb", E, E)
         return Trajectory(times, E, loss, Z, E0.copy(), "exact", lr, None)
