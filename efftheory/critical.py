@@ -139,11 +139,25 @@ def trial_seeds(seed: int, trials: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 2**31 - 1, size=trials, dtype=np.int64)
 
 
-def n_star_samples(p: int, trials: int, seed: int = 0) -> np.ndarray:
-    """(trials,) int64: for each random order of D0, the first size n with dof = 0."""
+def n_star_samples(p: int, trials: int, seed: int = 0, progress=None, chunk: int = 1000) -> np.ndarray:
+    """(trials,) int64: for each random order of D0, the first size n with dof = 0.
+
+    Trials run in chunks of ``chunk`` so that ``progress(k)`` can report k finished trials;
+    each trial depends only on its own seed, so chunking does not change the result.
+    """
     task = Addition(p)
-    require(isinstance(trials, (int, np.integer)) and trials >= 1, f"trials must be a positive integer, got {trials!r}")
-    return _n_star_kernel(np.ascontiguousarray(task.pairs), task.p, trial_seeds(seed, int(trials)))
+    require(
+        isinstance(trials, (int, np.integer)) and not isinstance(trials, bool) and trials >= 1,
+        f"trials must be a positive integer, got {trials!r}",
+    )
+    seeds = trial_seeds(seed, int(trials))
+    pairs = np.ascontiguousarray(task.pairs)
+    out = np.empty(seeds.size, np.int64)
+    for lo in range(0, seeds.size, chunk):
+        out[lo : lo + chunk] = _n_star_kernel(pairs, task.p, seeds[lo : lo + chunk])
+        if progress is not None:
+            progress(min(chunk, seeds.size - lo))
+    return out
 
 
 @dataclass(frozen=True)
@@ -185,13 +199,16 @@ class CriticalCurve:
         return float(self.p_unique[k]), float(self.ci_low[k]), float(self.ci_high[k])
 
 
-def critical_curve(p: int, trials: int = 2000, seed: int = 0) -> CriticalCurve:
-    """Estimate P_unique(n), n = 1..N, and the critical size n_c from ``trials`` random orders."""
+def critical_curve(p: int, trials: int = 2000, seed: int = 0, progress=None) -> CriticalCurve:
+    """Estimate P_unique(n), n = 1..N, and the critical size n_c from ``trials`` random orders.
+
+    ``progress(k)``, if given, is called as trials finish (k at a time).
+    """
     task = Addition(p)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise InputError(f"seed must be a non-negative integer, got {seed!r}")
     start = time.perf_counter()
-    n_star = n_star_samples(task.p, trials, seed)
+    n_star = n_star_samples(task.p, trials, seed, progress)
     N = task.n_samples
     n = np.arange(1, N + 1)
     counts = np.searchsorted(np.sort(n_star), n, side="right")  # trials with n* <= n

@@ -1,0 +1,32 @@
+"""Figure of the critical training-set size: P_unique against the training fraction."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from efftheory.critical import CriticalCurve  # noqa: E402
+
+
+def plot_critical(curve: CriticalCurve, ax=None, label: str | None = None):
+    """P_unique(r) with its Wilson 95% band and r_c marked. Returns the figure."""
+    fig = None
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.0, 4.0))
+    r = curve.fractions
+    line = ax.plot(r, curve.p_unique, lw=2, label=label or f"P(unique), p = {curve.p}")[0]
+    ax.fill_between(r, curve.ci_low, curve.ci_high, color=line.get_color(), alpha=0.25, lw=0,
+                    label="Wilson 95% interval")
+    if curve.r_c is not None:
+        ax.axvline(curve.r_c, color="k", ls="--", lw=1, label=f"$r_c$ = {curve.r_c:.3f}")
+    ax.axhline(0.5, color="0.6", lw=0.8, ls=":")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("training fraction $r = |D| / N$")
+    ax.set_ylabel("probability of a unique linear structure")
+    ax.set_title(f"Critical training-set size, p = {curve.p} ({curve.trials} trials)")
+    ax.legend(loc="lower right", fontsize=9)
+    ax.grid(alpha=0.3)
+    return fig if fig is not None else ax.figure
