@@ -48,6 +48,9 @@ _STEP_FRACTION = {"rk4": 0.5, "rk4-projected": 0.5, "euler": 0.05, "euler-projec
 HORIZON_RELAXATION_TIMES = 20.0
 # Adam takes one kernel step per unit of time; its default horizon is capped here.
 ADAM_MAX_DEFAULT_STEPS = 20_000
+# A very stiff spectrum (λ_slow << λ_max) would need many integrator steps; the default
+# horizon of the flow methods is capped at this many default RK4 steps.
+FLOW_MAX_DEFAULT_STEPS = 20_000
 
 
 # ---------------------------------------------------------------- result
@@ -268,26 +271,23 @@ def _rk4_step(H, E, h, k1, k2, k3, k4, tmp):
 
 
 @njit(cache=True, parallel=True)
-def _integrate(H, E0, times, dt_max, lr, rk4, project, E_out, loss_out, Z_out):
-    """Integrate dE/dt = -lr ∇ℓ_eff for every member of E0 (B, p, d), saving at ``times``.
+def _integrate(H, E_start, Z0, t_start, times, dt_max, lr, rk4, project, E_out, loss_out, Z_out):
+    """Integrate dE/dt = -lr ∇ℓ_eff from E_start (B, p, d) at time t_start, saving at ``times``.
 
     Each interval between saved times is cut into the fewest equal steps no longer than
-    ``dt_max``, so saved times are hit exactly. Writes E_out (T, B, p, d), loss_out and Z_out
-    (T, B).
+    ``dt_max``, so saved times are hit exactly. Z0 (B,) is the sphere the projected variants
+    return to. Writes E_out (T, B, p, d), loss_out and Z_out (T, B).
     """
-    B, p, d = E0.shape
+    B, p, d = E_start.shape
     T = times.shape[0]
     for b in prange(B):
-        E = E0[b].copy()
-        Z0 = 0.0
-        for v in E.ravel():
-            Z0 += v * v
+        E = E_start[b].copy()
         k1 = np.empty((p, d))
         k2 = np.empty((p, d))
         k3 = np.empty((p, d))
         k4 = np.empty((p, d))
         tmp = np.empty((p, d))
-        t_prev = 0.0
+        t_prev = t_start
         for it in range(T):
             span = times[it] - t_prev
             if span > 0.0:
@@ -300,7 +300,7 @@ def _integrate(H, E0, times, dt_max, lr, rk4, project, E_out, loss_out, Z_out):
                     else:
                         _euler_step(H, E, h, k1)
                     if project:
-                        _rescale(E, Z0)
+                        _rescale(E, Z0[b])
             t_prev = times[it]
             E_out[it, b] = E
             loss, Z = _loss_grad(H, E, k1)
@@ -309,20 +309,21 @@ def _integrate(H, E0, times, dt_max, lr, rk4, project, E_out, loss_out, Z_out):
 
 
 @njit(cache=True, parallel=True)
-def _adam(H, E0, steps, lr, beta1, beta2, eps, E_out, loss_out, Z_out):
-    """Discrete Adam (PyTorch semantics, no weight decay) on ℓ_eff for every member of E0.
+def _adam(H, E_start, m_all, v_all, done_start, steps, lr, beta1, beta2, eps, E_out, loss_out, Z_out):
+    """Discrete Adam (PyTorch semantics, no weight decay) on ℓ_eff for every member of E_start.
 
-    ``steps`` (T,) are non-decreasing integers: E_out[i] holds the embeddings after
-    ``steps[i]`` optimiser steps.
+    E_start (B, p, d) are the embeddings after ``done_start`` steps, with moment estimates
+    m_all, v_all (B, p, d), which are updated in place. ``steps`` (T,) are non-decreasing
+    integers >= done_start: E_out[i] holds the embeddings after ``steps[i]`` steps.
     """
-    B, p, d = E0.shape
+    B, p, d = E_start.shape
     T = steps.shape[0]
     for b in prange(B):
-        E = E0[b].copy()
-        m = np.zeros((p, d))
-        v = np.zeros((p, d))
+        E = E_start[b].copy()
+        m = m_all[b]
+        v = v_all[b]
         G = np.empty((p, d))
-        done = 0
+        done = done_start
         for it in range(T):
             while done < steps[it]:
                 done += 1
@@ -372,8 +373,10 @@ def default_horizon(H_hat, E0, lr: float, method: str = "rk4") -> float:
 
     λ_slow is λ3 for a unique split, otherwise the smallest eigenvalue above the rank
     tolerance (beyond that the flow has converged, to a non-linear limit); 1000 steps when
-    Ĥ = 0. For "adam" the horizon is capped at :data:`ADAM_MAX_DEFAULT_STEPS` and rounded up
-    to an integer.
+    Ĥ = 0. The flow methods (and "exact", so that all of them share a horizon) are capped at
+    :data:`FLOW_MAX_DEFAULT_STEPS` default RK4 steps, which only binds when
+    λ_max / λ_slow > 500; "adam" is capped at :data:`ADAM_MAX_DEFAULT_STEPS` steps and
+    rounded up to an integer.
     """
     method = _check_method(method)
     flow = exact_flow(H_hat)
@@ -384,8 +387,10 @@ def default_horizon(H_hat, E0, lr: float, method: str = "rk4") -> float:
     if positive.size == 0:
         t_max = 1000.0
     else:
-        Z0_max = float(np.einsum("bpd,bpd->b", E0, E0).max())
-        t_max = HORIZON_RELAXATION_TIMES * Z0_max / (2.0 * lr * float(positive[0]))
+        Z0 = np.einsum("bpd,bpd->b", E0, E0)
+        t_max = HORIZON_RELAXATION_TIMES * float(Z0.max()) / (2.0 * lr * float(positive[0]))
+        rk4_step = _STEP_FRACTION["rk4"] * float(Z0.min()) / (2.0 * lr * float(lam[-1]))
+        t_max = min(t_max, FLOW_MAX_DEFAULT_STEPS * rk4_step)
     if method == "adam":
         t_max = float(math.ceil(min(t_max, ADAM_MAX_DEFAULT_STEPS)))
     return t_max
@@ -412,7 +417,7 @@ def log_times(t_max: float, n: int = 200, integer: bool = False) -> np.ndarray:
 
 
 def evolve(H_hat, E0, times=None, *, lr: float = 1e-3, method: str = "rk4", dt=None, t_max=None,
-           n_times: int = 200) -> Trajectory:
+           n_times: int = 200, progress=None) -> Trajectory:
     """Evolve embeddings under the effective loss of ``H_hat`` and return the :class:`Trajectory`.
 
     Args:
@@ -427,6 +432,8 @@ def evolve(H_hat, E0, times=None, *, lr: float = 1e-3, method: str = "rk4", dt=N
             :func:`default_step`. Euler with ``dt=1`` is gradient descent at learning rate η.
         t_max: final time when ``times`` is not given. Default: :func:`default_horizon`.
         n_times: number of default times.
+        progress: optional callable ``progress(k)``, told as each k more saved times are done
+            (the run is then cut into about 20 kernel calls; the results are identical).
     """
     method = _check_method(method)
     H = _check_H(H_hat)
@@ -440,32 +447,57 @@ def evolve(H_hat, E0, times=None, *, lr: float = 1e-3, method: str = "rk4", dt=N
         times = _check_times(times)
     if method == "exact":
         require(dt is None, "dt has no meaning for method 'exact'")
-        return exact_flow(H)._solve(E0, times, lr)
+        traj = exact_flow(H)._solve(E0, times, lr)
+        if progress is not None:
+            progress(times.size)
+        return traj
     if method == "adam":
         require(dt is None or float(dt) == 1.0, f"adam takes one step per unit of time; dt must be 1, got {dt!r}")
         steps = np.round(times)
         require(bool(np.all(np.abs(steps - times) < 1e-9)), "adam needs whole-number times (steps)")
-        return _run_adam(H, E0, steps.astype(np.int64), lr)
+        return _run_adam(H, E0, steps.astype(np.int64), lr, progress)
     dt = default_step(H, E0, lr, method) if dt is None else _check_positive(dt, "dt")
-    return _run_flow(H, E0, times, lr, method, dt)
+    return _run_flow(H, E0, times, lr, method, dt, progress)
 
 
-def _run_flow(H, E0, times, lr, method, dt) -> Trajectory:
+def _chunks(T: int, progress) -> list[tuple[int, int]]:
+    """Saved-time index ranges to integrate in one kernel call each (about 20 with progress)."""
+    if progress is None or T <= 1:
+        return [(0, T)]
+    size = max(1, -(-T // 20))
+    return [(i, min(i + size, T)) for i in range(0, T, size)]
+
+
+def _run_flow(H, E0, times, lr, method, dt, progress=None) -> Trajectory:
     T, (B, p, d) = times.size, E0.shape
     E_out = np.empty((T, B, p, d))
     loss, Z = np.empty((T, B)), np.empty((T, B))
+    Z0 = np.einsum("bpd,bpd->b", E0, E0)
     # inf step (Ĥ = 0): one step per interval; numba wants a finite float
-    dt_kernel = dt if math.isfinite(dt) else max(float(times[-1]) if T else 1.0, 1.0)
-    _integrate(H, E0, times, dt_kernel, lr, method.startswith("rk4"), method.endswith("projected"),
-               E_out, loss, Z)
+    dt_kernel = dt if math.isfinite(dt) else max(float(times[-1]), 1.0)
+    rk4, project = method.startswith("rk4"), method.endswith("projected")
+    E, t = E0, 0.0
+    # The flow is Markov in E, so integrating chunk by chunk gives the same steps bit for bit.
+    for i0, i1 in _chunks(T, progress):
+        _integrate(H, E, Z0, t, times[i0:i1], dt_kernel, lr, rk4, project, E_out[i0:i1], loss[i0:i1], Z[i0:i1])
+        E, t = np.ascontiguousarray(E_out[i1 - 1]), float(times[i1 - 1])
+        if progress is not None:
+            progress(i1 - i0)
     return Trajectory(times, E_out, loss, Z, E0.copy(), method, lr, float(dt))
 
 
-def _run_adam(H, E0, steps, lr) -> Trajectory:
+def _run_adam(H, E0, steps, lr, progress=None) -> Trajectory:
     T, (B, p, d) = steps.size, E0.shape
     E_out = np.empty((T, B, p, d))
     loss, Z = np.empty((T, B)), np.empty((T, B))
-    _adam(H, E0, steps, lr, ADAM_BETAS[0], ADAM_BETAS[1], ADAM_EPS, E_out, loss, Z)
+    m, v = np.zeros_like(E0), np.zeros_like(E0)  # Adam's moments carry over between chunks
+    E, done = E0, 0
+    for i0, i1 in _chunks(T, progress):
+        _adam(H, E, m, v, done, steps[i0:i1], lr, ADAM_BETAS[0], ADAM_BETAS[1], ADAM_EPS,
+              E_out[i0:i1], loss[i0:i1], Z[i0:i1])
+        E, done = np.ascontiguousarray(E_out[i1 - 1]), int(steps[i1 - 1])
+        if progress is not None:
+            progress(i1 - i0)
     return Trajectory(steps.astype(np.float64), E_out, loss, Z, E0.copy(), "adam", lr, 1.0)
 
 

@@ -312,3 +312,16 @@ def test_zero_hessian_leaves_embeddings_still():
     for method in METHODS:
         traj = evolve(np.zeros((6, 6)), E0, lr=LR, method=method)
         assert np.all(traj.E == E0[None]) and np.all(traj.loss == 0.0)
+
+
+@pytest.mark.parametrize("method", ["rk4", "euler-projected", "adam", "exact"])
+def test_progress_reports_every_saved_time_and_changes_nothing(method):
+    pb = PROBLEMS[3]
+    H, E0 = pb.theory.H_hat, pb.E0(2)
+    times = np.unique(np.round(np.geomspace(1, 3000, 60)))
+    seen = []
+    chunked = evolve(H, E0, times, lr=LR, method=method, progress=seen.append)
+    whole = evolve(H, E0, times, lr=LR, method=method)
+    assert sum(seen) == times.size and (len(seen) > 1 or method == "exact")
+    np.testing.assert_array_equal(chunked.E, whole.E)
+    np.testing.assert_array_equal(chunked.loss, whole.loss)
