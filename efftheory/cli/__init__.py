@@ -15,6 +15,7 @@ from efftheory.errors import InputError
 # command name -> (module, one-line help)
 COMMANDS = {
     "critical": ("efftheory.cli.critical", "probability of a unique linear structure against training-set size"),
+    "simulate": ("efftheory.cli.simulate", "effective-theory dynamics of a split: RQI, predicted accuracy, time scale"),
 }
 
 
