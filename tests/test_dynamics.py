@@ -325,3 +325,13 @@ def test_progress_reports_every_saved_time_and_changes_nothing(method):
     assert sum(seen) == times.size and (len(seen) > 1 or method == "exact")
     np.testing.assert_array_equal(chunked.E, whole.E)
     np.testing.assert_array_equal(chunked.loss, whole.loss)
+
+
+@pytest.mark.parametrize("pb", PROBLEMS[:4], ids=ids(PROBLEMS[:4]))
+def test_explicit_parallelogram_matrix_gives_the_same_loss_and_gradient(pb):
+    """The paper-style twin (mean over P0(D) of |a_qᵀ E|²) agrees with Ĥ from class sums."""
+    flow = naive.ParallelogramFlow(pb.p, pb.theory.split.train_pairs)
+    E = pb.E0(3)
+    ell, G = flow.loss_grad(E)
+    np.testing.assert_allclose(ell, effective_loss(pb.theory.H_hat, E), rtol=1e-12)
+    np.testing.assert_allclose(G, effective_gradient(pb.theory.H_hat, E), rtol=1e-11, atol=1e-15)

@@ -112,10 +112,10 @@ class ParallelogramFlow:
     def loss_grad(self, E):
         """(ℓ_eff (B,), ∇ℓ_eff (B, p, d)) from the residuals A E."""
         M = self.A.shape[0]
-        R = np.einsum("mp,bpd->bmd", self.A, E)
-        Z = np.einsum("bpd,bpd->b", E, E)
-        ell = np.einsum("bmd,bmd->b", R, R) / M / Z
-        HE = np.einsum("mp,bmd->bpd", self.A, R) / M
+        R = self.A @ E  # (B, M, d) residuals, BLAS
+        Z = np.sum(E * E, axis=(1, 2))
+        ell = np.sum(R * R, axis=(1, 2)) / M / Z
+        HE = self.A.T @ R / M
         return ell, 2.0 / Z[:, None, None] * (HE - ell[:, None, None] * E)
 
     def rk4(self, E0, lr, h, n_steps):
