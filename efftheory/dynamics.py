@@ -48,6 +48,9 @@ _STEP_FRACTION = {"rk4": 0.5, "rk4-projected": 0.5, "euler": 0.05, "euler-projec
 HORIZON_RELAXATION_TIMES = 20.0
 # Adam takes one kernel step per unit of time; its default horizon is capped here.
 ADAM_MAX_DEFAULT_STEPS = 20_000
+# Adam's steps have a size set by lr, not by the gradient, so the flow's time scale does not
+# bound its horizon from below (tiny embeddings relax in a fraction of a step under the flow).
+ADAM_MIN_DEFAULT_STEPS = 2_000
 # A very stiff spectrum (λ_slow << λ_max) would need many integrator steps; the default
 # horizon of the flow methods is capped at this many default RK4 steps.
 FLOW_MAX_DEFAULT_STEPS = 20_000
@@ -375,8 +378,8 @@ def default_horizon(H_hat, E0, lr: float, method: str = "rk4") -> float:
     tolerance (beyond that the flow has converged, to a non-linear limit); 1000 steps when
     Ĥ = 0. The flow methods (and "exact", so that all of them share a horizon) are capped at
     :data:`FLOW_MAX_DEFAULT_STEPS` default RK4 steps, which only binds when
-    λ_max / λ_slow > 500; "adam" is capped at :data:`ADAM_MAX_DEFAULT_STEPS` steps and
-    rounded up to an integer.
+    λ_max / λ_slow > 500; "adam" is clipped to [:data:`ADAM_MIN_DEFAULT_STEPS`,
+    :data:`ADAM_MAX_DEFAULT_STEPS`] steps and rounded up to an integer.
     """
     method = _check_method(method)
     flow = exact_flow(H_hat)
@@ -392,18 +395,21 @@ def default_horizon(H_hat, E0, lr: float, method: str = "rk4") -> float:
         rk4_step = _STEP_FRACTION["rk4"] * float(Z0.min()) / (2.0 * lr * float(lam[-1]))
         t_max = min(t_max, FLOW_MAX_DEFAULT_STEPS * rk4_step)
     if method == "adam":
-        t_max = float(math.ceil(min(t_max, ADAM_MAX_DEFAULT_STEPS)))
+        t_max = float(math.ceil(min(max(t_max, ADAM_MIN_DEFAULT_STEPS), ADAM_MAX_DEFAULT_STEPS)))
     return t_max
 
 
 def log_times(t_max: float, n: int = 200, integer: bool = False) -> np.ndarray:
-    """0 followed by log-spaced times from 1 step to ``t_max`` (at most ``n`` points in all).
+    """0 followed by log-spaced times up to ``t_max`` (at most ``n`` points in all).
 
-    With ``integer=True`` the times are rounded to whole steps and repeats dropped (Adam).
+    The first positive time is 1 step, or t_max / 10^4 when t_max < 10^4 steps (a short
+    horizon, e.g. tiny initial embeddings, still gets four decades). With ``integer=True``
+    the times are rounded to whole steps and repeats dropped (Adam).
     """
     t_max = _check_positive(t_max, "t_max")
     require(isinstance(n, numbers.Integral) and n >= 2, f"n must be an integer >= 2, got {n!r}")
-    t_min = min(1.0, t_max)
+    t_min = 1.0 if integer else min(1.0, t_max / 1e4)
+    t_min = min(t_min, t_max)
     times = np.concatenate([[0.0], np.geomspace(t_min, t_max, int(n) - 1)])
     if integer:
         times = np.unique(np.round(times))

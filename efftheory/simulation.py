@@ -75,8 +75,8 @@ def simulate(theory: LinearTheory, *, dim: int = 1, trials: int = 8, init_scale:
              delta: float = DEFAULT_DELTA, n_times: int = 200, progress=None) -> Simulation:
     """Evolve ``trials`` random embeddings of dimension ``dim`` under the split's ℓ_eff.
 
-    ``steps`` is the final time in optimisation steps (default: :func:`default_horizon`,
-    rounded up to a whole step); times are saved at 0 and log-spaced from 1 to ``steps``.
+    ``steps`` is the final time in optimisation steps (default: :func:`default_horizon`);
+    times are saved at 0 and log-spaced up to ``steps`` (:func:`efftheory.dynamics.log_times`).
     Raises InputError when the training set holds no parallelogram (ℓ_eff ≡ 0: nothing to
     simulate).
     """
@@ -89,7 +89,7 @@ def simulate(theory: LinearTheory, *, dim: int = 1, trials: int = 8, init_scale:
     require(math.isfinite(init_scale) and init_scale > 0, f"init_scale must be positive, got {init_scale!r}")
     E0 = initial_embeddings(split.p, dim, trials, init_scale, seed)
     if steps is None:
-        steps = math.ceil(default_horizon(theory.H_hat, E0, lr, method))
+        steps = default_horizon(theory.H_hat, E0, lr, method)
     traj = evolve(theory.H_hat, E0, t_max=steps, lr=lr, method=method, dt=dt,
                   n_times=max(n_times, 2), progress=progress)
     exact = traj if method == "exact" else evolve(theory.H_hat, E0, traj.times, lr=lr, method="exact")

@@ -4,7 +4,7 @@ scored by RQI and predicted accuracy over time.
 
 Time is counted in optimisation steps at learning rate --lr. The default horizon is 20 times
 the slowest relaxation time Z0 / (2 lr λ) (λ = λ3 for a unique split), capped at 20000 RK4 steps
-(stiff spectra) and at 20000 steps for --method adam. A training set that holds no
+(stiff spectra); for --method adam it is clipped to [2000, 20000] steps. A training set that holds no
 parallelogram (the effective loss is identically zero, e.g. p = 2) is refused with exit 2.
 """
 
@@ -153,7 +153,7 @@ def _result(args, sim, curve, seconds, median_or_none) -> dict:
         "method": traj.method,
         "lr": traj.lr,
         "dt": traj.dt,
-        "steps": int(round(float(traj.times[-1]))),
+        "steps": float(traj.times[-1]),
         "dim": int(traj.E.shape[-1]),
         "trials": traj.batch,
         "init_scale": args.init_scale,
@@ -201,7 +201,7 @@ def _text(r, sim, plot_path, save_path) -> str:
     lines += [
         "",
         f"Dynamics: {r['method']}, lr {r['lr']:g}{dt}, {r['trials']} initial conditions "
-        f"(d = {r['dim']}, init scale {r['init_scale']:g}), {r['steps']:,} steps",
+        f"(d = {r['dim']}, init scale {r['init_scale']:g}), {r['steps']:.4g} steps",
     ]
     if r["predicted_steps_to_rqi"] is not None:
         lines.append(f"  theory's time scale    Z0 / (2 η λ3) = {r['predicted_steps_to_rqi']:.4g} steps")
