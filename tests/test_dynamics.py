@@ -335,3 +335,20 @@ def test_explicit_parallelogram_matrix_gives_the_same_loss_and_gradient(pb):
     ell, G = flow.loss_grad(E)
     np.testing.assert_allclose(ell, effective_loss(pb.theory.H_hat, E), rtol=1e-12)
     np.testing.assert_allclose(G, effective_gradient(pb.theory.H_hat, E), rtol=1e-11, atol=1e-15)
+
+
+@settings(max_examples=20, deadline=None)
+@given(p=st.integers(3, 12), frac=st.floats(0.2, 1.0), seed=st.integers(0, 1000), d=st.integers(1, 3))
+def test_flow_invariants_on_random_splits(p, frac, seed, d):
+    """Any split with a parallelogram: Z conserved, ℓ_eff non-increasing, RK4 on the exact flow."""
+    th = _theory(p, frac, seed)
+    if th.n_parallelograms == 0:
+        return
+    E0 = np.random.default_rng(seed).uniform(-0.5, 0.5, (2, p, d))
+    exact = evolve(th.H_hat, E0, lr=LR, method="exact", n_times=40)
+    assert exact.z_drift < 1e-12
+    assert np.all(np.diff(exact.loss, axis=0) <= 1e-12 * exact.loss[0])
+    rk4 = evolve(th.H_hat, E0, exact.times, lr=LR, method="rk4-projected")
+    assert rk4.z_drift < 1e-12 and _rel_dev(rk4.E, exact.E) < 1e-4
+    if th.unique:  # the default horizon reaches the linear limit
+        assert np.all(rqi(exact.E[-1]) == 1.0)
