@@ -210,25 +210,30 @@ def exact_flow(H_hat) -> ExactFlow:
 # ---------------------------------------------------------------- numba kernels
 
 
-@njit(cache=True)
-def _loss_grad(H, E, G):
-    """Write ∇ℓ_eff of E (p, d) into G; return (ℓ_eff, Z)."""
-    p, d = E.shape
+# The kernels hold each member transposed, Et = Eᵀ of shape (d, p): then (Ĥ E)_ik is a dot
+# product of two contiguous rows, which LLVM vectorises once reassociation is allowed
+# (about 3x faster than the (p, d) layout at p = 59, d = 2).
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _loss_grad(H, Et, Gt):
+    """Write (∇ℓ_eff)ᵀ of Et = Eᵀ (d, p) into Gt (d, p); return (ℓ_eff, Z)."""
+    d, p = Et.shape
     num = 0.0
     Z = 0.0
-    for i in range(p):
-        for k in range(d):
+    for k in range(d):
+        for i in range(p):
             s = 0.0
             for j in range(p):
-                s += H[i, j] * E[j, k]
-            G[i, k] = s
-            num += E[i, k] * s
-            Z += E[i, k] * E[i, k]
+                s += H[i, j] * Et[k, j]
+            Gt[k, i] = s
+            num += Et[k, i] * s
+            Z += Et[k, i] * Et[k, i]
     loss = num / Z
     scale = 2.0 / Z
-    for i in range(p):
-        for k in range(d):
-            G[i, k] = scale * (G[i, k] - loss * E[i, k])
+    for k in range(d):
+        for i in range(p):
+            Gt[k, i] = scale * (Gt[k, i] - loss * Et[k, i])
     return loss, Z
 
 
@@ -243,10 +248,10 @@ def _rescale(E, target_Z):
 
 @njit(cache=True)
 def _axpy(out, x, a, y):
-    """out = x + a y elementwise on (p, d) arrays, without temporaries."""
-    p, d = x.shape
-    for i in range(p):
-        for k in range(d):
+    """out = x + a y elementwise on 2-D arrays, without temporaries."""
+    n, m = x.shape
+    for i in range(n):
+        for k in range(m):
             out[i, k] = x[i, k] + a * y[i, k]
 
 
@@ -266,10 +271,10 @@ def _rk4_step(H, E, h, k1, k2, k3, k4, tmp):
     _loss_grad(H, tmp, k3)
     _axpy(tmp, E, -h, k3)
     _loss_grad(H, tmp, k4)
-    p, d = E.shape
+    n, m = E.shape
     c = h / 6.0
-    for i in range(p):
-        for k in range(d):
+    for i in range(n):
+        for k in range(m):
             E[i, k] -= c * (k1[i, k] + 2.0 * k2[i, k] + 2.0 * k3[i, k] + k4[i, k])
 
 
@@ -284,12 +289,12 @@ def _integrate(H, E_start, Z0, t_start, times, dt_max, lr, rk4, project, E_out, 
     B, p, d = E_start.shape
     T = times.shape[0]
     for b in prange(B):
-        E = E_start[b].copy()
-        k1 = np.empty((p, d))
-        k2 = np.empty((p, d))
-        k3 = np.empty((p, d))
-        k4 = np.empty((p, d))
-        tmp = np.empty((p, d))
+        E = np.ascontiguousarray(E_start[b].T)  # (d, p)
+        k1 = np.empty((d, p))
+        k2 = np.empty((d, p))
+        k3 = np.empty((d, p))
+        k4 = np.empty((d, p))
+        tmp = np.empty((d, p))
         t_prev = t_start
         for it in range(T):
             span = times[it] - t_prev
@@ -305,7 +310,7 @@ def _integrate(H, E_start, Z0, t_start, times, dt_max, lr, rk4, project, E_out, 
                     if project:
                         _rescale(E, Z0[b])
             t_prev = times[it]
-            E_out[it, b] = E
+            E_out[it, b] = E.T
             loss, Z = _loss_grad(H, E, k1)
             loss_out[it, b] = loss
             Z_out[it, b] = Z
@@ -322,10 +327,10 @@ def _adam(H, E_start, m_all, v_all, done_start, steps, lr, beta1, beta2, eps, E_
     B, p, d = E_start.shape
     T = steps.shape[0]
     for b in prange(B):
-        E = E_start[b].copy()
-        m = m_all[b]
-        v = v_all[b]
-        G = np.empty((p, d))
+        E = np.ascontiguousarray(E_start[b].T)  # (d, p), like m, v, G
+        m = np.ascontiguousarray(m_all[b].T)
+        v = np.ascontiguousarray(v_all[b].T)
+        G = np.empty((d, p))
         done = done_start
         for it in range(T):
             while done < steps[it]:
@@ -333,17 +338,19 @@ def _adam(H, E_start, m_all, v_all, done_start, steps, lr, beta1, beta2, eps, E_
                 _loss_grad(H, E, G)
                 bc1 = 1.0 - beta1**done
                 bc2 = 1.0 - beta2**done
-                for i in range(p):
-                    for k in range(d):
-                        g = G[i, k]
-                        m[i, k] = beta1 * m[i, k] + (1.0 - beta1) * g
-                        v[i, k] = beta2 * v[i, k] + (1.0 - beta2) * g * g
-                        denom = math.sqrt(v[i, k]) / math.sqrt(bc2) + eps
-                        E[i, k] -= lr / bc1 * m[i, k] / denom
-            E_out[it, b] = E
+                for k in range(d):
+                    for i in range(p):
+                        g = G[k, i]
+                        m[k, i] = beta1 * m[k, i] + (1.0 - beta1) * g
+                        v[k, i] = beta2 * v[k, i] + (1.0 - beta2) * g * g
+                        denom = math.sqrt(v[k, i]) / math.sqrt(bc2) + eps
+                        E[k, i] -= lr / bc1 * m[k, i] / denom
+            E_out[it, b] = E.T
             loss, Z = _loss_grad(H, E, G)
             loss_out[it, b] = loss
             Z_out[it, b] = Z
+        m_all[b] = m.T
+        v_all[b] = v.T
 
 
 # ---------------------------------------------------------------- step size and horizon
