@@ -75,6 +75,7 @@ PROBLEMS = [
     Problem("p10-0.8-d2", 10, 0.8, 0, 2, 0),
     Problem("p10-0.3-dof2-d2", 10, 0.3, 1, 2, 2),
     Problem("p12-0.4-d1", 12, 0.4, 2, 1, 0),
+    Problem("p59-0.4-d2", 59, 0.4, 0, 2, 0),  # the headline split of `efftheory simulate`
 ]
 UNIQUE = [pb for pb in PROBLEMS if pb.dof == 0]
 ids = lambda problems: [pb.name for pb in problems]  # noqa: E731
