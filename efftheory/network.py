@@ -308,7 +308,7 @@ def _head(out, labels, templates, is_ce, n0, n1, G, want_grad, scale):
 
 
 @njit(cache=True, error_model="numpy")
-def _backward(theta, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf2, pi, pj, nt, n_rows, d):
+def _backward(theta, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf2, pi, pj, nt, n_rows, d, one):
     """Back-propagate dL/dout (in gbuf1, first ``nt`` rows) into ``grad`` (same layout as theta).
 
     ``acts`` holds a forward pass over ``n_rows >= nt`` samples whose first ``nt`` are the
@@ -323,12 +323,11 @@ def _backward(theta, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf2, pi, pj
         H = acts[a_off[l] * n_rows : a_off[l] * n_rows + nt * ni].reshape((nt, ni))
         gW = grad[w_off[l] : w_off[l] + ni * no].reshape((ni, no))
         np.dot(H.T, D, gW)
-        bo = b_off[l]
-        for k in range(no):
-            grad[bo + k] = 0.0
+        gb = grad[b_off[l] : b_off[l] + no]  # a view indexed from 0 vectorises
+        gb[:] = 0.0
         for r in range(nt):
             for k in range(no):
-                grad[bo + k] += D[r, k]
+                gb[k] += D[r, k]
         W = theta[w_off[l] : w_off[l] + ni * no].reshape((ni, no))
         Dn = Gn[: nt * ni].reshape((nt, ni))
         np.dot(D, W.T, Dn)
@@ -336,7 +335,7 @@ def _backward(theta, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf2, pi, pj
             for r in range(nt):
                 for k in range(ni):
                     h = H[r, k]
-                    Dn[r, k] *= 1.0 - h * h
+                    Dn[r, k] *= one - h * h
         G, Gn = Gn, G
     # G now holds dL/dx (nt, d); x = E_i + E_j scatters to both symbols
     for k in range(w_off[0]):  # the embeddings occupy theta[:p*d] = theta[:w_off[0]]
@@ -482,7 +481,7 @@ def _train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf
         if stop:
             return True
         if t < total:
-            _backward(theta, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf2, pi, pj, nt, rows, d)
+            _backward(theta, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf2, pi, pj, nt, rows, d, c[8])
             _adamw(theta, grad, m, v, t + 1, p * d, lr_e, wd_e, lr_d, wd_d, c)
     return False
 
@@ -606,7 +605,7 @@ def loss_and_gradient(split: Split, config: NetworkConfig, theta: np.ndarray | N
     loss, _ = _head(out, prob.labels, prob.templates, prob.is_ce, 0, nt, G, True, 1.0 / nt)
     grad = np.zeros_like(theta)
     _backward(theta, grad, lay.dims, lay.w_off, lay.b_off, lay.a_off, prob.acts, prob.gbuf1, prob.gbuf2,
-              prob.pi, prob.pj, nt, nt, prob.d)
+              prob.pi, prob.pj, nt, nt, prob.d, one)
     return loss / nt, grad
 
 
