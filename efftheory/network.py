@@ -505,7 +505,9 @@ class TrainResult:
         E0, E_final: (p, d) raw embeddings at step 0 and at the last step run.
         steps_to_train, steps_to_test, steps_to_rqi: first evaluated step with train / test
             accuracy >= 0.9 or RQI >= 0.95, None if never.
-        phase: design §7 phase from steps_to_train, steps_to_test and ``gap``.
+        phase: design §7 phase from steps_to_train, steps_to_test and ``gap``. Without a test
+            set (all samples in training) test accuracy is NaN, steps_to_test None and the rule
+            then says memorization (or confusion): nothing can be seen to generalise.
         steps_run: updates applied (smaller than requested when stopped at test).
         seconds: wall time of the run.
     """
