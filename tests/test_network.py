@@ -6,6 +6,8 @@ import dataclasses
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from numba import njit
 
 from efftheory import metrics
@@ -236,3 +238,41 @@ def test_seeds_determine_runs():
     np.testing.assert_array_equal(a.E_final, b.E_final)
     assert not np.array_equal(a.E0, c.E0)
     assert not np.allclose(a.train_loss, c.train_loss)
+
+
+def test_chunking_does_not_change_the_run(monkeypatch):
+    import efftheory.network as net
+
+    split = Addition(5).split(n_train=10, seed=4)
+    cfg = NetworkConfig(width=20, seed=6)
+    whole = train_network(split, cfg, steps=60, eval_every=4)
+    monkeypatch.setattr(net, "_CHUNK", 7)  # kernel calls end mid-way between evaluations
+    pieces = train_network(split, cfg, steps=60, eval_every=4)
+    np.testing.assert_array_equal(whole.steps, pieces.steps)
+    np.testing.assert_array_equal(whole.train_loss, pieces.train_loss)
+    np.testing.assert_array_equal(whole.E_final, pieces.E_final)
+
+
+def test_config_and_result_pickle():
+    import pickle
+
+    split = Addition(4).split(n_train=6)
+    cfg = NetworkConfig(loss="ce", width=8)
+    r = train_network(split, cfg, steps=5)
+    assert pickle.loads(pickle.dumps(cfg)) == cfg
+    back = pickle.loads(pickle.dumps(r))
+    np.testing.assert_array_equal(back.train_loss, r.train_loss)
+
+
+@settings(max_examples=8, deadline=None)
+@given(p=st.integers(3, 6), frac=st.floats(0.3, 1.0), loss=st.sampled_from(["mse", "ce"]),
+       depth=st.integers(1, 2), dim=st.integers(1, 2), seed=st.integers(0, 50))
+def test_random_configurations_match_the_twin(p, frac, loss, depth, dim, seed):
+    split = Addition(p).split(frac=frac, seed=seed)
+    cfg = NetworkConfig(loss=loss, depth=depth, dim=dim, width=10, out_dim=3, dtype="float64", seed=seed,
+                        embed_lr=1e-2, decoder_lr=1e-2, decoder_wd=0.1)
+    fast = train_network(split, cfg, steps=8)
+    ref = naive.train(split, cfg, steps=8)
+    np.testing.assert_allclose(fast.train_loss, ref["train_loss"], rtol=1e-10)
+    np.testing.assert_array_equal(fast.train_acc, ref["train_acc"])
+    np.testing.assert_array_equal(fast.rqi, ref["rqi"])
