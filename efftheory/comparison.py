@@ -173,8 +173,9 @@ def summarise(runs: list[dict], p_unique: np.ndarray) -> dict:
     ns = sorted({r["n_train"] for r in runs})
     frac = [float(np.mean([r["generalised"] for r in runs if r["n_train"] == n])) for n in ns]
     pu = [float(p_unique[n - 1]) for n in ns]
+    ideal = [float(np.mean([r.get("reached_ideal", False) for r in runs if r["n_train"] == n])) for n in ns]
     out["generalisation"] = {  # (b) Fig 4a
-        "n": ns, "fraction": frac, "p_unique": pu,
+        "n": ns, "fraction": frac, "p_unique": pu, "fraction_reaching_ideal": ideal,
         "mean_abs_diff": float(np.mean(np.abs(np.subtract(frac, pu)))) if ns else None,
         "correlation": _pearson(frac, pu),
     }
@@ -221,6 +222,11 @@ def run_one(p: int, n_train: int, seed: int, steps: int, config, delta: float = 
         "full_acc": result.final_full_acc, "predicted_full_acc": float(pred_full),
         "final_test_acc": float(result.test_acc[-1]),
         "generalised": result.steps_to_test is not None,
+        "ideal_test_acc": theory.ideal_test_accuracy,
+        # the network got every test sample the linear theory implies (a ceiling below 0.9
+        # whenever some test sum has no training sample)
+        "reached_ideal": theory.ideal_test_accuracy is not None
+        and float(result.test_acc[-1]) >= theory.ideal_test_accuracy - 1e-9,
         "steps_to_train": result.steps_to_train, "steps_to_test": result.steps_to_test,
         "steps_to_rqi": result.steps_to_rqi, "phase": result.phase,
         "tau": theory_time_scale(theory.grokking_rate if theory.unique else None, result.E0, config.embed_lr),

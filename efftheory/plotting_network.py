@@ -75,6 +75,7 @@ def plot_compare(summary: dict, runs: list[dict], p_unique: np.ndarray):
     n_all = np.arange(1, p_unique.size + 1)
     a.plot(n_all, p_unique, color="black", label="P_unique(n) (theory)")
     a.plot(g["n"], g["fraction"], "o", label="networks reaching test acc 0.9")
+    a.plot(g["n"], g["fraction_reaching_ideal"], "x", label="networks reaching the ideal test acc")
     a.set(xlabel="training samples n", ylabel="probability", title="(b) generalisation vs uniqueness")
     a.legend(fontsize=8)
     a = ax[1, 0]

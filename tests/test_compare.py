@@ -42,6 +42,8 @@ def test_json_keys_and_consistency(grid):
     assert out["generalisation"]["p_unique"] == pytest.approx([curve.p_unique[8], curve.p_unique[12]])
     assert out["generalisation"]["fraction"] == [np.mean([r["generalised"] for r in runs if r["n_train"] == n])
                                                  for n in (9, 13)]
+    assert out["generalisation"]["fraction_reaching_ideal"] == [
+        np.mean([r["final_test_acc"] >= r["ideal_test_acc"] - 1e-9 for r in runs if r["n_train"] == n]) for n in (9, 13)]
     for r in runs:
         assert (r["tau"] is None) == (r["dof"] > 0)
         assert r["rms_rk4"] >= 0 and r["rms_adam"] >= 0

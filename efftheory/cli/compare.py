@@ -128,10 +128,10 @@ def _text(r, plot_path) -> str:
         f"(a) real vs predicted full-table accuracy: mean |diff| {_f(r['accuracy_mean_abs_diff'])}, "
         f"correlation {_f(r['accuracy_correlation'])}",
         f"(b) generalisation vs P_unique(n): mean |diff| {_f(g['mean_abs_diff'])}, correlation {_f(g['correlation'])}",
-        f"    {'n':>5} {'generalised':>12} {'P_unique':>9}",
+        f"    {'n':>5} {'generalised':>12} {'P_unique':>9} {'reached ideal':>14}",
     ]
-    for n, fr, pu in zip(g["n"], g["fraction"], g["p_unique"]):
-        lines.append(f"    {n:>5d} {fr:>12.2f} {pu:>9.3f}")
+    for n, fr, pu, ide in zip(g["n"], g["fraction"], g["p_unique"], g["fraction_reaching_ideal"]):
+        lines.append(f"    {n:>5d} {fr:>12.2f} {pu:>9.3f} {ide:>14.2f}")
     lines += [
         f"(c) steps to RQI >= 0.95 vs theory time scale: Spearman {_f(c['spearman'])} over {c['runs_used']} runs; "
         f"never reached: {c['never_dof0']}/{c['runs_dof0']} with dof = 0, {c['never_dof_pos']}/{c['runs_dof_pos']} with dof > 0",
