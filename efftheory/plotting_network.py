@@ -39,7 +39,7 @@ def plot_training(result, counterparts: dict):
     last = t[-1]
     for m, c in counterparts.items():
         keep = c.times <= last
-        a.plot(c.times[keep], c.rqi[keep], ls="--", label=f"theory ({'flow' if m == 'rk4' else m})")
+        a.plot(c.times[keep], c.rqi[keep], ls="--", label=f"theory ({'flow' if m == 'rk4' else m}), unscaled")
     a.axhline(0.95, color="grey", lw=0.5)
     a.set(xlabel="step", ylabel="RQI", title="representation quality", ylim=(-0.02, 1.02))
     a.legend(fontsize=8)
@@ -48,11 +48,12 @@ def plot_training(result, counterparts: dict):
     a.set(xlabel="step", ylabel="normalised embedding (dim 0)", title="network embeddings")
     for k, (m, c) in enumerate(counterparts.items()):
         a = ax[1, 1 + k]
-        keep = c.times <= last
-        a.plot(c.times[keep], c.embeddings[keep, :, 0])
+        x = c.times / c.scale  # theory time mapped onto network steps by the best rescaling
+        keep = x <= last
+        a.plot(x[keep], c.embeddings[keep, :, 0])
         name = "gradient flow" if m == "rk4" else "Adam"
-        a.set(xlabel="step (theory time)", title=f"effective theory, {name}, same E0\n"
-              f"best rescaling s = {c.scale:.2f}, rms {c.rms:.3f}")
+        a.set(xlabel=f"theory time / s (s = {c.scale:.2f})",
+              title=f"effective theory, {name}, same E0\nrms {c.rms:.3f} (up to mirror)")
     return fig
 
 
