@@ -1,0 +1,227 @@
+"""Effective-theory dynamics of one training split: its linear theory, the critical fraction
+for this p, and the embeddings evolved under the effective loss from random initial conditions,
+scored by RQI and predicted accuracy over time.
+
+Time is counted in optimisation steps at learning rate --lr. The default horizon is 20 times
+the slowest relaxation time Z0 / (2 lr λ) (λ = λ3 for a unique split), capped at 20000 RK4 steps
+(stiff spectra); for --method adam it is clipped to [2000, 20000] steps. A training set that holds no
+parallelogram (the effective loss is identically zero, e.g. p = 2) is refused with exit 2.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from efftheory.cli._common import (
+    atomic_write,
+    check_output_path,
+    fraction,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+    save_figure,
+)
+
+METHOD_NAMES = ("exact", "rk4", "euler", "adam", "rk4-projected", "euler-projected")
+N_SMALLEST = 6  # eigenvalues of Ĥ reported
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--p", type=int, required=True, help="number of symbols (>= 2)")
+    size = parser.add_mutually_exclusive_group(required=True)
+    size.add_argument("--frac", type=fraction, help="training fraction in (0, 1]: n_train = round(frac * N)")
+    size.add_argument("--train-num", type=int, help="training-set size n_train in [1, N]")
+    parser.add_argument("--dim", type=positive_int, default=1, help="embedding dimension d (default 1)")
+    parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the split and the embeddings (default 0)")
+    parser.add_argument("--lr", type=float, default=1e-3, help="learning rate η (default 1e-3)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="final time in optimisation steps (default: 20 slowest relaxation times, capped)")
+    parser.add_argument("--method", default="rk4",
+                        help="exact | rk4 | euler | adam | rk4-projected | euler-projected (default rk4)")
+    parser.add_argument("--dt", type=positive_float, default=None,
+                        help="largest integration step in steps (default: from the spectrum of Ĥ)")
+    parser.add_argument("--init-scale", type=positive_float, default=1.0, help="initial embeddings uniform in [-0.5, 0.5) times this (default 1)")
+    parser.add_argument("--delta", type=positive_float, default=0.01, help="RQI tolerance δ (default 0.01)")
+    parser.add_argument("--trials", type=positive_int, default=8, help="number of random initial conditions (default 8)")
+    parser.add_argument("--critical-trials", type=positive_int, default=2000,
+                        help="random orders for the critical-fraction estimate (default 2000)")
+    parser.add_argument("--times", type=positive_int, default=200, help="number of saved times, log-spaced (default 200)")
+    parser.add_argument("--plot", metavar="PNG", help="draw embeddings, ℓ_eff, RQI and accuracy, and the spectrum")
+    parser.add_argument("--save", metavar="NPZ", help="write train, times, E (first trial), rqi, loss, E0")
+
+
+def _validate(args):
+    from efftheory.errors import InputError
+    from efftheory.tasks import Addition
+
+    task = Addition(args.p)  # p >= 2
+    n_train = task.n_train_for(frac=args.frac, n_train=args.train_num)
+    if args.method not in METHOD_NAMES:
+        raise InputError(f"--method {args.method!r} is unknown; choose one of {', '.join(METHOD_NAMES)}")
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        raise InputError(f"--lr must be a positive number, got {args.lr!r}")
+    if args.steps is not None and args.steps <= 0:
+        raise InputError(f"--steps must be a positive integer, got {args.steps!r}")
+    if args.dt is not None and args.method in ("exact", "adam"):
+        raise InputError(f"--dt has no meaning for --method {args.method}")
+    if args.times < 2:
+        raise InputError(f"--times must be at least 2, got {args.times}")
+    if args.p > 400:
+        raise InputError(f"--p {args.p} is too large for this command (max 400)")
+    return task, n_train
+
+
+def _critical_interval(curve) -> list:
+    """[low, high] fractions where the Wilson band of P_unique crosses 1/2."""
+    from efftheory.stats import crossing
+
+    lo = crossing(curve.n, curve.ci_high, 0.5)
+    hi = crossing(curve.n, curve.ci_low, 0.5)
+    return [None if x is None else x / curve.n_samples for x in (lo, hi)]
+
+
+def run(args, ui):
+    task, n_train = _validate(args)
+    plot_path = check_output_path(args.plot, "--plot")
+    save_path = check_output_path(args.save, "--save")
+    start = time.perf_counter()
+
+    from efftheory.critical import critical_curve
+    from efftheory.simulation import median_or_none, simulate
+    from efftheory.theory import linear_theory
+
+    split = task.split(n_train=n_train, seed=args.seed)
+    theory = linear_theory(split)
+    if theory.n_parallelograms == 0:  # refuse before the long work (simulate checks it too)
+        from efftheory.errors import InputError
+
+        raise InputError(f"the training set ({split.n_train} samples at p={split.p}) holds no parallelogram, "
+                         "so the effective loss is zero; use a larger --frac or --train-num")
+    with ui.progress(args.critical_trials, "critical size") as update:
+        curve = critical_curve(task.p, args.critical_trials, 0, progress=update)
+    with ui.progress(args.times, f"{args.method}") as update:
+        sim = simulate(theory, dim=args.dim, trials=args.trials, init_scale=args.init_scale, seed=args.seed,
+                       lr=args.lr, method=args.method, steps=args.steps, dt=args.dt, delta=args.delta,
+                       n_times=args.times, progress=update)
+    if plot_path is not None:
+        from efftheory.plotting_dynamics import plot_simulation
+
+        save_figure(plot_simulation(sim), plot_path)
+    if save_path is not None:
+        _save_npz(save_path, sim)
+    result = _result(args, sim, curve, time.perf_counter() - start, median_or_none)
+    return result, _text(result, sim, plot_path, save_path)
+
+
+def _save_npz(path, sim) -> None:
+    traj = sim.trajectory
+    arrays = dict(
+        train=sim.theory.split.train, times=traj.times, E=traj.E[:, 0], rqi=sim.rqi[:, 0],
+        loss=traj.loss[:, 0], E0=traj.E0[0], Z=traj.Z[:, 0],
+        predicted_test_accuracy=sim.predicted_test_accuracy[:, 0],
+    )
+    atomic_write(path, lambda tmp: np.savez(tmp, **arrays))
+
+
+def _result(args, sim, curve, seconds, median_or_none) -> dict:
+    th, traj = sim.theory, sim.trajectory
+    split = th.split
+    r_c = curve.r_c
+    side = None if r_c is None else ("above" if split.frac > r_c else "below" if split.frac < r_c else "at")
+    final_test = sim.predicted_test_accuracy[-1]
+    return {
+        "p": split.p,
+        "n_samples": split.task.n_samples,
+        "n_train": split.n_train,
+        "frac": split.frac,
+        "seed": args.seed,
+        "n_parallelograms": th.n_parallelograms,
+        "dof": th.dof,
+        "unique": th.unique,
+        "grokking_rate": th.grokking_rate,
+        "spectrum": th.eigenvalues[:N_SMALLEST],
+        "ideal_test_accuracy": th.ideal_test_accuracy,
+        "ideal_full_accuracy": th.ideal_full_accuracy,
+        "critical_fraction": r_c,
+        "critical_ci": _critical_interval(curve),
+        "critical_trials": curve.trials,
+        "critical_side": side,
+        "p_unique_at_n_train": curve.at(split.n_train)[0],
+        "method": traj.method,
+        "lr": traj.lr,
+        "dt": traj.dt,
+        "steps": float(traj.times[-1]),
+        "dim": int(traj.E.shape[-1]),
+        "trials": traj.batch,
+        "init_scale": args.init_scale,
+        "delta": sim.delta,
+        "steps_to_rqi": median_or_none(sim.steps_to_rqi),
+        "steps_to_rqi_trials": [None if not math.isfinite(x) else float(x) for x in sim.steps_to_rqi],
+        "exact_steps_to_rqi": median_or_none(sim.exact_steps_to_rqi),
+        "predicted_steps_to_rqi": sim.time_scale,
+        "final_rqi": float(sim.rqi[-1].mean()),
+        "final_predicted_test_accuracy": None if np.all(np.isnan(final_test)) else float(np.mean(final_test)),
+        "final_loss": float(traj.loss[-1].mean()),
+        "initial_loss": float(traj.loss[0].mean()),
+        "z_drift": traj.z_drift,
+        "max_deviation_from_exact": sim.max_deviation_from_exact,
+        "seconds": seconds,
+    }
+
+
+def _fmt(x, spec=".4g", none="n/a"):
+    return none if x is None else format(x, spec)
+
+
+def _text(r, sim, plot_path, save_path) -> str:
+    lines = [
+        f"Addition on p = {r['p']} symbols: N = {r['n_samples']} samples, n_train = {r['n_train']} "
+        f"(frac {r['frac']:.3f}, seed {r['seed']})",
+        "",
+        "Linear theory of the split",
+        f"  parallelograms in D    |P0(D)| = {r['n_parallelograms']}",
+        f"  free directions        dof = {r['dof']} ({'unique linear structure' if r['unique'] else 'not unique'})",
+        f"  grokking rate          λ3 = {_fmt(r['grokking_rate'])}",
+        "  smallest eigenvalues   " + " ".join(f"{x:.4g}" for x in r["spectrum"]),
+        f"  ideal test accuracy    {_fmt(r['ideal_test_accuracy'], '.4f')}",
+    ]
+    ci = r["critical_ci"]
+    if r["critical_fraction"] is None:
+        lines.append(f"  critical fraction      not reached ({r['critical_trials']} trials)")
+    else:
+        lines.append(
+            f"  critical fraction      r_c = {r['critical_fraction']:.4f} [{_fmt(ci[0], '.4f')}, {_fmt(ci[1], '.4f')}] "
+            f"({r['critical_trials']} trials): this split lies {r['critical_side']} it "
+            f"(P_unique at n_train = {r['p_unique_at_n_train']:.3f})"
+        )
+    dt = "" if r["dt"] is None else f", step {r['dt']:.4g}"
+    lines += [
+        "",
+        f"Dynamics: {r['method']}, lr {r['lr']:g}{dt}, {r['trials']} initial conditions "
+        f"(d = {r['dim']}, init scale {r['init_scale']:g}), {r['steps']:.4g} steps",
+    ]
+    if r["predicted_steps_to_rqi"] is not None:
+        lines.append(f"  theory's time scale    Z0 / (2 η λ3) = {r['predicted_steps_to_rqi']:.4g} steps")
+    reached = sum(x is not None for x in r["steps_to_rqi_trials"])
+    if r["steps_to_rqi"] is None:
+        lines.append(f"  RQI >= 0.95            not reached by most trials ({reached} of {r['trials']})")
+    else:
+        ratio = ""
+        if r["predicted_steps_to_rqi"]:
+            ratio = f", {r['steps_to_rqi'] / r['predicted_steps_to_rqi']:.2f} time scales"
+        lines.append(f"  RQI >= 0.95            after {r['steps_to_rqi']:.4g} steps (median, {reached} of {r['trials']} trials{ratio})")
+    lines += [
+        f"  final RQI              {r['final_rqi']:.4f} (mean over trials)",
+        f"  final predicted test   {_fmt(r['final_predicted_test_accuracy'], '.4f')} (ideal {_fmt(r['ideal_test_accuracy'], '.4f')})",
+        f"  ℓ_eff                  {r['initial_loss']:.4g} -> {r['final_loss']:.4g}",
+        f"  Z drift                {r['z_drift']:.3g}",
+        f"  max deviation from the exact solution  {r['max_deviation_from_exact']:.3g}",
+        "",
+        f"({r['seconds']:.2f} s)"
+        + (f"; plot written to {plot_path}" if plot_path else "")
+        + (f"; arrays written to {save_path}" if save_path else ""),
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,170 @@
+"""Train the paper's toy network (embeddings + MLP decoder) on one split, and put its behaviour
+beside the effective theory of the same split: dof, grokking rate, ideal and predicted test
+accuracy, and effective-theory trajectories started from the network's own initial embeddings.
+
+Step t means the parameters after t updates; every metric at step t is measured on those
+parameters, before the next update."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from efftheory.cli._common import (
+    atomic_write,
+    check_output_path,
+    fraction,
+    nonnegative_float,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+    save_figure,
+)
+
+
+def add_network_arguments(parser) -> None:
+    """Options shared by ``train`` and ``compare``: the network's hyper-parameters."""
+    parser.add_argument("--loss", choices=("mse", "ce"), default="mse", help="decoder head (default mse)")
+    parser.add_argument("--dim", type=positive_int, default=1, help="embedding dimension d (default 1)")
+    parser.add_argument("--width", type=positive_int, default=200, help="hidden width (default 200)")
+    parser.add_argument("--depth", type=positive_int, default=2, help="hidden layers (default 2)")
+    parser.add_argument("--embed-lr", type=positive_float, default=1e-3, help="embedding AdamW lr (default 1e-3)")
+    parser.add_argument("--decoder-lr", type=positive_float, default=1e-4, help="decoder AdamW lr (default 1e-4)")
+    parser.add_argument("--embed-wd", type=nonnegative_float, default=0.0, help="embedding weight decay (default 0)")
+    parser.add_argument("--decoder-wd", type=nonnegative_float, default=0.0, help="decoder weight decay (default 0)")
+    parser.add_argument("--init-scale", type=positive_float, default=1.0,
+                        help="embeddings start uniform in [-0.5, 0.5) times this (default 1)")
+    parser.add_argument("--decoder-init-scale", type=positive_float, default=1.0,
+                        help="decoder weights start uniform in ±this/sqrt(fan_in) (default 1)")
+    parser.add_argument("--out-dim", type=positive_int, default=30, help="MSE template dimension (default 30)")
+    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="default float32")
+    parser.add_argument("--steps", type=positive_int, default=5000, help="training steps (default 5000)")
+    parser.add_argument("--delta", type=positive_float, default=0.01, help="RQI tolerance δ (default 0.01)")
+    parser.add_argument("--gap", type=nonnegative_float, default=1e3,
+                        help="grokking gap G in steps for the phase (default 1000)")
+
+
+def network_config(args, seed: int):
+    from efftheory.network import NetworkConfig
+
+    return NetworkConfig(
+        loss=args.loss, dim=args.dim, width=args.width, depth=args.depth, embed_lr=args.embed_lr,
+        decoder_lr=args.decoder_lr, embed_wd=args.embed_wd, decoder_wd=args.decoder_wd,
+        init_scale=args.init_scale, decoder_init_scale=args.decoder_init_scale, out_dim=args.out_dim,
+        dtype=args.dtype, seed=seed,
+    )
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--p", type=int, required=True, help="number of symbols (>= 2)")
+    size = parser.add_mutually_exclusive_group(required=True)
+    size.add_argument("--frac", type=fraction, help="training fraction of the N = p(p+1)/2 samples")
+    size.add_argument("--train-num", type=positive_int, help="number of training samples")
+    parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the split and the network (default 0)")
+    parser.add_argument("--split-seed", type=nonnegative_int, default=None,
+                        help="seed of the split only (default: --seed)")
+    add_network_arguments(parser)
+    parser.add_argument("--eval-every", type=positive_int, default=1, help="evaluate every k steps (default 1)")
+    parser.add_argument("--plot", metavar="PNG", help="curves, RQI and embedding trajectories")
+    parser.add_argument("--save", metavar="NPZ", help="save the recorded arrays")
+
+
+def _opt(value, fmt="{}"):
+    return "never" if value is None else fmt.format(value)
+
+
+def run(args, ui):
+    from efftheory.comparison import effective_counterpart, theory_time_scale
+    from efftheory.network import train_network
+    from efftheory.tasks import Addition
+    from efftheory.theory import linear_theory
+
+    task = Addition(args.p)
+    split = task.split(frac=args.frac, n_train=args.train_num,
+                       seed=args.seed if args.split_seed is None else args.split_seed)
+    config = network_config(args, args.seed)
+    plot_path = check_output_path(args.plot, "--plot")
+    save_path = check_output_path(args.save, "--save")
+
+    with ui.progress(args.steps, "training") as update:
+        result = train_network(split, config, args.steps, eval_every=args.eval_every, delta=args.delta,
+                               gap=args.gap, progress=update)
+    theory = linear_theory(split)
+    counterparts = {m: effective_counterpart(result, theory.H_hat, m, args.delta) for m in ("rk4", "adam")}
+    tau = theory_time_scale(theory.grokking_rate if theory.unique else None, result.E0, config.embed_lr)
+
+    def final(x):
+        return float(x[-1])
+
+    out = {
+        "p": task.p, "n_samples": task.n_samples, "n_train": split.n_train, "frac": split.frac,
+        "seed": args.seed, "split_seed": split.seed, "loss": config.loss,
+        "steps_to_train": result.steps_to_train, "steps_to_test": result.steps_to_test,
+        "steps_to_rqi": result.steps_to_rqi,
+        "final_train_acc": final(result.train_acc), "final_test_acc": final(result.test_acc),
+        "final_full_acc": result.final_full_acc, "final_rqi": final(result.rqi),
+        "predicted_test_accuracy": final(result.predicted_test_acc),
+        "ideal_test_accuracy": theory.ideal_test_accuracy, "dof": theory.dof,
+        "grokking_rate": theory.grokking_rate, "theory_time_scale": tau, "phase": result.phase,
+        "theory_steps_to_rqi_flow": counterparts["rk4"].steps_to_rqi,
+        "theory_steps_to_rqi_adam": counterparts["adam"].steps_to_rqi,
+        "trajectory_rms_flow": counterparts["rk4"].rms, "trajectory_scale_flow": counterparts["rk4"].scale,
+        "trajectory_rms_adam": counterparts["adam"].rms, "trajectory_scale_adam": counterparts["adam"].scale,
+        "trajectory_mirrored_flow": counterparts["rk4"].mirrored,
+        "trajectory_mirrored_adam": counterparts["adam"].mirrored,
+        "steps": result.steps_run, "seconds": result.seconds,
+        "steps_per_second": result.steps_run / result.seconds if result.seconds > 0 else None,
+    }
+    if save_path is not None:
+        arrays = dict(
+            train=split.train, steps=result.steps, train_loss=result.train_loss, test_loss=result.test_loss,
+            train_acc=result.train_acc, test_acc=result.test_acc, rqi=result.rqi,
+            predicted_test_acc=result.predicted_test_acc, embeddings=result.embeddings, E0=result.E0,
+            E_final=result.E_final,
+        )
+        for m, c in counterparts.items():
+            arrays[f"theory_{m}_times"] = c.times
+            arrays[f"theory_{m}_embeddings"] = c.embeddings
+            arrays[f"theory_{m}_rqi"] = c.rqi
+        atomic_write(save_path, lambda tmp: np.savez_compressed(tmp, **arrays))
+    if plot_path is not None:
+        from efftheory.plotting_network import plot_training
+
+        save_figure(plot_training(result, counterparts), plot_path)
+    return out, _text(out, config, save_path, plot_path)
+
+
+def _text(o, config, save_path, plot_path) -> str:
+    lam = "none (p = 2)" if o["grokking_rate"] is None else f"{o['grokking_rate']:.4g}"
+    ideal = "n/a" if o["ideal_test_accuracy"] is None else f"{o['ideal_test_accuracy']:.3f}"
+    test = "n/a" if np.isnan(o["final_test_acc"]) else f"{o['final_test_acc']:.3f}"
+    pred = "n/a" if np.isnan(o["predicted_test_accuracy"]) else f"{o['predicted_test_accuracy']:.3f}"
+    lines = [
+        f"Addition p = {o['p']}: {o['n_train']} of {o['n_samples']} samples in training "
+        f"(frac {o['frac']:.3f}, split seed {o['split_seed']}); network seed {o['seed']}, {config.loss.upper()} head,",
+        f"  d = {config.dim}, {config.depth} x {config.width} tanh, lr {config.embed_lr:g} / {config.decoder_lr:g}, "
+        f"wd {config.embed_wd:g} / {config.decoder_wd:g}, {config.dtype}",
+        "",
+        f"{'':28}{'network':>14}{'theory':>14}",
+        f"{'test accuracy (final)':28}{test:>14}{ideal:>14}   (theory: ideal accuracy of the split)",
+        f"{'predicted test acc (final E)':28}{pred:>14}",
+        f"{'steps to RQI >= 0.95':28}{_opt(o['steps_to_rqi']):>14}"
+        f"{_opt(o['theory_steps_to_rqi_flow'], '{:.0f}'):>14}   (theory: gradient flow from the same E0)",
+        f"{'':28}{'':>14}{_opt(o['theory_steps_to_rqi_adam'], '{:.0f}'):>14}   (theory: Adam on the effective loss)",
+        "",
+        f"final train accuracy {o['final_train_acc']:.3f}, RQI {o['final_rqi']:.3f}, "
+        f"full-table accuracy {o['final_full_acc']:.3f}",
+        f"steps to train acc >= 0.9: {_opt(o['steps_to_train'])}; to test acc >= 0.9: {_opt(o['steps_to_test'])}"
+        f"  -> phase: {o['phase']}",
+        f"linear theory: dof = {o['dof']}, grokking rate λ3 = {lam}, time scale Z0/(2ηλ3) = "
+        f"{_opt(o['theory_time_scale'], '{:.0f}')} steps",
+        f"trajectory mismatch (normalised, log-spaced steps, best time rescaling s, up to mirror):",
+        f"  gradient flow rms {o['trajectory_rms_flow']:.3f} (s = {o['trajectory_scale_flow']:.2f}"
+        f"{', ends mirrored' if o['trajectory_mirrored_flow'] else ''}), Adam rms {o['trajectory_rms_adam']:.3f} "
+        f"(s = {o['trajectory_scale_adam']:.2f}{', ends mirrored' if o['trajectory_mirrored_adam'] else ''})",
+        f"{o['steps']} steps in {o['seconds']:.2f} s ({o['steps_per_second']:.0f} steps/s)",
+    ]
+    if save_path:
+        lines.append(f"arrays saved to {save_path}")
+    if plot_path:
+        lines.append(f"plot written to {plot_path}")
+    return "\n".join(lines)

@@ -1,0 +1,679 @@
+"""The paper's toy model: learned embeddings plus an MLP decoder, trained on addition (design §6).
+
+Model. Symbols ``0..p-1`` have embeddings ``E`` (p, d). A sample ``(i, j)`` enters the decoder as
+``x = E_i + E_j`` (d,). The decoder is an MLP ``d -> width -> ... -> width -> out`` with ``depth``
+hidden tanh layers and a linear output layer; ``h_{l+1} = tanh(h_l W_l + b_l)``, weights ``W_l``
+(fan_in, fan_out) and biases drawn uniformly from ``±decoder_init_scale / sqrt(fan_in)``.
+Embeddings start uniform in ``[-0.5, 0.5) * init_scale``.
+
+Heads. ``loss="mse"``: ``out = out_dim`` outputs regressed onto a fixed N(0, 1) template ``Y_s``
+(out_dim,) for each sum ``s``; loss = mean over training samples and outputs of
+``(out - Y_s)^2``; the prediction is the nearest template. ``loss="ce"``: ``out = 2p - 1``
+logits, softmax cross-entropy averaged over training samples; the prediction is the argmax.
+
+Optimisation. Full batch; two AdamW optimisers with PyTorch's semantics (decoupled weight decay
+``θ <- θ (1 - lr wd)``, bias-corrected moments, β = (0.9, 0.999), ε = 1e-8): one for the
+embeddings (``embed_lr``, ``embed_wd``), one for every decoder weight and bias (``decoder_lr``,
+``decoder_wd``).
+
+Step convention. "Step t" means the parameters after t updates (step 0 = initialisation). Every
+recorded quantity at step t - losses, accuracies, RQI, predicted accuracy, embeddings - is
+measured on those same parameters, i.e. *before* update t + 1 is applied; the forward pass that
+measures step t is the one whose gradient drives that update. Steps 0, k, 2k, ... (k =
+``eval_every``) and the last step are evaluated. ``steps_to_train`` is the first evaluated step
+with train accuracy >= 0.9, ``steps_to_test`` the same for test accuracy and ``steps_to_rqi``
+the first with RQI >= 0.95 (None when never reached).
+
+Everything is determined by ``config.seed`` and the split: the seed's SeedSequence is spawned into
+independent streams for the embeddings, the decoder and the templates, so changing the width
+does not change the initial embeddings.
+
+The training loop, the forward and backward passes, AdamW and the per-step metrics (RQI and
+predicted accuracy on the normalised embeddings, design §4) run in one numba kernel over a flat
+parameter vector; matrix products go to BLAS. A slow numpy twin lives in tests/naive/network.py.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from numba import njit
+
+from efftheory.errors import InputError, require
+from efftheory.phases import phase_of
+from efftheory.metrics import threshold
+from efftheory.tasks import Split
+from efftheory.theory import parallelogram_quads
+
+LOSSES = ("mse", "ce")
+DTYPES = ("float32", "float64")
+BETA1, BETA2, EPS = 0.9, 0.999, 1e-8
+ACC_THRESHOLD = 0.9
+RQI_THRESHOLD = 0.95
+_CHUNK = 500  # steps per kernel call between progress updates
+
+
+# ------------------------------------------------------------------ configuration
+
+
+def _check_int(name, value, low):
+    require(
+        isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= low,
+        f"{name} must be an integer >= {low}, got {value!r}",
+    )
+
+
+def _check_float(name, value, positive):
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (value > 0 if positive else value >= 0)
+    require(ok, f"{name} must be a {'positive' if positive else 'non-negative'} number, got {value!r}")
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Hyper-parameters of the toy network (design §6); validated on construction.
+
+    ``depth`` counts hidden layers (>= 1); ``out_dim`` is the template dimension of the MSE head
+    (the CE head always has 2p - 1 outputs).
+    """
+
+    loss: str = "mse"
+    dim: int = 1
+    width: int = 200
+    depth: int = 2
+    embed_lr: float = 1e-3
+    decoder_lr: float = 1e-4
+    embed_wd: float = 0.0
+    decoder_wd: float = 0.0
+    init_scale: float = 1.0
+    decoder_init_scale: float = 1.0
+    out_dim: int = 30
+    dtype: str = "float32"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        require(self.loss in LOSSES, f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
+        require(self.dtype in DTYPES, f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        _check_int("dim", self.dim, 1)
+        _check_int("width", self.width, 1)
+        _check_int("depth", self.depth, 1)
+        _check_int("out_dim", self.out_dim, 1)
+        _check_int("seed", self.seed, 0)
+        _check_float("embed_lr", self.embed_lr, True)
+        _check_float("decoder_lr", self.decoder_lr, True)
+        _check_float("embed_wd", self.embed_wd, False)
+        _check_float("decoder_wd", self.decoder_wd, False)
+        _check_float("init_scale", self.init_scale, True)
+        _check_float("decoder_init_scale", self.decoder_init_scale, True)
+
+    def layer_dims(self, p: int) -> tuple[int, ...]:
+        """(d, width, ..., width, out): the sizes of the decoder's activations."""
+        out = self.out_dim if self.loss == "mse" else 2 * p - 1
+        return (self.dim,) + (self.width,) * self.depth + (out,)
+
+
+# ------------------------------------------------------------------ parameters
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each tensor sits in the flat parameter vector ``theta``.
+
+    ``theta[:p*d]`` holds E (p, d) row-major; layer l has W_l at ``w_off[l]`` (dims[l], dims[l+1])
+    and b_l at ``b_off[l]`` (dims[l+1],). Activations of all layers share one flat buffer; layer
+    l's (rows, dims[l]) block starts at ``rows * a_off[l]``.
+    """
+
+    p: int
+    dims: np.ndarray  # (L+2,) int64
+    w_off: np.ndarray  # (L+1,) int64
+    b_off: np.ndarray  # (L+1,) int64
+    a_off: np.ndarray  # (L+2,) int64, offsets per row
+    n_params: int
+
+    @classmethod
+    def build(cls, p: int, dims) -> "Layout":
+        dims = np.asarray(dims, dtype=np.int64)
+        w_off, b_off = [], []
+        off = p * int(dims[0])
+        for l in range(dims.size - 1):
+            w_off.append(off)
+            off += int(dims[l] * dims[l + 1])
+            b_off.append(off)
+            off += int(dims[l + 1])
+        a_off = np.concatenate([[0], np.cumsum(dims)[:-1]]).astype(np.int64)
+        return cls(p, dims, np.array(w_off, np.int64), np.array(b_off, np.int64), a_off, off)
+
+    @property
+    def n_embed(self) -> int:
+        return self.p * int(self.dims[0])
+
+    def unpack(self, theta: np.ndarray):
+        """(E, [W_0, ...], [b_0, ...]) as views of ``theta``."""
+        E = theta[: self.n_embed].reshape(self.p, int(self.dims[0]))
+        Ws, bs = [], []
+        for l in range(self.dims.size - 1):
+            ni, no = int(self.dims[l]), int(self.dims[l + 1])
+            Ws.append(theta[self.w_off[l] : self.w_off[l] + ni * no].reshape(ni, no))
+            bs.append(theta[self.b_off[l] : self.b_off[l] + no])
+        return E, Ws, bs
+
+
+def init_params(p: int, config: NetworkConfig):
+    """Initial flat parameters, layout and templates for ``p`` symbols.
+
+    Returns ``(theta, layout, templates)``: theta (n_params,) in ``config.dtype``; templates
+    (2p-1, out_dim) N(0, 1) for the MSE head, or an empty (2p-1, 0) array for CE.
+    """
+    dtype = np.dtype(config.dtype)
+    layout = Layout.build(p, config.layer_dims(p))
+    s_embed, s_dec, s_tmpl = np.random.SeedSequence(config.seed).spawn(3)
+    theta = np.empty(layout.n_params, dtype=np.float64)
+    E, Ws, bs = layout.unpack(theta)
+    E[...] = (np.random.default_rng(s_embed).random(E.shape) - 0.5) * config.init_scale
+    rng = np.random.default_rng(s_dec)
+    for W, b in zip(Ws, bs):
+        bound = config.decoder_init_scale / math.sqrt(W.shape[0])
+        W[...] = rng.uniform(-bound, bound, size=W.shape)
+        b[...] = rng.uniform(-bound, bound, size=b.shape)
+    if config.loss == "mse":
+        templates = np.random.default_rng(s_tmpl).standard_normal((2 * p - 1, config.out_dim))
+    else:
+        templates = np.zeros((2 * p - 1, 0))
+    return theta.astype(dtype), layout, templates.astype(dtype)
+
+
+# ------------------------------------------------------------------ numba kernels
+
+
+# [7/6] Padé approximant of tanh (the 6-level truncation of Lambert's continued fraction
+# tanh y = y / (1 + y^2 / (3 + y^2 / (5 + ...)))), coefficients divided by 135135 so that the
+# numerator a and denominator b stay O(1); its error is below 1e-11 for |y| <= 1.125.
+# Entries 8 and 9 are the clamp 9 and the reduction factor 1/8 (typed constants keep float32).
+_PADE32 = np.array(
+    [1.0, 378.0, 17325.0, 135135.0, 28.0, 3150.0, 62370.0, 135135.0, 9.0 * 135135.0, 135135.0 / 8.0],
+) / 135135.0
+_PADE32 = _PADE32.astype(np.float32)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _tanh_exact(z, one):
+    """tanh through one exp of -2|z|: stable and accurate to rounding in z's dtype."""
+    a = abs(z)
+    e = np.exp(-(a + a))
+    t = (one - e) / (one + e)
+    return t if z >= 0 else -t
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _tanh_fast(z, one):
+    """float32 tanh without a libm call, so that the activation loop vectorises.
+
+    y = min(|z|, 9) / 8 (tanh(9) rounds to 1 in float32); tanh y = a / b from the Padé
+    approximant; three doublings tanh 2y = 2ab / (a^2 + b^2) carried as a pair (a, b) so only
+    one division remains. Error about 2e-7 (float32 rounding), checked in the tests.
+    """
+    c = _PADE32
+    y = min(abs(z), c[8]) * c[9]
+    s = y * y
+    a = y * (((c[0] * s + c[1]) * s + c[2]) * s + c[3])
+    b = ((c[4] * s + c[5]) * s + c[6]) * s + c[7]
+    for _ in range(3):
+        a, b = (a + a) * b, a * a + b * b
+    t = a / b
+    return t if z >= 0 else -t
+
+
+@njit(cache=True, error_model="numpy")
+def _forward(theta, dims, w_off, b_off, a_off, acts, pi, pj, n, d, one, fast):
+    """Forward pass of the first ``n`` samples; activations of layer l in ``acts``."""
+    L = dims.size - 1
+    X = acts[a_off[0] * n : (a_off[0] + d) * n].reshape((n, d))
+    for r in range(n):
+        for k in range(d):
+            X[r, k] = theta[pi[r] * d + k] + theta[pj[r] * d + k]
+    for l in range(L):
+        ni, no = dims[l], dims[l + 1]
+        H = acts[a_off[l] * n : (a_off[l] + ni) * n].reshape((n, ni))
+        W = theta[w_off[l] : w_off[l] + ni * no].reshape((ni, no))
+        Z = acts[a_off[l + 1] * n : (a_off[l + 1] + no) * n].reshape((n, no))
+        np.dot(H, W, Z)
+        b = theta[b_off[l] : b_off[l] + no]
+        if l < L - 1 and fast:
+            for r in range(n):
+                for k in range(no):
+                    Z[r, k] = _tanh_fast(Z[r, k] + b[k], one)
+        elif l < L - 1:
+            for r in range(n):
+                for k in range(no):
+                    Z[r, k] = _tanh_exact(Z[r, k] + b[k], one)
+        else:
+            for r in range(n):
+                for k in range(no):
+                    Z[r, k] += b[k]
+
+
+@njit(cache=True, error_model="numpy")
+def _head(out, labels, templates, is_ce, n0, n1, G, want_grad, scale):
+    """Loss summed over samples n0..n1-1, number predicted correctly, and optionally dL/dout.
+
+    MSE: per-sample loss mean_k (out_k - Y_k)^2; CE: -log softmax(out)_y. ``G[r]`` receives
+    ``scale`` times the per-sample loss gradient (scale = 1 / n_train gives the mean's gradient).
+    """
+    loss = 0.0
+    correct = 0
+    C = templates.shape[0]
+    no = out.shape[1]
+    for r in range(n0, n1):
+        y = labels[r]
+        if is_ce:
+            mx = out[r, 0]
+            best = 0
+            for c in range(1, no):
+                if out[r, c] > mx:
+                    mx = out[r, c]
+                    best = c
+            s = 0.0
+            for c in range(no):
+                s += math.exp(out[r, c] - mx)
+            loss += math.log(s) + mx - out[r, y]
+            if want_grad:
+                for c in range(no):
+                    G[r, c] = scale * (math.exp(out[r, c] - mx) / s - (1.0 if c == y else 0.0))
+        else:
+            best = 0
+            bestd = np.inf
+            for c in range(C):
+                dist = 0.0
+                for k in range(no):
+                    e = out[r, k] - templates[c, k]
+                    dist += e * e
+                if dist < bestd:
+                    bestd = dist
+                    best = c
+            dist = 0.0
+            for k in range(no):
+                e = out[r, k] - templates[y, k]
+                dist += e * e
+                if want_grad:
+                    G[r, k] = scale * 2.0 * e / no
+            loss += dist / no
+        if best == y:
+            correct += 1
+    return loss, correct
+
+
+@njit(cache=True, error_model="numpy")
+def _backward(theta, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf2, pi, pj, nt, n_rows, d, one):
+    """Back-propagate dL/dout (in gbuf1, first ``nt`` rows) into ``grad`` (same layout as theta).
+
+    ``acts`` holds a forward pass over ``n_rows >= nt`` samples whose first ``nt`` are the
+    training samples, so the first nt rows of each layer block are the ones we need.
+    """
+    L = dims.size - 1
+    G = gbuf1
+    Gn = gbuf2
+    for l in range(L - 1, -1, -1):
+        ni, no = dims[l], dims[l + 1]
+        D = G[: nt * no].reshape((nt, no))
+        H = acts[a_off[l] * n_rows : a_off[l] * n_rows + nt * ni].reshape((nt, ni))
+        gW = grad[w_off[l] : w_off[l] + ni * no].reshape((ni, no))
+        np.dot(H.T, D, gW)
+        gb = grad[b_off[l] : b_off[l] + no]  # a view indexed from 0 vectorises
+        gb[:] = 0.0
+        for r in range(nt):
+            for k in range(no):
+                gb[k] += D[r, k]
+        W = theta[w_off[l] : w_off[l] + ni * no].reshape((ni, no))
+        Dn = Gn[: nt * ni].reshape((nt, ni))
+        np.dot(D, W.T, Dn)
+        if l > 0:  # through tanh: d tanh = 1 - h^2, h = this layer's input activation
+            for r in range(nt):
+                for k in range(ni):
+                    h = H[r, k]
+                    Dn[r, k] *= one - h * h
+        G, Gn = Gn, G
+    # G now holds dL/dx (nt, d); x = E_i + E_j scatters to both symbols
+    for k in range(w_off[0]):  # the embeddings occupy theta[:p*d] = theta[:w_off[0]]
+        grad[k] = 0.0
+    for r in range(nt):
+        for k in range(d):
+            g = G[r * d + k]
+            grad[pi[r] * d + k] += g
+            grad[pj[r] * d + k] += g
+
+
+@njit(cache=True, error_model="numpy")
+def _adamw_group(theta, grad, m, v, c):
+    """PyTorch AdamW on one group (1-D views); c = (decay, step size, beta1, beta2, 1/sqrt(bc2), eps, 1-b1, 1-b2).
+
+    theta <- theta (1 - lr wd) - (lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps), with the moments
+    updated first; c is in theta's dtype so the loop stays in it and vectorises.
+    """
+    decay, step_size, b1, b2, inv_bc2s, eps, one_b1, one_b2 = c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]
+    for k in range(theta.size):  # from 0: no negative-index checks, so LLVM vectorises
+        g = grad[k]
+        mk = b1 * m[k] + one_b1 * g
+        vk = b2 * v[k] + one_b2 * (g * g)
+        m[k] = mk
+        v[k] = vk
+        theta[k] = theta[k] * decay - step_size * mk / (np.sqrt(vk) * inv_bc2s + eps)
+
+
+@njit(cache=True, error_model="numpy")
+def _adamw(theta, grad, m, v, step, n_embed, lr_e, wd_e, lr_d, wd_d, c):
+    """One AdamW update (``step`` counted from 1) with two groups: embeddings, then decoder.
+
+    ``c`` is an (8,) scratch array of theta's dtype for the per-group constants.
+    """
+    bc1 = 1.0 - BETA1**step
+    inv_bc2s = 1.0 / math.sqrt(1.0 - BETA2**step)
+    for lo, hi, lr, wd in ((0, n_embed, lr_e, wd_e), (n_embed, theta.size, lr_d, wd_d)):
+        c[0] = 1.0 - lr * wd
+        c[1] = lr / bc1
+        c[2] = BETA1
+        c[3] = BETA2
+        c[4] = inv_bc2s
+        c[5] = EPS
+        c[6] = 1.0 - BETA1
+        c[7] = 1.0 - BETA2
+        _adamw_group(theta[lo:hi], grad[lo:hi], m[lo:hi], v[lo:hi], c)
+
+
+@njit(cache=True, error_model="numpy")
+def _normalize(theta, p, d, En):
+    """Per dimension: subtract the mean over symbols, divide by the sample std (ddof = 1).
+
+    A constant dimension becomes NaN, so no parallelogram holds in it (design §4).
+    """
+    for k in range(d):
+        mu = 0.0
+        for i in range(p):
+            mu += theta[i * d + k]
+        mu /= p
+        ss = 0.0
+        for i in range(p):
+            e = theta[i * d + k] - mu
+            ss += e * e
+        sd = math.sqrt(ss / (p - 1))
+        scale = 0.0
+        for i in range(p):
+            scale = max(scale, abs(theta[i * d + k]))
+        constant = sd <= 1e-12 * max(scale, 1e-300)  # the rule of efftheory.metrics.normalize
+        for i in range(p):
+            En[i, k] = np.nan if constant else (theta[i * d + k] - mu) / sd
+
+
+@njit(cache=True, error_model="numpy")
+def _holds(En, i, j, m, n, thresh):
+    d = En.shape[1]
+    s = 0.0
+    for k in range(d):
+        e = En[i, k] + En[j, k] - En[m, k] - En[n, k]
+        s += e * e
+    return s / d < thresh
+
+
+@njit(cache=True, error_model="numpy")
+def _rqi_pred(En, par, cand_ptr, cand, thresh):
+    """RQI over the parallelograms ``par`` (M, 4) and the count of test samples predicted right.
+
+    Test sample t (row t of ``cand_ptr``) is predicted right if some quadruple
+    ``cand[cand_ptr[t]:cand_ptr[t+1]]`` (its pairs with same-sum training samples) holds.
+    """
+    held = 0
+    for q in range(par.shape[0]):
+        if _holds(En, par[q, 0], par[q, 1], par[q, 2], par[q, 3], thresh):
+            held += 1
+    rqi = held / par.shape[0] if par.shape[0] > 0 else 0.0
+    count = 0
+    for t in range(cand_ptr.size - 1):
+        for c in range(cand_ptr[t], cand_ptr[t + 1]):
+            if _holds(En, cand[c, 0], cand[c, 1], cand[c, 2], cand[c, 3], thresh):
+                count += 1
+                break
+    return rqi, count
+
+
+@njit(cache=True, error_model="numpy")
+def _train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf2,
+                 pi, pj, labels, templates, is_ce, nt, N, p, d,
+                 lr_e, wd_e, lr_d, wd_d, t0, t1, total, eval_every, stop_at_test,
+                 par, cand_ptr, cand, thresh, rec_f, rec_emb, rec_pos, fast):
+    """Run steps t0 <= t < t1 (t <= total): evaluate if due, then update unless t == total.
+
+    Records go to row ``rec_pos[0]`` of ``rec_f`` (columns: step, train loss, test loss, train
+    acc, test acc, rqi, predicted test acc) and ``rec_emb``; returns True if stopped at test.
+    """
+    n_test = N - nt
+    no = dims[dims.size - 1]
+    L = dims.size - 1
+    En = np.empty((p, d))
+    c = np.ones(9, theta.dtype)  # c[:8] AdamW constants, c[8] = 1 in theta's dtype
+    inv_nt = 1.0 / nt
+    for t in range(t0, t1):
+        evaluate = (t % eval_every == 0) or (t == total)
+        rows = N if evaluate else nt
+        _forward(theta, dims, w_off, b_off, a_off, acts, pi, pj, rows, d, c[8], fast)
+        out = acts[a_off[L] * rows : (a_off[L] + no) * rows].reshape((rows, no))
+        G = gbuf1[: nt * no].reshape((nt, no))
+        tr_loss, tr_ok = _head(out, labels, templates, is_ce, 0, nt, G, True, inv_nt)
+        stop = False
+        if evaluate:
+            te_loss, te_ok = _head(out, labels, templates, is_ce, nt, N, G, False, 0.0)
+            _normalize(theta, p, d, En)
+            rqi, count = _rqi_pred(En, par, cand_ptr, cand, thresh)
+            i = rec_pos[0]
+            rec_f[i, 0] = t
+            rec_f[i, 1] = tr_loss * inv_nt
+            rec_f[i, 2] = te_loss / n_test if n_test > 0 else np.nan
+            rec_f[i, 3] = tr_ok / nt
+            rec_f[i, 4] = te_ok / n_test if n_test > 0 else np.nan
+            rec_f[i, 5] = rqi
+            rec_f[i, 6] = count / n_test if n_test > 0 else np.nan
+            rec_emb[i] = En
+            rec_pos[0] = i + 1
+            stop = stop_at_test and n_test > 0 and rec_f[i, 3] >= ACC_THRESHOLD and rec_f[i, 4] >= ACC_THRESHOLD
+        if stop:
+            return True
+        if t < total:
+            _backward(theta, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf2, pi, pj, nt, rows, d, c[8])
+            _adamw(theta, grad, m, v, t + 1, p * d, lr_e, wd_e, lr_d, wd_d, c)
+    return False
+
+
+# ------------------------------------------------------------------ training
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """One training run. T = number of evaluated steps.
+
+    Attributes:
+        config: the :class:`NetworkConfig`.
+        split: the training split.
+        steps: (T,) int64 evaluated steps (parameters after that many updates).
+        train_loss, test_loss: (T,) mean loss over training / test samples (NaN without a test set).
+        train_acc, test_acc: (T,) accuracies in [0, 1] (test NaN without a test set).
+        rqi: (T,) representation quality index of the embeddings (design §4).
+        predicted_test_acc: (T,) predicted test accuracy Âcc from the embeddings.
+        embeddings: (T, p, d) float64 normalised embeddings at each evaluated step.
+        E0, E_final: (p, d) raw embeddings at step 0 and at the last step run.
+        steps_to_train, steps_to_test, steps_to_rqi: first evaluated step with train / test
+            accuracy >= 0.9 or RQI >= 0.95, None if never.
+        phase: design §7 phase from steps_to_train, steps_to_test and ``gap``. Without a test
+            set (all samples in training) test accuracy is NaN, steps_to_test None and the rule
+            then says memorization (or confusion): nothing can be seen to generalise.
+        steps_run: updates applied (smaller than requested when stopped at test).
+        seconds: wall time of the run.
+    """
+
+    config: NetworkConfig
+    steps: np.ndarray
+    train_loss: np.ndarray
+    test_loss: np.ndarray
+    train_acc: np.ndarray
+    test_acc: np.ndarray
+    rqi: np.ndarray
+    predicted_test_acc: np.ndarray
+    embeddings: np.ndarray
+    E0: np.ndarray
+    E_final: np.ndarray
+    steps_to_train: int | None
+    steps_to_test: int | None
+    steps_to_rqi: int | None
+    phase: str
+    steps_run: int
+    seconds: float
+    split: Split | None = field(default=None, repr=False)
+    gap: float = 1e3
+
+    @property
+    def final_full_acc(self) -> float:
+        """Accuracy over the whole table D0 at the last evaluated step."""
+        s = self.split
+        n_test = s.task.n_samples - s.n_train
+        test = 0.0 if n_test == 0 else self.test_acc[-1] * n_test
+        return float((self.train_acc[-1] * s.n_train + test) / s.task.n_samples)
+
+
+def _first(steps: np.ndarray, values: np.ndarray, threshold: float) -> int | None:
+    hit = np.flatnonzero(values >= threshold)
+    return int(steps[hit[0]]) if hit.size else None
+
+
+def _parallelogram_quads(split: Split):
+    """Symbol quadruples (i, j, m, n) of P0 (M, 4) and of the test/train same-sum candidates.
+
+    Returns ``(par, cand_ptr, cand)``: test sample number t (in ``split.test`` order) has its
+    candidate quadruples in ``cand[cand_ptr[t]:cand_ptr[t+1]]``.
+    """
+    pairs = split.task.pairs
+    par = np.ascontiguousarray(parallelogram_quads(split.p), dtype=np.int64)
+    sums = split.task.sums
+    train_by_sum = {}
+    for s in split.train:
+        train_by_sum.setdefault(int(sums[s]), []).append(int(s))
+    cand, ptr = [], [0]
+    for t in split.test:
+        for s in train_by_sum.get(int(sums[t]), []):
+            cand.append(np.concatenate([pairs[t], pairs[s]]))
+        ptr.append(len(cand))
+    cand = np.array(cand, dtype=np.int64).reshape(-1, 4)
+    return par, np.array(ptr, dtype=np.int64), cand
+
+
+class _Problem:
+    """Arrays the kernels need for one split and config (samples ordered train first)."""
+
+    def __init__(self, split: Split, config: NetworkConfig):
+        self.theta, self.layout, self.templates = init_params(split.p, config)
+        order = np.concatenate([split.train, split.test])
+        pairs = split.task.pairs[order]
+        self.pi = np.ascontiguousarray(pairs[:, 0])
+        self.pj = np.ascontiguousarray(pairs[:, 1])
+        self.labels = split.task.sums[order].astype(np.int64)
+        self.N, self.nt, self.d = split.task.n_samples, split.n_train, config.dim
+        dims = self.layout.dims
+        dtype = self.theta.dtype
+        self.acts = np.zeros(self.N * int(dims.sum()), dtype=dtype)
+        self.gbuf1 = np.zeros(self.nt * int(dims.max()), dtype=dtype)
+        self.gbuf2 = np.zeros_like(self.gbuf1)
+        self.is_ce = config.loss == "ce"
+        self.fast = dtype == np.float32
+
+
+def loss_and_gradient(split: Split, config: NetworkConfig, theta: np.ndarray | None = None):
+    """Mean training loss and its gradient with respect to the flat parameters.
+
+    ``theta`` (n_params,) in the layout of :func:`init_params` (default: the initial
+    parameters of ``config``); returns ``(loss, grad)`` with grad (n_params,). This is the
+    kernel path the training loop uses, exposed for checks against finite differences.
+    """
+    prob = _Problem(split, config)
+    theta = prob.theta if theta is None else np.ascontiguousarray(theta, dtype=prob.theta.dtype)
+    require(theta.shape == prob.theta.shape, f"theta must have shape {prob.theta.shape}, got {theta.shape}")
+    lay = prob.layout
+    nt, no = prob.nt, int(lay.dims[-1])
+    one = theta.dtype.type(1)
+    _forward(theta, lay.dims, lay.w_off, lay.b_off, lay.a_off, prob.acts, prob.pi, prob.pj, nt, prob.d, one, prob.fast)
+    L = lay.dims.size - 1
+    out = prob.acts[lay.a_off[L] * nt : (lay.a_off[L] + no) * nt].reshape(nt, no)
+    G = prob.gbuf1[: nt * no].reshape(nt, no)
+    loss, _ = _head(out, prob.labels, prob.templates, prob.is_ce, 0, nt, G, True, 1.0 / nt)
+    grad = np.zeros_like(theta)
+    _backward(theta, grad, lay.dims, lay.w_off, lay.b_off, lay.a_off, prob.acts, prob.gbuf1, prob.gbuf2,
+              prob.pi, prob.pj, nt, nt, prob.d, one)
+    return loss / nt, grad
+
+
+def train_network(split: Split, config: NetworkConfig | None = None, steps: int = 5000, *,
+                  eval_every: int = 1, delta: float = 0.01, gap: float = 1e3,
+                  stop_at_test: bool = False, progress=None) -> TrainResult:
+    """Train the toy network on ``split`` for ``steps`` full-batch updates.
+
+    Steps 0, eval_every, 2 eval_every, ... and ``steps`` are evaluated, each on the parameters
+    after that many updates and before the next one (module docstring). With ``stop_at_test``
+    the run ends at the first evaluated step where train and test accuracy are both >= 0.9
+    (its phase is then decided). ``progress``, if given, is called as ``progress(n)`` with the
+    number of steps just done. The result depends only on ``config`` and ``split``.
+    """
+    config = NetworkConfig() if config is None else config
+    require(isinstance(config, NetworkConfig), f"config must be a NetworkConfig, got {type(config).__name__}")
+    require(isinstance(split, Split), f"split must be a Split, got {type(split).__name__}")
+    _check_int("steps", steps, 1)
+    _check_int("eval_every", eval_every, 1)
+    _check_float("delta", delta, True)
+    _check_float("gap", gap, False)
+    p = split.p
+    start = time.perf_counter()
+
+    prob = _Problem(split, config)
+    theta, layout, templates = prob.theta, prob.layout, prob.templates
+    E0 = theta[: layout.n_embed].reshape(p, config.dim).astype(np.float64)
+    N, nt, d = prob.N, prob.nt, prob.d
+    dims = layout.dims
+    grad = np.zeros_like(theta)
+    m = np.zeros_like(theta)
+    v = np.zeros_like(theta)
+    par, cand_ptr, cand = _parallelogram_quads(split)
+
+    n_rec = steps // eval_every + 2
+    rec_f = np.full((n_rec, 7), np.nan)
+    rec_emb = np.zeros((n_rec, p, d))
+    rec_pos = np.zeros(1, dtype=np.int64)
+    thresh = threshold(p, delta)
+    t, done, stopped = 0, 0, False
+    while t <= steps and not stopped:
+        t1 = min(t + _CHUNK, steps + 1)
+        stopped = _train_chunk(
+            theta, m, v, grad, dims, layout.w_off, layout.b_off, layout.a_off, prob.acts, prob.gbuf1,
+            prob.gbuf2, prob.pi, prob.pj, prob.labels, templates, prob.is_ce, nt, N, p, d,
+            config.embed_lr, config.embed_wd, config.decoder_lr, config.decoder_wd,
+            t, t1, steps, eval_every, stop_at_test, par, cand_ptr, cand, thresh, rec_f, rec_emb, rec_pos,
+            prob.fast,  # the Padé tanh is accurate to float32 only
+        )
+        now = int(rec_f[rec_pos[0] - 1, 0]) if stopped else min(t1, steps)
+        if progress is not None and now > done:
+            progress(now - done)
+        t, done = t1, now
+    k = int(rec_pos[0])
+    rec = rec_f[:k]
+    steps_arr = rec[:, 0].astype(np.int64)
+    steps_run = int(steps_arr[-1])
+    t_train = _first(steps_arr, rec[:, 3], ACC_THRESHOLD)
+    t_test = _first(steps_arr, rec[:, 4], ACC_THRESHOLD)
+    t_rqi = _first(steps_arr, rec[:, 5], RQI_THRESHOLD)
+    E_final = theta[: layout.n_embed].reshape(p, d).astype(np.float64)
+    return TrainResult(
+        config=config, steps=steps_arr, train_loss=rec[:, 1].copy(), test_loss=rec[:, 2].copy(),
+        train_acc=rec[:, 3].copy(), test_acc=rec[:, 4].copy(), rqi=rec[:, 5].copy(),
+        predicted_test_acc=rec[:, 6].copy(), embeddings=rec_emb[:k].copy(), E0=E0, E_final=E_final,
+        steps_to_train=t_train, steps_to_test=t_test, steps_to_rqi=t_rqi,
+        phase=phase_of(t_train, t_test, gap), steps_run=steps_run,
+        seconds=time.perf_counter() - start, split=split, gap=gap,
+    )

@@ -1,0 +1,101 @@
+"""Slow, obviously correct numpy twin of efftheory.network (the toy model and its training loop).
+
+Lists of weight matrices, whole-array numpy, numpy's tanh, PyTorch's AdamW written out term by
+term, and the metrics module called on every evaluated step. Shares only the initialisation
+(``init_params``) with the fast path, so any difference in the maths shows up.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from efftheory import metrics
+from efftheory.network import BETA1, BETA2, EPS, init_params
+
+
+def forward(E, Ws, bs, pairs):
+    """Activations [x, h_1, ..., out] for samples ``pairs`` (n, 2)."""
+    hs = [E[pairs[:, 0]] + E[pairs[:, 1]]]
+    for l, (W, b) in enumerate(zip(Ws, bs)):
+        z = hs[-1] @ W + b
+        hs.append(np.tanh(z) if l < len(Ws) - 1 else z)
+    return hs
+
+
+def head(out, y, templates, loss):
+    """(per-sample losses (n,), predictions (n,), dL_i/dout (n, out))."""
+    if loss == "ce":
+        z = out - out.max(axis=1, keepdims=True)
+        prob = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+        losses = -np.log(prob[np.arange(len(y)), y])
+        g = prob.copy()
+        g[np.arange(len(y)), y] -= 1.0
+        return losses, out.argmax(axis=1), g
+    diff = out - templates[y]
+    losses = (diff**2).mean(axis=1)
+    dist = ((out[:, None, :] - templates[None, :, :]) ** 2).sum(axis=2)
+    return losses, dist.argmin(axis=1), 2.0 * diff / out.shape[1]
+
+
+def loss_and_grads(E, Ws, bs, pairs, y, templates, loss):
+    """Mean loss over ``pairs`` and its gradients (gE, [gW], [gb]) by back-propagation."""
+    hs = forward(E, Ws, bs, pairs)
+    losses, _, g = head(hs[-1], y, templates, loss)
+    g = g / len(y)
+    gWs, gbs = [None] * len(Ws), [None] * len(Ws)
+    for l in range(len(Ws) - 1, -1, -1):
+        gWs[l] = hs[l].T @ g
+        gbs[l] = g.sum(axis=0)
+        g = g @ Ws[l].T
+        if l > 0:
+            g = g * (1.0 - hs[l] ** 2)
+    gE = np.zeros_like(E)
+    np.add.at(gE, pairs[:, 0], g)
+    np.add.at(gE, pairs[:, 1], g)
+    return losses.mean(), gE, gWs, gbs
+
+
+def adamw(param, grad, m, v, step, lr, wd):
+    """PyTorch's AdamW (amsgrad off) on one tensor, in place; ``step`` counted from 1."""
+    param *= 1.0 - lr * wd
+    m[...] = BETA1 * m + (1.0 - BETA1) * grad
+    v[...] = BETA2 * v + (1.0 - BETA2) * grad * grad
+    bias1 = 1.0 - BETA1**step
+    bias2 = 1.0 - BETA2**step
+    param -= (lr / bias1) * m / (np.sqrt(v) / np.sqrt(bias2) + EPS)
+
+
+def train(split, config, steps, delta=0.01):
+    """Train for ``steps`` updates, evaluating every step; returns a dict of (T,) records."""
+    theta, layout, templates = init_params(split.p, config)
+    E, Ws, bs = layout.unpack(theta.copy())
+    params = [E] + Ws + bs
+    lrs = [config.embed_lr] + [config.decoder_lr] * (2 * len(Ws))
+    wds = [config.embed_wd] + [config.decoder_wd] * (2 * len(Ws))
+    ms = [np.zeros_like(q) for q in params]
+    vs = [np.zeros_like(q) for q in params]
+    tr_pairs, te_pairs = split.train_pairs, split.test_pairs
+    y_tr, y_te = split.task.sums[split.train], split.task.sums[split.test]
+    rec = {k: [] for k in ("train_loss", "test_loss", "train_acc", "test_acc", "rqi", "pred")}
+    embeddings = []
+    for t in range(steps + 1):
+        out_te = forward(E, Ws, bs, te_pairs)[-1]
+        l_te, pred_te, _ = head(out_te, y_te, templates, config.loss)
+        out_tr = forward(E, Ws, bs, tr_pairs)[-1]
+        l_tr, pred_tr, _ = head(out_tr, y_tr, templates, config.loss)
+        has_test = y_te.size > 0  # all samples in training: test metrics are NaN
+        rec["train_loss"].append(l_tr.mean())
+        rec["test_loss"].append(l_te.mean() if has_test else np.nan)
+        rec["train_acc"].append((pred_tr == y_tr).mean())
+        rec["test_acc"].append((pred_te == y_te).mean() if has_test else np.nan)
+        rec["rqi"].append(metrics.rqi(E, delta))
+        rec["pred"].append(metrics.predicted_accuracy(E, split, delta)[0])
+        embeddings.append(E.copy())
+        if t == steps:
+            break
+        _, gE, gWs, gbs = loss_and_grads(E, Ws, bs, tr_pairs, y_tr, templates, config.loss)
+        for q, g, m, v, lr, wd in zip(params, [gE] + gWs + gbs, ms, vs, lrs, wds):
+            adamw(q, g, m, v, t + 1, lr, wd)
+    out = {k: np.array(v, dtype=np.float64) for k, v in rec.items()}
+    out["embeddings"] = np.array(embeddings, dtype=np.float64)
+    return out

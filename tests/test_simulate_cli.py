@@ -1,0 +1,139 @@
+"""``efftheory simulate``: JSON contract, consistency with the theory, files, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from efftheory.tasks import Addition
+from efftheory.theory import linear_theory
+from tests.conftest import assert_one_line_error, run_cli
+
+FAST = ("--critical-trials", "200", "--trials", "2", "--times", "60")
+
+# design §9 keys and their JSON types (None allowed where the theory can be silent)
+KEYS = {
+    "p": int, "n_samples": int, "n_train": int, "frac": float, "n_parallelograms": int, "dof": int,
+    "unique": bool, "grokking_rate": float, "spectrum": list, "ideal_test_accuracy": float,
+    "critical_fraction": float, "critical_ci": list, "steps_to_rqi": float,
+    "predicted_steps_to_rqi": float, "final_rqi": float, "final_predicted_test_accuracy": float,
+    "final_loss": float, "z_drift": float, "seconds": float, "max_deviation_from_exact": float,
+}
+
+
+def _check_types(out: dict, nullable=()):
+    for key, typ in KEYS.items():
+        assert key in out, key
+        if out[key] is None:
+            assert key in nullable, key
+        elif typ is float:
+            assert isinstance(out[key], (int, float)) and not isinstance(out[key], bool), key
+        else:
+            assert isinstance(out[key], typ), key
+
+
+def test_unique_split_json(cli_json):
+    out = cli_json("simulate", "--p", 10, "--frac", 0.8, *FAST)
+    _check_types(out)
+    th = linear_theory(Addition(10).split(frac=0.8, seed=0))
+    assert (out["p"], out["n_samples"], out["n_train"]) == (10, 55, 44)
+    assert out["n_parallelograms"] == th.n_parallelograms and out["dof"] == 0 and out["unique"] is True
+    assert out["grokking_rate"] == pytest.approx(th.grokking_rate, rel=1e-12)
+    np.testing.assert_allclose(out["spectrum"], th.eigenvalues[: len(out["spectrum"])], atol=1e-12)
+    lo, hi = out["critical_ci"]
+    assert lo <= out["critical_fraction"] <= hi and out["critical_side"] == "above"
+    # a unique split reaches the linear representation within the default horizon
+    assert out["final_rqi"] == 1.0
+    assert out["final_predicted_test_accuracy"] == pytest.approx(th.ideal_test_accuracy, abs=1e-12)
+    assert out["final_loss"] < 1e-12 * out["initial_loss"]
+    assert 0 < out["steps_to_rqi"] <= out["steps"]
+    assert out["max_deviation_from_exact"] < 1e-4 and out["z_drift"] < 1e-4
+
+
+def test_non_unique_split_has_no_time_scale(cli_json):
+    out = cli_json("simulate", "--p", 10, "--frac", 0.3, "--seed", 1, "--dim", 2, *FAST)
+    _check_types(out, nullable=("steps_to_rqi", "predicted_steps_to_rqi"))
+    assert out["unique"] is False and out["dof"] == 2 and out["grokking_rate"] == 0.0
+    assert out["predicted_steps_to_rqi"] is None and out["critical_side"] == "below"
+    assert out["final_rqi"] < 1.0
+
+
+@pytest.mark.parametrize("method", ["exact", "euler", "rk4-projected", "adam"])
+def test_methods(cli_json, method):
+    out = cli_json("simulate", "--p", 8, "--frac", 0.7, "--method", method, *FAST)
+    _check_types(out, nullable=("steps_to_rqi",))
+    assert out["method"] == method
+    if method in ("exact", "rk4-projected"):
+        assert out["z_drift"] < 1e-12
+    if method == "exact":
+        assert out["max_deviation_from_exact"] == 0.0 and out["dt"] is None
+    if method == "euler":
+        assert out["max_deviation_from_exact"] < 5e-2
+    assert out["final_loss"] < out["initial_loss"]
+
+
+def test_text_summary(capsys):
+    from efftheory.cli import main
+
+    assert main(["simulate", "--p", "10", "--frac", "0.8", *FAST]) == 0
+    text = capsys.readouterr().out
+    for needle in ("|P0(D)|", "dof = 0", "critical fraction", "lies above", "Z0 / (2 η λ3)", "final RQI", "Z drift"):
+        assert needle in text, needle
+
+
+def test_plot_and_save(cli_json, tmp_path):
+    png, npz = tmp_path / "run.png", tmp_path / "run.npz"
+    out = cli_json("simulate", "--p", 7, "--frac", 0.8, "--dim", 2, *FAST, "--plot", png, "--save", npz)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    data = np.load(npz)
+    split = Addition(7).split(frac=0.8, seed=0)
+    np.testing.assert_array_equal(data["train"], split.train)
+    T = data["times"].size
+    assert data["E"].shape == (T, 7, 2) and data["rqi"].shape == data["loss"].shape == (T,)
+    np.testing.assert_array_equal(data["E"][0], data["E0"])
+    assert data["times"][-1] == out["steps"] and data["rqi"][-1] == pytest.approx(1.0)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left
+
+
+def _in_process_error(capsys, *args):
+    from efftheory.cli import main
+
+    capsys.readouterr()
+    try:
+        status = main(["simulate", *map(str, args)])
+    except SystemExit as exit_:  # argparse
+        status = exit_.code
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert status == 2 and len(lines) == 1 and captured.out == "", (status, captured)
+    assert "Traceback" not in captured.err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (("--p", 1, "--frac", 0.5), "p must be >= 2"),
+        (("--p", 10, "--frac", 0), "'0'"),
+        (("--p", 10, "--frac", 1.5), "'1.5'"),
+        (("--p", 10, "--train-num", 0), "n_train"),
+        (("--p", 10, "--train-num", 56), "56"),
+        (("--p", 10, "--frac", 0.5, "--lr", 0), "--lr"),
+        (("--p", 10, "--frac", 0.5, "--lr", -1), "--lr"),
+        (("--p", 10, "--frac", 0.5, "--steps", 0), "--steps"),
+        (("--p", 10, "--frac", 0.5, "--method", "leapfrog"), "leapfrog"),
+        (("--p", 10, "--frac", 0.5, "--method", "exact", "--dt", 1), "--dt"),
+        (("--p", 10, "--frac", 0.5, "--trials", 0), "'0'"),
+        (("--p", 10, "--frac", 0.5, "--plot", "/nonexistent/dir/x.png"), "--plot"),
+        (("--p", 10, "--frac", 0.5, "--save", "/nonexistent/dir/x.npz"), "--save"),
+        (("--p", 10, "--train-num", 1), "no parallelogram"),
+        (("--p", 2, "--frac", 1.0), "no parallelogram"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(capsys, args, needle):
+    assert needle in _in_process_error(capsys, *args)
+
+
+def test_bad_input_in_a_subprocess():
+    assert_one_line_error(run_cli("simulate", "--p", "10", "--frac", "0.5", "--method", "leapfrog"), "leapfrog")
+    assert_one_line_error(run_cli("simulate", "--p", "0", "--frac", "0.5"), "p must be >= 2")

@@ -1,0 +1,84 @@
+"""``efftheory train``: JSON contract, files, consistency with the library, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from efftheory.phases import phase_of
+from efftheory.tasks import Addition
+from efftheory.theory import linear_theory
+from tests.conftest import assert_one_line_error, run_cli
+
+KEYS = {"steps_to_train", "steps_to_test", "steps_to_rqi", "final_train_acc", "final_test_acc", "final_rqi",
+        "predicted_test_accuracy", "ideal_test_accuracy", "dof", "grokking_rate", "phase", "steps", "seconds",
+        "steps_per_second"}
+SMALL = ["--p", "6", "--train-num", "16", "--steps", "300", "--width", "24", "--embed-lr", "1e-2",
+         "--decoder-lr", "1e-3", "--seed", "2"]
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    import contextlib
+    import io
+    import json
+
+    from efftheory.cli import main
+
+    d = tmp_path_factory.mktemp("train")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        status = main(["train", *SMALL, "--save", str(d / "run.npz"), "--plot", str(d / "run.png"), "--json"])
+    assert status == 0
+    return json.loads(out.getvalue()), d
+
+
+def test_json_keys_and_values(small_run):
+    out, _ = small_run
+    assert KEYS <= set(out)
+    assert out["steps"] == 300 and out["steps_per_second"] > 0
+    theory = linear_theory(Addition(6).split(n_train=16, seed=2))
+    assert out["dof"] == theory.dof
+    assert out["ideal_test_accuracy"] == pytest.approx(theory.ideal_test_accuracy)
+    assert out["phase"] == phase_of(out["steps_to_train"], out["steps_to_test"], 1e3)
+    for key in ("final_train_acc", "final_test_acc", "final_rqi", "predicted_test_accuracy"):
+        assert 0.0 <= out[key] <= 1.0
+
+
+def test_saved_arrays_and_plot(small_run):
+    out, d = small_run
+    data = np.load(d / "run.npz")
+    np.testing.assert_array_equal(data["train"], Addition(6).split(n_train=16, seed=2).train)
+    T = data["steps"].size
+    assert T == 301 and data["embeddings"].shape == (301, 6, 1)
+    assert data["rqi"][-1] == out["final_rqi"] and data["test_acc"][-1] == out["final_test_acc"]
+    assert data["theory_rk4_embeddings"].shape[1:] == (6, 1) and data["theory_adam_rqi"].ndim == 1
+    assert (d / "run.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(f.name for f in d.iterdir()) == ["run.npz", "run.png"]  # no temporaries left
+
+
+def test_readable_summary(capsys):
+    from efftheory.cli import main
+
+    assert main(["train", *SMALL]) == 0
+    text = capsys.readouterr().out
+    for needle in ("dof", "phase", "steps/s", "ideal accuracy", "gradient flow"):
+        assert needle in text
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--p", "1", "--frac", "0.5"], "p must be >= 2"),
+        (["--p", "10", "--frac", "0"], "'0'"),
+        (["--p", "10", "--frac", "1.5"], "'1.5'"),
+        (["--p", "10", "--train-num", "56"], "n_train must be in [1, 55]"),
+        (["--p", "10", "--frac", "0.5", "--steps", "0"], "'0'"),
+        (["--p", "10", "--frac", "0.5", "--embed-lr=-1e-3"], "'-1e-3'"),
+        (["--p", "10", "--frac", "0.5", "--loss", "hinge"], "hinge"),
+        (["--p", "10", "--frac", "0.5", "--save", "/no/such/dir/x.npz"], "/no/such/dir"),
+        (["--p", "10"], "--frac"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(args, needle):
+    assert_one_line_error(run_cli("train", *args), needle)
