@@ -45,7 +45,7 @@ def plot_phase_diagram(result, *, annotate_gap: bool = False, title: str | None 
     codes = np.ma.masked_less(result.phase_codes, 0)
     cmap = ListedColormap([PHASE_COLORS[p] for p in PHASES]).with_extremes(bad="white")
     nx, ny = grid.x.n, grid.y.n
-    fig, ax = plt.subplots(figsize=(1.6 + 0.55 * nx + 2.2, 1.4 + 0.45 * ny))
+    fig, ax = plt.subplots(figsize=(max(6.0, 3.8 + 0.55 * nx), max(3.6, 1.6 + 0.45 * ny)))
     ax.imshow(codes, cmap=cmap, vmin=-0.5, vmax=len(PHASES) - 0.5, origin="lower", aspect="auto",
               interpolation="nearest")
     for axis, set_ticks, set_labels, set_name in (
@@ -56,6 +56,10 @@ def plot_phase_diagram(result, *, annotate_gap: bool = False, title: str | None 
         set_labels([_tick(v, axis.log) for v in axis.values])
         set_name(f"{axis.label} ({axis.name}{', log scale' if axis.log else ''})")
     plt.setp(ax.get_xticklabels(), rotation=45, ha="right")
+    ax.set_xticks(np.arange(nx + 1) - 0.5, minor=True)  # thin white lines between cells
+    ax.set_yticks(np.arange(ny + 1) - 0.5, minor=True)
+    ax.grid(which="minor", color="white", linewidth=0.6)
+    ax.tick_params(which="minor", length=0)
     if annotate_gap:
         gaps = result.gaps
         for iy in range(ny):
@@ -65,6 +69,8 @@ def plot_phase_diagram(result, *, annotate_gap: bool = False, title: str | None 
     handles = [Patch(facecolor=PHASE_COLORS[p], label=f"{p} ({n})") for p, n in result.counts.items()]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=8)
     fixed = result.settings
-    ax.set_title(title or f"phases after {fixed.steps} steps (G = {fixed.gap:g}, seed {fixed.seed})", fontsize=9)
+    loss = str(fixed.network.get("loss", "mse")).upper()
+    default = f"{loss}, {fixed.steps} steps, G = {fixed.gap:g}, seed {fixed.seed}"
+    ax.set_title(title or default, fontsize=9)
     fig.tight_layout()
     return fig
