@@ -56,6 +56,7 @@ def run(steps: int = 10_000, jobs: int = 2, full: bool = False) -> list[dict]:
     grid = _grid(full)
     n = grid.size
     _warm_up()
+    load_before = os.getloadavg()[0]
     early = SweepSettings(steps=steps)
     seq_s, seq = _timed(grid, early, cell_fn=network_cell, jobs=1)
     pool_s, pool = _timed(grid, early, cell_fn=network_cell, jobs=jobs)
@@ -65,6 +66,9 @@ def run(steps: int = 10_000, jobs: int = 2, full: bool = False) -> list[dict]:
     ]
     steps_early = sum(r["steps_run"] for r in pool.records)
     steps_full = sum(r["steps_run"] for r in nostop.records)
+    load_after = os.getloadavg()[0]
+    cell_seq = sum(r["seconds"] for r in seq.records) / n
+    cell_pool = sum(r["seconds"] for r in pool.records) / n
     syn_n = 110
     syn_grid = _grid(True)
     syn_s, _ = _timed(syn_grid, SweepSettings(steps=steps), cell_fn=synthetic_cell, jobs=1)
@@ -76,7 +80,9 @@ def run(steps: int = 10_000, jobs: int = 2, full: bool = False) -> list[dict]:
             "fast_s": pool_s,
             "naive_s": seq_s,
             "ratio": seq_s / pool_s,
-            "notes": f"{60 * n / pool_s:.1f} vs {60 * n / seq_s:.1f} cells/min; identical records: {same}; {counts}",
+            "notes": f"{60 * n / pool_s:.1f} vs {60 * n / seq_s:.1f} cells/min; mean s per cell {cell_pool:.2f} in the "
+            f"pool vs {cell_seq:.2f} alone (pool >> alone means the cores were shared); load average "
+            f"{load_before:.1f} before, {load_after:.1f} after; identical records: {same}; {counts}",
         },
         {
             "name": f"{what}: early stopping vs full budget ({jobs} workers)",
