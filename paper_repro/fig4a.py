@@ -5,7 +5,9 @@ Theory: P_unique(n) from :func:`efftheory.critical.critical_curve` (10,000 rando
 95% band), r_c where it crosses 1/2. Networks: the p = 10 grid of Fig 3 (``grid_p10.json``,
 3 seeds per size); per size the fraction of runs whose test accuracy reached 0.9 within the
 step budget, and the fraction whose RQI reached 0.95 (the structure itself), each with a
-Wilson 95% interval over the seeds.
+Wilson 95% interval over the seeds. Also (theory) the probability that a random split's
+ideal test accuracy is >= 0.9 at all: a test sample whose sum has no training sample cannot be
+inferred by any linear structure, which caps the reachable test accuracy.
 
     python paper_repro/fig4a.py [--quick] [--out DIR] [--jobs J]
 """
@@ -25,7 +27,26 @@ from paper_repro.common import grid, parser, prepare, pyplot, save
 NAME = "fig4a_uniqueness"
 
 
-def figure_data(g: dict, trials: int) -> dict:
+def ideal_reachable(p: int, splits: int) -> dict:
+    """Per n = 1..N-1: fraction of ``splits`` random splits (seeds 0..splits-1) whose ideal test
+    accuracy (what the linear structure implies, design §3) is >= 0.9, with Wilson intervals.
+    A test sum with no training sample caps it: test accuracy 0.9 is then out of reach."""
+    import numpy as np
+
+    from efftheory.stats import wilson_interval
+    from efftheory.tasks import Addition
+    from efftheory.theory import linear_theory
+
+    task = Addition(p)
+    ns = np.arange(1, task.n_samples)
+    k = np.array([sum(linear_theory(task.split(n_train=int(n), seed=s)).ideal_test_accuracy >= 0.9 - 1e-12
+                      for s in range(splits)) for n in ns])
+    lo, hi = wilson_interval(k, splits)
+    return {"n": ns, "train_fraction": ns / task.n_samples, "fraction": k / splits, "ci_low": lo, "ci_high": hi,
+            "splits_per_n": splits}
+
+
+def figure_data(g: dict, trials: int, splits: int) -> dict:
     import numpy as np
 
     from efftheory.comparison import summarise
@@ -43,6 +64,7 @@ def figure_data(g: dict, trials: int) -> dict:
     lo_r, hi_r = wilson_interval(k_rqi, total)
     N = curve.n_samples
     return {
+        "ideal_reaches_0.9": ideal_reachable(g["settings"]["p"], splits),
         "theory": {"train_fraction": curve.n / N, "p_unique": curve.p_unique, "ci_low": curve.ci_low,
                    "ci_high": curve.ci_high, "trials": curve.trials, "n_c": curve.n_c, "r_c": curve.r_c},
         "networks": {"n_train": ns, "train_fraction": [n / N for n in ns], "runs": total,
@@ -64,6 +86,10 @@ def plot(d: dict, settings: dict):
                     label=f"theory: Wilson 95% band (half-width ≤ {np.max(np.subtract(t['ci_high'], t['ci_low'])) / 2:.3f})")
     if t["r_c"] is not None:
         ax.axvline(t["r_c"], color="k", ls="--", lw=1, label=f"$r_c$ = {t['r_c']:.3f}")
+    iv = d["ideal_reaches_0.9"]
+    ax.plot(iv["train_fraction"], iv["fraction"], color="C2", lw=1.5,
+            label=f"theory: P(ideal test acc ≥ 0.9) ({iv['splits_per_n']} splits per n)")
+    ax.fill_between(iv["train_fraction"], iv["ci_low"], iv["ci_high"], color="C2", alpha=0.2, lw=0)
     x = np.array(nw["train_fraction"])
     for key, ci, mark, colour, label in (
         ("generalised_fraction", "generalised_ci", "o", "C3", "networks: test acc ≥ 0.9"),
@@ -85,14 +111,16 @@ def plot(d: dict, settings: dict):
 def main(argv=None) -> int:
     ap = parser(__doc__.splitlines()[0])
     ap.add_argument("--trials", type=int, default=None, help="random orders for P(unique) (default 10000; quick 500)")
+    ap.add_argument("--splits", type=int, default=None, help="random splits per n for the ideal accuracy (default 300; quick 10)")
     args = ap.parse_args(argv)
     out = prepare(args)
     trials = args.trials or (500 if args.quick else 10_000)
+    splits = args.splits or (10 if args.quick else 300)
     start = time.perf_counter()
     g = grid(out, args.quick, args.jobs)
-    d = figure_data(g, trials)
+    d = figure_data(g, trials, splits)
     save(out, NAME + ("_quick" if args.quick else ""), plot(d, g["settings"]), d,
-         {**g["settings"], "trials": trials, "grid_seconds": g["seconds"]}, time.perf_counter() - start)
+         {**g["settings"], "trials": trials, "splits": splits, "grid_seconds": g["seconds"]}, time.perf_counter() - start)
     return 0
 
 
