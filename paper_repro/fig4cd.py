@@ -8,8 +8,8 @@ effective_counterpart`): gradient flow of ℓ_eff (RK4; time in steps at the emb
 discrete Adam on ℓ_eff at the same lr (the optimiser the network's embeddings use). All panels
 show normalised embeddings (zero mean, unit sample std over the 10 symbols, design §4) against
 the step on a log axis. ℓ_eff is symmetric under E -> -E and the theory does not model the
-decoder that picks the network's orientation, so a theory trajectory whose final state is the
-mirror image of the network's is drawn mirrored (and says so).
+decoder that picks the network's orientation: a theory trajectory may end on the mirror image
+of the network's structure (the panel then says so; trajectories are drawn as computed).
 
     python paper_repro/fig4cd.py [--quick] [--out DIR] [--seed S] [--steps T]
 """
@@ -58,12 +58,12 @@ def figure_data(steps: int, seed: int | None) -> dict:
     for method in ("rk4", "adam"):
         c = effective_counterpart(r, theory.H_hat, method)
         keep = c.times <= max(20 * steps, c.steps_to_rqi or 0)  # enough to see the theory settle
-        # orientation per dimension: mirror the theory when its final state fits the network's
-        # final state better mirrored
-        end = c.embeddings[np.searchsorted(c.times, min(steps, c.times[-1]))]
-        sign = np.where(np.sum(end * net_final, axis=0) < 0, -1.0, 1.0)
-        panels[method] = {"times": c.times[keep], "embeddings": (c.embeddings[keep] * sign)[:, :, 0],
-                          "mirrored": bool(np.any(sign < 0)), "rqi": c.rqi[keep],
+        # ℓ_eff is symmetric under E -> -E: say whether the theory settles on the mirror image
+        # of the network's final structure (compared at the network's last step)
+        end = c.embeddings[min(np.searchsorted(c.times, steps), c.times.size - 1)]
+        mirrored = bool(np.sum(end * net_final) < 0)
+        panels[method] = {"times": c.times[keep], "embeddings": c.embeddings[keep][:, :, 0],
+                          "ends_mirrored": mirrored, "rqi": c.rqi[keep],
                           "steps_to_rqi": c.steps_to_rqi, "best_time_scale": c.scale, "rms_best_scale": c.rms,
                           "rms_unscaled_no_mirror": c.rms_unscaled}
     return {
@@ -99,14 +99,14 @@ def plot(d: dict):
     plt = pyplot()
     fig, ax = plt.subplots(1, 3, figsize=(17, 5.4), sharex=True, sharey=True, constrained_layout=True)
     cmap = mpl.colormaps["viridis"]
-    for a, key, name in ((ax[0], "theory_gradient_flow", "(c) effective theory: gradient flow"),
+    for a, key, name in ((ax[0], "theory_gradient_flow", "(c) effective theory: gradient flow, t in steps at η"),
                          (ax[1], "theory_adam", "(c') effective theory: Adam on ℓ_eff")):
         th = d[key]
-        note = "\n(mirrored to the network's orientation)" if th["mirrored"] else ""
+        note = "\n(ends on the mirror image of the network's)" if th["ends_mirrored"] else "\n"
         _panel(a, th["times"], th["embeddings"], f"{name}{note}", th["steps_to_rqi"], cmap)
     nw = d["network"]
-    _panel(ax[2], nw["steps"], nw["embeddings"], f"(d) network ({nw['phase']}, final test acc "
-           f"{nw['final_test_acc']:.2f})", nw["steps_to_rqi"], cmap)
+    _panel(ax[2], nw["steps"], nw["embeddings"], f"(d) network: {nw['phase']}, final test acc "
+           f"{nw['final_test_acc']:.2f}\n(ideal for this split {nw['ideal_test_acc']:.2f})", nw["steps_to_rqi"], cmap)
     ax[2].tick_params(labelbottom=True)
     ax[0].set_ylabel("normalised embedding $\\hat E_i$ (1-d)")
     sm = mpl.cm.ScalarMappable(cmap=cmap, norm=mpl.colors.Normalize(0, d["p"] - 1))
