@@ -18,6 +18,7 @@ COMMANDS = {
     "simulate": ("efftheory.cli.simulate", "effective-theory dynamics of a split: RQI, predicted accuracy, time scale"),
     "train": ("efftheory.cli.train", "train the toy network on one split, beside the theory of that split"),
     "compare": ("efftheory.cli.compare", "networks over a grid of splits against the theory's predictions"),
+    "phase": ("efftheory.cli.phase", "phase diagram (comprehension/grokking/memorization/confusion) over two hyper-parameters"),
 }
 
 
