@@ -29,7 +29,7 @@ def _script(*args, cwd):
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
     out = tmp_path_factory.mktemp("figures")
-    proc = _script(ROOT / "paper_repro" / "all.py", "--quick", "--out", out, "--jobs", "1", "--skip", "fig5", cwd=out)
+    proc = _script(ROOT / "paper_repro" / "all.py", "--quick", "--out", out, "--jobs", "1", cwd=out)
     assert proc.returncode == 0, proc.stderr
     return out
 
@@ -93,3 +93,18 @@ def test_a_script_runs_on_its_own_from_another_directory(quick, tmp_path):
     proc = _script(ROOT / "paper_repro" / "fig4b.py", "--quick", "--out", quick, "--jobs", "1", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "grid:" not in proc.stdout  # no retraining: the cache was used
+
+
+def test_fig5_quick_panels(quick):
+    from efftheory.phases import PHASES
+
+    for letter, x, y in (("a", "embed_lr", "decoder_lr"), ("b", "decoder_lr", "decoder_wd"), ("c", "decoder_lr", "decoder_wd")):
+        obj = _data(quick, f"fig5{letter}_phase")
+        d = obj["data"]
+        assert (d["x"], d["y"]) == (x, y) and len(d["x_values"]) == len(d["y_values"]) == 2
+        phases = [ph for row in d["phases"] for ph in row]
+        assert len(phases) == 4 and set(phases) <= set(PHASES)
+        assert sum(d["counts"].values()) == 4
+        assert d["fixed"]["network"]["loss"] == ("ce" if letter == "c" else "mse")
+        # the default seed is the first whose split can reach test accuracy 1 (seed 3 at n = 45)
+        assert obj["settings"]["seed"] == obj["settings"]["default_seed"] == 3
