@@ -66,6 +66,9 @@ def figure_data(result) -> dict:
         "t_train": result.steps("t_train"), "t_test": result.steps("t_test"), "t_rqi": result.steps("t_rqi"),
         "gap_t_test_minus_t_train": result.gaps, "fixed": fixed.to_dict(),
         "cells_computed_now": result.computed, "cells_reused": result.reused,
+        # summed over cells (CPU time of the workers; divide by the jobs for a wall-time estimate),
+        # kept in the store, so it survives re-plotting from stored cells
+        "cell_seconds_total": sum(r.get("seconds", 0.0) for r in result.records if r is not None),
     }
 
 
@@ -77,7 +80,16 @@ def plot(result, letter: str):
     loss = str(fixed.network.get("loss", "mse")).upper()
     title = (f"Fig 5{letter} — p = {fixed.p}, n_train = {fixed.n_train}, {loss} loss, budget {fixed.steps} steps\n"
              f"numbers: grokking delay t_test − t_train (steps), G = {fixed.gap:g}, seed {fixed.seed}")
-    return plot_phase_diagram(result, annotate_gap=True, title=title)
+    fig = plot_phase_diagram(result, annotate_gap=True, title=title)
+    ax = fig.axes[0]  # the library's sizes suit a small inline plot; a paper figure reads larger
+    ax.title.set_fontsize(12)
+    for text in ax.texts:
+        text.set_fontsize(8.5)
+    for text in ax.get_legend().get_texts():
+        text.set_fontsize(11)
+    fig.set_size_inches(11, 7.5)
+    fig.tight_layout()
+    return fig
 
 
 def main(argv=None) -> int:
