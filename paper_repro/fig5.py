@@ -42,6 +42,13 @@ def default_seed(p: int = 10, n_train: int = 45) -> int:
     return seed
 
 
+def _ideal(p: int, n_train: int, seed: int) -> float:
+    from efftheory.tasks import Addition
+    from efftheory.theory import linear_theory
+
+    return linear_theory(Addition(p).split(n_train=n_train, seed=seed)).ideal_test_accuracy
+
+
 def run_panel(letter: str, budget: int, out: Path, jobs: int, quick: bool, seed: int):
     """The finished :class:`SweepResult` of panel ``letter`` (quick: the 2 x 2 corners)."""
     from efftheory.cli.phase import PRESETS
@@ -78,8 +85,15 @@ def plot(result, letter: str):
     pyplot()  # font sizes
     fixed = result.settings
     loss = str(fixed.network.get("loss", "mse")).upper()
-    title = (f"Fig 5{letter} — p = {fixed.p}, n_train = {fixed.n_train}, {loss} loss, budget {fixed.steps} steps\n"
-             f"numbers: grokking delay t_test − t_train (steps), G = {fixed.gap:g}, seed {fixed.seed}")
+    from efftheory.network import NetworkConfig
+
+    base = NetworkConfig(**fixed.network)
+    axes = {result.grid.x.name, result.grid.y.name}
+    held = ", ".join(f"{name.replace('_', ' ')} {getattr(base, name):g}"
+                     for name in ("embed_lr", "decoder_lr", "decoder_wd") if name not in axes)
+    title = (f"Fig 5{letter} — p = {fixed.p}, n_train = {fixed.n_train}, {loss} loss, budget {fixed.steps} steps; {held}\n"
+             f"numbers: grokking delay t_test − t_train (steps), G = {fixed.gap:g}, seed {fixed.seed} "
+             f"(split's ideal test acc {_ideal(fixed.p, fixed.n_train, fixed.seed):.2f})")
     fig = plot_phase_diagram(result, annotate_gap=True, title=title)
     ax = fig.axes[0]  # the library's sizes suit a small inline plot; a paper figure reads larger
     ax.title.set_fontsize(12)
