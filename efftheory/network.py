@@ -41,7 +41,9 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.linalg.cython_blas  # noqa: F401  numba's np.dot calls this BLAS: load it before limiting it
 from numba import njit
+from threadpoolctl import threadpool_limits
 
 from efftheory.errors import InputError, require
 from efftheory.phases import phase_of
@@ -648,19 +650,22 @@ def train_network(split: Split, config: NetworkConfig | None = None, steps: int 
     rec_pos = np.zeros(1, dtype=np.int64)
     thresh = threshold(p, delta)
     t, done, stopped = 0, 0, False
-    while t <= steps and not stopped:
-        t1 = min(t + _CHUNK, steps + 1)
-        stopped = _train_chunk(
-            theta, m, v, grad, dims, layout.w_off, layout.b_off, layout.a_off, prob.acts, prob.gbuf1,
-            prob.gbuf2, prob.pi, prob.pj, prob.labels, templates, prob.is_ce, nt, N, p, d,
-            config.embed_lr, config.embed_wd, config.decoder_lr, config.decoder_wd,
-            t, t1, steps, eval_every, stop_at_test, par, cand_ptr, cand, thresh, rec_f, rec_emb, rec_pos,
-            prob.fast,  # the Padé tanh is accurate to float32 only
-        )
-        now = int(rec_f[rec_pos[0] - 1, 0]) if stopped else min(t1, steps)
-        if progress is not None and now > done:
-            progress(now - done)
-        t, done = t1, now
+    # The matrices are at most N x width (55 x 200 at p = 10): a second BLAS thread costs more
+    # than it gives, and on a busy machine it thrashes (measured: 34 against 1580 steps/s).
+    with threadpool_limits(limits=1, user_api="blas"):
+        while t <= steps and not stopped:
+            t1 = min(t + _CHUNK, steps + 1)
+            stopped = _train_chunk(
+                theta, m, v, grad, dims, layout.w_off, layout.b_off, layout.a_off, prob.acts,
+                prob.gbuf1, prob.gbuf2, prob.pi, prob.pj, prob.labels, templates, prob.is_ce, nt, N,
+                p, d, config.embed_lr, config.embed_wd, config.decoder_lr, config.decoder_wd,
+                t, t1, steps, eval_every, stop_at_test, par, cand_ptr, cand, thresh, rec_f, rec_emb,
+                rec_pos, prob.fast,  # the Padé tanh is accurate to float32 only
+            )
+            now = int(rec_f[rec_pos[0] - 1, 0]) if stopped else min(t1, steps)
+            if progress is not None and now > done:
+                progress(now - done)
+            t, done = t1, now
     k = int(rec_pos[0])
     rec = rec_f[:k]
     steps_arr = rec[:, 0].astype(np.int64)

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
+from efftheory.files import write_bytes
 from efftheory.errors import InputError
 from efftheory.phases import PHASES
 
@@ -45,20 +45,6 @@ def _first_difference(old, new, path: str = "") -> str | None:
     if old != new:
         return f"{path}: {old!r} there, {new!r} here"
     return None
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 class ResultStore:
@@ -108,7 +94,7 @@ class ResultStore:
         if (path / RESULTS).exists():
             raise InputError(f"--out {str(path)!r} has {RESULTS} but no {MANIFEST}; use another directory")
         text = json.dumps({"format": FORMAT, "sweep": sweep}, indent=1) + "\n"
-        _write_atomic(manifest, text.encode())
+        write_bytes(manifest, text.encode())
 
     @staticmethod
     def _load(results: Path, grid) -> tuple[dict, int]:
@@ -126,7 +112,7 @@ class ResultStore:
             finished[(rec["ix"], rec["iy"])] = rec
             kept.append(line + b"\n")
         if dropped:
-            _write_atomic(results, b"".join(kept))
+            write_bytes(results, b"".join(kept))
         return finished, dropped
 
     def append(self, record: dict) -> None:

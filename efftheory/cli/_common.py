@@ -12,13 +12,13 @@ import json
 import math
 import os
 import sys
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from efftheory.errors import InputError
+from efftheory.files import atomic_write, save_npz  # noqa: F401  (re-exported for commands)
 
 
 class Parser(argparse.ArgumentParser):
@@ -128,23 +128,6 @@ def check_output_path(path: str | os.PathLike | None, option: str) -> Path | Non
     if not os.access(parent, os.W_OK):
         raise InputError(f"{option} {str(path)!r}: directory {str(parent)!r} is not writable")
     return path
-
-
-def atomic_write(path: str | os.PathLike, write) -> None:
-    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it into place.
-
-    A crash or an exception leaves any previous file at ``path`` untouched.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent or ".")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def save_figure(fig, path: str | os.PathLike, dpi: int = 130) -> None:

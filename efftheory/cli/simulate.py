@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from efftheory.cli._common import (
-    atomic_write,
+    save_npz,
     check_output_path,
     fraction,
     nonnegative_int,
@@ -123,7 +123,7 @@ def _save_npz(path, sim) -> None:
         loss=traj.loss[:, 0], E0=traj.E0[0], Z=traj.Z[:, 0],
         predicted_test_accuracy=sim.predicted_test_accuracy[:, 0],
     )
-    atomic_write(path, lambda tmp: np.savez(tmp, **arrays))
+    save_npz(path, arrays)
 
 
 def _result(args, sim, curve, seconds, median_or_none) -> dict:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from efftheory.cli._common import (
-    atomic_write,
+    save_npz,
     check_output_path,
     fraction,
     nonnegative_float,
@@ -125,7 +125,7 @@ def run(args, ui):
             arrays[f"theory_{m}_times"] = c.times
             arrays[f"theory_{m}_embeddings"] = c.embeddings
             arrays[f"theory_{m}_rqi"] = c.rqi
-        atomic_write(save_path, lambda tmp: np.savez_compressed(tmp, **arrays))
+        save_npz(save_path, arrays, compressed=True)
     if plot_path is not None:
         from efftheory.plotting_network import plot_training
 

@@ -1,0 +1,57 @@
+"""Writing files so that nothing a user asked to save is lost or half-written.
+
+Every writer goes to a temporary file beside the target, is flushed to disk, gets the
+permissions a plain ``open`` would give (mode 0666 less the umask), and is then renamed over
+the target in one step: a crash leaves the previous file, never a partial one.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write(path: str | os.PathLike, write) -> None:
+    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it into place.
+
+    ``write`` must write to exactly the path it is given. Any exception removes the temporary
+    file and leaves an existing file at ``path`` untouched.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Atomically replace ``path`` with ``data``."""
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+
+
+def save_npz(path: str | os.PathLike, arrays: dict, compressed: bool = False) -> None:
+    """Atomically write ``arrays`` as an NPZ at exactly ``path`` (no '.npz' is appended)."""
+    savez = np.savez_compressed if compressed else np.savez
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as fh:  # a file object: numpy appends '.npz' only to names
+            savez(fh, **arrays)
+
+    atomic_write(path, write)
