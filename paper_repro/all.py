@@ -1,0 +1,54 @@
+"""Every toy-model figure of the paper, one after the other: Figs 3, 4a, 4b, 4c/d, 5a-c.
+
+    python paper_repro/all.py [--quick] [--out DIR] [--jobs J] [--budget STEPS] [--skip fig5,...]
+
+Figs 3, 4a and 4b share one grid of networks (computed once, cached in <out>/grid_p10.json).
+Each figure writes <out>/<name>.png and <out>/<name>.json; the wall time of each script is
+printed at the end and written to <out>/runtimes[_quick].json.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import time
+from pathlib import Path
+
+try:
+    import paper_repro.common  # noqa: F401
+except ImportError:
+    sys.path.append(str(Path(__file__).resolve().parents[1]))
+from paper_repro.common import parser, prepare, write_json
+
+SCRIPTS = ("fig3", "fig4a", "fig4b", "fig4cd", "fig5")
+
+
+def main(argv=None) -> int:
+    ap = parser(__doc__.splitlines()[0])
+    ap.add_argument("--budget", default=None, help="Fig 5 step budget (default 1e4; the paper's 1e5)")
+    ap.add_argument("--skip", default="", help=f"comma-separated scripts to skip, from {', '.join(SCRIPTS)}")
+    args = ap.parse_args(argv)
+    out = prepare(args)
+    skip = {s for s in args.skip.split(",") if s}
+    if skip - set(SCRIPTS):
+        ap.error(f"--skip: unknown script(s) {', '.join(sorted(skip - set(SCRIPTS)))}")
+    common = (["--quick"] if args.quick else []) + ["--out", str(out), "--jobs", str(args.jobs)]
+    times = {}
+    for name in SCRIPTS:
+        if name in skip:
+            continue
+        extra = ["--panel", "all"] + (["--budget", args.budget] if args.budget else []) if name == "fig5" else []
+        print(f"== {name}", flush=True)
+        start = time.perf_counter()
+        status = importlib.import_module(f"paper_repro.{name}").main(common + extra)
+        times[name] = round(time.perf_counter() - start, 1)
+        if status:
+            print(f"{name} failed with status {status}", file=sys.stderr)
+            return status
+    write_json(out / ("runtimes_quick.json" if args.quick else "runtimes.json"), {"seconds": times})
+    print("wall time per script (s): " + ", ".join(f"{k} {v}" for k, v in times.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

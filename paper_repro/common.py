@@ -1,0 +1,146 @@
+"""What the paper_repro scripts share: options, a process pool, the p = 10 grid cache, and
+atomic PNG + JSON output.
+
+Every script writes ``<out>/<name>.png`` and ``<out>/<name>.json``; the JSON holds exactly the
+numbers plotted (``data``), the settings that produced them and the wall time in seconds.
+Scripts import this module as ``paper_repro.common``; when the repository root is not on
+``sys.path`` (``python paper_repro/fig3.py`` puts only ``paper_repro/`` there) the script
+appends it, so an installed efftheory still wins over the source tree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+# One BLAS thread unless the user says otherwise (set before numpy is imported): the networks'
+# matrices are tiny, and a multi-threaded OpenBLAS on a busy machine made one 1000-step run
+# 18x slower here (9.0 s against 0.5 s with one thread, load average 7 on 2 cores).
+for _key in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_key, "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_OUT = ROOT / "figures"
+
+#: The paper's p = 10 grid (design §6, issue 6): sizes 5, 10, ..., 50, 54, seeds 0-2, 5000 steps.
+P = 10
+GRID_FULL = {"p": P, "train_nums": [5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 54], "seeds": [0, 1, 2], "steps": 5000}
+#: --quick: two sizes, one seed, a few hundred steps (smoke test).
+GRID_QUICK = {"p": P, "train_nums": [20, 45], "seeds": [0], "steps": 300}
+
+FONT = {"font.size": 12, "axes.titlesize": 13, "axes.labelsize": 12, "legend.fontsize": 10,
+        "xtick.labelsize": 11, "ytick.labelsize": 11}
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    """--quick, --out DIR, --jobs J (every script)."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--quick", action="store_true", help="tiny grid and few steps (smoke test)")
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output directory (default {DEFAULT_OUT})")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes (default: cores)")
+    return ap
+
+
+def prepare(args) -> Path:
+    """Create the output directory; refuse one that cannot be written before any work."""
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if not os.access(out, os.W_OK):
+        raise SystemExit(f"--out {out}: not writable")
+    if args.jobs < 1:
+        raise SystemExit(f"--jobs {args.jobs}: must be >= 1")
+    return out
+
+
+def pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update(FONT)
+    return plt
+
+
+def write_json(path: Path, obj: dict) -> None:
+    from efftheory.cli._common import atomic_write, jsonable
+
+    text = json.dumps(jsonable(obj), indent=1)
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text + "\n"))
+
+
+def save(out: Path, name: str, fig, data: dict, settings: dict, seconds: float) -> Path:
+    """Write ``out/name.png`` (atomically) and ``out/name.json`` = {figure, settings, seconds, data}."""
+    from efftheory.cli._common import save_figure
+
+    png = out / f"{name}.png"
+    save_figure(fig, png, dpi=120)
+    write_json(out / f"{name}.json", {"figure": name, "settings": settings, "seconds": round(seconds, 2), "data": data})
+    print(f"wrote {png} and {name}.json ({seconds:.1f} s)")
+    return png
+
+
+@contextmanager
+def _single_threaded_children():
+    """One BLAS / numba thread per worker (the workers fill the cores); spawned interpreters
+    read these variables before they import numpy."""
+    keys = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+    saved = {k: os.environ.get(k) for k in keys}
+    os.environ.update({k: "1" for k in keys})
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def pmap(fn, tasks: list[tuple], jobs: int) -> list:
+    """``[fn(*t) for t in tasks]`` in a spawn process pool of ``jobs`` workers (in order)."""
+    if jobs == 1 or len(tasks) <= 1:
+        return [fn(*t) for t in tasks]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with _single_threaded_children():
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=ctx) as pool:
+            futures = [pool.submit(fn, *t) for t in tasks]
+            return [f.result() for f in futures]
+
+
+def grid(out: Path, quick: bool, jobs: int) -> dict:
+    """The p = 10 network grid of Figs 3, 4a, 4b, computed once and cached in
+    ``out/grid_p10[_quick].json`` (recomputed when the cached settings differ).
+
+    Each run is :func:`efftheory.comparison.run_one` with the default :class:`NetworkConfig`
+    (design §6 hyper-parameters), without trajectories. Returns {settings, seconds, runs}.
+    """
+    import dataclasses
+
+    from efftheory.comparison import run_one
+    from efftheory.network import NetworkConfig
+
+    spec = GRID_QUICK if quick else GRID_FULL
+    config = NetworkConfig()
+    settings = {**spec, "network": dataclasses.asdict(config), "delta": 0.01}
+    path = out / ("grid_p10_quick.json" if quick else "grid_p10.json")
+    if path.exists():
+        cached = json.loads(path.read_text())
+        if cached.get("settings") == json.loads(json.dumps(settings)):
+            return cached
+    start = time.perf_counter()
+    tasks = [(spec["p"], n, s, spec["steps"], config, 0.01, False) for n in spec["train_nums"] for s in spec["seeds"]]
+    runs = pmap(run_one, tasks, jobs)
+    result = {"settings": settings, "seconds": round(time.perf_counter() - start, 2), "runs": runs}
+    write_json(path, result)
+    print(f"grid: {len(runs)} networks in {result['seconds']:.1f} s, cached in {path}")
+    from efftheory.cli._common import jsonable
+
+    return json.loads(json.dumps(jsonable(result)))  # the same plain types as read from the cache

@@ -1,0 +1,93 @@
+"""Fig 4b: steps for the networks' representation to reach RQI >= 0.95 against the training
+fraction, with the effective theory's time scale overlaid (p = 10, log y).
+
+Networks: the p = 10 grid of Fig 3 (``grid_p10.json``); runs that never reach RQI 0.95 within
+the step budget are drawn at the budget as open triangles. Theory: for every run whose split
+fixes the structure (dof = 0), tau = Z0 / (2 η λ3) with Z0 = |E0|² of that network's initial
+embeddings, η the embedding learning rate and λ3 the grokking rate of the split (design §5):
+the e-folding time of the slowest structural mode of the effective gradient flow. Splits with
+dof > 0 have no finite time scale (λ3 = 0).
+
+    python paper_repro/fig4b.py [--quick] [--out DIR] [--jobs J]
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+try:
+    import paper_repro.common  # noqa: F401
+except ImportError:
+    sys.path.append(str(Path(__file__).resolve().parents[1]))
+from paper_repro.common import grid, parser, prepare, pyplot, save
+
+NAME = "fig4b_time_to_structure"
+
+
+def figure_data(g: dict) -> dict:
+    from efftheory.comparison import summarise
+    from efftheory.tasks import Addition
+
+    import numpy as np
+
+    N = Addition(g["settings"]["p"]).n_samples
+    runs = g["runs"]
+    t = summarise(runs, np.zeros(N))["time_to_structure"]
+    return {
+        "n_samples": N, "steps_budget": g["settings"]["steps"],
+        "embed_lr": g["settings"]["network"]["embed_lr"],
+        "n_train": [r["n_train"] for r in runs], "seed": [r["seed"] for r in runs],
+        "train_fraction": [r["n_train"] / N for r in runs], "dof": [r["dof"] for r in runs],
+        "steps_to_rqi": [r["steps_to_rqi"] for r in runs],
+        "theory_tau": [r["tau"] for r in runs],
+        "spearman_tau_vs_steps": t["spearman"], "runs_used_for_spearman": t["runs_used"],
+        "never_reached_dof0": t["never_dof0"], "runs_dof0": t["runs_dof0"],
+        "never_reached_dof_pos": t["never_dof_pos"], "runs_dof_pos": t["runs_dof_pos"],
+    }
+
+
+def plot(d: dict, settings: dict):
+    import numpy as np
+
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(9, 6.5), constrained_layout=True)
+    x = np.array(d["train_fraction"])
+    steps = np.array([np.nan if v is None else v for v in d["steps_to_rqi"]], float)
+    tau = np.array([np.nan if v is None else v for v in d["theory_tau"]], float)
+    budget = d["steps_budget"]
+    reached = np.isfinite(steps)
+    ax.plot(x[reached], steps[reached], "o", color="C0", ms=8, label="networks: steps to RQI ≥ 0.95")
+    ax.plot(x[~reached], np.full((~reached).sum(), budget), "^", mfc="none", color="C0", ms=8,
+            label=f"networks: not reached in {budget} steps (drawn at {budget})")
+    has = np.isfinite(tau)
+    ax.plot(x[has] + 0.006, tau[has], "s", color="C1", ms=6, alpha=0.8,
+            label=r"theory per run: $Z_0/(2\eta\lambda_3)$ (dof = 0)")
+    xs = sorted(set(x[has]))
+    ax.plot(xs, [np.median(tau[has & (x == v)]) for v in xs], "-", color="C1", lw=1.5, label="theory: median over seeds")
+    ax.axhline(budget, color="0.6", lw=0.8, ls=":")
+    ax.set_yscale("log")
+    rho = d["spearman_tau_vs_steps"]
+    ax.set(xlabel="training fraction $r = |D|/N$", ylabel=f"steps (embedding lr η = {d['embed_lr']:g})",
+           xlim=(0, 1.02),
+           title=f"Fig 4b — p = {settings['p']}: time to structure"
+                 + ("" if rho is None else f" (Spearman ρ(τ, steps) = {rho:.2f}, {d['runs_used_for_spearman']} runs)"))
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, fontsize=9.5)
+    return fig
+
+
+def main(argv=None) -> int:
+    args = parser(__doc__.splitlines()[0]).parse_args(argv)
+    out = prepare(args)
+    start = time.perf_counter()
+    g = grid(out, args.quick, args.jobs)
+    d = figure_data(g)
+    save(out, NAME + ("_quick" if args.quick else ""), plot(d, g["settings"]), d,
+         {**g["settings"], "grid_seconds": g["seconds"]}, time.perf_counter() - start)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,132 @@
+"""Figs 5a-c: phase diagrams (comprehension, grokking, memorization, confusion) of the toy
+network over two training hyper-parameters (p = 10, n_train = 45, seed 0).
+
+Panels are the presets of ``efftheory phase`` (efftheory/cli/phase.py): (a) embedding lr x
+decoder lr, MSE; (b) decoder lr x decoder weight decay, MSE; (c) the same with cross-entropy.
+Seed (of split and network): by default the first seed whose n_train = 45 split has ideal test
+accuracy 1 (seed 3). A split whose test set holds a sample with no training sample of the same
+sum caps test accuracy below 0.9 (seed 0: ideal 0.8), so no cell could ever be comprehension
+or grokking; ``--seed 0`` draws that panel anyway.
+Each cell is one network run to a step budget (1e4 by default, ``--budget 1e5`` for the
+paper's) by the sweep engine :func:`efftheory.sweep.run_sweep`, resumably stored in
+``<out>/fig5_runs/<panel>_budget<B>/`` (re-running continues an interrupted sweep).
+Phase rule (design §7): train/test accuracy 0.9 reached or not, gap G = 1000 steps.
+
+    python paper_repro/fig5.py [--panel a|b|c|all] [--budget 1e4] [--quick] [--out DIR] [--jobs J]
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+try:
+    import paper_repro.common  # noqa: F401
+except ImportError:
+    sys.path.append(str(Path(__file__).resolve().parents[1]))
+from paper_repro.common import parser, prepare, pyplot, save
+
+PANELS = ("a", "b", "c")
+QUICK_BUDGET = 200
+
+
+def default_seed(p: int = 10, n_train: int = 45) -> int:
+    """The first seed whose split can reach test accuracy 1 (ideal test accuracy 1)."""
+    from efftheory.tasks import Addition
+    from efftheory.theory import linear_theory
+
+    seed = 0
+    while linear_theory(Addition(p).split(n_train=n_train, seed=seed)).ideal_test_accuracy < 1.0:
+        seed += 1
+    return seed
+
+
+def _ideal(p: int, n_train: int, seed: int) -> float:
+    from efftheory.tasks import Addition
+    from efftheory.theory import linear_theory
+
+    return linear_theory(Addition(p).split(n_train=n_train, seed=seed)).ideal_test_accuracy
+
+
+def run_panel(letter: str, budget: int, out: Path, jobs: int, quick: bool, seed: int):
+    """The finished :class:`SweepResult` of panel ``letter`` (quick: the 2 x 2 corners)."""
+    from efftheory.cli.phase import PRESETS
+    from efftheory.sweep import Axis, Grid, SweepSettings, run_sweep
+
+    x, x_range, y, y_range, loss = PRESETS[f"fig5{letter}"]
+    gx, gy = Axis.parse(x, x_range), Axis.parse(y, y_range)
+    if quick:
+        gx, gy = (Axis(a.name, a.lo, a.hi, 2, a.log) for a in (gx, gy))
+    settings = SweepSettings(steps=budget, seed=seed, network={"loss": loss}, eval_every=10 if quick else 1)
+    store = out / "fig5_runs" / f"fig5{letter}_budget{budget}_seed{seed}{'_quick' if quick else ''}"
+    store.parent.mkdir(parents=True, exist_ok=True)
+    return run_sweep(Grid(gx, gy), settings, store, jobs=jobs)
+
+
+def figure_data(result) -> dict:
+    grid, fixed = result.grid, result.settings
+    return {
+        "x": grid.x.name, "x_label": grid.x.label, "x_values": list(grid.x.values), "x_log": grid.x.log,
+        "y": grid.y.name, "y_label": grid.y.label, "y_values": list(grid.y.values), "y_log": grid.y.log,
+        "phases": result.phases.tolist(), "counts": result.counts,
+        "t_train": result.steps("t_train"), "t_test": result.steps("t_test"), "t_rqi": result.steps("t_rqi"),
+        "gap_t_test_minus_t_train": result.gaps, "fixed": fixed.to_dict(),
+        "cells_computed_now": result.computed, "cells_reused": result.reused,
+        # summed over cells (CPU time of the workers; divide by the jobs for a wall-time estimate),
+        # kept in the store, so it survives re-plotting from stored cells
+        "cell_seconds_total": sum(r.get("seconds", 0.0) for r in result.records if r is not None),
+    }
+
+
+def plot(result, letter: str):
+    from efftheory.plotting_phase import plot_phase_diagram
+
+    pyplot()  # font sizes
+    fixed = result.settings
+    loss = str(fixed.network.get("loss", "mse")).upper()
+    from efftheory.network import NetworkConfig
+
+    base = NetworkConfig(**fixed.network)
+    axes = {result.grid.x.name, result.grid.y.name}
+    held = ", ".join(f"{name.replace('_', ' ')} {getattr(base, name):g}"
+                     for name in ("embed_lr", "decoder_lr", "decoder_wd") if name not in axes)
+    title = (f"Fig 5{letter} — p = {fixed.p}, n_train = {fixed.n_train}, {loss} loss, budget {fixed.steps} steps; {held}\n"
+             f"numbers: grokking delay t_test − t_train (steps), G = {fixed.gap:g}, seed {fixed.seed} "
+             f"(split's ideal test acc {_ideal(fixed.p, fixed.n_train, fixed.seed):.2f})")
+    fig = plot_phase_diagram(result, annotate_gap=True, title=title)
+    ax = fig.axes[0]  # the library's sizes suit a small inline plot; a paper figure reads larger
+    ax.title.set_fontsize(12)
+    for text in ax.texts:
+        text.set_fontsize(8.5)
+    for text in ax.get_legend().get_texts():
+        text.set_fontsize(11)
+    fig.set_size_inches(11, 7.5)
+    fig.tight_layout()
+    return fig
+
+
+def main(argv=None) -> int:
+    ap = parser(__doc__.splitlines()[0])
+    ap.add_argument("--panel", choices=PANELS + ("all",), default="all", help="which panel (default all)")
+    ap.add_argument("--seed", type=int, default=None, help="seed of split and network (default: first with ideal test acc 1)")
+    ap.add_argument("--budget", type=float, default=None, help="steps per cell (default 1e4; quick 200)")
+    args = ap.parse_args(argv)
+    out = prepare(args)
+    budget = int(args.budget) if args.budget else (QUICK_BUDGET if args.quick else 10_000)
+    if budget < 1 or budget != (args.budget or budget):
+        raise SystemExit(f"--budget {args.budget}: must be a positive whole number")
+    auto = default_seed()
+    seed = auto if args.seed is None else args.seed
+    for letter in PANELS if args.panel == "all" else (args.panel,):
+        start = time.perf_counter()
+        result = run_panel(letter, budget, out, args.jobs, args.quick, seed)
+        name = f"fig5{letter}_phase" + ("_quick" if args.quick else "" if budget == 10_000 else f"_budget{budget}")
+        name += "" if seed == auto else f"_seed{seed}"
+        save(out, name, plot(result, letter), figure_data(result),
+             {"panel": letter, "budget": budget, "seed": seed, "default_seed": auto, "jobs": args.jobs, "quick": args.quick}, time.perf_counter() - start)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
