@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
-from efftheory.errors import InputError, require
+from efftheory.errors import require
 
 METHODS = ("exact", "rk4", "euler", "rk4-projected", "euler-projected", "adam")
 """Accepted values of ``method``."""

@@ -45,7 +45,7 @@ import scipy.linalg.cython_blas  # noqa: F401  numba's np.dot calls this BLAS: l
 from numba import njit
 from threadpoolctl import threadpool_limits
 
-from efftheory.errors import InputError, require
+from efftheory.errors import require
 from efftheory.phases import phase_of
 from efftheory.metrics import threshold
 from efftheory.tasks import Split

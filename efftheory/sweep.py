@@ -38,7 +38,6 @@ import dataclasses
 import math
 import multiprocessing
 import numbers
-import os
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -46,6 +45,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from efftheory.errors import InputError, require
+from efftheory.parallel import single_threaded_children
 from efftheory.phases import PHASES, phase_of
 
 # axis name -> (human label, kind, lowest allowed value, lowest value included?)
@@ -331,12 +331,6 @@ def synthetic_cell(settings: dict, fixed: dict) -> dict:
     }
 
 
-def _init_worker() -> None:
-    """One numba thread per pool worker: the pool already uses every core, and nested
-    thread pools would oversubscribe them. Runs before numba is imported in the worker."""
-    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
-
-
 def _timed_call(cell_fn, settings: dict, fixed: dict) -> tuple[dict, float]:
     """Run one cell in a worker and time it there (top-level, so it pickles)."""
     start = time.perf_counter()
@@ -471,17 +465,17 @@ def run_sweep(
     if pending and executor is None and jobs == 1:
         for cell in pending:
             finish(cell, _timed_call(cell_fn, cell[2], fixed))
+    elif executor is not None:
+        _drain(executor, pending, cell_fn, fixed, finish)
     elif pending:
-        own = executor is None
-        if own:
+        # Workers are spawned while cells are submitted: one BLAS / numba thread each.
+        with single_threaded_children():
             ctx = multiprocessing.get_context("spawn")
-            executor = cf.ProcessPoolExecutor(max_workers=min(jobs, len(pending)), mp_context=ctx,
-                                              initializer=_init_worker)
-        try:
-            _drain(executor, pending, cell_fn, fixed, finish)
-        finally:
-            if own:
-                executor.shutdown(wait=True, cancel_futures=True)
+            with cf.ProcessPoolExecutor(max_workers=min(jobs, len(pending)), mp_context=ctx) as pool:
+                try:
+                    _drain(pool, pending, cell_fn, fixed, finish)
+                finally:
+                    pool.shutdown(wait=True, cancel_futures=True)
     records = tuple(done.get((ix, iy)) or computed.get((ix, iy)) for ix, iy, _ in grid.cells())
     return SweepResult(grid, settings, records, len(computed), len(done), store.dropped, time.perf_counter() - start)
 

@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 # One BLAS thread unless the user says otherwise (set before numpy is imported): the networks'
@@ -84,35 +83,11 @@ def save(out: Path, name: str, fig, data: dict, settings: dict, seconds: float) 
     return png
 
 
-@contextmanager
-def _single_threaded_children():
-    """One BLAS / numba thread per worker (the workers fill the cores); spawned interpreters
-    read these variables before they import numpy."""
-    keys = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
-    saved = {k: os.environ.get(k) for k in keys}
-    os.environ.update({k: "1" for k in keys})
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def pmap(fn, tasks: list[tuple], jobs: int) -> list:
     """``[fn(*t) for t in tasks]`` in a spawn process pool of ``jobs`` workers (in order)."""
-    if jobs == 1 or len(tasks) <= 1:
-        return [fn(*t) for t in tasks]
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from efftheory.parallel import pmap as library_pmap
 
-    with _single_threaded_children():
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=ctx) as pool:
-            futures = [pool.submit(fn, *t) for t in tasks]
-            return [f.result() for f in futures]
+    return library_pmap(fn, tasks, jobs)
 
 
 def grid(out: Path, quick: bool, jobs: int) -> dict:

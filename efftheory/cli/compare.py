@@ -34,35 +34,9 @@ def default_train_nums(N: int) -> list[int]:
 def _run_grid(tasks, jobs, update):
     """Run comparison.run_one over ``tasks`` (argument tuples); results in task order."""
     from efftheory.comparison import run_one
+    from efftheory.parallel import pmap
 
-    if jobs == 1 or len(tasks) == 1:
-        out = []
-        for args in tasks:
-            out.append(run_one(*args))
-            update(1)
-        return out
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    # One BLAS / numba thread per worker: the workers already fill the cores. The variables
-    # reach the freshly spawned interpreters before they import numpy.
-    saved = {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")}
-    os.environ.update({k: "1" for k in saved})
-    try:
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=ctx) as pool:
-            futures = {pool.submit(run_one, *args): i for i, args in enumerate(tasks)}
-            out = [None] * len(tasks)
-            for fut in as_completed(futures):
-                out[futures[fut]] = fut.result()
-                update(1)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    return out
+    return pmap(run_one, tasks, jobs, update)
 
 
 def run(args, ui):

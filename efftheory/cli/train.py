@@ -157,7 +157,7 @@ def _text(o, config, save_path, plot_path) -> str:
         f"  -> phase: {o['phase']}",
         f"linear theory: dof = {o['dof']}, grokking rate λ3 = {lam}, time scale Z0/(2ηλ3) = "
         f"{_opt(o['theory_time_scale'], '{:.0f}')} steps",
-        f"trajectory mismatch (normalised, log-spaced steps, best time rescaling s, up to mirror):",
+        "trajectory mismatch (normalised, log-spaced steps, best time rescaling s, up to mirror):",
         f"  gradient flow rms {o['trajectory_rms_flow']:.3f} (s = {o['trajectory_scale_flow']:.2f}"
         f"{', ends mirrored' if o['trajectory_mirrored_flow'] else ''}), Adam rms {o['trajectory_rms_adam']:.3f} "
         f"(s = {o['trajectory_scale_adam']:.2f}{', ends mirrored' if o['trajectory_mirrored_adam'] else ''})",
