@@ -3,7 +3,8 @@ and the time early stopping saves.
 
 By default it measures an exact sub-grid of Fig 5b (decoder lr 1e-5, 1e-4, 1e-3, 1e-2 of the
 10-point log grid x decoder weight decay 0, 5, 10 of the 0..10 grid = 12 cells; ``--full`` runs
-all 110) at 1e4 steps, MSE, p = 10, n_train = 45, seed 0:
+all 110) at 1e4 steps, MSE, p = 10, n_train = 45, seed 3 (as paper_repro/fig5.py: the first seed
+whose split can reach test accuracy 1, so that early stopping has cells to stop):
 
 - sequential (one process, early stopping)            -> the "naive" baseline
 - process pool with ``--jobs`` workers (early stopping) -> the fast path
@@ -29,6 +30,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from efftheory.sweep import Axis, Grid, SweepSettings, network_cell, run_sweep, synthetic_cell  # noqa: E402
+
+SEED = 3  # the first seed whose n_train = 45 split has ideal test accuracy 1
 
 FIG5B_FULL = ("1e-5:1e-2:10:log", "0:10:11")
 FIG5B_SUB = ("1e-5:1e-2:4:log", "0:10:3")  # exact subset of the full grid's values
@@ -57,10 +60,10 @@ def run(steps: int = 10_000, jobs: int = 2, full: bool = False) -> list[dict]:
     n = grid.size
     _warm_up()
     load_before = os.getloadavg()[0]
-    early = SweepSettings(steps=steps)
+    early = SweepSettings(steps=steps, seed=SEED)
     seq_s, seq = _timed(grid, early, cell_fn=network_cell, jobs=1)
     pool_s, pool = _timed(grid, early, cell_fn=network_cell, jobs=jobs)
-    full_s, nostop = _timed(grid, SweepSettings(steps=steps, early_stop=False), cell_fn=network_cell, jobs=jobs)
+    full_s, nostop = _timed(grid, SweepSettings(steps=steps, seed=SEED, early_stop=False), cell_fn=network_cell, jobs=jobs)
     same = [{k: v for k, v in r.items() if k != "seconds"} for r in seq.records] == [
         {k: v for k, v in r.items() if k != "seconds"} for r in pool.records
     ]
