@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
@@ -13,7 +12,6 @@ from tests.conftest import assert_one_line_error, run_cli
 
 SMALL = ("--x", "decoder_lr", "--x-range", "1e-5:1e-2:4:log", "--y", "decoder_wd", "--y-range", "0:10:3",
          "--cell", "synthetic", "--jobs", "1")
-HAS_NETWORK = importlib.util.find_spec("efftheory.network") is not None
 
 
 def test_json_contract_and_resume(cli_json, tmp_path):
@@ -103,7 +101,6 @@ def test_text_summary(tmp_path):
     assert all(len(row) == 5 and set(row[1:]) <= set("CGMX") for row in rows)
 
 
-@pytest.mark.skipif(not HAS_NETWORK, reason="efftheory.network not merged yet")
 def test_real_network_tiny_sweep(cli_json, tmp_path):
     res = cli_json("phase", "--x", "embed_lr", "--x-range", "1e-3:1e-2:2:log", "--y", "decoder_lr",
                    "--y-range", "1e-3:1e-2:2:log", "--steps", "200", "--width", "16", "--jobs", "1",
@@ -122,3 +119,16 @@ def test_dask_scheduler_address_gives_the_same_sweep(cli_json, tmp_path):
     assert remote["computed"] == 12
     for key in ("phases", "gaps", "t_train", "t_test", "t_rqi", "steps_run"):
         assert remote[key] == local[key]
+
+
+def test_a_split_that_cannot_generalise_is_pointed_out(tmp_path):
+    tiny = ["--x", "embed_lr", "--x-range", "1e-3:1e-2:2:log", "--y", "decoder_lr", "--y-range",
+            "1e-3:1e-2:2:log", "--steps", "20", "--width", "8", "--jobs", "1"]
+    # n_train = 45 of 55: seed 0's split has ideal test accuracy 0.8, seed 3's has 1.
+    proc = run_cli("phase", *tiny, "--seed", "0", "--out", tmp_path / "a")
+    assert proc.returncode == 0
+    assert "ideal test accuracy 0.80 < 0.9" in proc.stderr and "seed 3 can" in proc.stderr
+    proc = run_cli("phase", *tiny, "--seed", "3", "--out", tmp_path / "b")
+    assert proc.returncode == 0 and "ideal test accuracy" not in proc.stderr
+    proc = run_cli("phase", *tiny, "--seed", "3", "--out", tmp_path / "b", "--json")
+    assert json.loads(proc.stdout)["ideal_test_accuracy"] == 1.0

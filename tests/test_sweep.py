@@ -6,7 +6,6 @@ The real-network equality test lives at the end and is skipped until efftheory.n
 from __future__ import annotations
 
 import concurrent.futures as cf
-import importlib.util
 import json
 import math
 
@@ -20,7 +19,6 @@ from efftheory.sweep import Axis, Grid, SweepSettings, run_sweep, synthetic_cell
 
 GRID = Grid(Axis.parse("decoder_lr", "1e-5:1e-2:4:log"), Axis.parse("decoder_wd", "0:10:3"))
 FIXED = SweepSettings(steps=10_000, seed=3)
-HAS_NETWORK = importlib.util.find_spec("efftheory.network") is not None
 
 CALLS: list[tuple] = []  # cells run by counting_cell in this process (sequential runs only)
 
@@ -242,7 +240,6 @@ def test_plot_axes_ticks_and_cells(tmp_path):
 # ---------------------------------------------------------------- the real toy network
 
 
-@pytest.mark.skipif(not HAS_NETWORK, reason="efftheory.network not merged yet")
 def test_tiny_real_network_same_on_every_executor(tmp_path):
     from efftheory.sweep import network_cell
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 from efftheory.cli._common import check_output_path, fraction, nonnegative_float, nonnegative_int, positive_int
 from efftheory.errors import InputError
@@ -123,6 +124,15 @@ def run(args, ui):
         raise InputError(f"--train-num or --frac is needed at p={args.p} (the default n_train=45 is for p=10)")
     plot = check_output_path(args.plot, "--plot")
     cell_fn = synthetic_cell if args.cell == "synthetic" else network_cell
+    ideal = None
+    if cell_fn is network_cell and "frac" not in (x, y):
+        ideal = _ideal_test_accuracy(settings, settings.seed)
+        if ideal < 0.9 and not args.json:
+            sys.stderr.write(
+                f"efftheory phase: note: the split of seed {settings.seed} has ideal test accuracy "
+                f"{ideal:.2f} < 0.9, so no cell can reach the test threshold (expect only memorization "
+                f"and confusion); seed {_first_generalisable_seed(settings)} can\n"
+            )
     executor, close = _executor(args)
     try:
         with ui.progress(grid.size, "cells") as update:
@@ -136,7 +146,21 @@ def run(args, ui):
 
         fig = plot_phase_diagram(result, annotate_gap=args.annotate_gap)
         save_figure(fig, plot)
-    return _summary(args, result, plot), _text(args, result, plot)
+    return {**_summary(args, result, plot), "ideal_test_accuracy": ideal}, _text(args, result, plot)
+
+
+def _ideal_test_accuracy(settings, seed: int) -> float:
+    """Ideal test accuracy (design §3) of the split every cell trains on."""
+    from efftheory.tasks import Addition
+    from efftheory.theory import linear_theory
+
+    split = Addition(settings.p).split(frac=settings.frac, n_train=settings.n_train, seed=seed)
+    return linear_theory(split).ideal_test_accuracy or 0.0
+
+
+def _first_generalisable_seed(settings, tries: int = 1000) -> int | None:
+    """The first seed whose split has ideal test accuracy >= 0.9 (None within ``tries``)."""
+    return next((s for s in range(tries) if _ideal_test_accuracy(settings, s) >= 0.9), None)
 
 
 def _summary(args, result, plot) -> dict:
