@@ -6,11 +6,16 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
+import uuid
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+#: A directory that does not exist (a fresh random name), for unwritable-output tests.
+MISSING_DIR = str(Path(tempfile.gettempdir()) / f"efftheory-missing-{uuid.uuid4().hex}" / "dir")
 
 
 def run_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:

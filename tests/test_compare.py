@@ -7,7 +7,7 @@ import pytest
 
 from efftheory.comparison import match_rms, summarise, theory_time_scale
 from efftheory.critical import critical_curve
-from tests.conftest import assert_one_line_error, run_cli
+from tests.conftest import MISSING_DIR, assert_one_line_error, run_cli
 
 GRID = ["--p", "5", "--train-nums", "9,13", "--seeds", "0,1", "--steps", "150", "--width", "16",
         "--embed-lr", "1e-2", "--decoder-lr", "1e-3", "--trials", "300"]
@@ -72,7 +72,7 @@ def test_process_pool_gives_the_same_runs(grid):
      (["--p", "5", "--train-nums", "16"], "16 is outside"),
      (["--p", "5", "--seeds", "-1"], "-1 is negative"),
      (["--p", "5", "--jobs", "0"], "'0'"),
-     (["--p", "5", "--plot", "/no/such/dir/c.png"], "/no/such/dir")],
+     (["--p", "5", "--plot", f"{MISSING_DIR}/c.png"], MISSING_DIR)],
 )
 def test_bad_input_exits_2_with_one_line(args, needle):
     assert_one_line_error(run_cli("compare", *args), needle)

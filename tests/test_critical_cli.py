@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tests.conftest import assert_one_line_error, run_cli
+from tests.conftest import MISSING_DIR, assert_one_line_error, run_cli
 
 
 def test_json_has_the_contract_keys(cli_json):
@@ -32,7 +32,7 @@ def test_readable_summary_and_plot(tmp_path, capsys):
         (["--p", "ten"], "'ten'"),
         (["--p", "10", "--trials", "0"], "'0'"),
         (["--p", "10", "--seed", "-2"], "'-2'"),
-        (["--p", "10", "--plot", "/no/such/dir/x.png"], "/no/such/dir"),
+        (["--p", "10", "--plot", f"{MISSING_DIR}/x.png"], MISSING_DIR),
         (["--trials", "10"], "--p"),
     ],
 )

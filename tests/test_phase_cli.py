@@ -8,7 +8,7 @@ import pytest
 
 from efftheory.phases import PHASES
 from efftheory.store import RESULTS
-from tests.conftest import assert_one_line_error, run_cli
+from tests.conftest import MISSING_DIR, assert_one_line_error, run_cli
 
 SMALL = ("--x", "decoder_lr", "--x-range", "1e-5:1e-2:4:log", "--y", "decoder_wd", "--y-range", "0:10:3",
          "--cell", "synthetic", "--jobs", "1")
@@ -53,7 +53,7 @@ def test_different_grid_into_same_directory_exits_2(tmp_path):
         (("--y", "decoder_lr", "--y-range", "1e-3:1e-2:2"), "both"),
         (("--steps", "0"), "--steps"),
         (("--steps", "1.5"), "--steps"),
-        (("--plot", "/nonexistent-dir/x.png"), "--plot"),
+        (("--plot", f"{MISSING_DIR}/x.png"), "--plot"),
         (("--x", "banana"), "--x"),
         (("--p", "7"), "--train-num"),
     ],

@@ -7,7 +7,7 @@ import pytest
 
 from efftheory.tasks import Addition
 from efftheory.theory import linear_theory
-from tests.conftest import assert_one_line_error, run_cli
+from tests.conftest import MISSING_DIR, assert_one_line_error, run_cli
 
 FAST = ("--critical-trials", "200", "--trials", "2", "--times", "60")
 
@@ -124,8 +124,8 @@ def _in_process_error(capsys, *args):
         (("--p", 10, "--frac", 0.5, "--method", "leapfrog"), "leapfrog"),
         (("--p", 10, "--frac", 0.5, "--method", "exact", "--dt", 1), "--dt"),
         (("--p", 10, "--frac", 0.5, "--trials", 0), "'0'"),
-        (("--p", 10, "--frac", 0.5, "--plot", "/nonexistent/dir/x.png"), "--plot"),
-        (("--p", 10, "--frac", 0.5, "--save", "/nonexistent/dir/x.npz"), "--save"),
+        (("--p", 10, "--frac", 0.5, "--plot", f"{MISSING_DIR}/x.png"), "--plot"),
+        (("--p", 10, "--frac", 0.5, "--save", f"{MISSING_DIR}/x.npz"), "--save"),
         (("--p", 10, "--train-num", 1), "no parallelogram"),
         (("--p", 2, "--frac", 1.0), "no parallelogram"),
     ],

@@ -8,7 +8,7 @@ import pytest
 from efftheory.phases import phase_of
 from efftheory.tasks import Addition
 from efftheory.theory import linear_theory
-from tests.conftest import assert_one_line_error, run_cli
+from tests.conftest import MISSING_DIR, assert_one_line_error, run_cli
 
 KEYS = {"steps_to_train", "steps_to_test", "steps_to_rqi", "final_train_acc", "final_test_acc", "final_rqi",
         "predicted_test_accuracy", "ideal_test_accuracy", "dof", "grokking_rate", "phase", "steps", "seconds",
@@ -76,7 +76,7 @@ def test_readable_summary(capsys):
         (["--p", "10", "--frac", "0.5", "--steps", "0"], "'0'"),
         (["--p", "10", "--frac", "0.5", "--embed-lr=-1e-3"], "'-1e-3'"),
         (["--p", "10", "--frac", "0.5", "--loss", "hinge"], "hinge"),
-        (["--p", "10", "--frac", "0.5", "--save", "/no/such/dir/x.npz"], "/no/such/dir"),
+        (["--p", "10", "--frac", "0.5", "--save", f"{MISSING_DIR}/x.npz"], MISSING_DIR),
         (["--p", "10"], "--frac"),
     ],
 )
