@@ -80,7 +80,7 @@ def figure_data(result) -> dict:
 
 
 def plot(result, letter: str):
-    from efftheory.plotting_phase import plot_phase_diagram
+    from efftheory.plotting.phase import plot_phase_diagram
 
     pyplot()  # font sizes
     fixed = result.settings

@@ -217,7 +217,7 @@ def test_sequential_process_pool_and_dask_agree(tmp_path):
 
 
 def test_plot_axes_ticks_and_cells(tmp_path):
-    from efftheory.plotting_phase import PHASE_COLORS, plot_phase_diagram
+    from efftheory.plotting.phase import PHASE_COLORS, plot_phase_diagram
 
     result = run_sweep(GRID, FIXED, tmp_path, cell_fn=synthetic_cell)
     fig = plot_phase_diagram(result, annotate_gap=True)

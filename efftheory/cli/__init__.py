@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import sys
 
+from efftheory import __version__
 from efftheory.cli._common import Parser, UI, add_json_flag, dumps
 from efftheory.errors import InputError
 
@@ -27,6 +28,7 @@ def build_parser() -> Parser:
         prog="efftheory",
         description="The effective theory of representation learning behind grokking (Liu et al. 2022).",
     )
+    parser.add_argument("--version", action="version", version=f"efftheory {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="<command>", parser_class=Parser)
     sub.required = True
     for name, (module_name, help_text) in COMMANDS.items():

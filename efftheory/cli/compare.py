@@ -66,7 +66,7 @@ def run(args, ui):
     summary = summarise(runs, curve.p_unique)
     seconds = time.perf_counter() - start
     if plot_path is not None:
-        from efftheory.plotting_network import plot_compare
+        from efftheory.plotting.network import plot_compare
 
         save_figure(plot_compare(summary, runs, curve.p_unique), plot_path)
 

@@ -38,7 +38,7 @@ def run(args, ui):
     with ui.progress(args.trials, "trials") as update:
         curve = critical_curve(task.p, args.trials, args.seed, progress=update)
     if plot_path is not None:
-        from efftheory.plotting_critical import plot_critical
+        from efftheory.plotting.critical import plot_critical
 
         save_figure(plot_critical(curve), plot_path)
 

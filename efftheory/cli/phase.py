@@ -142,7 +142,7 @@ def run(args, ui):
         close()
     if plot is not None:
         from efftheory.cli._common import save_figure
-        from efftheory.plotting_phase import plot_phase_diagram
+        from efftheory.plotting.phase import plot_phase_diagram
 
         fig = plot_phase_diagram(result, annotate_gap=args.annotate_gap)
         save_figure(fig, plot)

@@ -107,7 +107,7 @@ def run(args, ui):
                        lr=args.lr, method=args.method, steps=args.steps, dt=args.dt, delta=args.delta,
                        n_times=args.times, progress=update)
     if plot_path is not None:
-        from efftheory.plotting_dynamics import plot_simulation
+        from efftheory.plotting.dynamics import plot_simulation
 
         save_figure(plot_simulation(sim), plot_path)
     if save_path is not None:

@@ -127,7 +127,7 @@ def run(args, ui):
             arrays[f"theory_{m}_rqi"] = c.rqi
         save_npz(save_path, arrays, compressed=True)
     if plot_path is not None:
-        from efftheory.plotting_network import plot_training
+        from efftheory.plotting.network import plot_training
 
         save_figure(plot_training(result, counterparts), plot_path)
     return out, _text(out, config, save_path, plot_path)

@@ -4,14 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from efftheory import plotting
 
 
 def plot_training(result, counterparts: dict):
@@ -19,8 +12,7 @@ def plot_training(result, counterparts: dict):
 
     Embedding panels show the first normalised dimension of each symbol against steps.
     """
-    plt = _pyplot()
-    fig, ax = plt.subplots(2, 3, figsize=(14, 7.5), constrained_layout=True)
+    fig, ax = plotting.subplots(2, 3, figsize=(14, 7.5))
     t = result.steps
     a = ax[0, 0]
     a.plot(t, result.train_acc, label="train")
@@ -60,8 +52,7 @@ def plot_training(result, counterparts: dict):
 def plot_compare(summary: dict, runs: list[dict], p_unique: np.ndarray):
     """2 x 2 panels (a) accuracy vs Âcc, (b) generalisation vs P_unique, (c) steps to RQI vs
     the theory's time scale, (d) trajectory mismatch per run (when computed)."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(2, 2, figsize=(11, 9), constrained_layout=True)
+    fig, ax = plotting.subplots(2, 2, figsize=(11, 9))
     a = ax[0, 0]
     real = [r["full_acc"] for r in runs]
     pred = [r["predicted_full_acc"] for r in runs]

@@ -7,18 +7,15 @@ test accuracy(t) with the ideal accuracy and the theory's time scale; (d) the sp
 
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from efftheory.metrics import normalize  # noqa: E402
+from efftheory import plotting
+from efftheory.metrics import normalize
 
 
 def plot_simulation(sim):
     """Return a matplotlib figure of a :class:`efftheory.simulation.Simulation`."""
-    fig, axes = plt.subplots(2, 2, figsize=(11.0, 8.0))
+    fig, axes = plotting.subplots(2, 2, figsize=(11.0, 8.0), layout=None)
     th, traj = sim.theory, sim.trajectory
     later = traj.times > 0  # log time axes
     t = traj.times[later]
@@ -41,7 +38,7 @@ def plot_simulation(sim):
 def _embeddings(ax, traj, later):
     E = traj.E[:, 0]  # (T, p, d), first trial
     p = E.shape[1]
-    colours = plt.cm.viridis(np.linspace(0, 1, p))
+    colours = plotting.colours("viridis", p)
     if E.shape[-1] == 1:
         for k in range(p):
             ax.plot(traj.times[later], E[later, k, 0], color=colours[k], lw=1)

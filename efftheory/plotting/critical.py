@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from efftheory.critical import CriticalCurve  # noqa: E402
+from efftheory.critical import CriticalCurve
+from efftheory import plotting
 
 
 def plot_critical(curve: CriticalCurve, ax=None, label: str | None = None):
     """P_unique(r) with its Wilson 95% band and r_c marked. Returns the figure."""
     fig = None
     if ax is None:
-        fig, ax = plt.subplots(figsize=(6.0, 4.0))
+        fig, ax = plotting.subplots(figsize=(6.0, 4.0), layout=None)
     r = curve.fractions
     line = ax.plot(r, curve.p_unique, lw=2, label=label or f"P(unique), p = {curve.p}")[0]
     ax.fill_between(r, curve.ci_low, curve.ci_high, color=line.get_color(), alpha=0.25, lw=0,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from efftheory import plotting
 from efftheory.phases import PHASES
 
 PHASE_COLORS = {
@@ -34,10 +35,6 @@ def plot_phase_diagram(result, *, annotate_gap: bool = False, title: str | None 
 
     ``annotate_gap`` writes ``t_test - t_train`` (steps) in each cell where both were reached.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
 
@@ -45,7 +42,7 @@ def plot_phase_diagram(result, *, annotate_gap: bool = False, title: str | None 
     codes = np.ma.masked_less(result.phase_codes, 0)
     cmap = ListedColormap([PHASE_COLORS[p] for p in PHASES]).with_extremes(bad="white")
     nx, ny = grid.x.n, grid.y.n
-    fig, ax = plt.subplots(figsize=(max(6.0, 3.8 + 0.55 * nx), max(3.6, 1.6 + 0.45 * ny)))
+    fig, ax = plotting.subplots(figsize=(max(6.0, 3.8 + 0.55 * nx), max(3.6, 1.6 + 0.45 * ny)), layout=None)
     ax.imshow(codes, cmap=cmap, vmin=-0.5, vmax=len(PHASES) - 0.5, origin="lower", aspect="auto",
               interpolation="nearest")
     for axis, set_ticks, set_labels, set_name in (
@@ -55,7 +52,9 @@ def plot_phase_diagram(result, *, annotate_gap: bool = False, title: str | None 
         set_ticks(np.arange(axis.n))
         set_labels([_tick(v, axis.log) for v in axis.values])
         set_name(f"{axis.label} ({axis.name}{', log scale' if axis.log else ''})")
-    plt.setp(ax.get_xticklabels(), rotation=45, ha="right")
+    ax.tick_params(axis="x", labelrotation=45)
+    for label in ax.get_xticklabels():
+        label.set_horizontalalignment("right")
     ax.set_xticks(np.arange(nx + 1) - 0.5, minor=True)  # thin white lines between cells
     ax.set_yticks(np.arange(ny + 1) - 0.5, minor=True)
     ax.grid(which="minor", color="white", linewidth=0.6)

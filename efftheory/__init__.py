@@ -1,0 +1,62 @@
+"""efftheory: the effective theory of representation learning behind grokking, simulated and
+checked against small real networks (Liu et al., NeurIPS 2022; see docs/theory.md).
+
+The public API is what this module exports (``__all__``); the modules behind it are the
+implementation and may change.
+
+    >>> import efftheory as et
+    >>> split = et.Addition(10).split(frac=0.8, seed=0)
+    >>> theory = et.linear_theory(split)        # Hessian, spectrum, dof, grokking rate, ideal accuracy
+    >>> run = et.train_network(split, et.NetworkConfig(seed=0), steps=2000)
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version as _version
+
+try:
+    __version__ = _version("efftheory")
+except PackageNotFoundError:  # running from a source tree that was not installed
+    __version__ = "0+unknown"
+
+from efftheory.errors import InputError
+from efftheory.tasks import Addition, Split
+from efftheory.theory import LinearTheory, linear_theory
+from efftheory.critical import CriticalCurve, critical_curve
+from efftheory.metrics import normalize, predicted_accuracy, rqi
+from efftheory.dynamics import ExactFlow, Trajectory, effective_gradient, effective_loss, evolve
+from efftheory.simulation import Simulation, simulate
+from efftheory.network import NetworkConfig, TrainResult, train_network
+from efftheory.phases import PHASES, phase_of
+from efftheory.sweep import Axis, Grid, SweepResult, SweepSettings, run_sweep
+
+__all__ = [
+    "__version__",
+    "InputError",
+    "Addition",
+    "Split",
+    "LinearTheory",
+    "linear_theory",
+    "CriticalCurve",
+    "critical_curve",
+    "normalize",
+    "rqi",
+    "predicted_accuracy",
+    "effective_loss",
+    "effective_gradient",
+    "ExactFlow",
+    "Trajectory",
+    "evolve",
+    "Simulation",
+    "simulate",
+    "NetworkConfig",
+    "TrainResult",
+    "train_network",
+    "PHASES",
+    "phase_of",
+    "Axis",
+    "Grid",
+    "SweepSettings",
+    "SweepResult",
+    "run_sweep",
+]
