@@ -28,8 +28,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from efftheory.metrics import normalize
+from efftheory.dynamics import time_scale
+from efftheory.metrics import DEFAULT_DELTA, RQI_THRESHOLD, normalize
 from efftheory.metrics import rqi as rqi_of
+from efftheory.stats import first_at_or_above
 
 #: Time scales tried for the best rescaling: 0.01 ... 100, 81 points log-spaced.
 SCALES = np.geomspace(0.01, 100.0, 81)
@@ -37,17 +39,6 @@ SCALES = np.geomspace(0.01, 100.0, 81)
 LOG_POINTS = 200
 #: Saved theory times per run (the theory is integrated to max(SCALES) x the last step).
 THEORY_POINTS = 3000
-
-
-def theory_time_scale(grokking_rate: float | None, E0: np.ndarray, lr: float) -> float | None:
-    """Z0 / (2 η λ3): the e-folding time (in steps) of the slowest structural mode (design §5).
-
-    None when the split leaves the structure free (λ3 = 0) or has no λ3 (p = 2).
-    """
-    if grokking_rate is None or grokking_rate <= 0.0:
-        return None
-    Z0 = float(np.sum(np.asarray(E0, dtype=np.float64) ** 2))
-    return Z0 / (2.0 * lr * grokking_rate)
 
 
 @dataclass(frozen=True)
@@ -114,7 +105,7 @@ def match_rms(net_steps, net_embeddings, times, theory_embeddings, scales=SCALES
     return best[0], math.sqrt(best[1]), best[2], math.sqrt(plain)
 
 
-def effective_counterpart(result, H_hat: np.ndarray, method: str = "rk4", delta: float = 0.01,
+def effective_counterpart(result, H_hat: np.ndarray, method: str = "rk4", delta: float = DEFAULT_DELTA,
                           scales=SCALES) -> Counterpart:
     """Run the effective theory from ``result.E0`` and match it to the network's trajectory.
 
@@ -129,10 +120,10 @@ def effective_counterpart(result, H_hat: np.ndarray, method: str = "rk4", delta:
     times = np.unique(np.r_[0.0, np.round(np.geomspace(1.0, t_max, THEORY_POINTS))])
     traj = evolve(H_hat, result.E0, times, lr=result.config.embed_lr, method=method)
     En = normalize(traj.E[:, 0])
-    r = np.asarray(rqi_of(En, delta), dtype=np.float64)
-    hit = np.flatnonzero(r >= 0.95)
+    r = np.asarray(rqi_of(En, delta, task=result.split.task), dtype=np.float64)
     scale, rms, flips, unscaled = match_rms(result.steps, result.embeddings, times, En, scales)
-    first = float(times[hit[0]]) if hit.size else None
+    first = first_at_or_above(times, r, RQI_THRESHOLD)
+    first = None if math.isinf(first) else first
     return Counterpart(method, times, En, r, first, scale, rms, unscaled, bool(np.any(flips[-1])))
 
 
@@ -160,7 +151,7 @@ def summarise(runs: list[dict], p_unique: np.ndarray) -> dict:
 
     Each run is a dict with: n_train, seed, dof, full_acc (real, final), predicted_full_acc
     (from the final embeddings), generalised (test accuracy reached 0.9), steps_to_rqi, tau
-    (:func:`theory_time_scale`, None for dof > 0) and optionally rms_rk4 / rms_adam /
+    (:func:`efftheory.dynamics.time_scale`, None for dof > 0) and optionally rms_rk4 / rms_adam /
     scale_rk4 / scale_adam. ``p_unique`` (N,) is P_unique(n) for n = 1..N.
     """
     out: dict = {"runs": len(runs)}
@@ -199,7 +190,7 @@ def summarise(runs: list[dict], p_unique: np.ndarray) -> dict:
     return out
 
 
-def run_one(p: int, n_train: int, seed: int, steps: int, config, delta: float = 0.01,
+def run_one(p: int, n_train: int, seed: int, steps: int, config, delta: float = DEFAULT_DELTA,
             trajectory: bool = True) -> dict:
     """Train one network of the grid (split and network both seeded by ``seed``) and score it.
 
@@ -229,7 +220,7 @@ def run_one(p: int, n_train: int, seed: int, steps: int, config, delta: float = 
         and float(result.test_acc[-1]) >= theory.ideal_test_accuracy - 1e-9,
         "steps_to_train": result.steps_to_train, "steps_to_test": result.steps_to_test,
         "steps_to_rqi": result.steps_to_rqi, "phase": result.phase,
-        "tau": theory_time_scale(theory.grokking_rate if theory.unique else None, result.E0, config.embed_lr),
+        "tau": time_scale(theory.grokking_rate if theory.unique else None, float(np.sum(result.E0**2)), config.embed_lr),
         "seconds": result.seconds,
     }
     if trajectory:

@@ -1,4 +1,4 @@
-"""The critical training-set size (design §3).
+"""The critical training-set size (docs/theory.md §6).
 
 ``P_unique(n)`` is the probability that a uniformly random training set of n samples fixes the
 linear structure (dof = 0, i.e. rank H = p - 2). Uniqueness is monotone in D, and a uniformly
@@ -21,28 +21,29 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit, prange
 
-from efftheory.errors import InputError, require
 from efftheory.stats import crossing, wilson_interval
-from efftheory.tasks import Addition
+from efftheory.tasks import Addition, Task, as_int
 
 #: A candidate direction is new when its squared residual exceeds this fraction of its norm².
 _NEW_DIRECTION_RTOL = 1e-9
 
 
 @njit(cache=True)
-def _add_sample(x, pairs, p, first_of_sum, Q, rank, v):
+def _add_sample(x, pairs, labels, p, first_of_sum, Q, rank, v):
     """Add sample x to the running row space; return the new rank.
 
-    first_of_sum: (2p-1,) int64, -1 until a sum is seen. Q: (p, p), its first `rank` rows an orthonormal basis.
+    first_of_sum: (n_classes,) int64, -1 until a label is seen. Q: (p, p), its first `rank` rows an orthonormal basis.
     v: (p,) float64 scratch, all zero on entry and on exit.
     """
     i, j = pairs[x, 0], pairs[x, 1]
-    s = i + j
+    s = labels[x]
     r = first_of_sum[s]
     if r < 0:
         first_of_sum[s] = x
         return rank
     m, n = pairs[r, 0], pairs[r, 1]
+    if (i == m and j == n) or (i == n and j == m):  # (a, b) and (b, a): no constraint
+        return rank
     # v = u_x - u_r as at most four (index, value) entries; coefficients c = Q v.
     v[i] += 1.0
     v[j] += 1.0
@@ -62,7 +63,8 @@ def _add_sample(x, pairs, p, first_of_sum, Q, rank, v):
             c += Q[k, j] * v[j]
         if n != m:
             c += Q[k, n] * v[n]
-        # (i,j) and (m,n) are distinct samples of one sum, so {i,j} and {m,n} are disjoint.
+        # (i,j) and (m,n) are samples of one label with different symbol multisets, so (for
+        # addition and modular addition) {i,j} and {m,n} are disjoint.
         proj2 += c * c
     if norm2 - proj2 > _NEW_DIRECTION_RTOL * norm2:
         w = v.copy()
@@ -85,15 +87,15 @@ def _add_sample(x, pairs, p, first_of_sum, Q, rank, v):
 
 
 @njit(cache=True)
-def _prefix_ranks(order, pairs, p):
+def _prefix_ranks(order, pairs, labels, n_cls, p):
     """rank H of every prefix of ``order``: (len(order),) int64 (no early stop; for tests)."""
-    first = -np.ones(2 * p - 1, np.int64)
+    first = -np.ones(n_cls, np.int64)
     Q = np.zeros((p, p))
     v = np.zeros(p)
     out = np.empty(order.size, np.int64)
     rank = 0
     for t in range(order.size):
-        rank = _add_sample(order[t], pairs, p, first, Q, rank, v)
+        rank = _add_sample(order[t], pairs, labels, p, first, Q, rank, v)
         out[t] = rank
     return out
 
@@ -107,26 +109,25 @@ def _shuffle(a):
 
 
 @njit(cache=True, parallel=True)
-def _n_star_kernel(pairs, p, seeds):
-    """n* for each trial: first prefix size of a random permutation with rank H = p - 2.
+def _n_star_kernel(pairs, labels, n_cls, p, target, seeds):
+    """n* for each trial: first prefix size of a random permutation with rank H = target.
 
     Each trial seeds the generator of the thread that runs it, so trial t depends on
     seeds[t] only, whatever the number of threads.
     """
     N = pairs.shape[0]
-    target = p - 2
     out = np.empty(seeds.size, np.int64)
     for t in prange(seeds.size):
         np.random.seed(seeds[t])
         order = np.arange(N)
         _shuffle(order)
-        first = -np.ones(2 * p - 1, np.int64)
+        first = -np.ones(n_cls, np.int64)
         Q = np.zeros((p, p))
         v = np.zeros(p)
         rank = 0
         n_star = N
         for k in range(N):
-            rank = _add_sample(order[k], pairs, p, first, Q, rank, v)
+            rank = _add_sample(order[k], pairs, labels, p, first, Q, rank, v)
             if rank >= target:
                 n_star = k + 1
                 break
@@ -139,22 +140,28 @@ def trial_seeds(seed: int, trials: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 2**31 - 1, size=trials, dtype=np.int64)
 
 
-def n_star_samples(p: int, trials: int, seed: int = 0, progress=None, chunk: int = 1000) -> np.ndarray:
+def _as_task(task) -> Task:
+    """A Task, or ``Addition(p)`` for a plain symbol count ``p``."""
+    return task if isinstance(task, Task) else Addition(task)
+
+
+def n_star_samples(task, trials: int, seed: int = 0, progress=None, chunk: int = 1000) -> np.ndarray:
     """(trials,) int64: for each random order of D0, the first size n with dof = 0.
 
-    Trials run in chunks of ``chunk`` so that ``progress(k)`` can report k finished trials;
-    each trial depends only on its own seed, so chunking does not change the result.
+    ``task`` is a :class:`Task` or a symbol count p (addition). The target rank is
+    ``p - task.structural_nullity``. Trials run in chunks of ``chunk`` so that ``progress(k)``
+    can report k finished trials; each trial depends only on its own seed, so chunking does not
+    change the result.
     """
-    task = Addition(p)
-    require(
-        isinstance(trials, (int, np.integer)) and not isinstance(trials, bool) and trials >= 1,
-        f"trials must be a positive integer, got {trials!r}",
-    )
-    seeds = trial_seeds(seed, int(trials))
+    task = _as_task(task)
+    trials = as_int(trials, "trials", 1)
+    seeds = trial_seeds(seed, trials)
     pairs = np.ascontiguousarray(task.pairs)
+    labels = np.ascontiguousarray(task.labels)
+    target = task.p - task.structural_nullity
     out = np.empty(seeds.size, np.int64)
     for lo in range(0, seeds.size, chunk):
-        out[lo : lo + chunk] = _n_star_kernel(pairs, task.p, seeds[lo : lo + chunk])
+        out[lo : lo + chunk] = _n_star_kernel(pairs, labels, task.n_classes, task.p, target, seeds[lo : lo + chunk])
         if progress is not None:
             progress(min(chunk, seeds.size - lo))
     return out
@@ -199,16 +206,17 @@ class CriticalCurve:
         return float(self.p_unique[k]), float(self.ci_low[k]), float(self.ci_high[k])
 
 
-def critical_curve(p: int, trials: int = 2000, seed: int = 0, progress=None) -> CriticalCurve:
+def critical_curve(task, trials: int = 2000, seed: int = 0, progress=None) -> CriticalCurve:
     """Estimate P_unique(n), n = 1..N, and the critical size n_c from ``trials`` random orders.
 
-    ``progress(k)``, if given, is called as trials finish (k at a time).
+    ``task`` is a :class:`Task` or a symbol count p (addition). ``progress(k)``, if given, is
+    called as trials finish (k at a time).
     """
-    task = Addition(p)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InputError(f"seed must be a non-negative integer, got {seed!r}")
+    task = _as_task(task)
+    seed = as_int(seed, "seed", 0)
+    trials = as_int(trials, "trials", 1)
     start = time.perf_counter()
-    n_star = n_star_samples(task.p, trials, seed, progress)
+    n_star = n_star_samples(task, trials, seed, progress)
     N = task.n_samples
     n = np.arange(1, N + 1)
     counts = np.searchsorted(np.sort(n_star), n, side="right")  # trials with n* <= n

@@ -1,4 +1,4 @@
-"""Effective-loss dynamics of embeddings (design §5).
+"""Effective-loss dynamics of embeddings (docs/theory.md §8).
 
 Embeddings ``E`` are (p, d) arrays, or batches (B, p, d) of independent initial conditions.
 With the normalised Hessian ``Ĥ`` (p, p) of a training split:
@@ -30,6 +30,7 @@ import numpy as np
 from numba import njit, prange
 
 from efftheory.errors import require
+from efftheory.metrics import DEFAULT_DELTA, predicted_accuracy, rqi
 
 METHODS = ("exact", "rk4", "euler", "rk4-projected", "euler-projected", "adam")
 """Accepted values of ``method``."""
@@ -94,22 +95,41 @@ class Trajectory:
         return np.einsum("bpd,bpd->b", self.E0, self.E0)
 
     @property
+    def diverged(self) -> np.ndarray:
+        """(B,) bool: members whose loss or Z became non-finite (integration stopped there;
+        later saved values are NaN)."""
+        return ~np.all(np.isfinite(self.loss) & np.isfinite(self.Z), axis=0)
+
+    @property
     def z_drift(self) -> float:
-        """max over saved times and batch of |Z(t) / Z0 − 1|."""
-        return float(np.max(np.abs(self.Z / self.Z0[None, :] - 1.0)))
+        """max over saved times and the members that did not diverge of |Z(t) / Z0 − 1|
+        (NaN when every member diverged)."""
+        ok = ~self.diverged
+        if not ok.any():
+            return float("nan")
+        return float(np.max(np.abs(self.Z[:, ok] / self.Z0[None, ok] - 1.0)))
 
-    def rqi(self, delta: float = 0.01) -> np.ndarray:
-        """(T, B) representation quality index of every saved embedding (design §4)."""
-        from efftheory.metrics import rqi
+    def rqi(self, delta: float = DEFAULT_DELTA, task=None) -> np.ndarray:
+        """(T, B) representation quality index of every saved embedding (docs/theory.md §7);
+        ``task`` defaults to addition on p symbols."""
+        return np.asarray(rqi(self.E, delta=delta, task=task), dtype=np.float64)
 
-        return np.asarray(rqi(self.E, delta=delta), dtype=np.float64)
-
-    def predicted_accuracy(self, split, delta: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
+    def predicted_accuracy(self, split, delta: float = DEFAULT_DELTA) -> tuple[np.ndarray, np.ndarray]:
         """((T, B) predicted test accuracy, (T, B) predicted full-table accuracy)."""
-        from efftheory.metrics import predicted_accuracy
-
         test, full = predicted_accuracy(self.E, split, delta=delta)
         return np.asarray(test, dtype=np.float64), np.asarray(full, dtype=np.float64)
+
+
+def time_scale(grokking_rate: float | None, Z0, lr: float):
+    """Z0 / (2 η λ): the e-folding time, in steps at learning rate η, of the slowest structural
+    mode of the flow (docs/theory.md §8). ``Z0`` may be an array (one time per member).
+
+    None when the split leaves the structure free (rate 0) or has no rate (addition at p = 2).
+    """
+    if grokking_rate is None or grokking_rate <= 0.0:
+        return None
+    out = np.asarray(Z0, dtype=np.float64) / (2.0 * lr * grokking_rate)
+    return float(out) if out.ndim == 0 else out
 
 
 # ---------------------------------------------------------------- loss and gradient
@@ -289,14 +309,20 @@ def _integrate(H, E_start, Z0, t_start, times, dt_max, lr, rk4, project, E_out, 
     B, p, d = E_start.shape
     T = times.shape[0]
     for b in prange(B):
-        E = np.ascontiguousarray(E_start[b].T)  # (d, p)
+        E = E_start[b].T.copy()  # (d, p); a copy, never a view of the caller's E_start (d = 1)
         k1 = np.empty((d, p))
         k2 = np.empty((d, p))
         k3 = np.empty((d, p))
         k4 = np.empty((d, p))
         tmp = np.empty((d, p))
         t_prev = t_start
+        alive = True
         for it in range(T):
+            if not alive:  # diverged earlier: the rest of this member's trajectory is NaN
+                E_out[it, b] = np.nan
+                loss_out[it, b] = np.nan
+                Z_out[it, b] = np.nan
+                continue
             span = times[it] - t_prev
             if span > 0.0:
                 # 1e-12 slack: span/dt_max = 100.00000000000001 means 100 steps, not 101
@@ -314,6 +340,7 @@ def _integrate(H, E_start, Z0, t_start, times, dt_max, lr, rk4, project, E_out, 
             loss, Z = _loss_grad(H, E, k1)
             loss_out[it, b] = loss
             Z_out[it, b] = Z
+            alive = math.isfinite(loss) and math.isfinite(Z)
 
 
 @njit(cache=True, parallel=True)
@@ -327,12 +354,18 @@ def _adam(H, E_start, m_all, v_all, done_start, steps, lr, beta1, beta2, eps, E_
     B, p, d = E_start.shape
     T = steps.shape[0]
     for b in prange(B):
-        E = np.ascontiguousarray(E_start[b].T)  # (d, p), like m, v, G
-        m = np.ascontiguousarray(m_all[b].T)
-        v = np.ascontiguousarray(v_all[b].T)
+        E = E_start[b].T.copy()  # (d, p), like m, v, G; copies, never views of the inputs
+        m = m_all[b].T.copy()
+        v = v_all[b].T.copy()
         G = np.empty((d, p))
         done = done_start
+        alive = True
         for it in range(T):
+            if not alive:  # diverged earlier: the rest of this member's trajectory is NaN
+                E_out[it, b] = np.nan
+                loss_out[it, b] = np.nan
+                Z_out[it, b] = np.nan
+                continue
             while done < steps[it]:
                 done += 1
                 _loss_grad(H, E, G)
@@ -349,6 +382,7 @@ def _adam(H, E_start, m_all, v_all, done_start, steps, lr, beta1, beta2, eps, E_
             loss, Z = _loss_grad(H, E, G)
             loss_out[it, b] = loss
             Z_out[it, b] = Z
+            alive = math.isfinite(loss) and math.isfinite(Z)
         m_all[b] = m.T
         v_all[b] = v.T
 

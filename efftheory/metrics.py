@@ -1,25 +1,34 @@
-"""Representation metrics (design §4): normalisation, RQI and predicted accuracy.
+"""Representation metrics (docs/theory.md §7): normalisation, RQI and predicted accuracy.
 
-Every function takes embeddings ``E`` of shape ``(..., p, d)`` (any leading axes, e.g. a
+Every public function takes embeddings ``E`` of shape ``(..., p, d)`` (any leading axes, e.g. a
 trajectory ``(T, p, d)`` or a batch ``(T, B, p, d)``) and scores all of them in one call.
 
 A parallelogram ``q = (i, j, m, n)`` *holds* in the normalised embeddings Ê when the mean over
 the d dimensions of ``(Ê_i + Ê_j - Ê_m - Ê_n)^2`` is below ``δ_p = δ · 110 / (p (p + 1))``
 (δ = 0.01 by default; at p = 10 this is the paper's threshold exactly).
+
+The kernels here score ONE representation (p, d) and walk the parallelograms class by class
+(samples grouped by label, :class:`efftheory.tasks.Classes`), so they need O(N) memory and
+O(|P0|) time and never list the parallelograms. The training loop of the network calls the same
+kernels at every evaluated step (one home for the definition); the public functions below run
+them over a batch in parallel.
 """
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import numpy as np
 from numba import njit, prange
 
 from efftheory.errors import require
-from efftheory.tasks import Split
-from efftheory.theory import parallelogram_quads
+from efftheory.tasks import Addition, Classes, Split, Task
 
+#: δ of the p-scaled tolerance δ_p (docs/theory.md §7).
 DEFAULT_DELTA = 0.01
+#: A network or a flow "has formed the structure" once RQI reaches this.
+RQI_THRESHOLD = 0.95
 
 
 def threshold(p: int, delta: float = DEFAULT_DELTA) -> float:
@@ -27,10 +36,122 @@ def threshold(p: int, delta: float = DEFAULT_DELTA) -> float:
     return delta * 110.0 / (p * (p + 1))
 
 
+# ------------------------------------------------------------------ kernels (one representation)
+
+
+@njit(cache=True)
+def normalize_into(E, En):
+    """En (p, d) float64 <- E (p, d) normalised per dimension, computed in float64.
+
+    Subtract the mean over the p symbols, divide by the sample std (ddof = 1). A dimension that
+    is constant (std <= 1e-12 of its largest magnitude) carries no structure and becomes NaN,
+    so no parallelogram holds in it. E may be float32 (the network's parameters).
+    """
+    p, d = E.shape
+    for k in range(d):
+        mu = 0.0
+        scale = 0.0
+        for i in range(p):
+            x = float(E[i, k])
+            mu += x
+            scale = max(scale, abs(x))
+        mu /= p
+        ss = 0.0
+        for i in range(p):
+            e = float(E[i, k]) - mu
+            ss += e * e
+        sd = math.sqrt(ss / (p - 1))
+        constant = not (sd > 1e-12 * max(scale, 1e-300))  # NaN input: constant too
+        for i in range(p):
+            En[i, k] = np.nan if constant else (float(E[i, k]) - mu) / sd
+
+
+@njit(cache=True, inline="always")
+def _holds(En, i, j, m, n, thr):
+    """Mean over dimensions of (Ê_i + Ê_j - Ê_m - Ê_n)^2 < thr (NaN never holds)."""
+    d = En.shape[1]
+    acc = 0.0
+    for k in range(d):
+        r = En[i, k] + En[j, k] - En[m, k] - En[n, k]
+        acc += r * r
+    return acc / d < thr
+
+
+@njit(cache=True)
+def count_holding(En, pairs, members, ptr, thr):
+    """How many parallelograms of the grouped samples hold in En.
+
+    pairs: (N, 2) symbols of every sample; members/ptr: samples grouped by label (a
+    :class:`Classes`). Pairs of samples with the same symbols, (a, b) and (b, a), are no
+    parallelogram and are skipped.
+    """
+    held = 0
+    for c in range(ptr.size - 1):
+        for x in range(ptr[c], ptr[c + 1]):
+            i, j = pairs[members[x], 0], pairs[members[x], 1]
+            for y in range(x + 1, ptr[c + 1]):
+                m, n = pairs[members[y], 0], pairs[members[y], 1]
+                if (i == m and j == n) or (i == n and j == m):
+                    continue
+                if _holds(En, i, j, m, n, thr):
+                    held += 1
+    return held
+
+
+@njit(cache=True)
+def count_implied(En, pairs, labels, test, members, ptr, thr):
+    """How many test samples t have a training sample s of the same label with {t, s} holding.
+
+    test: (n_test,) sample indices; members/ptr: the training samples grouped by label.
+    """
+    count = 0
+    for a in range(test.size):
+        t = test[a]
+        i, j = pairs[t, 0], pairs[t, 1]
+        c = labels[t]
+        for x in range(ptr[c], ptr[c + 1]):
+            m, n = pairs[members[x], 0], pairs[members[x], 1]
+            if (i == m and j == n) or (i == n and j == m):
+                continue
+            if _holds(En, i, j, m, n, thr):
+                count += 1
+                break
+    return count
+
+
+# ------------------------------------------------------------------ batched drivers
+
+
+@njit(cache=True, parallel=True)
+def _normalize_batch(E, out):
+    for b in prange(E.shape[0]):
+        normalize_into(E[b], out[b])
+
+
+@njit(cache=True, parallel=True)
+def _holding_batch(En, pairs, members, ptr, thr):
+    out = np.zeros(En.shape[0], np.int64)
+    for b in prange(En.shape[0]):
+        out[b] = count_holding(En[b], pairs, members, ptr, thr)
+    return out
+
+
+@njit(cache=True, parallel=True)
+def _implied_batch(En, pairs, labels, test, members, ptr, thr):
+    out = np.zeros(En.shape[0], np.int64)
+    for b in prange(En.shape[0]):
+        out[b] = count_implied(En[b], pairs, labels, test, members, ptr, thr)
+    return out
+
+
+# ------------------------------------------------------------------ public functions
+
+
 def _check_E(E) -> np.ndarray:
     E = np.asarray(E, dtype=np.float64)
     require(E.ndim >= 2, f"embeddings must have shape (..., p, d), got {E.shape}")
     require(E.shape[-2] >= 2, f"embeddings need p >= 2 symbols, got shape {E.shape}")
+    require(E.shape[-1] >= 1, f"embeddings need d >= 1 dimensions, got shape {E.shape}")
     return E
 
 
@@ -40,116 +161,66 @@ def normalize(E) -> np.ndarray:
     A dimension that is constant over the symbols (std = 0) carries no structure; it becomes
     NaN, and a parallelogram whose residual is NaN never holds.
 
-    Args: E (..., p, d). Returns: (..., p, d) float64.
+    Args: E (..., p, d). Returns: (..., p, d) float64 (a new array).
     """
     E = _check_E(E)
-    centred = E - E.mean(axis=-2, keepdims=True)
-    std = centred.std(axis=-2, ddof=1, keepdims=True)
-    scale = np.abs(E).max(axis=-2, keepdims=True)
-    constant = std <= 1e-12 * np.maximum(scale, 1e-300)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(constant, np.nan, centred / np.where(constant, 1.0, std))
+    flat = np.ascontiguousarray(E.reshape((-1,) + E.shape[-2:]))
+    out = np.empty_like(flat)
+    _normalize_batch(flat, out)
+    return out.reshape(E.shape)
 
 
-@njit(cache=True, parallel=True)
-def _holds_count(En, quads, thr):
-    """For each b: how many rows (i, j, m, n) of quads hold in En[b].
-
-    En: (B, p, d) normalised; quads: (M, 4) int64; returns (B,) int64.
-    """
-    B, _, d = En.shape
-    out = np.zeros(B, np.int64)
-    for b in prange(B):
-        c = 0
-        for q in range(quads.shape[0]):
-            i, j, m, n = quads[q, 0], quads[q, 1], quads[q, 2], quads[q, 3]
-            acc = 0.0
-            for k in range(d):
-                r = En[b, i, k] + En[b, j, k] - En[b, m, k] - En[b, n, k]
-                acc += r * r
-            if acc / d < thr:  # NaN compares False: never holds
-                c += 1
-        out[b] = c
-    return out
-
-
-@njit(cache=True, parallel=True)
-def _owners_with_a_hold(En, quads, owner, n_owners, thr):
-    """For each b: how many owners have at least one holding quad. owner: (M,) in [0, n_owners)."""
-    B, _, d = En.shape
-    out = np.zeros(B, np.int64)
-    for b in prange(B):
-        seen = np.zeros(n_owners, np.bool_)
-        c = 0
-        for q in range(quads.shape[0]):
-            o = owner[q]
-            if seen[o]:
-                continue
-            i, j, m, n = quads[q, 0], quads[q, 1], quads[q, 2], quads[q, 3]
-            acc = 0.0
-            for k in range(d):
-                r = En[b, i, k] + En[b, j, k] - En[b, m, k] - En[b, n, k]
-                acc += r * r
-            if acc / d < thr:
-                seen[o] = True
-                c += 1
-        out[b] = c
-    return out
-
-
-@lru_cache(maxsize=64)
-def _all_quads(p: int) -> np.ndarray:
-    return parallelogram_quads(p)
-
-
-def _flat(E) -> tuple[np.ndarray, tuple]:
+def _flat_normalized(E) -> tuple[np.ndarray, tuple]:
     En = normalize(E)
-    lead = En.shape[:-2]
-    return np.ascontiguousarray(En.reshape((-1,) + En.shape[-2:])), lead
+    return np.ascontiguousarray(En.reshape((-1,) + En.shape[-2:])), En.shape[:-2]
 
 
 def _shape_like(values: np.ndarray, lead: tuple):
     values = values.reshape(lead)
-    return float(values) if values.ndim == 0 else values
+    return values.item() if values.ndim == 0 else values
 
 
-def rqi(E, delta: float = DEFAULT_DELTA):
+@lru_cache(maxsize=64)
+def _table(task: Task) -> tuple[np.ndarray, Classes, int]:
+    """(pairs, all samples grouped by label, |P0|) of a task, computed once."""
+    from efftheory.theory import count_parallelograms
+
+    every = np.arange(task.n_samples)
+    return np.ascontiguousarray(task.pairs), task.classes(every), count_parallelograms(task, every)
+
+
+def _task_for(E_p: int, task: Task | None) -> Task:
+    task = Addition(E_p) if task is None else task
+    require(isinstance(task, Task), f"task must be a Task, got {type(task).__name__}")
+    require(task.p == E_p, f"embeddings have {E_p} symbols, the task has p={task.p}")
+    return task
+
+
+def rqi(E, delta: float = DEFAULT_DELTA, task: Task | None = None):
     """Representation Quality Index: the fraction of P0 (all parallelograms of D0) that hold.
 
-    Args: E (..., p, d). Returns: float, or (...) float64 array for leading axes.
+    Args: E (..., p, d); ``task`` defaults to addition on p symbols.
+    Returns: float, or (...) float64 array for leading axes. 0 when the table has no
+    parallelogram (addition at p = 2).
     """
-    En, lead = _flat(E)
-    p = En.shape[1]
-    quads = _all_quads(p)
-    if quads.shape[0] == 0:  # p = 2: no parallelogram to hold
+    En, lead = _flat_normalized(E)
+    task = _task_for(En.shape[1], task)
+    pairs, classes, n_par = _table(task)
+    if n_par == 0:
         return _shape_like(np.zeros(En.shape[0]), lead)
-    counts = _holds_count(En, quads, threshold(p, delta))
-    return _shape_like(counts / quads.shape[0], lead)
-
-
-@lru_cache(maxsize=32)
-def _test_train_quads(task, train_key: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """(quads (M, 4), owner (M,)): every (test t, train s) pair of equal sums, t's position."""
-    train = np.frombuffer(train_key, dtype=np.int64)
-    pairs, sums = task.pairs, task.sums
-    mask = np.ones(task.n_samples, bool)
-    mask[train] = False
-    test = np.flatnonzero(mask)
-    t_pos, s_idx = np.nonzero(sums[test][:, None] == sums[train][None, :])
-    quads = np.concatenate([pairs[test[t_pos]], pairs[train[s_idx]]], axis=1).astype(np.int64)
-    return np.ascontiguousarray(quads), t_pos.astype(np.int64)
+    held = _holding_batch(En, pairs, classes.members, classes.ptr, threshold(task.p, delta))
+    return _shape_like(held / n_par, lead)
 
 
 def implied_test_count(E, split: Split, delta: float = DEFAULT_DELTA):
-    """Number of test samples t with a training s of equal sum such that {t, s} holds in Ê."""
-    En, lead = _flat(E)
-    require(En.shape[1] == split.p, f"embeddings have {En.shape[1]} symbols, the split has p={split.p}")
-    quads, owner = _test_train_quads(split.task, np.ascontiguousarray(split.train).tobytes())
-    if quads.shape[0] == 0:
-        return np.zeros(lead, dtype=np.int64) if lead else 0
-    counts = _owners_with_a_hold(En, quads, owner, split.test.size, threshold(split.p, delta))
-    counts = counts.reshape(lead)
-    return int(counts) if counts.ndim == 0 else counts
+    """Number of test samples t with a training s of equal label such that {t, s} holds in Ê."""
+    require(isinstance(split, Split), f"split must be a Split, got {type(split).__name__}")
+    En, lead = _flat_normalized(E)
+    task = _task_for(En.shape[1], split.task)
+    cls = split.train_classes
+    counts = _implied_batch(En, np.ascontiguousarray(task.pairs), np.ascontiguousarray(task.labels),
+                            np.ascontiguousarray(split.test), cls.members, cls.ptr, threshold(task.p, delta))
+    return _shape_like(counts, lead)
 
 
 def predicted_accuracy(E, split: Split, delta: float = DEFAULT_DELTA):

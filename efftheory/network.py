@@ -1,4 +1,4 @@
-"""The paper's toy model: learned embeddings plus an MLP decoder, trained on addition (design §6).
+"""The paper's toy model: learned embeddings plus an MLP decoder, trained on a task (docs/theory.md §9).
 
 Model. Symbols ``0..p-1`` have embeddings ``E`` (p, d). A sample ``(i, j)`` enters the decoder as
 ``x = E_i + E_j`` (d,). The decoder is an MLP ``d -> width -> ... -> width -> out`` with ``depth``
@@ -29,7 +29,7 @@ independent streams for the embeddings, the decoder and the templates, so changi
 does not change the initial embeddings.
 
 The training loop, the forward and backward passes, AdamW and the per-step metrics (RQI and
-predicted accuracy on the normalised embeddings, design §4) run in one numba kernel over a flat
+predicted accuracy on the normalised embeddings, docs/theory.md §7, with the kernels of efftheory.metrics) run in one numba kernel over a flat
 parameter vector; matrix products go to BLAS. A slow numpy twin lives in tests/naive/network.py.
 """
 
@@ -41,21 +41,19 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.linalg.cython_blas  # noqa: F401  numba's np.dot calls this BLAS: load it before limiting it
 from numba import njit
-from threadpoolctl import threadpool_limits
 
 from efftheory.errors import require
-from efftheory.phases import phase_of
-from efftheory.metrics import threshold
+from efftheory.metrics import DEFAULT_DELTA, RQI_THRESHOLD, count_holding, count_implied, normalize_into, threshold
+from efftheory.phases import ACC_THRESHOLD, DEFAULT_GAP, phase_of
+from efftheory.stats import first_at_or_above, step_or_none
 from efftheory.tasks import Split
-from efftheory.theory import parallelogram_quads
+from efftheory.threads import one_blas_thread
+from efftheory.theory import count_parallelograms
 
 LOSSES = ("mse", "ce")
 DTYPES = ("float32", "float64")
 BETA1, BETA2, EPS = 0.9, 0.999, 1e-8
-ACC_THRESHOLD = 0.9
-RQI_THRESHOLD = 0.95
 _CHUNK = 500  # steps per kernel call between progress updates
 
 
@@ -77,7 +75,7 @@ def _check_float(name, value, positive):
 
 @dataclass(frozen=True)
 class NetworkConfig:
-    """Hyper-parameters of the toy network (design §6); validated on construction.
+    """Hyper-parameters of the toy network (docs/theory.md §9); validated on construction.
 
     ``depth`` counts hidden layers (>= 1); ``out_dim`` is the template dimension of the MSE head
     (the CE head always has 2p - 1 outputs).
@@ -112,9 +110,10 @@ class NetworkConfig:
         _check_float("init_scale", self.init_scale, True)
         _check_float("decoder_init_scale", self.decoder_init_scale, True)
 
-    def layer_dims(self, p: int) -> tuple[int, ...]:
-        """(d, width, ..., width, out): the sizes of the decoder's activations."""
-        out = self.out_dim if self.loss == "mse" else 2 * p - 1
+    def layer_dims(self, n_classes: int) -> tuple[int, ...]:
+        """(d, width, ..., width, out): the sizes of the decoder's activations (out = out_dim
+        for the MSE head, the number of labels for the CE head)."""
+        out = self.out_dim if self.loss == "mse" else n_classes
         return (self.dim,) + (self.width,) * self.depth + (out,)
 
 
@@ -165,14 +164,16 @@ class Layout:
         return E, Ws, bs
 
 
-def init_params(p: int, config: NetworkConfig):
-    """Initial flat parameters, layout and templates for ``p`` symbols.
+def init_params(p: int, config: NetworkConfig, n_classes: int | None = None):
+    """Initial flat parameters, layout and templates for ``p`` symbols and ``n_classes`` labels
+    (default 2p - 1, the sums of addition).
 
     Returns ``(theta, layout, templates)``: theta (n_params,) in ``config.dtype``; templates
-    (2p-1, out_dim) N(0, 1) for the MSE head, or an empty (2p-1, 0) array for CE.
+    (n_classes, out_dim) N(0, 1) for the MSE head, or an empty (n_classes, 0) array for CE.
     """
     dtype = np.dtype(config.dtype)
-    layout = Layout.build(p, config.layer_dims(p))
+    n_classes = 2 * p - 1 if n_classes is None else n_classes
+    layout = Layout.build(p, config.layer_dims(n_classes))
     s_embed, s_dec, s_tmpl = np.random.SeedSequence(config.seed).spawn(3)
     theta = np.empty(layout.n_params, dtype=np.float64)
     E, Ws, bs = layout.unpack(theta)
@@ -183,9 +184,9 @@ def init_params(p: int, config: NetworkConfig):
         W[...] = rng.uniform(-bound, bound, size=W.shape)
         b[...] = rng.uniform(-bound, bound, size=b.shape)
     if config.loss == "mse":
-        templates = np.random.default_rng(s_tmpl).standard_normal((2 * p - 1, config.out_dim))
+        templates = np.random.default_rng(s_tmpl).standard_normal((n_classes, config.out_dim))
     else:
-        templates = np.zeros((2 * p - 1, 0))
+        templates = np.zeros((n_classes, 0))
     return theta.astype(dtype), layout, templates.astype(dtype)
 
 
@@ -387,69 +388,30 @@ def _adamw(theta, grad, m, v, step, n_embed, lr_e, wd_e, lr_d, wd_d, c):
 
 
 @njit(cache=True, error_model="numpy")
-def _normalize(theta, p, d, En):
-    """Per dimension: subtract the mean over symbols, divide by the sample std (ddof = 1).
-
-    A constant dimension becomes NaN, so no parallelogram holds in it (design §4).
-    """
-    for k in range(d):
-        mu = 0.0
-        for i in range(p):
-            mu += theta[i * d + k]
-        mu /= p
-        ss = 0.0
-        for i in range(p):
-            e = theta[i * d + k] - mu
-            ss += e * e
-        sd = math.sqrt(ss / (p - 1))
-        scale = 0.0
-        for i in range(p):
-            scale = max(scale, abs(theta[i * d + k]))
-        constant = sd <= 1e-12 * max(scale, 1e-300)  # the rule of efftheory.metrics.normalize
-        for i in range(p):
-            En[i, k] = np.nan if constant else (theta[i * d + k] - mu) / sd
+def _all_finite(x):
+    for k in range(x.size):
+        if not np.isfinite(x[k]):
+            return False
+    return True
 
 
-@njit(cache=True, error_model="numpy")
-def _holds(En, i, j, m, n, thresh):
-    d = En.shape[1]
-    s = 0.0
-    for k in range(d):
-        e = En[i, k] + En[j, k] - En[m, k] - En[n, k]
-        s += e * e
-    return s / d < thresh
-
-
-@njit(cache=True, error_model="numpy")
-def _rqi_pred(En, par, cand_ptr, cand, thresh):
-    """RQI over the parallelograms ``par`` (M, 4) and the count of test samples predicted right.
-
-    Test sample t (row t of ``cand_ptr``) is predicted right if some quadruple
-    ``cand[cand_ptr[t]:cand_ptr[t+1]]`` (its pairs with same-sum training samples) holds.
-    """
-    held = 0
-    for q in range(par.shape[0]):
-        if _holds(En, par[q, 0], par[q, 1], par[q, 2], par[q, 3], thresh):
-            held += 1
-    rqi = held / par.shape[0] if par.shape[0] > 0 else 0.0
-    count = 0
-    for t in range(cand_ptr.size - 1):
-        for c in range(cand_ptr[t], cand_ptr[t + 1]):
-            if _holds(En, cand[c, 0], cand[c, 1], cand[c, 2], cand[c, 3], thresh):
-                count += 1
-                break
-    return rqi, count
+#: outcomes of one chunk of training steps
+RAN, STOPPED_AT_TEST, DIVERGED = 0, 1, 2
 
 
 @njit(cache=True, error_model="numpy")
 def _train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf2,
                  pi, pj, labels, templates, is_ce, nt, N, p, d,
                  lr_e, wd_e, lr_d, wd_d, t0, t1, total, eval_every, stop_at_test,
-                 par, cand_ptr, cand, thresh, rec_f, rec_emb, rec_pos, fast):
+                 metric_pairs, metric_labels, test, all_members, all_ptr, n_par, tr_members, tr_ptr,
+                 thresh, rec_f, rec_emb, rec_pos, fast):
     """Run steps t0 <= t < t1 (t <= total): evaluate if due, then update unless t == total.
 
     Records go to row ``rec_pos[0]`` of ``rec_f`` (columns: step, train loss, test loss, train
-    acc, test acc, rqi, predicted test acc) and ``rec_emb``; returns True if stopped at test.
+    acc, test acc, rqi, predicted test acc) and ``rec_emb``. RQI and predicted accuracy come from
+    the kernels of :mod:`efftheory.metrics` (samples indexed as in the task's table). Returns
+    RAN, STOPPED_AT_TEST, or DIVERGED when the training loss or a parameter is not finite (that
+    step is recorded, and no update follows).
     """
     n_test = N - nt
     no = dims[dims.size - 1]
@@ -464,28 +426,37 @@ def _train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf
         out = acts[a_off[L] * rows : (a_off[L] + no) * rows].reshape((rows, no))
         G = gbuf1[: nt * no].reshape((nt, no))
         tr_loss, tr_ok = _head(out, labels, templates, is_ce, 0, nt, G, True, inv_nt)
-        stop = False
+        diverged = not (np.isfinite(tr_loss) and _all_finite(theta))
+        if diverged and not evaluate:  # record the step at which it diverged
+            evaluate, rows = True, N
+            _forward(theta, dims, w_off, b_off, a_off, acts, pi, pj, rows, d, c[8], fast)
+            out = acts[a_off[L] * rows : (a_off[L] + no) * rows].reshape((rows, no))
+        outcome = RAN
         if evaluate:
             te_loss, te_ok = _head(out, labels, templates, is_ce, nt, N, G, False, 0.0)
-            _normalize(theta, p, d, En)
-            rqi, count = _rqi_pred(En, par, cand_ptr, cand, thresh)
+            normalize_into(theta[: p * d].reshape((p, d)), En)
+            held = count_holding(En, metric_pairs, all_members, all_ptr, thresh)
+            implied = count_implied(En, metric_pairs, metric_labels, test, tr_members, tr_ptr, thresh)
             i = rec_pos[0]
             rec_f[i, 0] = t
             rec_f[i, 1] = tr_loss * inv_nt
             rec_f[i, 2] = te_loss / n_test if n_test > 0 else np.nan
             rec_f[i, 3] = tr_ok / nt
             rec_f[i, 4] = te_ok / n_test if n_test > 0 else np.nan
-            rec_f[i, 5] = rqi
-            rec_f[i, 6] = count / n_test if n_test > 0 else np.nan
+            rec_f[i, 5] = held / n_par if n_par > 0 else 0.0
+            rec_f[i, 6] = implied / n_test if n_test > 0 else np.nan
             rec_emb[i] = En
             rec_pos[0] = i + 1
-            stop = stop_at_test and n_test > 0 and rec_f[i, 3] >= ACC_THRESHOLD and rec_f[i, 4] >= ACC_THRESHOLD
-        if stop:
-            return True
+            if diverged:
+                outcome = DIVERGED
+            elif stop_at_test and n_test > 0 and rec_f[i, 3] >= ACC_THRESHOLD and rec_f[i, 4] >= ACC_THRESHOLD:
+                outcome = STOPPED_AT_TEST
+        if outcome != RAN:
+            return outcome
         if t < total:
             _backward(theta, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf2, pi, pj, nt, rows, d, c[8])
             _adamw(theta, grad, m, v, t + 1, p * d, lr_e, wd_e, lr_d, wd_d, c)
-    return False
+    return RAN
 
 
 # ------------------------------------------------------------------ training
@@ -501,16 +472,19 @@ class TrainResult:
         steps: (T,) int64 evaluated steps (parameters after that many updates).
         train_loss, test_loss: (T,) mean loss over training / test samples (NaN without a test set).
         train_acc, test_acc: (T,) accuracies in [0, 1] (test NaN without a test set).
-        rqi: (T,) representation quality index of the embeddings (design §4).
+        rqi: (T,) representation quality index of the embeddings (docs/theory.md §7).
         predicted_test_acc: (T,) predicted test accuracy Âcc from the embeddings.
         embeddings: (T, p, d) float64 normalised embeddings at each evaluated step.
         E0, E_final: (p, d) raw embeddings at step 0 and at the last step run.
         steps_to_train, steps_to_test, steps_to_rqi: first evaluated step with train / test
             accuracy >= 0.9 or RQI >= 0.95, None if never.
-        phase: design §7 phase from steps_to_train, steps_to_test and ``gap``. Without a test
+        phase: the phase (docs/theory.md §10) from steps_to_train, steps_to_test and ``gap``;
+            "diverged" when the run stopped on a non-finite loss or parameter. Without a test
             set (all samples in training) test accuracy is NaN, steps_to_test None and the rule
             then says memorization (or confusion): nothing can be seen to generalise.
-        steps_run: updates applied (smaller than requested when stopped at test).
+        steps_run: updates applied (smaller than requested when stopped at test or diverged).
+        diverged: whether the run stopped because the loss or a parameter became non-finite
+            (its last record is that step).
         seconds: wall time of the run.
     """
 
@@ -532,7 +506,8 @@ class TrainResult:
     steps_run: int
     seconds: float
     split: Split | None = field(default=None, repr=False)
-    gap: float = 1e3
+    gap: float = DEFAULT_GAP
+    diverged: bool = False
 
     @property
     def final_full_acc(self) -> float:
@@ -543,42 +518,16 @@ class TrainResult:
         return float((self.train_acc[-1] * s.n_train + test) / s.task.n_samples)
 
 
-def _first(steps: np.ndarray, values: np.ndarray, threshold: float) -> int | None:
-    hit = np.flatnonzero(values >= threshold)
-    return int(steps[hit[0]]) if hit.size else None
-
-
-def _parallelogram_quads(split: Split):
-    """Symbol quadruples (i, j, m, n) of P0 (M, 4) and of the test/train same-sum candidates.
-
-    Returns ``(par, cand_ptr, cand)``: test sample number t (in ``split.test`` order) has its
-    candidate quadruples in ``cand[cand_ptr[t]:cand_ptr[t+1]]``.
-    """
-    pairs = split.task.pairs
-    par = np.ascontiguousarray(parallelogram_quads(split.p), dtype=np.int64)
-    sums = split.task.sums
-    train_by_sum = {}
-    for s in split.train:
-        train_by_sum.setdefault(int(sums[s]), []).append(int(s))
-    cand, ptr = [], [0]
-    for t in split.test:
-        for s in train_by_sum.get(int(sums[t]), []):
-            cand.append(np.concatenate([pairs[t], pairs[s]]))
-        ptr.append(len(cand))
-    cand = np.array(cand, dtype=np.int64).reshape(-1, 4)
-    return par, np.array(ptr, dtype=np.int64), cand
-
-
 class _Problem:
     """Arrays the kernels need for one split and config (samples ordered train first)."""
 
     def __init__(self, split: Split, config: NetworkConfig):
-        self.theta, self.layout, self.templates = init_params(split.p, config)
+        self.theta, self.layout, self.templates = init_params(split.p, config, split.task.n_classes)
         order = np.concatenate([split.train, split.test])
         pairs = split.task.pairs[order]
         self.pi = np.ascontiguousarray(pairs[:, 0])
         self.pj = np.ascontiguousarray(pairs[:, 1])
-        self.labels = split.task.sums[order].astype(np.int64)
+        self.labels = split.task.labels[order].astype(np.int64)
         self.N, self.nt, self.d = split.task.n_samples, split.n_train, config.dim
         dims = self.layout.dims
         dtype = self.theta.dtype
@@ -587,6 +536,15 @@ class _Problem:
         self.gbuf2 = np.zeros_like(self.gbuf1)
         self.is_ce = config.loss == "ce"
         self.fast = dtype == np.float32
+
+    def metric_arrays(self, split: Split) -> tuple:
+        """Arrays of the RQI / predicted-accuracy kernels (samples indexed as in the task)."""
+        task = split.task
+        every = task.classes()
+        train = split.train_classes
+        n_par = count_parallelograms(task, np.arange(task.n_samples))
+        return (np.ascontiguousarray(task.pairs), np.ascontiguousarray(task.labels), np.ascontiguousarray(split.test),
+                every.members, every.ptr, n_par, train.members, train.ptr)
 
 
 def loss_and_gradient(split: Split, config: NetworkConfig, theta: np.ndarray | None = None):
@@ -614,15 +572,17 @@ def loss_and_gradient(split: Split, config: NetworkConfig, theta: np.ndarray | N
 
 
 def train_network(split: Split, config: NetworkConfig | None = None, steps: int = 5000, *,
-                  eval_every: int = 1, delta: float = 0.01, gap: float = 1e3,
+                  eval_every: int = 1, delta: float = DEFAULT_DELTA, gap: float = DEFAULT_GAP,
                   stop_at_test: bool = False, progress=None) -> TrainResult:
     """Train the toy network on ``split`` for ``steps`` full-batch updates.
 
     Steps 0, eval_every, 2 eval_every, ... and ``steps`` are evaluated, each on the parameters
     after that many updates and before the next one (module docstring). With ``stop_at_test``
     the run ends at the first evaluated step where train and test accuracy are both >= 0.9
-    (its phase is then decided). ``progress``, if given, is called as ``progress(n)`` with the
-    number of steps just done. The result depends only on ``config`` and ``split``.
+    (its phase is then decided). A run whose training loss or parameters become non-finite
+    stops at that step (recorded) with phase "diverged". ``progress``, if given, is called as
+    ``progress(n)`` with the number of steps just done. The result depends only on ``config``
+    and ``split``.
     """
     config = NetworkConfig() if config is None else config
     require(isinstance(config, NetworkConfig), f"config must be a NetworkConfig, got {type(config).__name__}")
@@ -642,43 +602,40 @@ def train_network(split: Split, config: NetworkConfig | None = None, steps: int 
     grad = np.zeros_like(theta)
     m = np.zeros_like(theta)
     v = np.zeros_like(theta)
-    par, cand_ptr, cand = _parallelogram_quads(split)
+    metric_arrays = prob.metric_arrays(split)
 
     n_rec = steps // eval_every + 2
     rec_f = np.full((n_rec, 7), np.nan)
     rec_emb = np.zeros((n_rec, p, d))
     rec_pos = np.zeros(1, dtype=np.int64)
     thresh = threshold(p, delta)
-    t, done, stopped = 0, 0, False
-    # The matrices are at most N x width (55 x 200 at p = 10): a second BLAS thread costs more
-    # than it gives, and on a busy machine it thrashes (measured: 34 against 1580 steps/s).
-    with threadpool_limits(limits=1, user_api="blas"):
-        while t <= steps and not stopped:
+    t, done, outcome = 0, 0, RAN
+    with one_blas_thread():
+        while t <= steps and outcome == RAN:
             t1 = min(t + _CHUNK, steps + 1)
-            stopped = _train_chunk(
+            outcome = _train_chunk(
                 theta, m, v, grad, dims, layout.w_off, layout.b_off, layout.a_off, prob.acts,
                 prob.gbuf1, prob.gbuf2, prob.pi, prob.pj, prob.labels, templates, prob.is_ce, nt, N,
                 p, d, config.embed_lr, config.embed_wd, config.decoder_lr, config.decoder_wd,
-                t, t1, steps, eval_every, stop_at_test, par, cand_ptr, cand, thresh, rec_f, rec_emb,
+                t, t1, steps, eval_every, stop_at_test, *metric_arrays, thresh, rec_f, rec_emb,
                 rec_pos, prob.fast,  # the Padé tanh is accurate to float32 only
             )
-            now = int(rec_f[rec_pos[0] - 1, 0]) if stopped else min(t1, steps)
+            now = int(rec_f[rec_pos[0] - 1, 0]) if outcome != RAN else min(t1, steps)
             if progress is not None and now > done:
                 progress(now - done)
             t, done = t1, now
     k = int(rec_pos[0])
     rec = rec_f[:k]
     steps_arr = rec[:, 0].astype(np.int64)
-    steps_run = int(steps_arr[-1])
-    t_train = _first(steps_arr, rec[:, 3], ACC_THRESHOLD)
-    t_test = _first(steps_arr, rec[:, 4], ACC_THRESHOLD)
-    t_rqi = _first(steps_arr, rec[:, 5], RQI_THRESHOLD)
+    t_train, t_test, t_rqi = (step_or_none(first_at_or_above(steps_arr, rec[:, col], level))
+                              for col, level in ((3, ACC_THRESHOLD), (4, ACC_THRESHOLD), (5, RQI_THRESHOLD)))
+    diverged = outcome == DIVERGED
     E_final = theta[: layout.n_embed].reshape(p, d).astype(np.float64)
     return TrainResult(
         config=config, steps=steps_arr, train_loss=rec[:, 1].copy(), test_loss=rec[:, 2].copy(),
         train_acc=rec[:, 3].copy(), test_acc=rec[:, 4].copy(), rqi=rec[:, 5].copy(),
         predicted_test_acc=rec[:, 6].copy(), embeddings=rec_emb[:k].copy(), E0=E0, E_final=E_final,
         steps_to_train=t_train, steps_to_test=t_test, steps_to_rqi=t_rqi,
-        phase=phase_of(t_train, t_test, gap), steps_run=steps_run,
-        seconds=time.perf_counter() - start, split=split, gap=gap,
+        phase=phase_of(t_train, t_test, gap, diverged), steps_run=int(steps_arr[-1]),
+        seconds=time.perf_counter() - start, split=split, gap=gap, diverged=diverged,
     )

@@ -3,7 +3,7 @@
 :func:`simulate` draws ``trials`` random initial embeddings (uniform in [-0.5, 0.5) times
 ``init_scale``, shape (B, p, d)), evolves them under ℓ_eff of the split's Ĥ
 (:func:`efftheory.dynamics.evolve`), solves the same problem in closed form at the same times
-for comparison, and scores every saved embedding (design §4). This is what
+for comparison, and scores every saved embedding (docs/theory.md §7). This is what
 ``efftheory simulate`` prints; it is a library function so that other code can reuse it.
 """
 
@@ -14,12 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from efftheory.dynamics import Trajectory, default_horizon, evolve
+from efftheory.dynamics import Trajectory, default_horizon, evolve, time_scale
 from efftheory.errors import require
-from efftheory.metrics import DEFAULT_DELTA, predicted_accuracy, rqi
+from efftheory.metrics import DEFAULT_DELTA, RQI_THRESHOLD, predicted_accuracy, rqi
+from efftheory.stats import first_at_or_above
 from efftheory.theory import LinearTheory
-
-RQI_TARGET = 0.95
 
 
 @dataclass(frozen=True)
@@ -37,7 +36,9 @@ class Simulation:
         time_scale: Z0 / (2 η λ3) in steps (Z0 averaged over the batch); None unless unique.
         steps_to_rqi: (B,) first saved time with RQI >= 0.95 (inf if never).
         exact_steps_to_rqi: (B,) the same for the closed-form flow.
-        max_deviation_from_exact: max over times and batch of ||E − E_exact||_F / ||E_exact||_F.
+        max_deviation_from_exact: max over times and batch of ||E − E_exact||_F / ||E_exact||_F
+            (over the members that did not diverge; NaN if all did).
+        diverged: (B,) bool, members whose integration became non-finite (stopped there).
     """
 
     theory: LinearTheory
@@ -52,6 +53,7 @@ class Simulation:
     steps_to_rqi: np.ndarray
     exact_steps_to_rqi: np.ndarray
     max_deviation_from_exact: float
+    diverged: np.ndarray
 
 
 def initial_embeddings(p: int, dim: int, trials: int, init_scale: float, seed: int) -> np.ndarray:
@@ -61,13 +63,6 @@ def initial_embeddings(p: int, dim: int, trials: int, init_scale: float, seed: i
     """
     rng = np.random.default_rng([int(seed), 1])
     return init_scale * rng.uniform(-0.5, 0.5, size=(trials, p, dim))
-
-
-def first_time_at_or_above(times: np.ndarray, values: np.ndarray, level: float) -> np.ndarray:
-    """(B,) first times[i] with values[i, b] >= level (inf if never); values (T, B)."""
-    hit = values >= level
-    first = np.argmax(hit, axis=0)
-    return np.where(hit.any(axis=0), times[first], np.inf)
 
 
 def simulate(theory: LinearTheory, *, dim: int = 1, trials: int = 8, init_scale: float = 1.0,
@@ -93,13 +88,12 @@ def simulate(theory: LinearTheory, *, dim: int = 1, trials: int = 8, init_scale:
     traj = evolve(theory.H_hat, E0, t_max=steps, lr=lr, method=method, dt=dt,
                   n_times=max(n_times, 2), progress=progress)
     exact = traj if method == "exact" else evolve(theory.H_hat, E0, traj.times, lr=lr, method="exact")
-    r = np.asarray(rqi(traj.E, delta=delta))
-    r_exact = r if exact is traj else np.asarray(rqi(exact.E, delta=delta))
+    task = split.task
+    r = np.asarray(rqi(traj.E, delta=delta, task=task))
+    r_exact = r if exact is traj else np.asarray(rqi(exact.E, delta=delta, task=task))
     test_acc, full_acc = predicted_accuracy(traj.E, split, delta=delta)
     dev = np.linalg.norm(traj.E - exact.E, axis=(-2, -1)) / np.linalg.norm(exact.E, axis=(-2, -1))
-    time_scale = None
-    if theory.unique and theory.grokking_rate:
-        time_scale = float(traj.Z0.mean()) / (2.0 * lr * theory.grokking_rate)
+    scale = time_scale(theory.grokking_rate if theory.unique else None, float(traj.Z0.mean()), lr)
     return Simulation(
         theory=theory,
         trajectory=traj,
@@ -109,10 +103,11 @@ def simulate(theory: LinearTheory, *, dim: int = 1, trials: int = 8, init_scale:
         predicted_test_accuracy=np.asarray(test_acc),
         predicted_full_accuracy=np.asarray(full_acc),
         delta=float(delta),
-        time_scale=time_scale,
-        steps_to_rqi=first_time_at_or_above(traj.times, r, RQI_TARGET),
-        exact_steps_to_rqi=first_time_at_or_above(traj.times, r_exact, RQI_TARGET),
-        max_deviation_from_exact=float(dev.max()),
+        time_scale=scale,
+        steps_to_rqi=first_at_or_above(traj.times, r, RQI_THRESHOLD),
+        exact_steps_to_rqi=first_at_or_above(traj.times, r_exact, RQI_THRESHOLD),
+        max_deviation_from_exact=float(dev[:, ~traj.diverged].max()) if (~traj.diverged).any() else math.nan,
+        diverged=traj.diverged,
     )
 
 

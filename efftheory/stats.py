@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -44,3 +46,19 @@ def crossing(x: np.ndarray, y: np.ndarray, level: float = 0.5) -> float | None:
         return float(x[k])
     x0, x1, y0, y1 = float(x[k - 1]), float(x[k]), float(y[k - 1]), float(y[k])
     return x0 + (level - y0) * (x1 - x0) / (y1 - y0)
+
+
+def first_at_or_above(times, values, level: float):
+    """First ``times[k]`` with ``values[k] >= level``, along the first axis; inf if never.
+
+    Args: times (T,); values (T, ...). Returns: float for values (T,), else a (...) array.
+    """
+    times = np.asarray(times, dtype=np.float64)
+    hit = np.asarray(values) >= level
+    out = np.where(hit.any(axis=0), times[np.argmax(hit, axis=0)], np.inf)
+    return float(out) if out.ndim == 0 else out
+
+
+def step_or_none(t: float) -> int | None:
+    """A first-crossing time as a whole step, None for never (inf)."""
+    return None if math.isinf(t) else int(t)

@@ -1,15 +1,16 @@
-"""The linear effective theory of a training split (design §3).
+"""The linear effective theory of a training split (docs/theory.md §2–§5).
 
-A parallelogram ``q = {(i, j), (m, n)}`` is a pair of distinct samples with equal sums; its
-constraint vector is ``a_q = e_i + e_j - e_m - e_n`` (length p). On a training set D,
+A parallelogram ``q = {(i, j), (m, n)}`` is a pair of distinct samples with equal labels (sums,
+for addition); its constraint vector is ``a_q = e_i + e_j - e_m - e_n`` (length p). On a training set D,
 
     H(D) = sum_{q in P0(D)} a_q a_q^T          (p x p, integer, positive semi-definite)
 
 is the Hessian of the parallelogram loss, and ``Ĥ = H / |P0(D)|`` the Hessian of the mean
-squared parallelogram residual ``ℓ0(E) = tr(E^T Ĥ E)``. The vectors ``1`` and ``(0..p-1)`` always
-lie in null(H) (translation and scaling of a linear representation), so ``λ1 = λ2 = 0``;
-``dof = nullity(H) - 2`` counts the directions D leaves free, and the grokking rate is ``λ3``
-of Ĥ when ``dof = 0``.
+squared parallelogram residual ``ℓ0(E) = tr(E^T Ĥ E)``. For addition the vectors ``1`` and
+``(0..p-1)`` always lie in null(H) (translation and scaling of a linear representation), so
+``λ1 = λ2 = 0``; ``dof = nullity(H) - 2`` counts the directions D leaves free, and the grokking
+rate is ``λ3`` of Ĥ when ``dof = 0``. Other tasks have their own structural nullity
+(:attr:`efftheory.tasks.Task.structural_nullity`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 from numba import njit
 
 from efftheory.errors import require
-from efftheory.tasks import Split
+from efftheory.tasks import Classes, Split, Task
 
 #: Relative tolerance of every rank decision: eigenvalue < RANK_RTOL * max(1, λ_max) is zero.
 RANK_RTOL = 1e-9
@@ -28,63 +29,86 @@ RANK_RTOL = 1e-9
 SIGNATURE_ATOL = 1e-7
 
 
-def parallelograms(p: int, samples: np.ndarray | None = None) -> np.ndarray:
-    """Every parallelogram among ``samples`` (default: all of D0 for ``p`` symbols).
+def _within_class_pairs(classes: Classes) -> np.ndarray:
+    """(M, 2) int64 sample indices (a, b), a < b, of every pair inside one class.
 
-    Args:
-        p: number of symbols.
-        samples: (n, 2) int array of pairs (i, j); default ``Addition(p).pairs``.
+    Built class by class, so memory and time are O(M + n), never O(n²).
+    """
+    sizes = classes.sizes
+    blocks = []
+    for c in np.flatnonzero(sizes >= 2):
+        members = classes.members[classes.ptr[c] : classes.ptr[c + 1]]
+        i, j = np.triu_indices(members.size, k=1)
+        blocks.append(np.stack([members[i], members[j]], axis=1))
+    if not blocks:
+        return np.zeros((0, 2), np.int64)
+    return np.concatenate(blocks).astype(np.int64)
+
+
+def parallelograms(task: Task, samples=None) -> np.ndarray:
+    """Every parallelogram among ``samples`` (indices into ``task.pairs``; default all of D0).
 
     Returns:
-        (M, 2) int64 row indices ``(a, b)`` into ``samples`` with ``a < b`` and equal sums,
-        ordered by a then b. ``M = |P0| = 70`` for p = 10 and all samples.
+        (M, 2) int64 sample indices ``(a, b)`` with ``a < b``, equal labels and a non-zero
+        constraint vector, sorted by a then b. ``M = |P0| = 70`` for addition at p = 10.
+        Enumerated class by class: O(M + N) memory.
     """
-    if samples is None:
-        i, j = np.triu_indices(p)
-        samples = np.stack([i, j], axis=1)
-    sums = np.asarray(samples).sum(axis=1)
-    a, b = np.triu_indices(len(sums), k=1)
-    keep = sums[a] == sums[b]
-    return np.stack([a[keep], b[keep]], axis=1).astype(np.int64)
+    classes = task.classes(samples)
+    ab = _within_class_pairs(classes)
+    pairs = task.pairs
+    u, v = pairs[ab[:, 0]], pairs[ab[:, 1]]
+    trivial = ((u[:, 0] == v[:, 0]) & (u[:, 1] == v[:, 1])) | ((u[:, 0] == v[:, 1]) & (u[:, 1] == v[:, 0]))
+    ab = ab[~trivial]
+    return ab[np.lexsort((ab[:, 1], ab[:, 0]))]
 
 
-def parallelogram_quads(p: int, samples: np.ndarray | None = None) -> np.ndarray:
-    """Parallelograms as symbol quadruples: (M, 4) int64 rows ``(i, j, m, n)``, ``i+j = m+n``."""
-    if samples is None:
-        i, j = np.triu_indices(p)
-        samples = np.stack([i, j], axis=1)
+def parallelogram_quads(task: Task, samples=None) -> np.ndarray:
+    """Parallelograms as symbol quadruples: (M, 4) int64 rows ``(a, b, c, d)``, r(a,b) = r(c,d)."""
+    ab = parallelograms(task, samples)
+    return np.ascontiguousarray(np.concatenate([task.pairs[ab[:, 0]], task.pairs[ab[:, 1]]], axis=1))
+
+
+def count_parallelograms(task: Task, samples) -> int:
+    """|P0(D)| = sum over labels of n_s (n_s - 1) / 2 less the trivial pairs, without enumerating.
+
+    Trivial pairs, (a, b) and (b, a) of an ordered commutative table, carry no constraint.
+    """
     samples = np.asarray(samples, dtype=np.int64)
-    ab = parallelograms(p, samples)
-    return np.concatenate([samples[ab[:, 0]], samples[ab[:, 1]]], axis=1)
-
-
-def count_parallelograms(p: int, samples: np.ndarray) -> int:
-    """|P0(D)| = sum over sums s of n_s (n_s - 1) / 2, without enumerating them."""
-    n_s = np.bincount(np.asarray(samples).sum(axis=1), minlength=2 * p - 1)
-    return int((n_s * (n_s - 1) // 2).sum())
+    n_s = np.bincount(task.labels[samples], minlength=task.n_classes)
+    total = int((n_s * (n_s - 1) // 2).sum())
+    if task.ordered:
+        pairs = task.pairs[samples]
+        off = pairs[pairs[:, 0] != pairs[:, 1]]
+        key = np.minimum(off[:, 0], off[:, 1]) * task.p + np.maximum(off[:, 0], off[:, 1])
+        both = np.bincount(key, minlength=task.p * task.p)
+        # both members of {(a, b), (b, a)} present: one trivial pair (same label iff commutative)
+        swapped = task.labels[np.ravel_multi_index((off[:, 1], off[:, 0]), (task.p, task.p))]
+        same = swapped == task.labels[np.ravel_multi_index((off[:, 0], off[:, 1]), (task.p, task.p))]
+        total -= int((both[key[same]] == 2).sum()) // 2
+    return total
 
 
 @njit(cache=True)
-def _hessian_kernel(p, samples):
+def _hessian_kernel(p, samples, labels, n_cls):
     """H from class sums: H = sum_s [n_s sum_a u_a u_a^T - (sum_a u_a)(sum_a u_a)^T].
 
-    samples: (n, 2) int64 pairs (i, j); returns (p, p) int64. O(n + (2p-1) p^2).
+    samples: (n, 2) int64 pairs (a, b); labels: (n,) int64 in [0, n_cls); returns (p, p) int64.
+    O(n + n_cls p^2). Trivial pairs (equal u) contribute zero, so they need no special case.
     """
     n = samples.shape[0]
-    n_cls = 2 * p - 1
     count = np.zeros(n_cls, np.int64)
     u_sum = np.zeros((n_cls, p), np.int64)
     for a in range(n):
         i, j = samples[a, 0], samples[a, 1]
-        s = i + j
+        s = labels[a]
         count[s] += 1
         u_sum[s, i] += 1
         u_sum[s, j] += 1
     H = np.zeros((p, p), np.int64)
     for a in range(n):
         i, j = samples[a, 0], samples[a, 1]
-        c = count[i + j]
-        if c < 2:  # a lone sample of its sum: n_s u u^T - u u^T = 0
+        c = count[labels[a]]
+        if c < 2:  # a lone sample of its label: n_s u u^T - u u^T = 0
             continue
         H[i, i] += c
         H[i, j] += c
@@ -101,16 +125,12 @@ def _hessian_kernel(p, samples):
     return H
 
 
-def _check_samples(p: int, samples) -> np.ndarray:
+def hessian(task: Task, samples) -> np.ndarray:
+    """H(D) = sum over P0(D) of a_q a_q^T for the training samples (indices into task.pairs)."""
     samples = np.ascontiguousarray(samples, dtype=np.int64)
-    require(samples.ndim == 2 and samples.shape[1] == 2, f"samples must have shape (n, 2), got {samples.shape}")
-    require(bool(np.all((samples >= 0) & (samples < p))), f"sample symbols must lie in [0, {p})")
-    return samples
-
-
-def hessian(p: int, samples: np.ndarray) -> np.ndarray:
-    """H(D) = sum over P0(D) of a_q a_q^T for the training pairs ``samples``: (p, p) int64."""
-    return _hessian_kernel(int(p), _check_samples(p, samples))
+    require(samples.ndim == 1, f"samples must be a 1-d array of sample indices, got shape {samples.shape}")
+    return _hessian_kernel(task.p, np.ascontiguousarray(task.pairs[samples]),
+                           np.ascontiguousarray(task.labels[samples]), task.n_classes)
 
 
 def rank_tolerance(eigenvalues: np.ndarray) -> float:
@@ -162,42 +182,50 @@ class LinearTheory:
 
 
 def implied_test_mask(split: Split, null_basis: np.ndarray) -> np.ndarray:
-    """(n_test,) bool: test samples t with a training s of the same sum and N^T u_t = N^T u_s.
+    """(n_test,) bool: test samples t with a training s of the same label and N^T u_t = N^T u_s.
 
-    Then a_ts lies in the row space of H, so the parallelogram {t, s} is implied by P0(D).
+    Then a_ts lies in the row space of H, so the parallelogram {t, s} is implied by P0(D)
+    (docs/theory.md §5).
     """
-    pairs, sums = split.task.pairs, split.task.sums
+    task = split.task
+    pairs, labels = task.pairs, task.labels
     sig = null_basis[pairs[:, 0]] + null_basis[pairs[:, 1]]  # (N, k) = N^T u for every sample
+    classes = split.train_classes
     implied = np.zeros(split.test.size, dtype=bool)
-    train_by_sum: dict[int, np.ndarray] = {}
-    for s in np.unique(sums[split.train]):
-        train_by_sum[int(s)] = sig[split.train[sums[split.train] == s]]
     for t_pos, t in enumerate(split.test):
-        cand = train_by_sum.get(int(sums[t]))
-        if cand is not None:
+        c = labels[t]
+        cand = sig[classes.members[classes.ptr[c] : classes.ptr[c + 1]]]
+        if cand.shape[0]:
             implied[t_pos] = bool(np.any(np.all(np.abs(cand - sig[t]) < SIGNATURE_ATOL, axis=1)))
     return implied
 
 
 def linear_theory(split: Split) -> LinearTheory:
-    """Hessian, spectrum, dof, grokking rate and ideal accuracy of a training split."""
-    p = split.p
-    train_pairs = split.train_pairs
-    H = hessian(p, train_pairs)
-    n_par = count_parallelograms(p, train_pairs)
+    """Hessian, spectrum, dof, grokking rate and ideal accuracy of a training split.
+
+    ``dof = nullity(H) - k`` with k the task's structural nullity (2 for addition: translation
+    and scaling; 1 for modular addition: the ring's global rotation). The rate is the (k+1)-th
+    smallest eigenvalue of Ĥ when dof = 0 (λ3 for addition), 0 when dof > 0 and None when the
+    table has no such eigenvalue (addition at p = 2). docs/theory.md §3–§5.
+    """
+    require(isinstance(split, Split), f"split must be a Split, got {type(split).__name__}")
+    task, p = split.task, split.p
+    k = task.structural_nullity
+    H = hessian(task, split.train)
+    n_par = count_parallelograms(task, split.train)
     lam_H, vecs = np.linalg.eigh(H.astype(np.float64))
     tol = rank_tolerance(lam_H)
     zero = lam_H < tol
     lam_H = np.where(zero, 0.0, lam_H)
     rank = int(p - zero.sum())
-    dof = (p - rank) - 2
+    dof = (p - rank) - k
     H_hat = H / n_par if n_par else np.zeros((p, p))
     eigenvalues = lam_H / n_par if n_par else np.zeros(p)
     unique = dof == 0
-    if p == 2:
+    if p <= k:
         grokking_rate = None
     else:
-        grokking_rate = float(eigenvalues[2]) if unique else 0.0
+        grokking_rate = float(eigenvalues[k]) if unique else 0.0
     null_basis = vecs[:, zero]
     n_test = split.test.size
     n_implied = int(implied_test_mask(split, null_basis).sum()) if n_test else 0

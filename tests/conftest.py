@@ -62,3 +62,11 @@ def cli_json_subprocess(*args: str, timeout: float = 600) -> dict:
     proc = run_cli(*args, "--json", timeout=timeout)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
+
+
+# Property-based tests draw the same examples on every run (no flaky CI): hypothesis derives
+# them from each test's name instead of a fresh random seed.
+from hypothesis import settings as _hyp_settings  # noqa: E402
+
+_hyp_settings.register_profile("deterministic", derandomize=True, deadline=None)
+_hyp_settings.load_profile("deterministic")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from efftheory.comparison import match_rms, summarise, theory_time_scale
+from efftheory.comparison import match_rms, summarise
+from efftheory.dynamics import time_scale
 from efftheory.critical import critical_curve
 from tests.conftest import MISSING_DIR, assert_one_line_error, run_cli
 
@@ -115,7 +116,7 @@ def test_summarise_counts_and_rank_correlation():
     assert out["accuracy"]["mean_abs_diff"] == 0.0 and out["accuracy"]["correlation"] is None
 
 
-def test_theory_time_scale():
-    E0 = np.array([[1.0], [2.0], [-2.0]])  # Z0 = 9
-    assert theory_time_scale(0.5, E0, 1e-3) == pytest.approx(9 / (2 * 1e-3 * 0.5))
-    assert theory_time_scale(0.0, E0, 1e-3) is None and theory_time_scale(None, E0, 1e-3) is None
+def test_time_scale():
+    assert time_scale(0.5, 9.0, 1e-3) == pytest.approx(9 / (2 * 1e-3 * 0.5))
+    assert np.allclose(time_scale(0.5, np.array([9.0, 1.0]), 1e-3), [9000.0, 1000.0])
+    assert time_scale(0.0, 9.0, 1e-3) is None and time_scale(None, 9.0, 1e-3) is None

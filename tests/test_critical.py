@@ -16,9 +16,9 @@ def test_incremental_rank_equals_rank_of_every_prefix(p):
     rng = np.random.default_rng(p)
     for _ in range(3):
         order = rng.permutation(task.n_samples)
-        ranks = _prefix_ranks(order, np.ascontiguousarray(task.pairs), p)
+        ranks = _prefix_ranks(order, np.ascontiguousarray(task.pairs), np.ascontiguousarray(task.labels), task.n_classes, p)
         for k in range(1, task.n_samples + 1):
-            H = hessian(p, task.pairs[order[:k]])
+            H = hessian(task, order[:k])
             assert ranks[k - 1] == naive.numpy_rank(H.astype(float)), (p, k)
 
 
@@ -28,7 +28,7 @@ def test_n_star_is_the_first_unique_prefix(p):
     rng = np.random.default_rng(0)
     for _ in range(5):
         order = rng.permutation(task.n_samples)
-        ranks = _prefix_ranks(order, np.ascontiguousarray(task.pairs), p)
+        ranks = _prefix_ranks(order, np.ascontiguousarray(task.pairs), np.ascontiguousarray(task.labels), task.n_classes, p)
         n_star = int(np.argmax(ranks >= p - 2)) + 1
         unique = [linear_theory(Split.from_indices(task, order[:k])).unique for k in range(1, task.n_samples + 1)]
         assert unique.index(True) + 1 == n_star

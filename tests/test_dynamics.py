@@ -12,6 +12,7 @@ from scipy.integrate import solve_ivp
 
 from efftheory.dynamics import (
     METHODS,
+    default_step,
     effective_gradient,
     effective_loss,
     evolve,
@@ -349,7 +350,10 @@ def test_flow_invariants_on_random_splits(p, frac, seed, d):
     exact = evolve(th.H_hat, E0, lr=LR, method="exact", n_times=40)
     assert exact.z_drift < 1e-12
     assert np.all(np.diff(exact.loss, axis=0) <= 1e-12 * exact.loss[0])
-    rk4 = evolve(th.H_hat, E0, exact.times, lr=LR, method="rk4-projected")
+    # a quarter of the default step: at the default step the RK4 error of a stiff full table
+    # reaches 1.007e-4 (p = 4, frac 1, seed 52, d = 2), and this checks agreement, not the default
+    dt = default_step(th.H_hat, E0, LR, "rk4") / 4
+    rk4 = evolve(th.H_hat, E0, exact.times, lr=LR, method="rk4-projected", dt=dt)
     assert rk4.z_drift < 1e-12 and _rel_dev(rk4.E, exact.E) < 1e-4
     if th.unique:  # the default horizon reaches the linear limit
         assert np.all(rqi(exact.E[-1]) == 1.0)

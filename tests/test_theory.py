@@ -21,13 +21,14 @@ def random_split(p, n, seed):
 @pytest.mark.parametrize("p", range(2, 13))
 def test_number_of_parallelograms_matches_brute_force(p):
     expected = len(naive.brute_force_parallelograms(naive.all_pairs(p)))
-    assert len(parallelograms(p)) == expected == count_parallelograms(p, Addition(p).pairs)
+    task = Addition(p)
+    assert len(parallelograms(task)) == expected == count_parallelograms(task, np.arange(task.n_samples))
     if p == 10:
         assert expected == 70
 
 
 def test_quads_have_equal_sums_and_distinct_samples():
-    q = parallelogram_quads(9)
+    q = parallelogram_quads(Addition(9))
     assert np.all(q[:, 0] + q[:, 1] == q[:, 2] + q[:, 3])
     assert not np.any((q[:, 0] == q[:, 2]) & (q[:, 1] == q[:, 3]))
 
@@ -38,9 +39,9 @@ def test_hessian_from_class_sums_equals_enumeration(p, data):
     N = p * (p + 1) // 2
     n = data.draw(st.integers(1, N))
     split = random_split(p, n, data.draw(st.integers(0, 10_000)))
-    H = hessian(p, split.train_pairs)
+    H = hessian(split.task, split.train)
     assert np.array_equal(H, naive.hessian_by_enumeration(p, split.train_pairs))
-    assert count_parallelograms(p, split.train_pairs) == len(naive.brute_force_parallelograms(split.train_pairs))
+    assert count_parallelograms(split.task, split.train) == len(naive.brute_force_parallelograms(split.train_pairs))
 
 
 @settings(max_examples=40, deadline=None)

@@ -73,7 +73,8 @@ def _opt(value, fmt="{}"):
 
 
 def run(args, ui):
-    from efftheory.comparison import effective_counterpart, theory_time_scale
+    from efftheory.comparison import effective_counterpart
+    from efftheory.dynamics import time_scale
     from efftheory.network import train_network
     from efftheory.tasks import Addition
     from efftheory.theory import linear_theory
@@ -90,7 +91,7 @@ def run(args, ui):
                                gap=args.gap, progress=update)
     theory = linear_theory(split)
     counterparts = {m: effective_counterpart(result, theory.H_hat, m, args.delta) for m in ("rk4", "adam")}
-    tau = theory_time_scale(theory.grokking_rate if theory.unique else None, result.E0, config.embed_lr)
+    tau = time_scale(theory.grokking_rate if theory.unique else None, float(np.sum(result.E0**2)), config.embed_lr)
 
     def final(x):
         return float(x[-1])

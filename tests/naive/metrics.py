@@ -20,18 +20,19 @@ def holds(En: np.ndarray, a, b, delta: float) -> bool:
     return bool(np.mean(r**2) < thr)
 
 
-def rqi(E: np.ndarray, delta: float = 0.01) -> float:
-    """(p, d) -> fraction of all parallelograms of D0 that hold."""
+def rqi(E: np.ndarray, delta: float = 0.01, label=sum, samples=None) -> float:
+    """(p, d) -> fraction of all parallelograms of D0 (default: unordered pairs, labelled by
+    their sum) that hold."""
     p = E.shape[0]
     En = normalize(E)
-    par = brute_force_parallelograms(all_pairs(p))
+    par = brute_force_parallelograms(all_pairs(p) if samples is None else samples, label)
     return sum(holds(En, a, b, delta) for a, b in par) / len(par)
 
 
-def predicted_test_accuracy(E: np.ndarray, train_pairs, test_pairs, delta: float = 0.01) -> float:
+def predicted_test_accuracy(E: np.ndarray, train_pairs, test_pairs, delta: float = 0.01, label=sum) -> float:
     En = normalize(E)
     hit = 0
     for t in test_pairs:
-        if any(sum(s) == sum(t) and holds(En, t, s, delta) for s in train_pairs):
+        if any(label(s) == label(t) and sorted(s) != sorted(t) and holds(En, t, s, delta) for s in train_pairs):
             hit += 1
     return hit / len(test_pairs)

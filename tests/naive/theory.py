@@ -12,16 +12,18 @@ def all_pairs(p: int) -> list[tuple[int, int]]:
     return [(i, j) for i in range(p) for j in range(i, p)]
 
 
-def brute_force_parallelograms(samples) -> list[tuple[tuple[int, int], tuple[int, int]]]:
-    """Every unordered pair of distinct samples with equal sums, by checking all pairs."""
+def brute_force_parallelograms(samples, label=sum) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """Every unordered pair of samples with equal labels (default: the sum) and different symbol
+    multisets (so a non-zero constraint), by checking all pairs."""
     samples = [tuple(map(int, s)) for s in samples]
-    return [(a, b) for a, b in itertools.combinations(samples, 2) if sum(a) == sum(b)]
+    return [(a, b) for a, b in itertools.combinations(samples, 2)
+            if label(a) == label(b) and sorted(a) != sorted(b)]
 
 
-def constraint_matrix(p: int, samples) -> np.ndarray:
+def constraint_matrix(p: int, samples, label=sum) -> np.ndarray:
     """(|P0(D)|, p) rows a_q = e_i + e_j - e_m - e_n, one per parallelogram."""
     rows = []
-    for (i, j), (m, n) in brute_force_parallelograms(samples):
+    for (i, j), (m, n) in brute_force_parallelograms(samples, label):
         a = np.zeros(p)
         a[i] += 1
         a[j] += 1
@@ -31,8 +33,8 @@ def constraint_matrix(p: int, samples) -> np.ndarray:
     return np.array(rows).reshape(-1, p)
 
 
-def hessian_by_enumeration(p: int, samples) -> np.ndarray:
-    A = constraint_matrix(p, samples)
+def hessian_by_enumeration(p: int, samples, label=sum) -> np.ndarray:
+    A = constraint_matrix(p, samples, label)
     return (A.T @ A).round().astype(np.int64)
 
 
