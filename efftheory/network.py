@@ -388,9 +388,10 @@ def _adamw(theta, grad, m, v, step, n_embed, lr_e, wd_e, lr_d, wd_d, c):
 
 
 @njit(cache=True, error_model="numpy")
-def _all_finite(x):
+def _representable(x, limit):
+    """Every |x_k| <= limit (False for NaN and inf)."""
     for k in range(x.size):
-        if not np.isfinite(x[k]):
+        if not abs(x[k]) <= limit:
             return False
     return True
 
@@ -404,14 +405,14 @@ def _train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf
                  pi, pj, labels, templates, is_ce, nt, N, p, d,
                  lr_e, wd_e, lr_d, wd_d, t0, t1, total, eval_every, stop_at_test,
                  metric_pairs, metric_labels, test, all_members, all_ptr, n_par, tr_members, tr_ptr,
-                 thresh, rec_f, rec_emb, rec_pos, fast):
+                 thresh, rec_f, rec_emb, rec_pos, fast, limit):
     """Run steps t0 <= t < t1 (t <= total): evaluate if due, then update unless t == total.
 
     Records go to row ``rec_pos[0]`` of ``rec_f`` (columns: step, train loss, test loss, train
     acc, test acc, rqi, predicted test acc) and ``rec_emb``. RQI and predicted accuracy come from
     the kernels of :mod:`efftheory.metrics` (samples indexed as in the task's table). Returns
-    RAN, STOPPED_AT_TEST, or DIVERGED when the training loss or a parameter is not finite (that
-    step is recorded, and no update follows).
+    RAN, STOPPED_AT_TEST, or DIVERGED when the training loss is not finite or a parameter's
+    magnitude exceeds ``limit`` (that step is recorded, and no update follows).
     """
     n_test = N - nt
     no = dims[dims.size - 1]
@@ -426,7 +427,7 @@ def _train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf
         out = acts[a_off[L] * rows : (a_off[L] + no) * rows].reshape((rows, no))
         G = gbuf1[: nt * no].reshape((nt, no))
         tr_loss, tr_ok = _head(out, labels, templates, is_ce, 0, nt, G, True, inv_nt)
-        diverged = not (np.isfinite(tr_loss) and _all_finite(theta))
+        diverged = not (np.isfinite(tr_loss) and _representable(theta, limit))
         if diverged and not evaluate:  # record the step at which it diverged
             evaluate, rows = True, N
             _forward(theta, dims, w_off, b_off, a_off, acts, pi, pj, rows, d, c[8], fast)
@@ -571,6 +572,12 @@ def loss_and_gradient(split: Split, config: NetworkConfig, theta: np.ndarray | N
     return loss / nt, grad
 
 
+def _divergence_limit(dtype) -> float:
+    """sqrt of the dtype's largest number (1.8e19 in float32): beyond it the squared norm of the
+    parameters (Z, variances) is not representable, so the run has left the numbers."""
+    return float(np.sqrt(np.finfo(dtype).max))
+
+
 def train_network(split: Split, config: NetworkConfig | None = None, steps: int = 5000, *,
                   eval_every: int = 1, delta: float = DEFAULT_DELTA, gap: float = DEFAULT_GAP,
                   stop_at_test: bool = False, progress=None) -> TrainResult:
@@ -580,7 +587,8 @@ def train_network(split: Split, config: NetworkConfig | None = None, steps: int 
     after that many updates and before the next one (module docstring). With ``stop_at_test``
     the run ends at the first evaluated step where train and test accuracy are both >= 0.9
     (its phase is then decided). A run whose training loss or parameters become non-finite
-    stops at that step (recorded) with phase "diverged". ``progress``, if given, is called as
+    stops at that step (recorded) with phase "diverged"; so does one whose parameters exceed sqrt of the dtype's
+    largest number (1.8e19 in float32), where their squares overflow. ``progress``, if given, is called as
     ``progress(n)`` with the number of steps just done. The result depends only on ``config``
     and ``split``.
     """
@@ -619,6 +627,7 @@ def train_network(split: Split, config: NetworkConfig | None = None, steps: int 
                 p, d, config.embed_lr, config.embed_wd, config.decoder_lr, config.decoder_wd,
                 t, t1, steps, eval_every, stop_at_test, *metric_arrays, thresh, rec_f, rec_emb,
                 rec_pos, prob.fast,  # the Padé tanh is accurate to float32 only
+                _divergence_limit(theta.dtype),
             )
             now = int(rec_f[rec_pos[0] - 1, 0]) if outcome != RAN else min(t1, steps)
             if progress is not None and now > done:

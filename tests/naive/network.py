@@ -1,16 +1,19 @@
 """Slow, obviously correct numpy twin of efftheory.network (the toy model and its training loop).
 
 Lists of weight matrices, whole-array numpy, numpy's tanh, PyTorch's AdamW written out term by
-term, and the metrics module called on every evaluated step. Shares only the initialisation
-(``init_params``) with the fast path, so any difference in the maths shows up.
+term, and the slow metric twins of tests/naive/metrics.py on every evaluated step. Shares only
+the initialisation (``init_params``) with the fast path, so any difference in the maths shows up.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from efftheory import metrics
-from efftheory.network import BETA1, BETA2, EPS, init_params
+from efftheory.network import init_params
+from tests.naive import metrics as naive_metrics
+from tests.naive.theory import brute_force_parallelograms
+
+BETA1, BETA2, EPS = 0.9, 0.999, 1e-8  # PyTorch's AdamW defaults
 
 
 def forward(E, Ws, bs, pairs):
@@ -75,7 +78,12 @@ def train(split, config, steps, delta=0.01):
     ms = [np.zeros_like(q) for q in params]
     vs = [np.zeros_like(q) for q in params]
     tr_pairs, te_pairs = split.train_pairs, split.test_pairs
-    y_tr, y_te = split.task.sums[split.train], split.task.sums[split.test]
+    y_tr, y_te = split.task.labels[split.train], split.task.labels[split.test]
+    table = {tuple(map(int, s)): int(r) for s, r in zip(split.task.pairs, split.task.labels)}
+    label = lambda s: table[tuple(map(int, s))]  # noqa: E731  the task's result table
+    all_par = brute_force_parallelograms([tuple(s) for s in split.task.pairs], label)
+    train_list = [tuple(s) for s in tr_pairs]
+    test_list = [tuple(s) for s in te_pairs]
     rec = {k: [] for k in ("train_loss", "test_loss", "train_acc", "test_acc", "rqi", "pred")}
     embeddings = []
     for t in range(steps + 1):
@@ -88,8 +96,10 @@ def train(split, config, steps, delta=0.01):
         rec["test_loss"].append(l_te.mean() if has_test else np.nan)
         rec["train_acc"].append((pred_tr == y_tr).mean())
         rec["test_acc"].append((pred_te == y_te).mean() if has_test else np.nan)
-        rec["rqi"].append(metrics.rqi(E, delta))
-        rec["pred"].append(metrics.predicted_accuracy(E, split, delta)[0])
+        En = naive_metrics.normalize(E)
+        rec["rqi"].append(np.mean([naive_metrics.holds(En, a, b, delta) for a, b in all_par]))
+        rec["pred"].append(naive_metrics.predicted_test_accuracy(E, train_list, test_list, delta, label)
+                           if has_test else np.nan)
         embeddings.append(E.copy())
         if t == steps:
             break
