@@ -3,10 +3,10 @@
 1. Integrator throughput at p = 59, d = 2 and a batch of 256 initial conditions (split frac 0.4,
    seed 0): ``efftheory.dynamics.evolve`` (numba, batch in parallel) against the paper-style
    numpy code (explicit parallelogram matrix A, ℓ0 = mean |A E|², one Python-level step at a
-   time over the whole batch; tests/naive/dynamics.py). The naive code is timed on fewer steps
+   time over the whole batch; efftheory/reference/dynamics.py). The naive code is timed on fewer steps
    and scaled linearly (its cost per step is constant). Both end at the same embeddings.
 2. RQI of a 1000-point trajectory at p = 59 (d = 2): ``efftheory.metrics.rqi`` against its
-   numpy twin (tests/naive/metrics.py, loops over parallelograms; timed on a few points and
+   numpy twin (efftheory/reference/metrics.py, loops over parallelograms; timed on a few points and
    scaled) and against a vectorised numpy version that loops over trajectory points only.
 3. Wall time of ``efftheory simulate --p 59 --frac 0.4`` in a fresh process with numba's cache
    warm (critical-size estimate with 2000 trials included). Target: < 5 s on 2 cores.
@@ -30,8 +30,8 @@ from efftheory.dynamics import default_step, evolve
 from efftheory.metrics import rqi
 from efftheory.tasks import Addition
 from efftheory.theory import linear_theory, parallelogram_quads
-from tests.naive import metrics as naive_metrics
-from tests.naive.dynamics import ParallelogramFlow
+from efftheory.reference import metrics as naive_metrics
+from efftheory.reference.dynamics import ParallelogramFlow
 
 ROOT = Path(__file__).resolve().parents[1]
 

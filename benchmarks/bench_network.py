@@ -2,7 +2,7 @@
 
 The default run of the paper: p = 10, 45 training samples, width 200, depth 2, MSE head,
 float32, every step evaluated (train/test loss and accuracy, RQI and predicted accuracy of the
-current embeddings). The naive twin (tests/naive/network.py) is a straightforward numpy
+current embeddings). The naive twin (efftheory/reference/network.py) is a straightforward numpy
 implementation of the same network (whole-array numpy, list of weights, AdamW term by term),
 timed on fewer steps; one row with its per-step metrics (the metrics module called each step),
 one without any metrics.
@@ -31,7 +31,7 @@ from efftheory.tasks import Addition  # noqa: E402
 
 def naive_training_only(split, config, steps):
     """The twin's forward/backward/AdamW loop without evaluation (train loss only)."""
-    from tests.naive import network as naive
+    from efftheory.reference import network as naive
 
     theta, layout, templates = init_params(split.p, config)
     E, Ws, bs = layout.unpack(theta.copy())
@@ -47,7 +47,7 @@ def naive_training_only(split, config, steps):
 
 
 def run(steps: int = 5000, naive_steps: int = 300) -> list[dict]:
-    from tests.naive import network as naive
+    from efftheory.reference import network as naive
 
     split = Addition(10).split(n_train=45, seed=0)
     rows = []

@@ -30,7 +30,7 @@ does not change the initial embeddings.
 
 The training loop, the forward and backward passes, AdamW and the per-step metrics (RQI and
 predicted accuracy on the normalised embeddings, docs/theory.md §7, with the kernels of efftheory.metrics) run in one numba kernel over a flat
-parameter vector; matrix products go to BLAS. A slow numpy twin lives in tests/naive/network.py.
+parameter vector; matrix products go to BLAS. A slow numpy twin lives in efftheory/reference/network.py.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from efftheory.errors import InputError
 from efftheory.stats import crossing, wilson_interval
 from efftheory.tasks import Addition, Split
 from efftheory.theory import hessian, linear_theory
-from tests.naive import theory as naive
+from efftheory.reference import theory as naive
 
 
 @pytest.mark.parametrize("p", [3, 5, 8, 13])

@@ -22,7 +22,7 @@ from efftheory.errors import InputError
 from efftheory.metrics import predicted_accuracy, rqi
 from efftheory.tasks import Addition
 from efftheory.theory import linear_theory
-from tests.naive import dynamics as naive
+from efftheory.reference import dynamics as naive
 
 LR = 1e-3
 FLOW_METHODS = ("rk4", "euler", "rk4-projected", "euler-projected")

@@ -7,7 +7,7 @@ from efftheory.errors import InputError
 from efftheory.metrics import normalize, predicted_accuracy, rqi, threshold
 from efftheory.tasks import Addition
 from efftheory.theory import linear_theory
-from tests.naive import metrics as naive
+from efftheory.reference import metrics as naive
 
 
 def near_linear(p, d, noise, seed):

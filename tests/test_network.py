@@ -22,7 +22,7 @@ from efftheory.network import (
 )
 from efftheory.phases import phase_of
 from efftheory.tasks import Addition
-from tests.naive import network as naive
+from efftheory.reference import network as naive
 
 SMALL = dict(width=9, out_dim=4, dtype="float64")
 

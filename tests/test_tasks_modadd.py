@@ -10,7 +10,7 @@ from efftheory.errors import InputError
 from efftheory.metrics import rqi
 from efftheory.tasks import Addition, ModularAddition, Split, make_task
 from efftheory.theory import count_parallelograms, hessian, linear_theory, parallelograms
-from tests.naive import theory as naive
+from efftheory.reference import theory as naive
 
 
 def modular(p):

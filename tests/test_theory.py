@@ -11,7 +11,7 @@ from efftheory.theory import (
     parallelogram_quads,
     parallelograms,
 )
-from tests.naive import theory as naive
+from efftheory.reference import theory as naive
 
 
 def random_split(p, n, seed):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tests.naive.theory import all_pairs, brute_force_parallelograms
+from efftheory.reference.theory import all_pairs, brute_force_parallelograms
 
 
 def normalize(E: np.ndarray) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Slow, obviously correct numpy twin of efftheory.network (the toy model and its training loop).
 
 Lists of weight matrices, whole-array numpy, numpy's tanh, PyTorch's AdamW written out term by
-term, and the slow metric twins of tests/naive/metrics.py on every evaluated step. Shares only
+term, and the slow metric twins of efftheory/reference/metrics.py on every evaluated step. Shares only
 the initialisation (``init_params``) with the fast path, so any difference in the maths shows up.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from efftheory.network import init_params
-from tests.naive import metrics as naive_metrics
-from tests.naive.theory import brute_force_parallelograms
+from efftheory.reference import metrics as naive_metrics
+from efftheory.reference.theory import brute_force_parallelograms
 
 BETA1, BETA2, EPS = 0.9, 0.999, 1e-8  # PyTorch's AdamW defaults
 
