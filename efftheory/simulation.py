@@ -65,6 +65,18 @@ def initial_embeddings(p: int, dim: int, trials: int, init_scale: float, seed: i
     return init_scale * rng.uniform(-0.5, 0.5, size=(trials, p, dim))
 
 
+#: The largest memory a simulation may ask for (bytes): a third of a 24 GiB machine.
+MEMORY_BUDGET = 8 * 2**30
+#: Float arrays of shape (T, B, p, d) a simulation holds at once: the trajectory, the exact
+#: flow, their difference and the normalised copy the metrics make.
+_TRAJECTORY_COPIES = 4
+
+
+def memory_estimate(p: int, dim: int, trials: int, n_times: int) -> int:
+    """Bytes the saved trajectories of :func:`simulate` need (float64, all copies)."""
+    return _TRAJECTORY_COPIES * 8 * int(n_times) * int(trials) * int(p) * int(dim)
+
+
 def simulate(theory: LinearTheory, *, dim: int = 1, trials: int = 8, init_scale: float = 1.0,
              seed: int = 0, lr: float = 1e-3, method: str = "rk4", steps=None, dt=None,
              delta: float = DEFAULT_DELTA, n_times: int = 200, progress=None) -> Simulation:
@@ -82,6 +94,10 @@ def simulate(theory: LinearTheory, *, dim: int = 1, trials: int = 8, init_scale:
     for name, value in (("dim", dim), ("trials", trials), ("n_times", n_times)):
         require(isinstance(value, (int, np.integer)) and value >= 1, f"{name} must be a positive integer, got {value!r}")
     require(math.isfinite(init_scale) and init_scale > 0, f"init_scale must be positive, got {init_scale!r}")
+    need = memory_estimate(split.p, dim, trials, max(n_times, 2))
+    require(need <= MEMORY_BUDGET,
+            f"trials={trials} x n_times={n_times} x p={split.p} x dim={dim} would hold {need / 2**30:.1f} GiB of "
+            f"trajectories (limit {MEMORY_BUDGET / 2**30:.0f} GiB); use fewer trials or saved times")
     E0 = initial_embeddings(split.p, dim, trials, init_scale, seed)
     if steps is None:
         steps = default_horizon(theory.H_hat, E0, lr, method)

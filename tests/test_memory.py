@@ -36,3 +36,20 @@ def test_rqi_and_linear_theory_at_p100_need_no_parallelogram_list():
     assert _peak(lambda: rqi(E)) < 16 * m / 4
     split = task.split(frac=0.3, seed=0)
     assert _peak(lambda: linear_theory(split)) < 16 * m
+
+
+def test_simulate_refuses_trial_counts_beyond_the_memory_budget_before_allocating():
+    import pytest
+
+    from efftheory.errors import InputError
+    from efftheory.simulation import MEMORY_BUDGET, memory_estimate, simulate
+
+    th = linear_theory(Addition(59).split(frac=0.4, seed=0))
+    assert memory_estimate(59, 1, 100_000, 200) > MEMORY_BUDGET
+    tracemalloc.start()
+    try:
+        with pytest.raises(InputError, match="trials=100000"):
+            simulate(th, trials=100_000)
+        assert tracemalloc.get_traced_memory()[1] < 50 * 2**20  # refused up front
+    finally:
+        tracemalloc.stop()
