@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from efftheory.dynamics import Trajectory, default_horizon, evolve, time_scale
+from efftheory.dynamics import ExactFlow, Trajectory, default_horizon, evolve, time_scale
 from efftheory.errors import require
 from efftheory.metrics import DEFAULT_DELTA, RQI_THRESHOLD, predicted_accuracy, rqi
 from efftheory.stats import first_at_or_above
@@ -131,3 +131,54 @@ def median_or_none(values: np.ndarray) -> float | None:
     """Median of per-trial times with never = inf; None when at least half never arrive."""
     med = float(np.median(values))
     return med if math.isfinite(med) else None
+
+
+#: Log-spaced times per decade scanned for the exact flow's first RQI crossing before bisection.
+_SCAN_PER_DECADE = 40
+#: Bisection steps that refine it (the crossing is then known to 2^-30 of one scan interval).
+_BISECTIONS = 30
+
+
+def exact_structure_time(H_hat, E0, lr: float, horizon: float, *, task=None,
+                         delta: float = DEFAULT_DELTA, level: float = RQI_THRESHOLD) -> float:
+    """First time (steps at ``lr``) at which the exact flow from E0 (p, d) reaches RQI >= level.
+
+    The closed-form solution is scanned on a log grid from 1e-3 of the slowest relaxation time
+    to ``horizon``, then the first crossing is bisected on the closed form itself, so the answer
+    does not depend on a saving grid. inf when the flow does not reach the level by ``horizon``.
+    This is the calibrated prediction of when a network started from E0 forms its structure
+    (docs/theory.md §8): the bare time scale Z0/(2ηλ3) is only its unit.
+    """
+    flow = ExactFlow(H_hat)
+    E0 = np.asarray(E0, dtype=np.float64)
+
+    def quality(t):
+        return np.asarray(rqi(flow(E0, np.atleast_1d(t), lr).E[:, 0], delta=delta, task=task))
+
+    if quality(0.0)[0] >= level:
+        return 0.0
+    lo = max(horizon * 1e-9, 1e-9)
+    n = max(2, int(_SCAN_PER_DECADE * np.log10(horizon / lo)) + 1)
+    times = np.geomspace(lo, horizon, n)
+    hit = np.flatnonzero(quality(times) >= level)
+    if hit.size == 0:
+        return math.inf
+    k = int(hit[0])
+    a, b = (0.0 if k == 0 else float(times[k - 1])), float(times[k])
+    for _ in range(_BISECTIONS):
+        mid = 0.5 * (a + b)
+        a, b = (a, mid) if quality(mid)[0] >= level else (mid, b)
+    return b
+
+
+def adam_structure_step(H_hat, E0, lr: float, max_steps: int, *, task=None,
+                        delta: float = DEFAULT_DELTA, level: float = RQI_THRESHOLD) -> float:
+    """First step at which discrete Adam on ℓ_eff from E0 (p, d) at ``lr`` has RQI >= level.
+
+    Adam is the optimiser the networks use for their embeddings, so this is the effective
+    theory's prediction for a network's step count, optimiser included. inf if not reached
+    within ``max_steps`` (or if the run diverges).
+    """
+    steps = np.arange(0, int(max_steps) + 1, dtype=np.float64)
+    traj = evolve(H_hat, E0, steps, lr=lr, method="adam")
+    return first_at_or_above(steps, traj.rqi(delta, task=task)[:, 0], level)
