@@ -182,6 +182,7 @@ def p10_run():
     return train_network(split, NetworkConfig(seed=1), steps=1200)
 
 
+@pytest.mark.jit_heavy
 def test_metrics_agree_with_metrics_module(p10_run):
     r = p10_run
     assert r.embeddings.shape == (1201, 10, 1)
@@ -193,6 +194,7 @@ def test_metrics_agree_with_metrics_module(p10_run):
     np.testing.assert_allclose(r.embeddings[0], metrics.normalize(r.E0), atol=1e-12)
 
 
+@pytest.mark.jit_heavy
 def test_steps_to_thresholds_and_phase(p10_run):
     r = p10_run
     for t, series, thr in [(r.steps_to_train, r.train_acc, 0.9), (r.steps_to_test, r.test_acc, 0.9),
@@ -203,6 +205,7 @@ def test_steps_to_thresholds_and_phase(p10_run):
     assert r.phase == phase_of(r.steps_to_train, r.steps_to_test, 1e3)
 
 
+@pytest.mark.jit_heavy
 def test_eval_every_and_stop_at_test():
     split = Addition(5).split(n_train=12, seed=2)
     cfg = NetworkConfig(width=40, seed=1, embed_lr=1e-2, decoder_lr=1e-3)  # generalises at step 316
@@ -222,6 +225,7 @@ def test_eval_every_and_stop_at_test():
     assert stopped.phase == full.phase
 
 
+@pytest.mark.jit_heavy
 def test_all_samples_reach_train_accuracy_one():
     split = Addition(5).split(frac=1.0, seed=0)
     r = train_network(split, NetworkConfig(seed=0), steps=1500)
