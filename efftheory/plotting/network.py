@@ -184,7 +184,7 @@ def _trajectory_panel(a, summary, runs) -> None:
         rms = np.array([r[f"rms_{m}"] for r in runs], float)
         a.plot(n[~at_bound], rms[~at_bound], "o", color=f"C{k}", alpha=0.8, label=f"{METHOD_NAMES[m]}, fitted s")
         if at_bound.any():
-            a.plot(n[at_bound], rms[at_bound], "o", mfc="none", color=f"C{k}",
+            a.plot(n[at_bound], rms[at_bound], "s", ms=9, mfc="none", color=f"C{k}",
                    label=f"{METHOD_NAMES[m]}, no fit (s at grid edge)")
     a.set(xlabel="training samples n", ylabel="rms of normalised trajectories",
           title="(d) network vs effective theory (best time rescaling)")
