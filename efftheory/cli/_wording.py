@@ -41,16 +41,24 @@ def chance_test_accuracy(split) -> float | None:
     return float(np.bincount(sums).max() / sums.size)
 
 
+def uniform_guess(p: int) -> str:
+    """"uniform guess 1/19 = 0.0526": the accuracy of a random answer among the 2p - 1 sums."""
+    return f"uniform guess 1/{2 * p - 1} = {1 / (2 * p - 1):.4f}"
+
+
 def chance_text(chance: float | None, p: int) -> str:
-    """"chance 0.0667 (most common test sum; uniform guess 1/19 = 0.0526)"."""
+    """"chance 0.0667 = always the most common test sum; uniform guess 1/19 = 0.0526"."""
     if chance is None:
         return "chance n/a (no test set)"
-    return f"chance {chance:.4f} (most common test sum; uniform guess 1/{2 * p - 1} = {1 / (2 * p - 1):.4f})"
+    return f"chance {chance:.4f} = always the most common test sum; {uniform_guess(p)}"
 
 
-IDEAL_NOTE = ("note: the ideal accuracy counts the test samples that the training set's parallelograms imply; "
-              "it is not an upper bound. An under-determined representation can form extra near-parallelograms "
-              "by accident, and a network can hit test labels by chance.")
+def ideal_note(indent: str = "") -> list[str]:
+    """Two note lines, for when an accuracy beats the split's ideal accuracy."""
+    return [f"{indent}note: the ideal accuracy counts the test samples implied by the training set's "
+            "parallelograms; it is not an upper bound:",
+            f"{indent}an under-determined representation can form extra near-parallelograms by accident, "
+            "and a network can hit test labels by chance."]
 
 
 def exceeds(value: float | None, ideal: float | None, tol: float = 1e-9) -> bool:

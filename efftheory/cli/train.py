@@ -19,7 +19,7 @@ from efftheory.cli._common import (
     positive_int,
     save_figure,
 )
-from efftheory.cli._wording import IDEAL_NOTE, chance_test_accuracy, exceeds, fit_note, fit_text, plural, steps
+from efftheory.cli._wording import chance_test_accuracy, exceeds, fit_note, fit_text, ideal_note, plural, steps, uniform_guess
 
 
 def add_network_arguments(parser) -> None:
@@ -168,11 +168,10 @@ def _accuracy_rows(o) -> list[str]:
     rows = [
         f"{'test accuracy (final)':28}{_acc(o['final_test_acc']):>14}{_acc(ideal):>14}   (theory: ideal accuracy of the split)",
         f"{'predicted test acc (final E)':28}{_acc(o['predicted_test_accuracy']):>14}",
-        f"{'chance level':28}{'':>14}{_acc(chance):>14}   (always the most common test sum; "
-        f"uniform guess 1/{2 * o['p'] - 1} = {1 / (2 * o['p'] - 1):.3f})",
+        f"{'chance level':28}{'':>14}{_acc(chance):>14}   (always the most common test sum; {uniform_guess(o['p'])})",
     ]
     if exceeds(o["final_test_acc"], ideal) or exceeds(o["predicted_test_accuracy"], ideal):
-        rows.append(IDEAL_NOTE)
+        rows += ideal_note()
     return rows
 
 
