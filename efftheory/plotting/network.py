@@ -95,7 +95,10 @@ def _theory_embeddings(a, method: str, c, last: float) -> None:
     s = c.fitted_scale or 1.0
     x = c.times / s
     keep = (x >= 1) & (x <= last)
-    symbol_lines(a, x[keep], c.embeddings[keep, :, 0])
+    # before its first saved step (theory time 1) the theory is still at E0 (times[0] = 0):
+    # draw that from network step 1, so that every panel starts at the left edge
+    x, E = np.r_[1.0, x[keep]], np.concatenate([c.embeddings[:1, :, 0], c.embeddings[keep, :, 0]])
+    symbol_lines(a, x, E)
     name = METHOD_NAMES[method]
     if c.fitted_scale is None:
         a.set_xlabel("theory time in steps at the embedding lr (unscaled)")
