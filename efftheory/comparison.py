@@ -17,10 +17,12 @@ interpolated; s runs over a log grid and the best s is reported with its rms.
 A best s at either end of the grid is no fit, and is reported as such (``fit_at_bound``,
 ``fitted_scale`` None): at the lower end the network stays closer to the theory's starting
 point E0 than to any later point of its path (s -> 0 freezes the theory at E0); at the upper
-end it is closer to the theory's end state than to any point on the way (s -> infinity is the
-converged theory). Neither limit is a time rescaling, so the grid is not widened to chase
-them (widening the upper end would also cost theory integration time in proportion to s,
-and Adam on ℓ_eff is stepped one step at a time).
+end even the fastest theory on the grid lags the network, which is closest to the latest
+theory state computed (s -> infinity is the converged theory). The lower limit is no time
+rescaling at all; the upper one might be reached at a larger s, but the grid is not widened
+to chase it: the theory would have to be run in proportion to s (Adam on ℓ_eff is stepped one
+step at a time), and a fit that needs a theory over 100 times faster than the network is not
+the match the theory claims.
 At each compared step, each embedding dimension of the theory may be mirrored (Ê -> -Ê),
 whichever fits better: the distance is between representations modulo the mirror symmetry of
 ℓ_eff (RQI and Âcc are mirror invariant too). The theory does not model the decoder, which is

@@ -115,7 +115,7 @@ def test_train_reports_a_fit_at_the_bound(stuck_run):
     assert out["trajectory_scale_edge_flow"] == "lower"
     assert out["trajectory_best_grid_scale_flow"] == pytest.approx(SCALES[0])
     assert "no fit (best s = 0.01, the lower edge of [0.01, 100])" in text
-    assert "closer to the theory's start E0" in text
+    assert "closer to the theory's start E0" in text and "a fit would need s < 0.01" in text
     assert "(s = 0.01" not in text  # the old wording read like a fitted value
 
 
@@ -138,6 +138,14 @@ def test_train_plot_says_no_fit(stuck_run):
 
 
 # ---------------------------------------------------------------- train text
+
+
+def test_train_theory_never_reads_as_beyond_its_horizon():
+    from efftheory.cli.train import _theory_steps
+
+    o = {"theory_steps_to_rqi_flow": None, "theory_horizon_flow": 300000.0,
+         "theory_steps_to_rqi_adam": 1426.0, "theory_horizon_adam": 300000.0}
+    assert _theory_steps(o, "flow") == "> 3e+05" and _theory_steps(o, "adam") == "1426"
 
 
 def test_train_text_dof_positive_has_no_rate_and_notes_the_ideal(capsys):
@@ -244,7 +252,7 @@ def test_compare_plot_no_data_paths():
     texts = _figure_texts(fig)
     assert "no data: no run with dof = 0 reached RQI >= 0.95" in texts
     assert "trajectories not compared" in texts
-    assert "shown only where the ideal is ≥ 0.9" in texts
+    assert "not shown: the ideal is < 0.9 at every n" in texts
     panel_b = fig.axes[1]
     reached = [line for line in panel_b.get_lines() if line.get_marker() == "x"][0]
     assert reached.get_xdata().size == 0  # ideal ~0 at every n: 'reached ideal' is not drawn

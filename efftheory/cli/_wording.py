@@ -75,10 +75,11 @@ def fit_text(scale: float, fit_at_bound: str | None, scales) -> str:
     return f"no fit (best s = {scale:.3g}, the {fit_at_bound} edge of [{lo:g}, {hi:g}])"
 
 
-def fit_note(fit_at_bound: str) -> str:
+def fit_note(fit_at_bound: str, scales) -> str:
     """What a fit stuck at the ``"lower"`` or ``"upper"`` edge of the scale grid means."""
+    lo, hi = float(np.min(scales)), float(np.max(scales))
     if fit_at_bound == "lower":
-        return ("no fit at the lower edge: the network stays closer to the theory's start E0 than to any "
-                "later point of the theory's path")
-    return ("no fit at the upper edge: the network is closer to the theory's end state than to any point "
-            "on the theory's way there")
+        return (f"no fit at the lower edge: the network stays closer to the theory's start E0 than to any later "
+                f"point of the theory's path (a fit would need s < {lo:g})")
+    return (f"no fit at the upper edge: even {hi:g} times faster the theory lags the network, which is closest to "
+            f"the latest theory state computed (a fit would need s > {hi:g})")

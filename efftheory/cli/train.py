@@ -136,12 +136,17 @@ def _counterpart_fields(counterparts) -> dict:
         out |= {f"theory_steps_to_rqi_{name}": c.steps_to_rqi, f"trajectory_rms_{name}": c.rms,
                 f"trajectory_scale_{name}": c.fitted_scale, f"trajectory_fit_at_bound_{name}": c.fit_at_bound is not None,
                 f"trajectory_scale_edge_{name}": c.fit_at_bound, f"trajectory_best_grid_scale_{name}": c.scale,
-                f"trajectory_mirrored_{name}": c.mirrored}
+                f"trajectory_mirrored_{name}": c.mirrored, f"theory_horizon_{name}": float(c.times[-1])}
     return out
 
 
 def _acc(x) -> str:
     return "n/a" if x is None or np.isnan(x) else f"{x:.3f}"
+
+
+def _theory_steps(o, name: str) -> str:
+    """Theory steps to RQI >= 0.95, or "> horizon" when not reached within the computed run."""
+    return steps(o[f"theory_steps_to_rqi_{name}"], none=f"> {steps(o[f'theory_horizon_{name}'])}")
 
 
 def _time_scale_text(o) -> str:
@@ -177,6 +182,8 @@ def _accuracy_rows(o) -> list[str]:
 
 def _text(o, config, save_path, plot_path) -> str:
     """The readable summary of ``train`` (``o`` is the JSON object)."""
+    from efftheory.comparison import SCALES
+
     lam = "none (p = 2)" if o["grokking_rate"] is None else f"{o['grokking_rate']:.4g}"
     lines = [
         f"Addition p = {o['p']}: {o['n_train']} of {plural(o['n_samples'], 'sample')} in training "
@@ -187,8 +194,8 @@ def _text(o, config, save_path, plot_path) -> str:
         f"{'':28}{'network':>14}{'theory':>14}",
         *_accuracy_rows(o),
         f"{'steps to RQI >= 0.95':28}{steps(o['steps_to_rqi']):>14}"
-        f"{steps(o['theory_steps_to_rqi_flow']):>14}   (theory: gradient flow from the same E0)",
-        f"{'':28}{'':>14}{steps(o['theory_steps_to_rqi_adam']):>14}   (theory: Adam on the effective loss)",
+        f"{_theory_steps(o, 'flow'):>14}   (theory: gradient flow from the same E0)",
+        f"{'':28}{'':>14}{_theory_steps(o, 'adam'):>14}   (theory: Adam on the effective loss)",
         "",
         f"final train accuracy {o['final_train_acc']:.3f}, RQI {o['final_rqi']:.3f}, "
         f"full-table accuracy {o['final_full_acc']:.3f}",
@@ -199,7 +206,7 @@ def _text(o, config, save_path, plot_path) -> str:
         "up to mirror):",
         _fit_line(o, "flow", "gradient flow"),
         _fit_line(o, "adam", "Adam on ℓ_eff"),
-        *[f"  {fit_note(edge)}" for edge in ("lower", "upper")
+        *[f"  {fit_note(edge, SCALES)}" for edge in ("lower", "upper")
           if edge in (o["trajectory_scale_edge_flow"], o["trajectory_scale_edge_adam"])],
         f"{plural(o['steps'], 'step')} in {o['seconds']:.2f} s"
         + (f" ({o['steps_per_second']:.0f} steps/s)" if o["steps_per_second"] else ""),

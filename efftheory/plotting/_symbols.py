@@ -28,8 +28,9 @@ def symbol_colourbar(fig, axes, p: int, label: str = "symbol k"):
     norm = BoundaryNorm(np.arange(p + 1) - 0.5, p)
     cmap = matplotlib.colormaps[CMAP].resampled(p)
     bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=axes, label=label, shrink=0.9)
-    ticks = np.unique(np.linspace(0, p - 1, min(p, 11)).round().astype(int))
-    bar.set_ticks(ticks)
+    from matplotlib.ticker import MaxNLocator
+
+    bar.ax.yaxis.set_major_locator(MaxNLocator(nbins=min(p, 10), integer=True))
     return bar
 
 

@@ -125,7 +125,10 @@ def _accuracy_panel(fig, a, summary, runs) -> None:
     """(a) real against predicted full-table accuracy, coloured by training-set size."""
     points = a.scatter([r["predicted_full_acc"] for r in runs], [r["full_acc"] for r in runs],
                        c=[r["n_train"] for r in runs], cmap="viridis", s=18)
-    fig.colorbar(points, ax=a, label="training samples n")
+    from matplotlib.ticker import MaxNLocator
+
+    bar = fig.colorbar(points, ax=a, label="training samples n")
+    bar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     a.plot([0, 1], [0, 1], color="grey", lw=0.7, label="y = x")
     acc = summary["accuracy"]
     corr = "n/a" if acc["correlation"] is None else f"{acc['correlation']:.2f}"
@@ -148,8 +151,9 @@ def _generalisation_panel(a, summary, runs, p_unique) -> None:
     a.plot(np.arange(1, p_unique.size + 1), p_unique, color="black", label="P_unique(n) (theory)")
     a.plot(g["n"], g["fraction"], "o", label="networks reaching test acc 0.9")
     keep = [k for k, n in enumerate(g["n"]) if _ideal_at_least(runs, n)]
+    where = "shown only where the ideal is ≥ 0.9" if keep else "not shown: the ideal is < 0.9 at every n"
     a.plot([g["n"][k] for k in keep], [g["fraction_reaching_ideal"][k] for k in keep], "x",
-           label="networks reaching the ideal test acc\n(shown only where the ideal is ≥ 0.9)")
+           label=f"networks reaching the ideal test acc\n({where})")
     a.set(xlabel="training samples n", ylabel="probability / fraction of networks",
           title="(b) generalisation vs uniqueness", ylim=(-0.02, 1.02))
     a.legend(fontsize=8, loc="upper left")
@@ -170,7 +174,7 @@ def _time_panel(a, summary, runs) -> None:
     y = np.array([max(r["steps_to_rqi"], 1) for r in timed])
     a.loglog(x, y, "o", label="one network (dof = 0)")
     lo, hi = min(x.min(), y.min()) / 2, max(x.max(), y.max()) * 2
-    a.plot([lo, hi], [lo, hi], color="grey", lw=0.7, label="y = x")
+    a.plot([lo, hi], [lo, hi], color="grey", lw=0.7, label="y = x (steps = time scale)")
     a.legend(fontsize=8, loc="upper left")
     a.grid(alpha=0.3, which="both")
 
