@@ -200,7 +200,10 @@ def summarise(runs: list[dict], p_unique: np.ndarray) -> dict:
     Each run is a dict with: n_train, seed, dof, full_acc (real, final), predicted_full_acc
     (from the final embeddings), generalised (test accuracy reached 0.9), steps_to_rqi, tau
     (:func:`theory_time_scale`, None for dof > 0) and optionally rms_rk4 / rms_adam /
-    scale_rk4 / scale_adam. ``p_unique`` (N,) is P_unique(n) for n = 1..N.
+    scale_rk4 / scale_adam (NaN when the fit sits at the grid's edge, fit_at_bound_* then
+    "lower" or "upper"). ``p_unique`` (N,) is P_unique(n) for n = 1..N. The trajectory
+    summary's scale_median leaves such no-fits out (None if no run fits) and fits_at_bound
+    counts them.
     """
     out: dict = {"runs": len(runs)}
     real = np.array([r["full_acc"] for r in runs])
