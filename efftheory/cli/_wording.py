@@ -49,7 +49,7 @@ def uniform_guess(p: int) -> str:
 def chance_text(chance: float | None, p: int) -> str:
     """"chance 0.0667 = always the most common test sum; uniform guess 1/19 = 0.0526"."""
     if chance is None:
-        return "chance n/a (no test set)"
+        return "no test set, so no chance level"
     return f"chance {chance:.4f} = always the most common test sum; {uniform_guess(p)}"
 
 
