@@ -13,6 +13,16 @@ about 200 log-spaced evaluated steps from 1 to the last, so that every decade of
 weighs the same (uniform steps would let the long converged tail decide, and any theory that
 converges fast would match a converged network); Ê_th between saved times is linearly
 interpolated; s runs over a log grid and the best s is reported with its rms.
+
+A best s at either end of the grid is no fit, and is reported as such (``fit_at_bound``,
+``fitted_scale`` None): at the lower end the network stays closer to the theory's starting
+point E0 than to any later point of its path (s -> 0 freezes the theory at E0); at the upper
+end even the fastest theory on the grid lags the network, which is closest to the latest
+theory state computed (s -> infinity is the converged theory). The lower limit is no time
+rescaling at all; the upper one might be reached at a larger s, but the grid is not widened
+to chase it: the theory would have to be run in proportion to s (Adam on ℓ_eff is stepped one
+step at a time), and a fit that needs a theory over 100 times faster than the network is not
+the match the theory claims.
 At each compared step, each embedding dimension of the theory may be mirrored (Ê -> -Ê),
 whichever fits better: the distance is between representations modulo the mirror symmetry of
 ℓ_eff (RQI and Âcc are mirror invariant too). The theory does not model the decoder, which is
@@ -51,9 +61,12 @@ class Counterpart:
         embeddings: (S, p, d) normalised theory embeddings.
         rqi: (S,) RQI along the theory trajectory.
         steps_to_rqi: first saved theory time with RQI >= 0.95 (None if never).
-        scale: the best time scale s (theory time = s x network step).
+        scale: the best time scale s on the grid (theory time = s x network step), even
+            when it lies at the grid's edge.
         rms: mismatch at the best scale, mirror allowed; rms_unscaled: at s = 1, no mirror.
         mirrored: whether, at the last step, the best fit mirrors some dimension of the theory.
+        fit_at_bound: "lower" or "upper" when the best s is the grid's first or last value
+            (no fit, module docstring), else None.
     """
 
     method: str
@@ -65,6 +78,12 @@ class Counterpart:
     rms: float
     rms_unscaled: float
     mirrored: bool
+    fit_at_bound: str | None = None
+
+    @property
+    def fitted_scale(self) -> float | None:
+        """The best time scale s, or None when it sits at the grid's edge (no fit)."""
+        return None if self.fit_at_bound else self.scale
 
 
 def _interp(times: np.ndarray, E: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -105,6 +124,19 @@ def match_rms(net_steps, net_embeddings, times, theory_embeddings, scales=SCALES
     return best[0], math.sqrt(best[1]), best[2], math.sqrt(plain)
 
 
+def bound_of(scale: float, scales=SCALES) -> str | None:
+    """"lower" / "upper" when ``scale`` is the first / last of a grid of several ``scales``,
+    else None (an interior fit; a one-point grid has no edge to stick to)."""
+    scales = np.asarray(scales, dtype=np.float64)
+    if scales.size < 2:
+        return None
+    if np.isclose(scale, scales.min(), rtol=1e-12):
+        return "lower"
+    if np.isclose(scale, scales.max(), rtol=1e-12):
+        return "upper"
+    return None
+
+
 def effective_counterpart(result, H_hat: np.ndarray, method: str = "rk4", delta: float = DEFAULT_DELTA,
                           scales=SCALES) -> Counterpart:
     """Run the effective theory from ``result.E0`` and match it to the network's trajectory.
@@ -124,7 +156,8 @@ def effective_counterpart(result, H_hat: np.ndarray, method: str = "rk4", delta:
     scale, rms, flips, unscaled = match_rms(result.steps, result.embeddings, times, En, scales)
     first = first_at_or_above(times, r, RQI_THRESHOLD)
     first = None if math.isinf(first) else first
-    return Counterpart(method, times, En, r, first, scale, rms, unscaled, bool(np.any(flips[-1])))
+    return Counterpart(method, times, En, r, first, scale, rms, unscaled, bool(np.any(flips[-1])),
+                       bound_of(scale, scales))
 
 
 # ------------------------------------------------------------------ grid summary
@@ -146,13 +179,22 @@ def _spearman(x, y) -> float | None:
     return float(spearmanr(x, y).statistic)
 
 
+def _fitted_median(scales) -> float | None:
+    """Median of the fitted time scales, NaN (no fit at the grid's edge) left out; None if none fit."""
+    fitted = [x for x in scales if x is not None and math.isfinite(x)]
+    return float(np.median(fitted)) if fitted else None
+
+
 def summarise(runs: list[dict], p_unique: np.ndarray) -> dict:
     """The four comparisons over a grid of runs.
 
     Each run is a dict with: n_train, seed, dof, full_acc (real, final), predicted_full_acc
     (from the final embeddings), generalised (test accuracy reached 0.9), steps_to_rqi, tau
     (:func:`efftheory.dynamics.time_scale`, None for dof > 0) and optionally rms_rk4 / rms_adam /
-    scale_rk4 / scale_adam. ``p_unique`` (N,) is P_unique(n) for n = 1..N.
+    scale_rk4 / scale_adam (NaN when the fit sits at the grid's edge, fit_at_bound_* then
+    "lower" or "upper"). ``p_unique`` (N,) is P_unique(n) for n = 1..N. The trajectory
+    summary's scale_median leaves such no-fits out (None if no run fits) and fits_at_bound
+    counts them.
     """
     out: dict = {"runs": len(runs)}
     real = np.array([r["full_acc"] for r in runs])
@@ -184,7 +226,8 @@ def summarise(runs: list[dict], p_unique: np.ndarray) -> dict:
             m: {"rms_mean": float(np.nanmean([r[f"rms_{m}"] for r in runs])),
                 "rms_median": float(np.nanmedian([r[f"rms_{m}"] for r in runs])),
                 "rms_unscaled_median": float(np.nanmedian([r[f"rms_unscaled_{m}"] for r in runs])),
-                "scale_median": float(np.nanmedian([r[f"scale_{m}"] for r in runs]))}
+                "scale_median": _fitted_median([r[f"scale_{m}"] for r in runs]),
+                "fits_at_bound": sum(bool(r.get(f"fit_at_bound_{m}")) for r in runs)}
             for m in ("rk4", "adam")
         }
     return out
@@ -226,6 +269,8 @@ def run_one(p: int, n_train: int, seed: int, steps: int, config, delta: float = 
     if trajectory:
         for method in ("rk4", "adam"):
             c = effective_counterpart(result, theory.H_hat, method, delta)
-            run[f"rms_{method}"], run[f"scale_{method}"] = c.rms, c.scale
+            # a fit at the grid's edge is no fit: its scale is NaN (null in JSON)
+            run[f"rms_{method}"], run[f"scale_{method}"] = c.rms, c.fitted_scale or math.nan
+            run[f"fit_at_bound_{method}"] = c.fit_at_bound
             run[f"rms_unscaled_{method}"] = c.rms_unscaled
     return run

@@ -15,13 +15,23 @@ def add_arguments(parser) -> None:
     parser.add_argument("--plot", metavar="PNG", help="draw P_unique against the training fraction")
 
 
-def _table_rows(curve, max_rows: int = 24) -> np.ndarray:
-    """Indices of the rows to print: the transition region, thinned to about max_rows."""
+def _transition(curve) -> tuple[int, int]:
+    """First and last index of the transition region: where 0 < P_unique < 1, and one row
+    either side (every row when P_unique never moves)."""
     moving = np.flatnonzero((curve.p_unique > 0.0) & (curve.p_unique < 1.0))
     if moving.size == 0:
-        lo, hi = 0, curve.n.size - 1
-    else:
-        lo, hi = max(moving[0] - 1, 0), min(moving[-1] + 1, curve.n.size - 1)
+        return 0, curve.n.size - 1
+    return max(moving[0] - 1, 0), min(moving[-1] + 1, curve.n.size - 1)
+
+
+def _transition_size(curve) -> int:
+    lo, hi = _transition(curve)
+    return hi - lo + 1
+
+
+def _table_rows(curve, max_rows: int = 24) -> np.ndarray:
+    """Indices of the rows to print: the transition region, thinned to about max_rows."""
+    lo, hi = _transition(curve)
     idx = np.unique(np.linspace(lo, hi, min(max_rows, hi - lo + 1)).round().astype(int))
     return idx
 
@@ -55,12 +65,20 @@ def run(args, ui):
         "r_c": curve.r_c,
         "seconds": curve.seconds,
     }
+    return result, _text(curve, plot_path)
+
+
+def _text(curve, plot_path) -> str:
+    """The readable summary: the rows of :func:`_table_rows` (the JSON has every n), n_c, r_c."""
+    rows = _table_rows(curve)
     lines = [
         f"Addition on p = {curve.p} symbols: N = {curve.n_samples} samples, {curve.trials} random orders (seed {curve.seed})",
+        f"P_unique(n) at {len(rows)} selected n of 1..{curve.n_samples}: the transition region (0 < P_unique < 1)"
+        f"{', thinned' if len(rows) < _transition_size(curve) else ''} (--json gives every n)",
         "",
         f"{'n':>6} {'fraction':>9} {'P_unique':>9}   95% interval",
     ]
-    for k in _table_rows(curve):
+    for k in rows:
         lines.append(
             f"{curve.n[k]:>6d} {curve.fractions[k]:>9.3f} {curve.p_unique[k]:>9.4f}   "
             f"[{curve.ci_low[k]:.4f}, {curve.ci_high[k]:.4f}]"
@@ -71,4 +89,4 @@ def run(args, ui):
     else:
         lines.append(f"critical size n_c = {curve.n_c:.2f} samples, r_c = n_c / N = {curve.r_c:.4f}")
     lines.append(f"({curve.seconds:.2f} s)" + (f"; plot written to {plot_path}" if plot_path else ""))
-    return result, "\n".join(lines)
+    return "\n".join(lines)

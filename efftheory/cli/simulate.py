@@ -24,6 +24,16 @@ from efftheory.cli._common import (
     positive_int,
     save_figure,
 )
+from efftheory.cli._wording import (
+    LOSS_ROUND_OFF,
+    chance_test_accuracy,
+    chance_text,
+    exceeds,
+    ideal_note,
+    loss_value,
+    plural,
+    steps,
+)
 
 METHOD_NAMES = ("exact", "rk4", "euler", "adam", "rk4-projected", "euler-projected")
 N_SMALLEST = 6  # eigenvalues of Ĥ reported
@@ -145,6 +155,7 @@ def _result(args, sim, curve, seconds, median_or_none) -> dict:
         "spectrum": th.eigenvalues[:N_SMALLEST],
         "ideal_test_accuracy": th.ideal_test_accuracy,
         "ideal_full_accuracy": th.ideal_full_accuracy,
+        "chance_test_accuracy": chance_test_accuracy(split),
         "critical_fraction": r_c,
         "critical_ci": _critical_interval(curve),
         "critical_trials": curve.trials,
@@ -176,49 +187,84 @@ def _fmt(x, spec=".4g", none="n/a"):
     return none if x is None else format(x, spec)
 
 
-def _text(r, sim, plot_path, save_path) -> str:
+def _theory_lines(r) -> list[str]:
+    """The split's linear theory: parallelograms, dof, λ3, spectrum, ideal accuracy and chance,
+    and the critical fraction."""
     lines = [
-        f"Addition on p = {r['p']} symbols: N = {r['n_samples']} samples, n_train = {r['n_train']} "
-        f"(frac {r['frac']:.3f}, seed {r['seed']})",
-        "",
         "Linear theory of the split",
         f"  parallelograms in D    |P0(D)| = {r['n_parallelograms']}",
         f"  free directions        dof = {r['dof']} ({'unique linear structure' if r['unique'] else 'not unique'})",
         f"  grokking rate          λ3 = {_fmt(r['grokking_rate'])}",
         "  smallest eigenvalues   " + " ".join(f"{x:.4g}" for x in r["spectrum"]),
-        f"  ideal test accuracy    {_fmt(r['ideal_test_accuracy'], '.4f')}",
+        f"  ideal test accuracy    {_fmt(r['ideal_test_accuracy'], '.4f')}   ({chance_text(r['chance_test_accuracy'], r['p'])})",
     ]
     ci = r["critical_ci"]
     if r["critical_fraction"] is None:
-        lines.append(f"  critical fraction      not reached ({r['critical_trials']} trials)")
+        lines.append(f"  critical fraction      not reached ({plural(r['critical_trials'], 'trial')})")
     else:
         lines.append(
             f"  critical fraction      r_c = {r['critical_fraction']:.4f} [{_fmt(ci[0], '.4f')}, {_fmt(ci[1], '.4f')}] "
-            f"({r['critical_trials']} trials): this split lies {r['critical_side']} it "
+            f"({plural(r['critical_trials'], 'trial')}): this split lies {r['critical_side']} it "
             f"(P_unique at n_train = {r['p_unique_at_n_train']:.3f})"
         )
-    dt = "" if r["dt"] is None else f", step {r['dt']:.4g}"
-    lines += [
-        "",
-        f"Dynamics: {r['method']}, lr {r['lr']:g}{dt}, {r['trials']} initial conditions "
-        f"(d = {r['dim']}, init scale {r['init_scale']:g}), {r['steps']:.4g} steps",
-    ]
+    return lines
+
+
+def _time_scale_line(r) -> str:
+    """The theory's time scale Z0/(2ηλ3), or why there is none."""
     if r["predicted_steps_to_rqi"] is not None:
-        lines.append(f"  theory's time scale    Z0 / (2 η λ3) = {r['predicted_steps_to_rqi']:.4g} steps")
+        return f"  theory's time scale    Z0 / (2 η λ3) = {steps(r['predicted_steps_to_rqi'])} steps"
+    if r["grokking_rate"] is None:
+        return "  theory's time scale    none (p = 2 has no λ3)"
+    return (f"  theory's time scale    none: dof = {r['dof']} > 0 leaves free directions, which have no rate "
+            "(λ3 = 0)")
+
+
+def _rqi_line(r) -> str:
     reached = sum(x is not None for x in r["steps_to_rqi_trials"])
+    of = f"{reached} of {plural(r['trials'], 'trial')}"
     if r["steps_to_rqi"] is None:
-        lines.append(f"  RQI >= 0.95            not reached by most trials ({reached} of {r['trials']})")
-    else:
-        ratio = ""
-        if r["predicted_steps_to_rqi"]:
-            ratio = f", {r['steps_to_rqi'] / r['predicted_steps_to_rqi']:.2f} time scales"
-        lines.append(f"  RQI >= 0.95            after {r['steps_to_rqi']:.4g} steps (median, {reached} of {r['trials']} trials{ratio})")
-    lines += [
+        return f"  RQI >= 0.95            not reached by most trials ({of})"
+    ratio = ""
+    if r["predicted_steps_to_rqi"]:
+        ratio = f", {r['steps_to_rqi'] / r['predicted_steps_to_rqi']:.3g} time scales"
+    return f"  RQI >= 0.95            after {steps(r['steps_to_rqi'])} steps (median, {of}{ratio})"
+
+
+def _dynamics_lines(r) -> list[str]:
+    """The evolved embeddings: time scale, RQI, predicted accuracy, ℓ_eff, Z drift, deviation."""
+    dt = "" if r["dt"] is None else f", integrator dt {r['dt']:.4g} steps"
+    final, rounded = loss_value(r["final_loss"], r["initial_loss"])
+    pred = r["final_predicted_test_accuracy"]
+    lines = [
+        f"Dynamics: {r['method']}, lr {r['lr']:g}{dt}, {plural(r['trials'], 'initial condition')} "
+        f"(d = {r['dim']}, init scale {r['init_scale']:g}), {steps(r['steps'])} steps",
+        _time_scale_line(r),
+        _rqi_line(r),
         f"  final RQI              {r['final_rqi']:.4f} (mean over trials)",
-        f"  final predicted test   {_fmt(r['final_predicted_test_accuracy'], '.4f')} (ideal {_fmt(r['ideal_test_accuracy'], '.4f')})",
-        f"  ℓ_eff                  {r['initial_loss']:.4g} -> {r['final_loss']:.4g}",
+        f"  final predicted test   {_fmt(pred, '.4f')} (ideal {_fmt(r['ideal_test_accuracy'], '.4f')}, "
+        f"chance {_fmt(r['chance_test_accuracy'], '.4f')})",
+    ]
+    if exceeds(pred, r["ideal_test_accuracy"]):
+        lines += ideal_note("  ")
+    lines += [
+        f"  ℓ_eff                  {r['initial_loss']:.4g} -> {final}"
+        + (f" (|ℓ_eff| < {LOSS_ROUND_OFF:g} of its start: round-off, printed as 0)" if rounded else ""),
         f"  Z drift                {r['z_drift']:.3g}",
         f"  max deviation from the exact solution  {r['max_deviation_from_exact']:.3g}",
+    ]
+    return lines
+
+
+def _text(r, sim, plot_path, save_path) -> str:
+    """The readable summary of ``simulate`` (``r`` is the JSON object)."""
+    lines = [
+        f"Addition on p = {r['p']} symbols: N = {plural(r['n_samples'], 'sample')}, n_train = {r['n_train']} "
+        f"(frac {r['frac']:.3f}, seed {r['seed']})",
+        "",
+        *_theory_lines(r),
+        "",
+        *_dynamics_lines(r),
         "",
         f"({r['seconds']:.2f} s)"
         + (f"; plot written to {plot_path}" if plot_path else "")

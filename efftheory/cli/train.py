@@ -19,6 +19,7 @@ from efftheory.cli._common import (
     positive_int,
     save_figure,
 )
+from efftheory.cli._wording import chance_test_accuracy, exceeds, fit_note, fit_text, ideal_note, plural, steps, uniform_guess
 
 
 def add_network_arguments(parser) -> None:
@@ -68,10 +69,6 @@ def add_arguments(parser) -> None:
     parser.add_argument("--save", metavar="NPZ", help="save the recorded arrays")
 
 
-def _opt(value, fmt="{}"):
-    return "never" if value is None else fmt.format(value)
-
-
 def run(args, ui):
     from efftheory.comparison import effective_counterpart
     from efftheory.dynamics import time_scale
@@ -106,12 +103,8 @@ def run(args, ui):
         "predicted_test_accuracy": final(result.predicted_test_acc),
         "ideal_test_accuracy": theory.ideal_test_accuracy, "dof": theory.dof,
         "grokking_rate": theory.grokking_rate, "theory_time_scale": tau, "phase": result.phase,
-        "theory_steps_to_rqi_flow": counterparts["rk4"].steps_to_rqi,
-        "theory_steps_to_rqi_adam": counterparts["adam"].steps_to_rqi,
-        "trajectory_rms_flow": counterparts["rk4"].rms, "trajectory_scale_flow": counterparts["rk4"].scale,
-        "trajectory_rms_adam": counterparts["adam"].rms, "trajectory_scale_adam": counterparts["adam"].scale,
-        "trajectory_mirrored_flow": counterparts["rk4"].mirrored,
-        "trajectory_mirrored_adam": counterparts["adam"].mirrored,
+        "chance_test_accuracy": chance_test_accuracy(split),
+        **_counterpart_fields(counterparts),
         "steps": result.steps_run, "seconds": result.seconds,
         "steps_per_second": result.steps_run / result.seconds if result.seconds > 0 else None,
     }
@@ -134,35 +127,90 @@ def run(args, ui):
     return out, _text(out, config, save_path, plot_path)
 
 
+def _counterpart_fields(counterparts) -> dict:
+    """JSON fields of the two effective-theory counterparts ("flow" = rk4, "adam"): steps to
+    RQI, trajectory rms, fitted time scale s (null when the fit sits at the edge of the scale
+    grid: ``trajectory_fit_at_bound_*`` is then true), and whether the fit ends mirrored."""
+    out = {}
+    for m, name in (("rk4", "flow"), ("adam", "adam")):
+        c = counterparts[m]
+        out |= {f"theory_steps_to_rqi_{name}": c.steps_to_rqi, f"trajectory_rms_{name}": c.rms,
+                f"trajectory_scale_{name}": c.fitted_scale, f"trajectory_fit_at_bound_{name}": c.fit_at_bound is not None,
+                f"trajectory_scale_edge_{name}": c.fit_at_bound, f"trajectory_best_grid_scale_{name}": c.scale,
+                f"trajectory_mirrored_{name}": c.mirrored, f"theory_horizon_{name}": float(c.times[-1])}
+    return out
+
+
+def _acc(x) -> str:
+    return "n/a" if x is None or np.isnan(x) else f"{x:.3f}"
+
+
+def _theory_steps(o, name: str) -> str:
+    """Theory steps to RQI >= 0.95, or "> horizon" when not reached within the computed run."""
+    return steps(o[f"theory_steps_to_rqi_{name}"], none=f"> {steps(o[f'theory_horizon_{name}'])}")
+
+
+def _time_scale_text(o) -> str:
+    """The theory's time scale Z0/(2ηλ3) in steps, or why it has none."""
+    if o["theory_time_scale"] is not None:
+        return f"time scale Z0/(2ηλ3) = {steps(o['theory_time_scale'])} steps"
+    if o["grokking_rate"] is None:
+        return "no time scale (p = 2 has no λ3)"
+    return f"no time scale: dof = {o['dof']} > 0 leaves free directions, which have no rate (λ3 = 0)"
+
+
+def _fit_line(o, name: str, label: str) -> str:
+    from efftheory.comparison import SCALES
+
+    fit = fit_text(o[f"trajectory_best_grid_scale_{name}"], o[f"trajectory_scale_edge_{name}"], SCALES)
+    mirrored = ", ends mirrored" if o[f"trajectory_mirrored_{name}"] else ""
+    return f"  {label}: rms {o[f'trajectory_rms_{name}']:.3f}, {fit}{mirrored}"
+
+
+def _accuracy_rows(o) -> list[str]:
+    """Network against theory: test accuracy, chance level, predicted accuracy, and the note when
+    either beats the ideal accuracy (which is not an upper bound)."""
+    ideal, chance = o["ideal_test_accuracy"], o["chance_test_accuracy"]
+    rows = [
+        f"{'test accuracy (final)':28}{_acc(o['final_test_acc']):>14}{_acc(ideal):>14}   (theory: ideal accuracy of the split)",
+        f"{'predicted test acc (final E)':28}{_acc(o['predicted_test_accuracy']):>14}",
+        f"{'chance level':28}{'':>14}{_acc(chance):>14}   (always the most common test sum; {uniform_guess(o['p'])})",
+    ]
+    if exceeds(o["final_test_acc"], ideal) or exceeds(o["predicted_test_accuracy"], ideal):
+        rows += ideal_note()
+    return rows
+
+
 def _text(o, config, save_path, plot_path) -> str:
+    """The readable summary of ``train`` (``o`` is the JSON object)."""
+    from efftheory.comparison import SCALES
+
     lam = "none (p = 2)" if o["grokking_rate"] is None else f"{o['grokking_rate']:.4g}"
-    ideal = "n/a" if o["ideal_test_accuracy"] is None else f"{o['ideal_test_accuracy']:.3f}"
-    test = "n/a" if np.isnan(o["final_test_acc"]) else f"{o['final_test_acc']:.3f}"
-    pred = "n/a" if np.isnan(o["predicted_test_accuracy"]) else f"{o['predicted_test_accuracy']:.3f}"
     lines = [
-        f"Addition p = {o['p']}: {o['n_train']} of {o['n_samples']} samples in training "
+        f"Addition p = {o['p']}: {o['n_train']} of {plural(o['n_samples'], 'sample')} in training "
         f"(frac {o['frac']:.3f}, split seed {o['split_seed']}); network seed {o['seed']}, {config.loss.upper()} head,",
         f"  d = {config.dim}, {config.depth} x {config.width} tanh, lr {config.embed_lr:g} / {config.decoder_lr:g}, "
         f"wd {config.embed_wd:g} / {config.decoder_wd:g}, {config.dtype}",
         "",
         f"{'':28}{'network':>14}{'theory':>14}",
-        f"{'test accuracy (final)':28}{test:>14}{ideal:>14}   (theory: ideal accuracy of the split)",
-        f"{'predicted test acc (final E)':28}{pred:>14}",
-        f"{'steps to RQI >= 0.95':28}{_opt(o['steps_to_rqi']):>14}"
-        f"{_opt(o['theory_steps_to_rqi_flow'], '{:.0f}'):>14}   (theory: gradient flow from the same E0)",
-        f"{'':28}{'':>14}{_opt(o['theory_steps_to_rqi_adam'], '{:.0f}'):>14}   (theory: Adam on the effective loss)",
+        *_accuracy_rows(o),
+        f"{'steps to RQI >= 0.95':28}{steps(o['steps_to_rqi']):>14}"
+        f"{_theory_steps(o, 'flow'):>14}   (theory: gradient flow from the same E0)",
+        f"{'':28}{'':>14}{_theory_steps(o, 'adam'):>14}   (theory: Adam on the effective loss)",
         "",
         f"final train accuracy {o['final_train_acc']:.3f}, RQI {o['final_rqi']:.3f}, "
         f"full-table accuracy {o['final_full_acc']:.3f}",
-        f"steps to train acc >= 0.9: {_opt(o['steps_to_train'])}; to test acc >= 0.9: {_opt(o['steps_to_test'])}"
+        f"steps to train acc >= 0.9: {steps(o['steps_to_train'])}; to test acc >= 0.9: {steps(o['steps_to_test'])}"
         f"  -> phase: {o['phase']}",
-        f"linear theory: dof = {o['dof']}, grokking rate λ3 = {lam}, time scale Z0/(2ηλ3) = "
-        f"{_opt(o['theory_time_scale'], '{:.0f}')} steps",
-        "trajectory mismatch (normalised, log-spaced steps, best time rescaling s, up to mirror):",
-        f"  gradient flow rms {o['trajectory_rms_flow']:.3f} (s = {o['trajectory_scale_flow']:.2f}"
-        f"{', ends mirrored' if o['trajectory_mirrored_flow'] else ''}), Adam rms {o['trajectory_rms_adam']:.3f} "
-        f"(s = {o['trajectory_scale_adam']:.2f}{', ends mirrored' if o['trajectory_mirrored_adam'] else ''})",
-        f"{o['steps']} steps in {o['seconds']:.2f} s ({o['steps_per_second']:.0f} steps/s)",
+        f"linear theory: dof = {o['dof']}, grokking rate λ3 = {lam}, {_time_scale_text(o)}",
+        "trajectory mismatch (normalised, log-spaced steps, best time rescaling s: theory time = s x network step, "
+        "up to mirror):",
+        _fit_line(o, "flow", "gradient flow"),
+        _fit_line(o, "adam", "Adam on ℓ_eff"),
+        *[f"  {fit_note(edge, SCALES)}" for edge in ("lower", "upper")
+          if edge in (o["trajectory_scale_edge_flow"], o["trajectory_scale_edge_adam"])],
+        f"{plural(o['steps'], 'step')} in {o['seconds']:.2f} s"
+        + (f" ({o['steps_per_second']:.0f} steps/s)" if o["steps_per_second"] else ""),
     ]
     if save_path:
         lines.append(f"arrays saved to {save_path}")

@@ -1,8 +1,10 @@
 """Figure of one effective-theory run (``efftheory simulate --plot``): four panels.
 
 (a) the embeddings of the first trial: E_k(t) for d = 1, the final normalised embedding of
-the first two dimensions with symbol labels for d >= 2; (b) ℓ_eff(t); (c) RQI(t) and predicted
-test accuracy(t) with the ideal accuracy and the theory's time scale; (d) the spectrum of Ĥ.
+the first two dimensions with symbol labels for d >= 2, coloured by symbol (colourbar);
+(b) ℓ_eff(t), values below a round-off floor (1e-12 of the start) not drawn; (c) RQI(t) and
+predicted test accuracy(t) with the ideal accuracy and the theory's time scale; (d) the spectrum
+of Ĥ on a log axis, its zero eigenvalues as separate markers at the bottom, labelled as zeros.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import numpy as np
 
 from efftheory import plotting
 from efftheory.metrics import normalize
+from efftheory.plotting._symbols import symbol_colourbar, symbol_lines
 
 
 def plot_simulation(sim):
@@ -36,17 +39,17 @@ def plot_simulation(sim):
 
 
 def _embeddings(ax, traj, later):
+    """(a) E_k(t) of the first trial for d = 1; the final normalised embedding for d >= 2."""
     E = traj.E[:, 0]  # (T, p, d), first trial
     p = E.shape[1]
-    colours = plotting.colours("viridis", p)
+    symbol_colourbar(ax.figure, ax, p)
     if E.shape[-1] == 1:
-        for k in range(p):
-            ax.plot(traj.times[later], E[later, k, 0], color=colours[k], lw=1)
+        symbol_lines(ax, traj.times[later], E[later, :, 0])
         ax.set_ylabel("embedding $E_k(t)$ (trial 1)")
-        ax.set_title("(a) embeddings over time (colour = symbol k)")
+        ax.set_title("(a) embeddings over time, one line per symbol k")
         return
     En = normalize(E[-1])[:, :2]
-    ax.scatter(En[:, 0], En[:, 1], c=colours, s=25)
+    ax.scatter(En[:, 0], En[:, 1], c=plotting.colours("viridis", p), s=25)
     for k in range(p):
         ax.annotate(str(k), En[k], fontsize=7, xytext=(2, 2), textcoords="offset points")
     ax.set_xlabel("normalised dimension 1")
@@ -56,13 +59,19 @@ def _embeddings(ax, traj, later):
 
 
 def _loss(ax, traj, later):
-    loss = np.maximum(traj.loss[later], 1e-300)
+    """(b) ℓ_eff per trial and its median; values under the round-off floor are left out."""
+    from efftheory.cli._wording import LOSS_ROUND_OFF
+
+    floor = LOSS_ROUND_OFF * float(np.abs(traj.loss[0]).max())
+    loss = np.where(traj.loss[later] > floor, traj.loss[later], np.nan)
     ax.plot(traj.times[later], loss, color="C0", lw=0.6, alpha=0.5)
-    ax.plot(traj.times[later], np.median(loss, axis=1), color="C0", lw=2, label="median over trials")
+    ax.plot(traj.times[later], np.median(traj.loss[later], axis=1), color="C0", lw=2, label="median over trials")
     ax.set_yscale("log")
-    ax.set_ylim(max(1e-20, float(loss.min()) / 2), 3 * float(loss.max()))
+    ax.set_ylim(floor, 3 * float(np.nanmax(loss)))
     ax.set_ylabel(r"$\ell_{\rm eff}$")
     ax.set_title(r"(b) effective loss $\ell_{\rm eff}(t)$")
+    ax.text(0.02, 0.03, f"floor: {LOSS_ROUND_OFF:g} x the starting loss (below it: round-off, not drawn)",
+            transform=ax.transAxes, fontsize=8, color="0.3")
     ax.legend(fontsize=8)
 
 
@@ -77,6 +86,8 @@ def _quality(ax, sim, later):
         ax.axhline(ideal, color="C1", ls=":", lw=1, label=f"ideal accuracy {ideal:.3f}")
     if sim.time_scale is not None:
         ax.axvline(sim.time_scale, color="k", ls="--", lw=1, label=r"$Z_0 / (2 \eta \lambda_3)$")
+    elif sim.theory.dof > 0:
+        ax.plot([], [], " ", label=f"no time scale: dof = {sim.theory.dof} > 0 (no rate)")
     ax.set_ylim(-0.02, 1.02)
     ax.set_ylabel("fraction")
     ax.set_title("(c) representation quality and predicted accuracy")
@@ -84,17 +95,22 @@ def _quality(ax, sim, later):
 
 
 def _spectrum(ax, theory):
+    """(d) positive eigenvalues of Ĥ on a log axis; zeros as markers on the bottom edge."""
     lam = theory.eigenvalues
     k = np.arange(1, lam.size + 1)
     zero = lam <= 0
-    ax.semilogy(k[~zero], lam[~zero], "o", color="C0", ms=4, label="eigenvalues of $\\hat H$")
+    pos = lam[~zero]
+    ax.semilogy(k[~zero], pos, "o", color="C0", ms=4, label="eigenvalues of $\\hat H$")
+    if pos.size:
+        decades = max(np.log10(pos.max() / pos.min()), 0.5)
+        ax.set_ylim(pos.min() / 10 ** (0.15 * decades), pos.max() * 10 ** (0.05 * decades))
     if zero.any():
-        floor = lam[~zero].min() / 10 if (~zero).any() else 1e-3
-        ax.plot(k[zero], np.full(zero.sum(), floor), "x", color="C3", label=f"zero ({zero.sum()})")
+        ax.plot(k[zero], np.full(zero.sum(), 0.03), "x", color="C3", ms=7, clip_on=False,
+                transform=ax.get_xaxis_transform(), label=f"$\\lambda_k$ = 0 ({zero.sum()} of them), drawn at the bottom")
     if theory.grokking_rate:
         ax.axhline(theory.grokking_rate, color="k", ls="--", lw=1, label=f"$\\lambda_3$ = {theory.grokking_rate:.3g}")
     ax.set_xlabel("index k")
-    ax.set_ylabel(r"$\lambda_k$")
+    ax.set_ylabel(r"$\lambda_k$ (log scale; zeros below it)")
     ax.set_title(f"(d) spectrum of $\\hat H$ (|P0(D)| = {theory.n_parallelograms})")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left")
     ax.grid(alpha=0.3, which="both")

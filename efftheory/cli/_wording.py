@@ -1,0 +1,85 @@
+"""Wording shared by the commands' readable summaries: plurals, step counts, chance levels,
+the note that the ideal accuracy is not an upper bound, and how a time-rescaling fit reads.
+
+Pure functions of numbers (and of a split, for the chance level); nothing here prints.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: A loss whose magnitude is below this fraction of the starting loss is round-off: printed as 0.
+LOSS_ROUND_OFF = 1e-12
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """"1 network", "2 networks" (``many`` for irregular plurals)."""
+    return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
+def steps(x: float | None, none: str = "never") -> str:
+    """A number of steps with four significant digits ("1663", "0.01663", "4.6e+04"); ``none`` for None."""
+    return none if x is None else f"{x:.4g}"
+
+
+def loss_value(value: float, start: float) -> tuple[str, bool]:
+    """(text, rounded): ``value`` with 4 significant digits, or "0" when |value| is below
+    :data:`LOSS_ROUND_OFF` times |start| (then ``rounded`` is True; ℓ_eff >= 0 exactly, so a
+    tiny negative value is floating-point round-off)."""
+    if abs(value) < LOSS_ROUND_OFF * max(abs(start), np.finfo(float).tiny):
+        return "0", True
+    return f"{value:.4g}", False
+
+
+def chance_test_accuracy(split) -> float | None:
+    """Accuracy of always answering the most common test label (sum): the frequency of that sum
+    in the test set, None without a test set. A uniform guess among the 2p - 1 sums scores
+    1 / (2p - 1), never more than this."""
+    if split.test.size == 0:
+        return None
+    sums = split.task.sums[split.test]
+    return float(np.bincount(sums).max() / sums.size)
+
+
+def uniform_guess(p: int) -> str:
+    """"uniform guess 1/19 = 0.0526": the accuracy of a random answer among the 2p - 1 sums."""
+    return f"uniform guess 1/{2 * p - 1} = {1 / (2 * p - 1):.4f}"
+
+
+def chance_text(chance: float | None, p: int) -> str:
+    """"chance 0.0667 = always the most common test sum; uniform guess 1/19 = 0.0526"."""
+    if chance is None:
+        return "no test set, so no chance level"
+    return f"chance {chance:.4f} = always the most common test sum; {uniform_guess(p)}"
+
+
+def ideal_note(indent: str = "") -> list[str]:
+    """Two note lines, for when an accuracy beats the split's ideal accuracy."""
+    return [f"{indent}note: the ideal accuracy counts the test samples implied by the training set's "
+            "parallelograms; it is not an upper bound:",
+            f"{indent}an under-determined representation can form extra near-parallelograms by accident, "
+            "and a network can hit test labels by chance."]
+
+
+def exceeds(value: float | None, ideal: float | None, tol: float = 1e-9) -> bool:
+    """Whether ``value`` lies above the ideal accuracy (both known)."""
+    return value is not None and ideal is not None and not np.isnan(value) and value > ideal + tol
+
+
+def fit_text(scale: float, fit_at_bound: str | None, scales) -> str:
+    """How a time-rescaling fit reads: "s = 0.25", or "no fit (...)" when the best s sits at the
+    edge of the grid ``scales`` (:func:`fit_note` says what that means)."""
+    if fit_at_bound is None:
+        return f"s = {scale:.3g}"
+    lo, hi = float(np.min(scales)), float(np.max(scales))
+    return f"no fit (best s = {scale:.3g}, the {fit_at_bound} edge of [{lo:g}, {hi:g}])"
+
+
+def fit_note(fit_at_bound: str, scales) -> str:
+    """What a fit stuck at the ``"lower"`` or ``"upper"`` edge of the scale grid means."""
+    lo, hi = float(np.min(scales)), float(np.max(scales))
+    if fit_at_bound == "lower":
+        return (f"no fit at the lower edge: the network stays closer to the theory's start E0 than to any later "
+                f"point of the theory's path (a fit would need s < {lo:g})")
+    return (f"no fit at the upper edge: even {hi:g} times faster the theory lags the network, which is closest to "
+            f"the latest theory state computed (a fit would need s > {hi:g})")
