@@ -29,11 +29,21 @@ from efftheory.simulation import Simulation, simulate
 from efftheory.network import NetworkConfig, TrainResult, train_network
 from efftheory.phases import PHASES, phase_of
 from efftheory.sweep import Axis, Grid, SweepResult, SweepSettings, run_sweep
+from efftheory.tasks import ModularAddition, Task, make_task
+from efftheory.simulation import adam_structure_step, exact_structure_time
+from efftheory.dynamics import time_scale
+from efftheory.comparison import PRESETS as COMPARE_PRESETS
+from efftheory.comparison import ComparisonSummary, GridRun, run_one, summarise
+from efftheory.parallel import pmap
+from efftheory.files import atomic_write
 
 __all__ = [
     "__version__",
     "InputError",
+    "Task",
     "Addition",
+    "ModularAddition",
+    "make_task",
     "Split",
     "LinearTheory",
     "linear_theory",
@@ -47,6 +57,9 @@ __all__ = [
     "ExactFlow",
     "Trajectory",
     "evolve",
+    "time_scale",
+    "exact_structure_time",
+    "adam_structure_step",
     "Simulation",
     "simulate",
     "NetworkConfig",
@@ -59,4 +72,11 @@ __all__ = [
     "SweepSettings",
     "SweepResult",
     "run_sweep",
+    "COMPARE_PRESETS",
+    "GridRun",
+    "ComparisonSummary",
+    "run_one",
+    "summarise",
+    "pmap",
+    "atomic_write",
 ]

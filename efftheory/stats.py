@@ -62,3 +62,29 @@ def first_at_or_above(times, values, level: float):
 def step_or_none(t: float) -> int | None:
     """A first-crossing time as a whole step, None for never (inf)."""
     return None if math.isinf(t) else int(t)
+
+
+def bootstrap_interval(statistic, samples, *, resamples: int = 2000, level: float = 0.95,
+                       seed: int = 0) -> tuple[float, float] | None:
+    """Percentile bootstrap interval of ``statistic(*columns)`` over the rows of ``samples``.
+
+    ``samples`` is a sequence of equal-length arrays (the columns); rows are resampled with
+    replacement ``resamples`` times from ``default_rng(seed)``; resamples on which the statistic
+    is undefined (None or NaN) are dropped. None when fewer than 2 rows or no defined resample.
+    """
+    cols = [np.asarray(c, dtype=np.float64) for c in samples]
+    n = cols[0].size
+    if n < 2:
+        return None
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(resamples):
+        idx = rng.integers(0, n, n)
+        v = statistic(*(c[idx] for c in cols))
+        if v is not None and math.isfinite(v):
+            values.append(v)
+    if not values:
+        return None
+    tail = (1.0 - level) / 2.0
+    lo, hi = np.quantile(values, [tail, 1.0 - tail])
+    return float(lo), float(hi)

@@ -1,4 +1,4 @@
-"""Phase-diagram sweeps: a two-axis grid of toy-network runs (paper Fig 5, design §7).
+"""Phase-diagram sweeps: a two-axis grid of toy-network runs (paper Fig 5, docs/theory.md §10).
 
 A :class:`Grid` crosses two :class:`Axis` objects over training hyper-parameters; every cell
 is one run of a *cell function* ``cell_fn(settings, fixed) -> dict`` with ``settings`` the
@@ -249,7 +249,7 @@ class SweepSettings:
 
 
 def network_cell(settings: dict, fixed: dict) -> dict:
-    """Train the toy network (design §6) at one grid cell; return the :data:`CELL_KEYS`.
+    """Train the toy network (docs/theory.md §9) at one grid cell; return the :data:`CELL_KEYS`.
 
     The split is ``Addition(p).split(n_train|frac, seed)``; the network config is
     ``replace(NetworkConfig(**fixed["network"], seed=seed), **settings)`` (``frac`` goes to the

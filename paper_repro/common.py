@@ -25,7 +25,7 @@ for _key in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "figures"
 
-#: The paper's p = 10 grid (design §6, issue 6): sizes 5, 10, ..., 50, 54, seeds 0-2, 5000 steps.
+#: The paper's p = 10 grid (docs/theory.md §9, issue 6): sizes 5, 10, ..., 50, 54, seeds 0-2, 5000 steps.
 P = 10
 GRID_FULL = {"p": P, "train_nums": [5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 54], "seeds": [0, 1, 2], "steps": 5000}
 #: --quick: two sizes, one seed, a few hundred steps (smoke test).
@@ -94,17 +94,17 @@ def grid(out: Path, quick: bool, jobs: int) -> dict:
     """The p = 10 network grid of Figs 3, 4a, 4b, computed once and cached in
     ``out/grid_p10[_quick].json`` (recomputed when the cached settings differ).
 
-    Each run is :func:`efftheory.comparison.run_one` with the default :class:`NetworkConfig`
-    (design §6 hyper-parameters), without trajectories. Returns {settings, seconds, runs}.
+    Each run is :func:`efftheory.run_one` with the paper's :class:`NetworkConfig` (the
+    ``paper`` preset), without trajectories. Returns {settings, seconds, runs} with every run
+    as the dict of a :class:`efftheory.GridRun`.
     """
     import dataclasses
 
-    from efftheory.comparison import run_one
-    from efftheory.network import NetworkConfig
+    import efftheory as et
 
     spec = GRID_QUICK if quick else GRID_FULL
-    config = NetworkConfig()
-    settings = {**spec, "network": dataclasses.asdict(config), "delta": 0.01}
+    config = et.COMPARE_PRESETS["paper"]
+    settings = {**spec, "network": dataclasses.asdict(config), "delta": 0.01, "record": "GridRun v2"}
     path = out / ("grid_p10_quick.json" if quick else "grid_p10.json")
     if path.exists():
         cached = json.loads(path.read_text())
@@ -112,7 +112,7 @@ def grid(out: Path, quick: bool, jobs: int) -> dict:
             return cached
     start = time.perf_counter()
     tasks = [(spec["p"], n, s, spec["steps"], config, 0.01, False) for n in spec["train_nums"] for s in spec["seeds"]]
-    runs = pmap(run_one, tasks, jobs)
+    runs = [r.to_dict() for r in pmap(et.run_one, tasks, jobs)]
     result = {"settings": settings, "seconds": round(time.perf_counter() - start, 2), "runs": runs}
     write_json(path, result)
     print(f"grid: {len(runs)} networks in {result['seconds']:.1f} s, cached in {path}")

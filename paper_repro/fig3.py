@@ -1,8 +1,8 @@
 """Fig 3: real accuracy, predicted accuracy Âcc, and real against predicted (p = 10 grid).
 
-Networks (design §6 defaults) on the paper's grid n_train = 5, 10, ..., 50, 54 (N = 55) with
+Networks (the paper's defaults, docs/theory.md §9) on the paper's grid n_train = 5, 10, ..., 50, 54 (N = 55) with
 seeds 0-2, 5000 steps; accuracies over the whole table D0 at the last step. Âcc is the
-accuracy the effective theory predicts from the network's final embeddings (design §4): a test
+accuracy the effective theory predicts from the network's final embeddings (docs/theory.md §7): a test
 sample counts as right when it forms a parallelogram, holding in the normalised embeddings,
 with some training sample of the same sum. The grid is shared with Figs 4a and 4b
 (``<out>/grid_p10.json``).
@@ -26,14 +26,13 @@ NAME = "fig3_accuracy"
 
 
 def figure_data(g: dict) -> dict:
-    from efftheory.comparison import summarise
-    from efftheory.tasks import Addition
-
     import numpy as np
 
-    N = Addition(g["settings"]["p"]).n_samples
+    import efftheory as et
+
+    N = et.Addition(g["settings"]["p"]).n_samples
     runs = g["runs"]
-    acc = summarise(runs, np.zeros(N))["accuracy"]
+    acc = et.summarise([et.GridRun(**r) for r in runs], np.zeros(N)).accuracy
     return {
         "n_samples": N,
         "n_train": [r["n_train"] for r in runs],
@@ -41,8 +40,9 @@ def figure_data(g: dict) -> dict:
         "seed": [r["seed"] for r in runs],
         "real_full_acc": [r["full_acc"] for r in runs],
         "predicted_full_acc": [r["predicted_full_acc"] for r in runs],
-        "mean_abs_diff": acc["mean_abs_diff"],
-        "correlation": acc["correlation"],
+        "mean_abs_diff": acc.mean_abs_diff,
+        "mean_abs_diff_ci": acc.ci,
+        "correlation": acc.correlation,
         "identical_runs": int(sum(abs(r["full_acc"] - r["predicted_full_acc"]) < 1e-9 for r in runs)),
     }
 

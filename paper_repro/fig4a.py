@@ -29,7 +29,7 @@ NAME = "fig4a_uniqueness"
 
 def ideal_reachable(p: int, splits: int) -> dict:
     """Per n = 1..N-1: fraction of ``splits`` random splits (seeds 0..splits-1) whose ideal test
-    accuracy (what the linear structure implies, design §3) is >= 0.9, with Wilson intervals.
+    accuracy (what the linear structure implies, docs/theory.md §5) is >= 0.9, with Wilson intervals.
     A test sum with no training sample caps it: test accuracy 0.9 is then out of reach."""
     import numpy as np
 
@@ -49,14 +49,13 @@ def ideal_reachable(p: int, splits: int) -> dict:
 def figure_data(g: dict, trials: int, splits: int) -> dict:
     import numpy as np
 
-    from efftheory.comparison import summarise
-    from efftheory.critical import critical_curve
+    import efftheory as et
     from efftheory.stats import wilson_interval
 
-    curve = critical_curve(g["settings"]["p"], trials=trials, seed=0)
+    curve = et.critical_curve(g["settings"]["p"], trials=trials, seed=0)
     runs = g["runs"]
-    gen = summarise(runs, curve.p_unique)["generalisation"]
-    ns = gen["n"]
+    gen = et.summarise([et.GridRun(**r) for r in runs], curve.p_unique, critical_fraction=curve.r_c).structure
+    ns = gen.n
     k_test = np.array([sum(r["generalised"] for r in runs if r["n_train"] == n) for n in ns])
     k_rqi = np.array([sum(r["steps_to_rqi"] is not None for r in runs if r["n_train"] == n) for n in ns])
     total = np.array([sum(r["n_train"] == n for r in runs) for n in ns])
@@ -70,8 +69,9 @@ def figure_data(g: dict, trials: int, splits: int) -> dict:
         "networks": {"n_train": ns, "train_fraction": [n / N for n in ns], "runs": total,
                      "generalised": k_test, "generalised_fraction": k_test / total,
                      "generalised_ci": [lo_t, hi_t], "rqi_reached": k_rqi, "rqi_fraction": k_rqi / total,
-                     "rqi_ci": [lo_r, hi_r], "p_unique_at_n": gen["p_unique"],
-                     "mean_abs_diff_generalised_vs_p_unique": gen["mean_abs_diff"]},
+                     "rqi_ci": [lo_r, hi_r], "p_unique_at_n": gen.p_unique,
+                     "largest_gap_structure_vs_p_unique": gen.largest_gap,
+                     "network_critical_fraction": gen.network_critical_fraction},
     }
 
 

@@ -4,7 +4,7 @@ fraction, with the effective theory's time scale overlaid (p = 10, log y).
 Networks: the p = 10 grid of Fig 3 (``grid_p10.json``); runs that never reach RQI 0.95 within
 the step budget are drawn at the budget as open triangles. Theory: for every run whose split
 fixes the structure (dof = 0), tau = Z0 / (2 η λ3) with Z0 = |E0|² of that network's initial
-embeddings, η the embedding learning rate and λ3 the grokking rate of the split (design §5):
+embeddings, η the embedding learning rate and λ3 the grokking rate of the split (docs/theory.md §8):
 the e-folding time of the slowest structural mode of the effective gradient flow. Splits with
 dof > 0 have no finite time scale (λ3 = 0).
 
@@ -27,14 +27,13 @@ NAME = "fig4b_time_to_structure"
 
 
 def figure_data(g: dict) -> dict:
-    from efftheory.comparison import summarise
-    from efftheory.tasks import Addition
-
     import numpy as np
 
-    N = Addition(g["settings"]["p"]).n_samples
+    import efftheory as et
+
+    N = et.Addition(g["settings"]["p"]).n_samples
     runs = g["runs"]
-    t = summarise(runs, np.zeros(N))["time_to_structure"]
+    t = et.summarise([et.GridRun(**r) for r in runs], np.zeros(N)).timing
     return {
         "n_samples": N, "steps_budget": g["settings"]["steps"],
         "embed_lr": g["settings"]["network"]["embed_lr"],
@@ -42,9 +41,10 @@ def figure_data(g: dict) -> dict:
         "train_fraction": [r["n_train"] / N for r in runs], "dof": [r["dof"] for r in runs],
         "steps_to_rqi": [r["steps_to_rqi"] for r in runs],
         "theory_tau": [r["tau"] for r in runs],
-        "spearman_tau_vs_steps": t["spearman"], "runs_used_for_spearman": t["runs_used"],
-        "never_reached_dof0": t["never_dof0"], "runs_dof0": t["runs_dof0"],
-        "never_reached_dof_pos": t["never_dof_pos"], "runs_dof_pos": t["runs_dof_pos"],
+        "spearman_tau_vs_steps": t.spearman, "spearman_ci": t.spearman_ci, "loglog_slope": t.loglog_slope,
+        "runs_used_for_spearman": t.runs_used,
+        "never_reached_dof0": t.never_dof0, "runs_dof0": t.runs_dof0,
+        "never_reached_dof_pos": t.never_dof_pos, "runs_dof_pos": t.runs_dof_pos,
     }
 
 

@@ -6,7 +6,7 @@ RQI >= 0.95 within the step budget (seeds tried and rejected are recorded in the
 network's own E0 the effective theory is run two ways (:func:`efftheory.comparison.
 effective_counterpart`): gradient flow of ℓ_eff (RK4; time in steps at the embedding lr η) and
 discrete Adam on ℓ_eff at the same lr (the optimiser the network's embeddings use). All panels
-show normalised embeddings (zero mean, unit sample std over the 10 symbols, design §4) against
+show normalised embeddings (zero mean, unit sample std over the 10 symbols, docs/theory.md §7) against
 the step on a log axis. ℓ_eff is symmetric under E -> -E and the theory does not model the
 decoder that picks the network's orientation: a theory trajectory may end on the mirror image
 of the network's structure (the panel then says so; trajectories are drawn as computed).
@@ -127,7 +127,7 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     d = figure_data(steps, seed)
     save(out, NAME + ("_quick" if args.quick else ""), plot(d), d, {"p": P, "n_train": N_TRAIN, "steps": steps,
-         "seed_option": args.seed, "network": "design §6 defaults"}, time.perf_counter() - start)
+         "seed_option": args.seed, "network": "paper defaults (docs/theory.md §9)"}, time.perf_counter() - start)
     return 0
 
 

@@ -10,7 +10,7 @@ or grokking; ``--seed 0`` draws that panel anyway.
 Each cell is one network run to a step budget (1e4 by default, ``--budget 1e5`` for the
 paper's) by the sweep engine :func:`efftheory.sweep.run_sweep`, resumably stored in
 ``<out>/fig5_runs/<panel>_budget<B>/`` (re-running continues an interrupted sweep).
-Phase rule (design §7): train/test accuracy 0.9 reached or not, gap G = 1000 steps.
+Phase rule (docs/theory.md §10): train/test accuracy 0.9 reached or not, gap G = 1000 steps.
 
     python paper_repro/fig5.py [--panel a|b|c|all] [--budget 1e4] [--quick] [--out DIR] [--jobs J]
 """

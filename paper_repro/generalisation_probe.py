@@ -1,7 +1,7 @@
 """Why do so few default networks generalise on the p = 10 grid? A small probe (not a paper figure).
 
 For n_train in {30, 40, 45, 50} and seeds 0-2, train the toy network for 20,000 steps under a
-few hyper-parameter variants (the design defaults, a 10x larger decoder lr, decoder weight
+few hyper-parameter variants (the paper's defaults, a 10x larger decoder lr, decoder weight
 decay, both) and record, per run: the step where test accuracy first reaches 0.9, the step
 where it first reaches min(0.9, ideal test accuracy of the split), the step where RQI first
 reaches 0.95, and the final accuracies. A 5000-step budget is read off the same runs (training

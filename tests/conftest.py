@@ -70,3 +70,14 @@ from hypothesis import settings as _hyp_settings  # noqa: E402
 
 _hyp_settings.register_profile("deterministic", derandomize=True, deadline=None)
 _hyp_settings.load_profile("deterministic")
+
+
+def grid_run(**fields):
+    """A :class:`efftheory.comparison.GridRun` with neutral defaults, for summary tests."""
+    from efftheory.comparison import GridRun
+
+    base = dict(n_train=4, seed=0, dof=0, ideal_test_acc=None, full_acc=0.5, final_test_acc=0.0,
+                predicted_full_acc=0.5, predicted_test_acc=0.0, generalised=False, reached_ideal=False,
+                steps_to_train=None, steps_to_test=None, steps_to_rqi=None, phase="confusion",
+                diverged=False, tau=None, predicted_rqi_flow=None, predicted_rqi_adam=None, seconds=0.0)
+    return GridRun(**{**base, **fields})

@@ -7,6 +7,7 @@ import pytest
 
 from efftheory.comparison import match_rms, summarise
 from efftheory.dynamics import time_scale
+from tests.conftest import grid_run
 from efftheory.critical import critical_curve
 from tests.conftest import MISSING_DIR, assert_one_line_error, run_cli
 
@@ -31,23 +32,32 @@ def grid(tmp_path_factory):
 
 def test_json_keys_and_consistency(grid):
     out, d = grid
-    for key in ("accuracy", "generalisation", "time_to_structure", "trajectory", "runs", "seconds",
-                "accuracy_mean_abs_diff", "time_to_structure_spearman", "trajectory_rms_flow", "trajectory_rms_adam"):
-        assert key in out
-    runs = out["runs"]
+    for key in ("preset", "settings", "runs", "accuracy_mae", "accuracy_mae_ci", "structure_rate", "structure_ci",
+                "p_unique", "network_critical_fraction", "critical_fraction", "time_spearman", "time_spearman_ci",
+                "time_loglog_slope", "calibration", "summary", "run_records", "seconds"):
+        assert key in out, key
+    assert set(out["calibration"]) == {"flow", "adam"}
+    assert set(out["calibration"]["flow"]) == {"median", "q25", "q75", "n"}
+    runs = out["run_records"]
+    assert out["runs"] == len(runs) == 4
     assert [(r["n_train"], r["seed"]) for r in runs] == [(9, 0), (9, 1), (13, 0), (13, 1)]
     real = np.array([r["full_acc"] for r in runs])
     pred = np.array([r["predicted_full_acc"] for r in runs])
-    assert out["accuracy_mean_abs_diff"] == pytest.approx(np.mean(np.abs(real - pred)))
+    assert out["accuracy_mae"] == pytest.approx(np.mean(np.abs(real - pred)))
+    lo, hi = out["accuracy_mae_ci"]
+    assert lo <= out["accuracy_mae"] <= hi
     curve = critical_curve(5, 300, 0)
-    assert out["generalisation"]["p_unique"] == pytest.approx([curve.p_unique[8], curve.p_unique[12]])
-    assert out["generalisation"]["fraction"] == [np.mean([r["generalised"] for r in runs if r["n_train"] == n])
-                                                 for n in (9, 13)]
-    assert out["generalisation"]["fraction_reaching_ideal"] == [
+    assert out["p_unique"] == pytest.approx([curve.p_unique[8], curve.p_unique[12]])
+    assert out["critical_fraction"] == pytest.approx(curve.r_c)
+    assert out["structure_rate"] == [np.mean([r["steps_to_rqi"] is not None for r in runs if r["n_train"] == n])
+                                     for n in (9, 13)]
+    b = out["summary"]["structure"]
+    assert b["reached_ideal"] == [
         np.mean([r["final_test_acc"] >= r["ideal_test_acc"] - 1e-9 for r in runs if r["n_train"] == n]) for n in (9, 13)]
     for r in runs:
         assert (r["tau"] is None) == (r["dof"] > 0)
-        assert r["rms_rk4"] >= 0 and r["rms_adam"] >= 0
+        # a unique split's exact flow forms the structure within the horizon: a finite prediction
+        assert (r["predicted_rqi_flow"] is not None) == (r["dof"] == 0)
     assert (d / "cmp.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -60,10 +70,11 @@ def test_process_pool_gives_the_same_runs(grid):
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         assert main(["compare", *GRID, "--jobs", "2", "--json"]) == 0
-    pooled = json.loads(buf.getvalue())["runs"]
-    serial = grid[0]["runs"]
+    pooled = json.loads(buf.getvalue())["run_records"]
+    serial = grid[0]["run_records"]
     for a, b in zip(pooled, serial):
-        for key in ("full_acc", "predicted_full_acc", "steps_to_rqi", "steps_to_test", "rms_rk4", "rms_adam"):
+        for key in ("full_acc", "predicted_full_acc", "steps_to_rqi", "steps_to_test", "rms_rk4", "rms_adam",
+                    "predicted_rqi_flow", "predicted_rqi_adam"):
             assert a[key] == b[key], key
 
 
@@ -101,19 +112,33 @@ def test_match_rms_recovers_a_time_rescaling_and_a_mirror():
     assert rms < 1e-5 and flips.all()  # linear interpolation between saved theory times
 
 
-def test_summarise_counts_and_rank_correlation():
-    base = dict(full_acc=0.5, predicted_full_acc=0.5, generalised=False)
-    runs = [dict(base, n_train=4, seed=s, dof=0, tau=10.0 * (s + 1), steps_to_rqi=100 * (s + 1)) for s in range(3)]
-    runs += [dict(base, n_train=8, seed=0, dof=2, tau=None, steps_to_rqi=None, generalised=True),
-             dict(base, n_train=8, seed=1, dof=0, tau=5.0, steps_to_rqi=None)]
+def test_summarise_counts_rank_correlation_and_intervals():
+    runs = [grid_run(n_train=4, seed=s, dof=0, tau=10.0 * (s + 1), steps_to_rqi=100 * (s + 1),
+                     predicted_rqi_flow=50.0 * (s + 1), predicted_rqi_adam=200.0) for s in range(3)]
+    runs += [grid_run(n_train=8, seed=0, dof=2, generalised=True),
+             grid_run(n_train=8, seed=1, dof=0, tau=5.0),
+             grid_run(n_train=8, seed=2, dof=0, diverged=True, full_acc=0.0)]  # left out of everything
     p_unique = np.linspace(0, 1, 10)
-    out = summarise(runs, p_unique)
-    c = out["time_to_structure"]
-    assert c["spearman"] == pytest.approx(1.0) and c["runs_used"] == 3
-    assert (c["never_dof0"], c["runs_dof0"], c["never_dof_pos"], c["runs_dof_pos"]) == (1, 4, 1, 1)
-    assert out["generalisation"]["fraction"] == [0.0, 0.5]
-    assert out["generalisation"]["p_unique"] == [p_unique[3], p_unique[7]]
-    assert out["accuracy"]["mean_abs_diff"] == 0.0 and out["accuracy"]["correlation"] is None
+    out = summarise(runs, p_unique, critical_fraction=0.4)
+    assert out.runs == 6 and out.diverged == 1
+    c = out.timing
+    assert c.spearman == pytest.approx(1.0) and c.runs_used == 3
+    assert c.loglog_slope == pytest.approx(1.0)  # steps = 10 tau exactly
+    assert (c.never_dof0, c.runs_dof0, c.never_dof_pos, c.runs_dof_pos) == (1, 4, 1, 1)
+    b = out.structure
+    assert b.n == [4, 8] and b.structure_rate == [1.0, 0.0] and b.generalised == [0.0, 0.5]
+    assert b.p_unique == [p_unique[3], p_unique[7]] and b.unique == [1.0, 0.5]
+    assert b.largest_gap == pytest.approx(max(abs(1 - p_unique[3]), p_unique[7]))
+    assert b.network_critical_fraction == pytest.approx(4 / 10)  # at or above 1/2 from the first size on
+    rising = [grid_run(n_train=4, seed=s) for s in range(2)] + [grid_run(n_train=8, seed=s, steps_to_rqi=10)
+                                                                for s in range(2)]
+    assert summarise(rising, p_unique).structure.network_critical_fraction == pytest.approx(6 / 10)
+    lo, hi = b.ci[0]
+    assert 0.0 < lo < 1.0 == hi  # Wilson interval of 3 out of 3
+    assert out.accuracy.mean_abs_diff == 0.0 and out.accuracy.equal_fraction == 1.0
+    assert out.accuracy.correlation is None
+    flow = out.calibration["flow"]
+    assert (flow.median, flow.n) == (2.0, 3) and out.calibration["adam"].median == pytest.approx(1.0)
 
 
 def test_time_scale():

@@ -14,6 +14,7 @@ import pytest
 from efftheory.cli import main
 from efftheory.cli._wording import chance_test_accuracy, fit_text, loss_value, plural, steps
 from efftheory.comparison import SCALES, bound_of, match_rms, summarise
+from tests.conftest import grid_run
 from efftheory.tasks import Addition
 
 FAST_SIM = ["--critical-trials", "50", "--trials", "2", "--times", "30"]
@@ -238,10 +239,9 @@ def test_critical_plot_states_the_band_width():
 # ---------------------------------------------------------------- compare
 
 
-def _fake_runs():
-    base = dict(full_acc=0.2, predicted_full_acc=0.1, generalised=False, reached_ideal=True, final_test_acc=0.0)
-    return [dict(base, n_train=n, seed=s, dof=2, tau=None, steps_to_rqi=None, ideal_test_acc=0.0)
-            for n in (2, 4) for s in (0, 1)]
+def _fake_runs(**fields):
+    return [grid_run(full_acc=0.2, predicted_full_acc=0.1, reached_ideal=True, n_train=n, seed=s, dof=2,
+                     ideal_test_acc=0.0, **fields) for n in (2, 4) for s in (0, 1)]
 
 
 def test_compare_plot_no_data_paths():
@@ -262,13 +262,12 @@ def test_compare_plot_no_data_paths():
 def test_compare_plot_marks_fits_at_bound():
     from efftheory.plotting.network import plot_compare
 
-    runs = [dict(r, rms_rk4=0.3, rms_adam=0.2, rms_unscaled_rk4=0.5, rms_unscaled_adam=0.5,
-                 scale_rk4=float("nan"), scale_adam=1.0, fit_at_bound_rk4="lower", fit_at_bound_adam=None)
-            for r in _fake_runs()]
+    runs = _fake_runs(rms_rk4=0.3, rms_adam=0.2, rms_unscaled_rk4=0.5, rms_unscaled_adam=0.5,
+                      scale_rk4=float("nan"), scale_adam=1.0, fit_at_bound_rk4="lower", fit_at_bound_adam=None)
     p_unique = np.linspace(0, 1, 15)
     summary = summarise(runs, p_unique)
-    assert summary["trajectory"]["rk4"]["scale_median"] is None
-    assert summary["trajectory"]["rk4"]["fits_at_bound"] == 4 and summary["trajectory"]["adam"]["fits_at_bound"] == 0
+    assert summary.trajectory["rk4"]["scale_median"] is None
+    assert summary.trajectory["rk4"]["fits_at_bound"] == 4 and summary.trajectory["adam"]["fits_at_bound"] == 0
     assert "no fit (s at grid edge)" in _figure_texts(plot_compare(summary, runs, p_unique))
 
 

@@ -1,4 +1,4 @@
-"""``efftheory <command> [options]`` (design §9).
+"""``efftheory <command> [options]`` (docs/theory.md).
 
 Each command lives in its own module with ``add_arguments`` and ``run``; this module builds
 the parser, dispatches, prints, and turns bad input into one line on stderr and exit 2.

@@ -41,6 +41,8 @@ def _run_grid(tasks, jobs, update):
 
 
 def run(args, ui):
+    import dataclasses
+
     from efftheory.comparison import summarise
     from efftheory.critical import critical_curve
     from efftheory.errors import InputError, require
@@ -64,63 +66,75 @@ def run(args, ui):
     tasks = [(task.p, n, s, args.steps, config, args.delta, not args.no_trajectories) for n in nums for s in seeds]
     with ui.progress(len(tasks), "runs") as update:
         runs = _run_grid(tasks, args.jobs, update)
-    summary = summarise(runs, curve.p_unique)
+    summary = summarise(runs, curve.p_unique, N, curve.r_c)
     seconds = time.perf_counter() - start
     if plot_path is not None:
         from efftheory.plotting.network import plot_compare
 
         save_figure(plot_compare(summary, runs, curve.p_unique), plot_path)
 
-    traj = summary.get("trajectory")
+    b, c = summary.structure, summary.timing
     result = {
         "p": task.p, "n_samples": N, "train_nums": nums, "seeds": seeds, "steps": args.steps, "jobs": args.jobs,
-        "loss": config.loss, "critical_fraction": curve.r_c,
-        "accuracy_mean_abs_diff": summary["accuracy"]["mean_abs_diff"],
-        "accuracy_correlation": summary["accuracy"]["correlation"],
-        "generalisation_mean_abs_diff": summary["generalisation"]["mean_abs_diff"],
-        "generalisation_correlation": summary["generalisation"]["correlation"],
-        "time_to_structure_spearman": summary["time_to_structure"]["spearman"],
-        "trajectory_rms_flow": traj["rk4"]["rms_median"] if traj else None,
-        "trajectory_rms_adam": traj["adam"]["rms_median"] if traj else None,
-        **{k: summary[k] for k in ("accuracy", "generalisation", "time_to_structure")},
-        "trajectory": traj,
-        "runs": runs,
+        "preset": getattr(args, "preset", None), "settings": dataclasses.asdict(config),
+        "loss": config.loss, "runs": len(runs), "diverged": summary.diverged,
+        "accuracy_mae": summary.accuracy.mean_abs_diff, "accuracy_mae_ci": summary.accuracy.ci,
+        "accuracy_equal_fraction": summary.accuracy.equal_fraction,
+        "accuracy_correlation": summary.accuracy.correlation,
+        "structure_rate": b.structure_rate, "structure_ci": b.ci, "p_unique": b.p_unique,
+        "network_critical_fraction": b.network_critical_fraction, "critical_fraction": curve.r_c,
+        "structure_largest_gap": b.largest_gap,
+        "time_spearman": c.spearman, "time_spearman_ci": c.spearman_ci, "time_loglog_slope": c.loglog_slope,
+        "calibration": {k: dataclasses.asdict(v) for k, v in summary.calibration.items()},
+        "summary": summary.to_dict(),
+        "run_records": [r.to_dict() for r in runs],
         "seconds": seconds,
     }
-    return result, _text(result, plot_path)
+    return result, _text(summary, result, plot_path)
 
 
 def _f(x, spec=".3f"):
     return "n/a" if x is None else format(x, spec)
 
 
-def _mean_ideal(runs, n: int) -> float | None:
-    """Mean ideal test accuracy of the runs with n training samples (None if none has one)."""
-    ideals = [r["ideal_test_acc"] for r in runs if r["n_train"] == n and r.get("ideal_test_acc") is not None]
-    return sum(ideals) / len(ideals) if ideals else None
+def _ci(ci, spec=".3f") -> str:
+    return "" if ci is None else f" [{format(ci[0], spec)}, {format(ci[1], spec)}]"
 
 
-def _generalisation_lines(r) -> list[str]:
-    """(b): per training-set size, the fraction generalising beside P_unique(n), and the fraction
-    reaching the split's ideal test accuracy beside that ideal (trivially reached where it is ~0)."""
-    g = r["generalisation"]
-    lines = [f"(b) generalisation vs P_unique(n): mean |diff| {_f(g['mean_abs_diff'])}, "
-             f"correlation {_f(g['correlation'])}",
-             f"    {'n':>5} {'generalised':>12} {'P_unique':>9} {'reached ideal':>14} {'ideal acc':>10}"]
-    for n, fr, pu, ide in zip(g["n"], g["fraction"], g["p_unique"], g["fraction_reaching_ideal"]):
-        ideal = _mean_ideal(r["runs"], n)
-        lines.append(f"    {n:>5d} {fr:>12.2f} {pu:>9.3f} {ide:>14.2f} {_f(ideal):>10}")
-    lines.append("    generalised: test acc reached 0.9; reached ideal: final test acc >= the split's ideal test "
-                 "accuracy (mean shown), which says little where that ideal is far below 0.9")
+def _structure_lines(b) -> list[str]:
+    """(b): per training-set size, how often the structure formed beside P_unique(n)."""
+    lines = [f"(b) structure formed (RQI >= 0.95) vs P_unique(n): largest gap {_f(b.largest_gap)}; "
+             f"crosses 1/2 at r = {_f(b.network_critical_fraction)} (networks) vs r_c = {_f(b.critical_fraction)}",
+             f"    {'n':>5} {'structure [95% CI]':>22} {'P_unique':>9} {'unique':>7} {'generalised':>12} "
+             f"{'reached ideal':>14} {'ideal acc':>10}"]
+    for k, n in enumerate(b.n):
+        lo, hi = b.ci[k]
+        lines.append(f"    {n:>5d} {b.structure_rate[k]:>6.2f} [{lo:.2f}, {hi:.2f}]{'':>4} {b.p_unique[k]:>9.3f} "
+                     f"{b.unique[k]:>7.2f} {b.generalised[k]:>12.2f} {b.reached_ideal[k]:>14.2f} "
+                     f"{_f(b.ideal_test_acc[k]):>10}")
+    lines.append("    unique: fraction of these splits with dof = 0; generalised: test acc reached 0.9; reached "
+                 "ideal: final test acc >= the split's ideal test accuracy (mean shown), which says little "
+                 "where that ideal is far below 0.9")
     return lines
 
 
-def _trajectory_line(r) -> str:
+def _calibration_line(summary) -> str:
+    parts = []
+    for key, name in (("flow", "exact flow"), ("adam", "Adam on ℓ_eff")):
+        cal = summary.calibration[key]
+        if cal.n == 0:
+            parts.append(f"{name}: no run")
+        else:
+            parts.append(f"{name} {cal.median:.3g} (quartiles {cal.q25:.3g}-{cal.q75:.3g}, {plural(cal.n, 'run')})")
+    return "    network steps / predicted steps to RQI 0.95, from each network's own E0: " + "; ".join(parts)
+
+
+def _trajectory_line(summary) -> str:
     """(d): median rms and fitted time scale per method, and how many runs have no fit."""
-    t = r["trajectory"]
+    t = summary.trajectory
     if not t:
         return "(d) not computed (--no-trajectories)"
-    n = len(r["runs"])
+    n = summary.runs - summary.diverged
     parts = []
     for m, name in (("rk4", "gradient flow"), ("adam", "Adam")):
         scale = "no run fits" if t[m]["scale_median"] is None else f"s ~ {t[m]['scale_median']:.3g}"
@@ -129,21 +143,24 @@ def _trajectory_line(r) -> str:
     return "(d) trajectory rms (median, best time rescaling): " + ", ".join(parts)
 
 
-def _text(r, plot_path) -> str:
-    """The readable summary of ``compare`` (``r`` is the JSON object)."""
-    c = r["time_to_structure"]
+def _text(summary, r, plot_path) -> str:
+    """The readable summary of ``compare``."""
+    a, c = summary.accuracy, summary.timing
+    preset = f", preset {r['preset']}" if r["preset"] else ""
     lines = [
-        f"Addition p = {r['p']} (N = {r['n_samples']}): {plural(len(r['runs']), 'network')} "
+        f"Addition p = {r['p']} (N = {r['n_samples']}): {plural(r['runs'], 'network')} "
         f"({plural(len(r['train_nums']), 'size')} x {plural(len(r['seeds']), 'seed')}), "
-        f"{plural(r['steps'], 'step')}, {r['loss'].upper()} head",
+        f"{plural(r['steps'], 'step')}, {r['loss'].upper()} head{preset}"
+        + (f"; {summary.diverged} diverged (left out)" if summary.diverged else ""),
         "",
-        f"(a) real vs predicted full-table accuracy: mean |diff| {_f(r['accuracy_mean_abs_diff'])}, "
-        f"correlation {_f(r['accuracy_correlation'])}",
-        *_generalisation_lines(r),
-        f"(c) steps to RQI >= 0.95 vs theory time scale: Spearman {_f(c['spearman'])} over "
-        f"{plural(c['runs_used'], 'run')}; never reached: {c['never_dof0']}/{c['runs_dof0']} with dof = 0, "
-        f"{c['never_dof_pos']}/{c['runs_dof_pos']} with dof > 0 (no time scale)",
-        _trajectory_line(r),
+        f"(a) real vs predicted full-table accuracy: mean |diff| {_f(a.mean_abs_diff)}{_ci(a.ci)}, "
+        f"equal in {_f(a.equal_fraction, '.2f')} of runs, correlation {_f(a.correlation)}",
+        *_structure_lines(summary.structure),
+        f"(c) steps to RQI >= 0.95 vs theory time scale: Spearman {_f(c.spearman)}{_ci(c.spearman_ci)}, "
+        f"log-log slope {_f(c.loglog_slope)} over {plural(c.runs_used, 'run')}; never reached: "
+        f"{c.never_dof0}/{c.runs_dof0} with dof = 0, {c.never_dof_pos}/{c.runs_dof_pos} with dof > 0 (no time scale)",
+        _calibration_line(summary),
+        _trajectory_line(summary),
         f"({r['seconds']:.1f} s with {plural(r['jobs'], 'job')})" + (f"; plot written to {plot_path}" if plot_path else ""),
     ]
     return "\n".join(lines)

@@ -150,7 +150,7 @@ def run(args, ui):
 
 
 def _ideal_test_accuracy(settings, seed: int) -> float:
-    """Ideal test accuracy (design §3) of the split every cell trains on."""
+    """Ideal test accuracy (docs/theory.md §5) of the split every cell trains on."""
     from efftheory.tasks import Addition
     from efftheory.theory import linear_theory
 

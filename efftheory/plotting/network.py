@@ -110,9 +110,14 @@ def _theory_embeddings(a, method: str, c, last: float) -> None:
                     fontsize=10)
 
 
-def plot_compare(summary: dict, runs: list[dict], p_unique: np.ndarray):
-    """2 x 2 panels (a) accuracy vs Âcc, (b) generalisation vs P_unique, (c) steps to RQI vs
-    the theory's time scale, (d) trajectory mismatch per run (when computed)."""
+def plot_compare(summary, runs, p_unique: np.ndarray):
+    """2 x 2 panels (a) accuracy vs Âcc, (b) structure formation vs P_unique, (c) steps to RQI
+    vs the theory's time scale, (d) trajectory mismatch per run (when computed).
+
+    ``summary`` is a :class:`efftheory.comparison.ComparisonSummary` and ``runs`` its
+    :class:`efftheory.comparison.GridRun` list (diverged runs are left out of every panel).
+    """
+    runs = [r for r in runs if not r.diverged]
     fig, ax = plotting.subplots(2, 2, figsize=(12, 9.5))
     _accuracy_panel(fig, ax[0, 0], summary, runs)
     _generalisation_panel(ax[0, 1], summary, runs, p_unique)
@@ -123,16 +128,16 @@ def plot_compare(summary: dict, runs: list[dict], p_unique: np.ndarray):
 
 def _accuracy_panel(fig, a, summary, runs) -> None:
     """(a) real against predicted full-table accuracy, coloured by training-set size."""
-    points = a.scatter([r["predicted_full_acc"] for r in runs], [r["full_acc"] for r in runs],
-                       c=[r["n_train"] for r in runs], cmap="viridis", s=18)
+    points = a.scatter([r.predicted_full_acc for r in runs], [r.full_acc for r in runs],
+                       c=[r.n_train for r in runs], cmap="viridis", s=18)
     from matplotlib.ticker import MaxNLocator
 
     bar = fig.colorbar(points, ax=a, label="training samples n")
     bar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     a.plot([0, 1], [0, 1], color="grey", lw=0.7, label="y = x")
-    acc = summary["accuracy"]
-    corr = "n/a" if acc["correlation"] is None else f"{acc['correlation']:.2f}"
-    diff = "n/a" if acc["mean_abs_diff"] is None else f"{acc['mean_abs_diff']:.3f}"
+    acc = summary.accuracy
+    corr = "n/a" if acc.correlation is None else f"{acc.correlation:.2f}"
+    diff = "n/a" if acc.mean_abs_diff is None else f"{acc.mean_abs_diff:.3f}"
     a.set(xlabel="predicted full-table accuracy Âcc", ylabel="real full-table accuracy",
           title=f"(a) real vs predicted: mean |diff| {diff}, r = {corr}", xlim=(-0.02, 1.02), ylim=(-0.02, 1.02))
     a.legend(fontsize=8, loc="upper left")
@@ -140,38 +145,42 @@ def _accuracy_panel(fig, a, summary, runs) -> None:
 
 def _ideal_at_least(runs, n: int, level: float = 0.9) -> bool:
     """Whether every run of size n has an ideal test accuracy >= ``level``."""
-    ideals = [r.get("ideal_test_acc") for r in runs if r["n_train"] == n]
+    ideals = [r.ideal_test_acc for r in runs if r.n_train == n]
     return bool(ideals) and all(x is not None and x >= level for x in ideals)
 
 
 def _generalisation_panel(a, summary, runs, p_unique) -> None:
-    """(b) fraction of networks generalising against P_unique(n); the fraction reaching the
-    ideal test accuracy only where that ideal is >= 0.9 (elsewhere reaching it says nothing)."""
-    g = summary["generalisation"]
+    """(b) fraction of networks forming the structure (Wilson 95% bars) and generalising,
+    against P_unique(n); the fraction reaching the ideal test accuracy only where that ideal is
+    >= 0.9 (elsewhere reaching it says nothing)."""
+    g = summary.structure
     a.plot(np.arange(1, p_unique.size + 1), p_unique, color="black", label="P_unique(n) (theory)")
-    a.plot(g["n"], g["fraction"], "o", label="networks reaching test acc 0.9")
-    keep = [k for k, n in enumerate(g["n"]) if _ideal_at_least(runs, n)]
+    rate = np.array(g.structure_rate)
+    err = np.abs(np.array(g.ci, dtype=float).T - rate) if g.n else None
+    a.errorbar(g.n, rate, yerr=err, fmt="o", capsize=3, label="networks forming the structure (RQI ≥ 0.95)")
+    a.plot(g.n, g.generalised, "^", ms=5, label="networks reaching test acc 0.9")
+    keep = [k for k, n in enumerate(g.n) if _ideal_at_least(runs, n)]
     where = "shown only where the ideal is ≥ 0.9" if keep else "not shown: the ideal is < 0.9 at every n"
-    a.plot([g["n"][k] for k in keep], [g["fraction_reaching_ideal"][k] for k in keep], "x",
+    a.plot([g.n[k] for k in keep], [g.reached_ideal[k] for k in keep], "x",
            label=f"networks reaching the ideal test acc\n({where})")
     a.set(xlabel="training samples n", ylabel="probability / fraction of networks",
-          title="(b) generalisation vs uniqueness", ylim=(-0.02, 1.02))
+          title="(b) structure formation vs uniqueness", ylim=(-0.02, 1.02))
     a.legend(fontsize=8, loc="upper left")
 
 
 def _time_panel(a, summary, runs) -> None:
     """(c) network steps to RQI >= 0.95 against Z0/(2ηλ3) (dof = 0 runs that got there), y = x."""
-    timed = [r for r in runs if r["tau"] is not None and r["steps_to_rqi"] is not None]
-    c = summary["time_to_structure"]
-    rho = "n/a" if c["spearman"] is None else f"{c['spearman']:.2f}"
+    timed = [r for r in runs if r.tau is not None and r.steps_to_rqi is not None]
+    c = summary.timing
+    rho = "n/a" if c.spearman is None else f"{c.spearman:.2f}"
     a.set(xlabel="theory time scale Z0 / (2 η λ3) (steps)", ylabel="network steps to RQI >= 0.95",
-          title=f"(c) Spearman {rho}; never: {c['never_dof0']}/{c['runs_dof0']} (dof=0), "
-                f"{c['never_dof_pos']}/{c['runs_dof_pos']} (dof>0)")
+          title=f"(c) Spearman {rho}; never: {c.never_dof0}/{c.runs_dof0} (dof=0), "
+                f"{c.never_dof_pos}/{c.runs_dof_pos} (dof>0)")
     if not timed:
         no_data(a, "no data: no run with dof = 0 reached RQI >= 0.95\n(dof > 0 runs have no time scale)")
         return
-    x = np.array([r["tau"] for r in timed])
-    y = np.array([max(r["steps_to_rqi"], 1) for r in timed])
+    x = np.array([r.tau for r in timed])
+    y = np.array([max(r.steps_to_rqi, 1) for r in timed])
     a.loglog(x, y, "o", label="one network (dof = 0)")
     lo, hi = min(x.min(), y.min()) / 2, max(x.max(), y.max()) * 2
     a.plot([lo, hi], [lo, hi], color="grey", lw=0.7, label="y = x (steps = time scale)")
@@ -181,14 +190,14 @@ def _time_panel(a, summary, runs) -> None:
 
 def _trajectory_panel(a, summary, runs) -> None:
     """(d) rms of normalised trajectories per run; open markers where no time rescaling fits."""
-    if "trajectory" not in summary:
+    if summary.trajectory is None:
         no_data(a, "trajectories not compared (--no-trajectories)")
         a.set_axis_off()
         return
     for k, m in enumerate(("rk4", "adam")):
-        at_bound = np.array([bool(r.get(f"fit_at_bound_{m}")) for r in runs])
-        n = np.array([r["n_train"] for r in runs], float) + (k - 0.5) * 0.3  # side by side
-        rms = np.array([r[f"rms_{m}"] for r in runs], float)
+        at_bound = np.array([bool(getattr(r, f"fit_at_bound_{m}")) for r in runs])
+        n = np.array([r.n_train for r in runs], float) + (k - 0.5) * 0.3  # side by side
+        rms = np.array([getattr(r, f"rms_{m}") for r in runs], float)
         a.plot(n[~at_bound], rms[~at_bound], "o", color=f"C{k}", alpha=0.8, label=f"{METHOD_NAMES[m]}, fitted s")
         if at_bound.any():
             a.plot(n[at_bound], rms[at_bound], "s", ms=9, mfc="none", color=f"C{k}",
