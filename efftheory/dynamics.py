@@ -478,10 +478,11 @@ def evolve(H_hat, E0, times=None, *, lr: float = 1e-3, method: str = "rk4", dt=N
         require(dt is None or float(dt) == 1.0, f"adam takes one step per unit of time; dt must be 1, got {dt!r}")
         steps = np.round(times)
         require(bool(np.all(np.abs(steps - times) < 1e-9)), "adam needs whole-number times (steps)")
-        _check_work(float(steps[-1]), f"adam up to step {steps[-1]:.4g}")
+        _check_work(float(steps[-1]), f"adam up to step {steps[-1]:.4g} takes", "updates", "ask for fewer steps")
         return _run_adam(H, E0, steps.astype(np.int64), lr, progress)
     dt = default_step(H, E0, lr, method) if dt is None else _check_positive(dt, "dt")
-    _check_work(_integrator_steps(times, dt), f"{method} up to time {times[-1]:.4g} at dt = {dt:.4g}")
+    _check_work(_integrator_steps(times, dt), f"{method} up to time {times[-1]:.4g} at dt = {dt:.4g} takes",
+                "integrator steps", "ask for a shorter time or a larger dt")
     return _run_flow(H, E0, times, lr, method, dt, progress)
 
 
@@ -576,10 +577,11 @@ def _integrator_steps(times: np.ndarray, dt: float) -> float:
         return float(np.maximum(1.0, np.ceil(spans / dt * (1.0 - 1e-12))).sum())
 
 
-def _check_work(steps: float, what: str) -> None:
+def _check_work(steps: float, what: str, unit: str, hint: str) -> None:
+    """Refuse a run of more than MAX_INTEGRATOR_STEPS ``unit`` per member: "<what> N <unit> ..."."""
     require(steps <= MAX_INTEGRATOR_STEPS,
-            f"{what} takes {steps:.3g} integrator steps per initial condition, above the cap "
-            f"MAX_INTEGRATOR_STEPS = {MAX_INTEGRATOR_STEPS:.0e}; ask for a shorter time or a larger dt")
+            f"{what} {steps:.3g} {unit} per initial condition, above the cap "
+            f"MAX_INTEGRATOR_STEPS = {MAX_INTEGRATOR_STEPS:.0e}; {hint}")
 
 
 def _check_E_shape(E: np.ndarray, p: int, allow_any_batch: bool = False) -> None:
