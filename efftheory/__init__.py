@@ -12,6 +12,10 @@ implementation and may change.
 
 from __future__ import annotations
 
+from efftheory import _numba_cache
+
+_numba_cache.configure()  # first: numba must learn where to cache before it is imported
+
 from importlib.metadata import PackageNotFoundError, version as _version
 
 try:

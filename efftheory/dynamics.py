@@ -55,6 +55,11 @@ ADAM_MIN_DEFAULT_STEPS = 2_000
 # A very stiff spectrum (λ_slow << λ_max) would need many integrator steps; the default
 # horizon of the flow methods is capped at this many default RK4 steps.
 FLOW_MAX_DEFAULT_STEPS = 20_000
+# The most integrator steps (RK4/Euler steps, or Adam updates) one initial condition may take
+# in a call of evolve; more is refused with InputError before any work. At p = 59, d = 2 one core
+# does about 2e5 RK4 member-steps/s, so 1e8 steps is about 8 minutes per member: beyond that a
+# run is a typo (a horizon or dt off by orders of magnitude), not an experiment.
+MAX_INTEGRATOR_STEPS = 10**8
 
 
 # ---------------------------------------------------------------- result
@@ -481,13 +486,18 @@ def evolve(H_hat, E0, times=None, *, lr: float = 1e-3, method: str = "rk4", dt=N
         n_times: number of default times.
         progress: optional callable ``progress(k)``, told as each k more saved times are done
             (the run is then cut into about 20 kernel calls; the results are identical).
+
+    Raises InputError, before any integration, for a bad argument: among them a non-symmetric
+    or not positive semi-definite Ĥ, initial embeddings whose Z0 overflows or underflows, and a
+    run that would take more than :data:`MAX_INTEGRATOR_STEPS` integrator steps per member.
     """
     method = _check_method(method)
     H = _check_H(H_hat)
     E0 = _as_batch(E0, H.shape[0])
     lr = _check_positive(lr, "lr")
+    _check_psd(H)
     if times is None:
-        t_max = default_horizon(H, E0, lr, method) if t_max is None else _check_positive(t_max, "t_max")
+        t_max = _default_t_max(H, E0, lr, method) if t_max is None else _check_positive(t_max, "t_max")
         times = log_times(t_max, n_times, integer=(method == "adam"))
     else:
         require(t_max is None, "give either times or t_max, not both")
@@ -502,8 +512,11 @@ def evolve(H_hat, E0, times=None, *, lr: float = 1e-3, method: str = "rk4", dt=N
         require(dt is None or float(dt) == 1.0, f"adam takes one step per unit of time; dt must be 1, got {dt!r}")
         steps = np.round(times)
         require(bool(np.all(np.abs(steps - times) < 1e-9)), "adam needs whole-number times (steps)")
+        _check_work(float(steps[-1]), f"adam up to step {steps[-1]:.4g} takes", "updates", "ask for fewer steps")
         return _run_adam(H, E0, steps.astype(np.int64), lr, progress)
     dt = default_step(H, E0, lr, method) if dt is None else _check_positive(dt, "dt")
+    _check_work(_integrator_steps(times, dt), f"{method} up to time {times[-1]:.4g} at dt = {dt:.4g} takes",
+                "integrator steps", "ask for a shorter time or a larger dt")
     return _run_flow(H, E0, times, lr, method, dt, progress)
 
 
@@ -568,8 +581,41 @@ def _check_H(H_hat) -> np.ndarray:
             f"H_hat must be a square (p, p) matrix with p >= 2, got shape {H.shape}")
     require(bool(np.all(np.isfinite(H))), "H_hat has non-finite entries")
     scale = max(1.0, float(np.abs(H).max()))
-    require(bool(np.allclose(H, H.T, rtol=0.0, atol=1e-12 * scale)), "H_hat must be symmetric")
+    asymmetry = float(np.abs(H - H.T).max())
+    require(asymmetry <= 1e-12 * scale, f"H_hat must be symmetric, but max |H - Hᵀ| = {asymmetry:.3g}")
     return H
+
+
+def _check_psd(H: np.ndarray) -> None:
+    """Ĥ is a Hessian of summed squared residuals: refuse a negative eigenvalue (beyond rounding)."""
+    lam = exact_flow(H).eigenvalues
+    tol = 1e-10 * max(1.0, float(np.abs(lam).max()))
+    require(lam[0] >= -tol, f"H_hat must be positive semi-definite, but its smallest eigenvalue is {lam[0]:.6g}")
+
+
+def _default_t_max(H: np.ndarray, E0: np.ndarray, lr: float, method: str) -> float:
+    """:func:`default_horizon`, refused when it overflows (a huge Z0 with a tiny lr)."""
+    t_max = default_horizon(H, E0, lr, method)
+    require(math.isfinite(t_max), f"the default horizon overflows (Z0 up to {np.einsum('bpd,bpd->b', E0, E0).max():.3g}, "
+            f"lr = {lr!r}); give t_max or times")
+    return t_max
+
+
+def _integrator_steps(times: np.ndarray, dt: float) -> float:
+    """Steps per member that _run_flow takes to reach every saved time (as _integrate counts them)."""
+    spans = np.diff(times, prepend=0.0)
+    spans = spans[spans > 0]
+    if not math.isfinite(dt):
+        return float(spans.size)
+    with np.errstate(over="ignore"):
+        return float(np.maximum(1.0, np.ceil(spans / dt * (1.0 - 1e-12))).sum())
+
+
+def _check_work(steps: float, what: str, unit: str, hint: str) -> None:
+    """Refuse a run of more than MAX_INTEGRATOR_STEPS ``unit`` per member: "<what> N <unit> ..."."""
+    require(steps <= MAX_INTEGRATOR_STEPS,
+            f"{what} {steps:.3g} {unit} per initial condition, above the cap "
+            f"MAX_INTEGRATOR_STEPS = {MAX_INTEGRATOR_STEPS:.0e}; {hint}")
 
 
 def _check_E_shape(E: np.ndarray, p: int, allow_any_batch: bool = False) -> None:
@@ -585,8 +631,15 @@ def _as_batch(E0, p: int) -> np.ndarray:
     _check_E_shape(E0, p)
     E0 = np.ascontiguousarray(E0[None] if E0.ndim == 2 else E0)
     require(E0.shape[0] >= 1, "the batch of initial embeddings is empty")
-    Z0 = np.einsum("bpd,bpd->b", E0, E0)
-    require(bool(np.all(Z0 > 0)), "initial embeddings must not be all zero (Z0 = 0)")
+    require(bool(np.all(np.any(E0 != 0, axis=(1, 2)))), "initial embeddings must not be all zero (Z0 = 0)")
+    with np.errstate(over="ignore", under="ignore"):
+        Z0 = np.einsum("bpd,bpd->b", E0, E0)
+    largest = float(np.abs(E0).max())
+    require(bool(np.all(np.isfinite(Z0))),
+            f"initial embeddings are too large: Z0 = tr(E0ᵀ E0) overflows float64 (largest |entry| {largest:.3g})")
+    require(bool(np.all(Z0 >= np.finfo(np.float64).tiny)),
+            f"initial embeddings are too small: Z0 = tr(E0ᵀ E0) = {Z0.min():.3g} underflows float64 "
+            f"(largest |entry| {largest:.3g})")
     return E0
 
 

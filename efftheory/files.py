@@ -13,11 +13,37 @@ from pathlib import Path
 
 import numpy as np
 
+from efftheory.errors import InputError
+
 
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def check_writable_file(path: str | os.PathLike, name: str = "path") -> Path:
+    """Return ``path`` as a Path if :func:`atomic_write` can write it, else raise InputError.
+
+    The parent directory must exist and accept a new file: that is tried for real (a temporary
+    file is created and removed beside the target), because permission bits say nothing for
+    root or on read-only and pseudo file systems (/proc, /sys). ``name`` (e.g. "--plot")
+    starts the message.
+    """
+    path = Path(path)
+    parent = path.parent
+    shown = f"{name} {str(path)!r}"
+    if path.is_dir():
+        raise InputError(f"{shown} is a directory, not a file")
+    if not parent.is_dir():
+        raise InputError(f"{shown}: directory {str(parent)!r} does not exist")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    except OSError as err:
+        raise InputError(f"{shown}: cannot write in directory {str(parent)!r} ({err.strerror})") from None
+    os.close(fd)
+    os.unlink(tmp)
+    return path
 
 
 def atomic_write(path: str | os.PathLike, write) -> None:

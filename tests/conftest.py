@@ -57,6 +57,41 @@ def cli_json(capsys):
     return call
 
 
+def _one_line_error(status, captured, needles) -> str:
+    lines = captured.err.strip().splitlines()
+    assert status == 2, (status, captured.err)
+    assert len(lines) == 1, captured.err
+    assert "Traceback" not in captured.err and captured.out == "", captured
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+    return lines[0]
+
+
+@pytest.fixture
+def cli_error(capsys):
+    """In-process ``efftheory ARGS`` that must fail: exit 2, one line on stderr containing every
+    needle, nothing on stdout, no traceback. Returns the line. Use a subprocess (:func:`run_cli`)
+    only where a fresh interpreter matters."""
+    from efftheory.cli import main
+
+    def call(*args, needles=()) -> str:
+        capsys.readouterr()
+        try:
+            status = main([str(a) for a in args])
+        except SystemExit as exit_:  # argparse
+            status = exit_.code
+        return _one_line_error(status, capsys.readouterr(), needles)
+
+    return call
+
+
+def parse(*args):
+    """The argparse namespace of ``efftheory ARGS`` (parsing only, nothing runs)."""
+    from efftheory.cli import build_parser
+
+    return build_parser().parse_args([str(a) for a in args])
+
+
 def cli_json_subprocess(*args: str, timeout: float = 600) -> dict:
     """Run ``efftheory ARGS --json`` in a subprocess; assert success; parse stdout."""
     proc = run_cli(*args, "--json", timeout=timeout)

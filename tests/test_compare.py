@@ -9,7 +9,6 @@ from efftheory.comparison import match_rms, summarise
 from efftheory.dynamics import time_scale
 from tests.conftest import grid_run
 from efftheory.critical import critical_curve
-from tests.conftest import MISSING_DIR, assert_one_line_error, run_cli
 
 GRID = ["--p", "5", "--train-nums", "9,13", "--seeds", "0,1", "--steps", "150", "--width", "16",
         "--embed-lr", "1e-2", "--decoder-lr", "1e-3", "--trials", "300"]
@@ -76,18 +75,6 @@ def test_process_pool_gives_the_same_runs(grid):
         for key in ("full_acc", "predicted_full_acc", "steps_to_rqi", "steps_to_test", "rms_rk4", "rms_adam",
                     "predicted_rqi_flow", "predicted_rqi_adam"):
             assert a[key] == b[key], key
-
-
-@pytest.mark.parametrize(
-    "args, needle",
-    [(["--p", "5", "--train-nums", "0,5"], "0 is outside [1, 15]"),
-     (["--p", "5", "--train-nums", "16"], "16 is outside"),
-     (["--p", "5", "--seeds", "-1"], "-1 is negative"),
-     (["--p", "5", "--jobs", "0"], "'0'"),
-     (["--p", "5", "--plot", f"{MISSING_DIR}/c.png"], MISSING_DIR)],
-)
-def test_bad_input_exits_2_with_one_line(args, needle):
-    assert_one_line_error(run_cli("compare", *args), needle)
 
 
 # ------------------------------------------------------------------ helpers against exact cases

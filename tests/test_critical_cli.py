@@ -29,12 +29,20 @@ def test_readable_summary_and_plot(tmp_path, capsys):
     "args, needle",
     [
         (["--p", "1"], "p must be >= 2, got 1"),
-        (["--p", "ten"], "'ten'"),
-        (["--p", "10", "--trials", "0"], "'0'"),
-        (["--p", "10", "--seed", "-2"], "'-2'"),
+        (["--p", "ten"], "--p must be a whole number, got 'ten'"),
+        (["--p", "2.5"], "--p must be a whole number, got 2.5"),
+        (["--p", "401"], "--p 401 is too large"),
+        (["--p", "10", "--trials", "0"], "--trials must be a positive integer, got 0"),
+        (["--p", "10", "--trials", "-5"], "--trials must be a positive integer, got -5"),
+        (["--p", "10", "--trials", "1e3.5"], "--trials must be a positive integer, got '1e3.5'"),
+        (["--p", "10", "--seed", "-2"], "--seed must be a non-negative integer, got -2"),
         (["--p", "10", "--plot", f"{MISSING_DIR}/x.png"], MISSING_DIR),
         (["--trials", "10"], "--p"),
     ],
 )
-def test_bad_input_exits_2_with_one_line(args, needle):
-    assert_one_line_error(run_cli("critical", *args), needle)
+def test_bad_input_exits_2_with_one_line(cli_error, args, needle):
+    cli_error("critical", *args, needles=[needle])
+
+
+def test_bad_input_in_a_subprocess():
+    assert_one_line_error(run_cli("critical", "--p", "10", "--seed", "-2"), "--seed must be a non-negative integer, got -2")

@@ -37,3 +37,16 @@ def test_a_failing_writer_leaves_the_old_file_and_no_temporary(tmp_path):
         atomic_write(target, broken)
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
+
+
+def test_check_writable_file_tries_the_directory_for_real(tmp_path):
+    from efftheory.errors import InputError
+    from efftheory.files import check_writable_file
+
+    assert check_writable_file(tmp_path / "new.npz", "--save") == tmp_path / "new.npz"
+    assert list(tmp_path.iterdir()) == []  # the trial file is gone
+    for path, needle in [(tmp_path, "is a directory"), (tmp_path / "no" / "x.npz", "does not exist"),
+                         ("/proc/x.npz", "cannot write in directory '/proc'")]:
+        with pytest.raises(InputError, match=needle) as err:
+            check_writable_file(path, "--save")
+        assert str(err.value).startswith(f"--save '{path}'")

@@ -1,4 +1,4 @@
-"""``efftheory <command> [options]`` (docs/theory.md).
+"""``efftheory <command> [options]``.
 
 Each command lives in its own module with ``add_arguments`` and ``run``; this module builds
 the parser, dispatches, prints, and turns bad input into one line on stderr and exit 2.
@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
         result, text = args._module.run(args, ui)
     except InputError as err:
         sys.stderr.write(f"efftheory {args.command}: error: {err}\n")
+        return 2
+    except MemoryError as err:  # e.g. a step budget whose records cannot be allocated
+        sys.stderr.write(f"efftheory {args.command}: error: not enough memory ({err or 'MemoryError'})\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write(f"efftheory {args.command}: interrupted\n")

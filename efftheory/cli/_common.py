@@ -11,6 +11,7 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,49 +19,109 @@ from pathlib import Path
 import numpy as np
 
 from efftheory.errors import InputError
-from efftheory.files import atomic_write, save_npz  # noqa: F401  (re-exported for commands)
+from efftheory.files import atomic_write, check_writable_file, save_npz  # noqa: F401  (re-exported for commands)
+
+# A value that starts with '-' and then a digit, '.digit', 'inf' or 'nan' is a (negative) number,
+# never an option: argparse's own pattern misses scientific notation, so '--lr -1e-3' would be
+# "expected one argument" instead of reaching the type check. Lists ('-1,2') count too.
+_NEGATIVE_NUMBER = re.compile(r"^-(\d|\.\d|inf|nan)", re.IGNORECASE)
+
+# "argument --lr: must be positive, got -0.001" (argparse's wording of a type error) is said
+# "--lr must be positive, got -0.001".
+_TYPE_ERROR = re.compile(r"^argument (\S+): (must be .*)$", re.DOTALL)
 
 
 class Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line on stderr and exit status 2."""
+    """An ArgumentParser whose errors are one line on stderr and exit status 2, and which reads
+    any value starting with '-' and a digit (``-1e-3``, ``-2``, ``-.5``) as a value, not an option."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = _NEGATIVE_NUMBER
 
     def error(self, message: str):  # noqa: D401 - argparse API
+        message = _TYPE_ERROR.sub(r"\1 \2", " ".join(str(message).split()))
         sys.stderr.write(f"{self.prog}: error: {message}\n")
         raise SystemExit(2)
 
 
 # ---------------------------------------------------------------- argument types
+#
+# Every number on the command line goes through one of these. A type error reads
+# "--OPTION must be REQUIREMENT, got VALUE" (the parsed number, or the text if it is none).
 
 
-def _typed(convert, check, what):
-    def parse(text: str):
-        try:
-            value = convert(text)
-        except (TypeError, ValueError):
-            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
-        if not check(value):
-            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+def _real(text: str) -> float | None:
+    """``text`` as a float ('1e-3', '-2', 'inf'), or None if it is not a number."""
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def _whole(text: str) -> int | float | None:
+    """``text`` as an int when it is a whole number ('100000', '1e5'); the float when it is a
+    number with a fraction or no finite value ('2.5', 'inf'), so the caller can show it; else None."""
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        pass
+    value = _real(text)
+    if value is not None and math.isfinite(value) and value == int(value):
+        return int(value)
+    return value
+
+
+def _show(text: str, value) -> str:
+    """How a refused value is named: the number read (-0.001 for '-1e-3', 0 for '0.0'), or the
+    text as given when it is not a finite number."""
+    if value is None or not math.isfinite(value):
+        return repr(text)
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    return repr(value)
+
+
+def _number_type(parse, check, requirement: str):
+    """An argparse ``type``: ``parse`` the text, then refuse it unless ``check(value)``."""
+
+    def convert(text: str):
+        value = parse(text)
+        if value is None or not check(value):
+            raise argparse.ArgumentTypeError(f"must be {requirement}, got {_show(text, value)}")
         return value
 
-    parse.__name__ = what  # argparse names the type in some messages
-    return parse
+    convert.__name__ = requirement  # argparse names the type in some messages
+    return convert
 
 
-positive_int = _typed(int, lambda v: v > 0, "a positive integer")
-nonnegative_int = _typed(int, lambda v: v >= 0, "a non-negative integer")
-positive_float = _typed(float, lambda v: math.isfinite(v) and v > 0, "a positive number")
-nonnegative_float = _typed(float, lambda v: math.isfinite(v) and v >= 0, "a non-negative number")
-fraction = _typed(float, lambda v: math.isfinite(v) and 0 < v <= 1, "a fraction in (0, 1]")
+def _is_int(value) -> bool:
+    return isinstance(value, int)
+
+
+def _finite(value) -> bool:
+    return math.isfinite(value)
+
+
+integer = _number_type(_whole, _is_int, "a whole number")
+"""Any whole number, written ``12``, ``-3`` or ``1e5`` (not ``2.5``)."""
+positive_int = _number_type(_whole, lambda v: _is_int(v) and v > 0, "a positive integer")
+"""A whole number >= 1 (``1e5`` is 100000)."""
+nonnegative_int = _number_type(_whole, lambda v: _is_int(v) and v >= 0, "a non-negative integer")
+"""A whole number >= 0."""
+positive_float = _number_type(_real, lambda v: _finite(v) and v > 0, "positive")
+"""A finite number > 0."""
+nonnegative_float = _number_type(_real, lambda v: _finite(v) and v >= 0, ">= 0")
+"""A finite number >= 0."""
+fraction = _number_type(_real, lambda v: _finite(v) and 0 < v <= 1, "a fraction in (0, 1]")
+"""A number in (0, 1]."""
 
 
 def int_list(text: str) -> list[int]:
-    """``"5,10,15"`` -> [5, 10, 15]."""
-    try:
-        values = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers") from None
-    if not values:
-        raise argparse.ArgumentTypeError(f"{text!r} is an empty list")
+    """``"5,10,15"`` (or ``"5,1e1"``) -> [5, 10, 15]; every entry a whole number."""
+    values = [_whole(part) for part in text.split(",") if part.strip()]
+    if not values or not all(_is_int(v) for v in values):
+        raise argparse.ArgumentTypeError(f"must be a comma-separated list of whole numbers, got {text!r}")
     return values
 
 
@@ -115,22 +176,49 @@ class UI:
 # ---------------------------------------------------------------- files
 
 
-def check_output_path(path: str | os.PathLike | None, option: str) -> Path | None:
-    """Refuse, before any long work, an output path that cannot be written."""
+def figure_formats() -> list[str]:
+    """File suffixes (without the dot) matplotlib can write a figure as: png, pdf, svg, ..."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    return sorted(FigureCanvasBase.get_supported_filetypes())
+
+
+def check_output_path(path: str | os.PathLike | None, option: str, figure: bool | None = None) -> Path | None:
+    """Refuse, before any long work, an output path that cannot be written (None passes).
+
+    The directory must exist and take a new file (tried for real). A figure (``figure=True``;
+    by default every ``--plot``) must also have a suffix matplotlib writes (no suffix means PNG).
+    """
     if path is None:
         return None
     path = Path(path)
-    parent = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise InputError(f"{option} {str(path)!r} is a directory, not a file")
-    if not parent.is_dir():
-        raise InputError(f"{option} {str(path)!r}: directory {str(parent)!r} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise InputError(f"{option} {str(path)!r}: directory {str(parent)!r} is not writable")
-    return path
+    figure = option == "--plot" if figure is None else figure
+    if figure and path.suffix:
+        formats = figure_formats()
+        if path.suffix.lstrip(".").lower() not in formats:
+            raise InputError(f"{option} {str(path)!r}: matplotlib cannot write '{path.suffix}' files; "
+                             f"use one of {', '.join('.' + f for f in formats)}")
+    return check_writable_file(path, option)
 
 
-def save_figure(fig, path: str | os.PathLike, dpi: int = 130) -> None:
-    """Save a matplotlib figure atomically (PNG by the path's suffix)."""
-    fmt = Path(path).suffix.lstrip(".") or "png"
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format=fmt, bbox_inches="tight"))
+@contextmanager
+def writing(path: str | os.PathLike, option: str):
+    """Turn a failure to write ``path`` (full disk, directory gone) into a one-line InputError."""
+    try:
+        yield
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise InputError(f"{option} {str(path)!r}: could not write the file ({reason}); nothing was written") from None
+
+
+def save_figure(fig, path: str | os.PathLike, dpi: int = 130, option: str = "--plot") -> None:
+    """Save a matplotlib figure atomically, in the format of the path's suffix (PNG without one)."""
+    fmt = Path(path).suffix.lstrip(".").lower() or "png"
+    with writing(path, option):
+        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format=fmt, bbox_inches="tight"))
+
+
+def save_arrays(path: str | os.PathLike, arrays: dict, compressed: bool = False, option: str = "--save") -> None:
+    """Write ``arrays`` as an NPZ at exactly ``path``, atomically."""
+    with writing(path, option):
+        save_npz(path, arrays, compressed=compressed)

@@ -9,13 +9,13 @@ from __future__ import annotations
 import os
 import time
 
-from efftheory.cli._common import check_output_path, int_list, positive_int, save_figure
+from efftheory.cli._common import check_output_path, int_list, integer, positive_int, save_figure
 from efftheory.cli._wording import plural
 from efftheory.cli.train import add_network_arguments, network_config
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--p", type=int, default=10, help="number of symbols (default 10)")
+    parser.add_argument("--p", type=integer, default=10, help="number of symbols (default 10)")
     parser.add_argument("--train-nums", type=int_list, default=None,
                         help="training-set sizes (default round(N k / 11), k = 1..10, and N - 1: "
                              "5, 10, ..., 50, 54 for p = 10)")
@@ -48,6 +48,9 @@ def run(args, ui):
     from efftheory.errors import InputError, require
     from efftheory.tasks import Addition
 
+    plot_path = check_output_path(args.plot, "--plot")
+    if args.p > 400:
+        raise InputError(f"--p {args.p} is too large for compare (max 400)")
     task = Addition(args.p)
     N = task.n_samples
     nums = default_train_nums(N) if args.train_nums is None else sorted(set(args.train_nums))
@@ -57,9 +60,6 @@ def run(args, ui):
     for s in seeds:
         require(s >= 0, f"--seeds: {s} is negative")
     config = network_config(args, 0)
-    plot_path = check_output_path(args.plot, "--plot")
-    if args.p > 400:
-        raise InputError(f"--p {args.p} is too large for compare (max 400)")
 
     start = time.perf_counter()
     curve = critical_curve(task.p, args.trials, 0)

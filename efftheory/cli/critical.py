@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from efftheory.cli._common import check_output_path, nonnegative_int, positive_int, save_figure
+from efftheory.cli._common import check_output_path, integer, nonnegative_int, positive_int, save_figure
+
+MAX_P = 400  # largest p the critical-size estimate accepts
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--p", type=int, required=True, help="number of symbols (>= 2)")
+    parser.add_argument("--p", type=integer, required=True, help=f"number of symbols (2 to {MAX_P})")
     parser.add_argument("--trials", type=positive_int, default=10_000, help="random orders (default 10000)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default 0)")
     parser.add_argument("--plot", metavar="PNG", help="draw P_unique against the training fraction")
@@ -41,10 +43,10 @@ def run(args, ui):
     from efftheory.errors import InputError
     from efftheory.tasks import Addition
 
-    task = Addition(args.p)  # validates p
+    if args.p > MAX_P:
+        raise InputError(f"--p {args.p} is too large for the critical-size estimate (max {MAX_P})")
+    task = Addition(args.p)  # p >= 2
     plot_path = check_output_path(args.plot, "--plot")
-    if args.p > 400:
-        raise InputError(f"--p {args.p} is too large for the critical-size estimate (max 400)")
     with ui.progress(args.trials, "trials") as update:
         curve = critical_curve(task.p, args.trials, args.seed, progress=update)
     if plot_path is not None:

@@ -16,12 +16,13 @@ import time
 import numpy as np
 
 from efftheory.cli._common import (
-    save_npz,
     check_output_path,
     fraction,
+    integer,
     nonnegative_int,
     positive_float,
     positive_int,
+    save_arrays,
     save_figure,
 )
 from efftheory.cli._wording import (
@@ -40,15 +41,16 @@ N_SMALLEST = 6  # eigenvalues of Ĥ reported
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--p", type=int, required=True, help="number of symbols (>= 2)")
+    parser.add_argument("--p", type=integer, required=True, help="number of symbols (2 to 400)")
     size = parser.add_mutually_exclusive_group(required=True)
     size.add_argument("--frac", type=fraction, help="training fraction in (0, 1]: n_train = round(frac * N)")
-    size.add_argument("--train-num", type=int, help="training-set size n_train in [1, N]")
+    size.add_argument("--train-num", type=integer, help="training-set size n_train in [1, N]")
     parser.add_argument("--dim", type=positive_int, default=1, help="embedding dimension d (default 1)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the split and the embeddings (default 0)")
-    parser.add_argument("--lr", type=float, default=1e-3, help="learning rate η (default 1e-3)")
-    parser.add_argument("--steps", type=int, default=None,
-                        help="final time in optimisation steps (default: 20 slowest relaxation times, capped)")
+    parser.add_argument("--lr", type=positive_float, default=1e-3, help="learning rate η (default 1e-3)")
+    parser.add_argument("--steps", type=positive_int, default=None,
+                        help="final time in optimisation steps (default: 20 slowest relaxation times, capped); "
+                             "the run may take at most 1e8 integrator steps")
     parser.add_argument("--method", default="rk4",
                         help="exact | rk4 | euler | adam | rk4-projected | euler-projected (default rk4)")
     parser.add_argument("--dt", type=positive_float, default=None,
@@ -67,20 +69,16 @@ def _validate(args):
     from efftheory.errors import InputError
     from efftheory.tasks import Addition
 
+    if args.p > 400:
+        raise InputError(f"--p {args.p} is too large for this command (max 400)")
     task = Addition(args.p)  # p >= 2
     n_train = task.n_train_for(frac=args.frac, n_train=args.train_num)
     if args.method not in METHOD_NAMES:
         raise InputError(f"--method {args.method!r} is unknown; choose one of {', '.join(METHOD_NAMES)}")
-    if not (math.isfinite(args.lr) and args.lr > 0):
-        raise InputError(f"--lr must be a positive number, got {args.lr!r}")
-    if args.steps is not None and args.steps <= 0:
-        raise InputError(f"--steps must be a positive integer, got {args.steps!r}")
     if args.dt is not None and args.method in ("exact", "adam"):
         raise InputError(f"--dt has no meaning for --method {args.method}")
     if args.times < 2:
         raise InputError(f"--times must be at least 2, got {args.times}")
-    if args.p > 400:
-        raise InputError(f"--p {args.p} is too large for this command (max 400)")
     return task, n_train
 
 
@@ -110,12 +108,13 @@ def run(args, ui):
 
         raise InputError(f"the training set ({split.n_train} samples at p={split.p}) holds no parallelogram, "
                          "so the effective loss is zero; use a larger --frac or --train-num")
-    with ui.progress(args.critical_trials, "critical size") as update:
-        curve = critical_curve(task.p, args.critical_trials, 0, progress=update)
+    # the dynamics first: evolve refuses a run above its step cap before any work is done
     with ui.progress(args.times, f"{args.method}") as update:
         sim = simulate(theory, dim=args.dim, trials=args.trials, init_scale=args.init_scale, seed=args.seed,
                        lr=args.lr, method=args.method, steps=args.steps, dt=args.dt, delta=args.delta,
                        n_times=args.times, progress=update)
+    with ui.progress(args.critical_trials, "critical size") as update:
+        curve = critical_curve(task.p, args.critical_trials, 0, progress=update)
     if plot_path is not None:
         from efftheory.plotting.dynamics import plot_simulation
 
@@ -133,7 +132,7 @@ def _save_npz(path, sim) -> None:
         loss=traj.loss[:, 0], E0=traj.E0[0], Z=traj.Z[:, 0],
         predicted_test_accuracy=sim.predicted_test_accuracy[:, 0],
     )
-    save_npz(path, arrays)
+    save_arrays(path, arrays)
 
 
 def _result(args, sim, curve, seconds, median_or_none) -> dict:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import numpy as np
 
 from efftheory.cli._common import (
-    save_npz,
     check_output_path,
     fraction,
+    integer,
     nonnegative_float,
     nonnegative_int,
     positive_float,
     positive_int,
+    save_arrays,
     save_figure,
 )
 from efftheory.cli._wording import chance_test_accuracy, exceeds, fit_note, fit_text, ideal_note, plural, steps, uniform_guess
@@ -56,7 +57,7 @@ def network_config(args, seed: int):
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--p", type=int, required=True, help="number of symbols (>= 2)")
+    parser.add_argument("--p", type=integer, required=True, help="number of symbols (>= 2)")
     size = parser.add_mutually_exclusive_group(required=True)
     size.add_argument("--frac", type=fraction, help="training fraction of the N = p(p+1)/2 samples")
     size.add_argument("--train-num", type=positive_int, help="number of training samples")
@@ -76,12 +77,12 @@ def run(args, ui):
     from efftheory.tasks import Addition
     from efftheory.theory import linear_theory
 
+    plot_path = check_output_path(args.plot, "--plot")
+    save_path = check_output_path(args.save, "--save")
     task = Addition(args.p)
     split = task.split(frac=args.frac, n_train=args.train_num,
                        seed=args.seed if args.split_seed is None else args.split_seed)
     config = network_config(args, args.seed)
-    plot_path = check_output_path(args.plot, "--plot")
-    save_path = check_output_path(args.save, "--save")
 
     with ui.progress(args.steps, "training") as update:
         result = train_network(split, config, args.steps, eval_every=args.eval_every, delta=args.delta,
@@ -119,7 +120,7 @@ def run(args, ui):
             arrays[f"theory_{m}_times"] = c.times
             arrays[f"theory_{m}_embeddings"] = c.embeddings
             arrays[f"theory_{m}_rqi"] = c.rqi
-        save_npz(save_path, arrays, compressed=True)
+        save_arrays(save_path, arrays, compressed=True)
     if plot_path is not None:
         from efftheory.plotting.network import plot_training
 

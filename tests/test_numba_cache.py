@@ -1,0 +1,104 @@
+"""Numba's kernel cache wherever efftheory is installed: beside the source when that is writable,
+else a per-user directory, else no cache and one warning line; a user's NUMBA_CACHE_DIR wins."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+from efftheory import _numba_cache
+from tests.conftest import ROOT
+
+IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def _read_only_dir(path: Path) -> Path:
+    """Make ``path`` (a directory tree) unwritable: chmod a-w, and, for root, whom permission bits
+    do not stop, a regular file where a subdirectory would have to be created."""
+    if IS_ROOT:
+        (path / "__pycache__").write_text("not a directory")  # numba's in-tree cache location
+    for sub in [path, *[p for p in path.rglob("*") if p.is_dir()]]:
+        sub.chmod(stat.S_IRUSR | stat.S_IXUSR | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
+    return path
+
+
+def _unwritable_home(tmp_path: Path) -> Path:
+    """A HOME under which ~/.cache cannot be created (a read-only directory; for root, a file)."""
+    if IS_ROOT:
+        home = tmp_path / "home-file"
+        home.write_text("HOME is a file: nothing can be created under it")
+        return home
+    home = tmp_path / "home"
+    home.mkdir()
+    return _read_only_dir(home)
+
+
+def _read_only_package(tmp_path: Path) -> Path:
+    """A copy of efftheory (without caches) in a read-only directory; returns its sys.path entry."""
+    site = tmp_path / "site"
+    shutil.copytree(ROOT / "efftheory", site / "efftheory", ignore=shutil.ignore_patterns("__pycache__"))
+    _read_only_dir(site / "efftheory")
+    return site
+
+
+def _restore(tmp_path: Path) -> None:
+    for p in [tmp_path, *tmp_path.rglob("*")]:
+        if p.is_dir() and not p.is_symlink():
+            p.chmod(stat.S_IRWXU)
+
+
+def test_read_only_package_and_home_still_run_with_one_warning(tmp_path):
+    site, home = _read_only_package(tmp_path), _unwritable_home(tmp_path)
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "XDG_CACHE_HOME", "PYTHONPATH")}
+    env.update(HOME=str(home), PYTHONPATH=str(site), PYTHONDONTWRITEBYTECODE="1")
+    try:
+        proc = subprocess.run([sys.executable, "-m", "efftheory", "critical", "--p", "5", "--trials", "10", "--json"],
+                              capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+        written = [p for p in tmp_path.rglob("*") if p.suffix in (".nbi", ".nbc")]
+    finally:
+        _restore(tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["p"] == 5
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "warning: numba cannot cache" in lines[0] and "NUMBA_CACHE_DIR" in lines[0], proc.stderr
+    assert written == []
+
+
+def test_a_user_set_cache_dir_is_respected(tmp_path):
+    env = {"NUMBA_CACHE_DIR": str(tmp_path / "mine"), "HOME": str(tmp_path)}
+    assert _numba_cache.choose(env, package_dir=tmp_path / "nowhere") == ("user-set", None)
+    assert _numba_cache.configure(env) == "user-set" and env["NUMBA_CACHE_DIR"] == str(tmp_path / "mine")
+
+
+def test_writable_package_caches_in_tree(tmp_path):
+    (tmp_path / "pkg").mkdir()
+    assert _numba_cache.choose({"HOME": str(tmp_path)}, package_dir=tmp_path / "pkg") == ("in-tree", None)
+
+
+def test_read_only_package_caches_per_user(tmp_path):
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    _read_only_dir(pkg)
+    try:
+        env = {"HOME": str(tmp_path / "home")}
+        choice = _numba_cache.choose(env, package_dir=pkg)
+        xdg = _numba_cache.choose({**env, "XDG_CACHE_HOME": str(tmp_path / "xdg")}, package_dir=pkg)
+    finally:
+        _restore(tmp_path)
+    assert choice == ("per-user", tmp_path / "home" / ".cache" / "efftheory" / "numba")
+    assert xdg == ("per-user", tmp_path / "xdg" / "efftheory" / "numba")
+
+
+def test_no_writable_place_warns_once(tmp_path, monkeypatch):
+    monkeypatch.setattr(_numba_cache, "choose", lambda environ: ("none", None))
+    monkeypatch.setattr(_numba_cache, "_compile_without_cache", lambda: None)  # exercised in a subprocess above
+    env, err = {"HOME": str(tmp_path)}, io.StringIO()
+    assert _numba_cache.configure(env, stderr=err) == "none"
+    assert _numba_cache.configure(env, stderr=err) == "none"  # e.g. a worker process
+    assert len(err.getvalue().splitlines()) == 1 and "NUMBA_CACHE_DIR" in err.getvalue()
