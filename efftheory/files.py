@@ -15,6 +15,10 @@ import numpy as np
 
 from efftheory.errors import InputError
 
+#: the atomic rename (its own name, so that a test can make this one rename fail without
+#: touching os.replace for everything else in the process)
+_rename = os.replace
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -60,7 +64,7 @@ def atomic_write(path: str | os.PathLike, write) -> None:
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
+        _rename(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)

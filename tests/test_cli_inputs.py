@@ -77,7 +77,7 @@ def test_a_write_that_fails_after_computing_is_one_line_and_leaves_no_file(cli_e
     def disk_full(src, dst):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(efftheory.files.os, "replace", disk_full)
+    monkeypatch.setattr(efftheory.files, "_rename", disk_full)
     cli_error(*argv(command, option, tmp_path / name), needles=[option, "No space left on device"])
     assert list(tmp_path.iterdir()) == []
 

@@ -21,6 +21,7 @@ PHASE_COLORS = {
     "grokking": "#0072B2",
     "memorization": "#E69F00",
     "confusion": "#8C8C8C",
+    "diverged": "#A50026",
 }
 
 
