@@ -46,8 +46,11 @@ from efftheory.stats import wilson_interval
 METHODS = ("gd", "rk4")
 """Accepted values of ``method`` in :func:`circle_flow`."""
 
-OUTCOMES = ("ring", "stalled", "fits-without-ring")
-"""Outcomes of a flow from random phases, in the order :func:`ring_probability` reports them."""
+OUTCOMES = ("ring", "collapsed", "stalled", "fits-without-ring")
+"""Outcomes of a flow from random phases, in the order :func:`ring_probability` reports them.
+
+"collapsed" is the f = 0 ring (all phases equal): a zero-loss solution of the full table like
+every ring, but one that cannot tell the classes apart."""
 
 #: A parallelogram holds when |φ_q| (mod 2π) is below this fraction of the ring spacing 2π/p.
 #: Decoding by the nearest ring point is right for any |φ_q| < π/p (fraction 0.5); 0.3 keeps a
@@ -545,7 +548,8 @@ def classify_outcome(theta_final, loss_final, *, loss_tol: float = DEFAULT_LOSS_
     - "stalled": ℓ_circ > ``loss_tol`` (default 1e-6): the training parallelograms are not fitted;
     - "ring": ℓ_circ <= loss_tol and coherence >= ``coherence_min`` (default 0.99) at the best
       frequency f ≠ 0 (see :func:`ring_frequency`);
-    - "fits-without-ring": ℓ_circ <= loss_tol but coherence < coherence_min.
+    - "collapsed": ℓ_circ <= loss_tol and |mean_a exp(iθ_a)| >= coherence_min (the f = 0 ring);
+    - "fits-without-ring": ℓ_circ <= loss_tol and neither coherence reaches coherence_min.
 
     Call it on states that have come to rest (e.g. from :func:`ring_probability`); a flow cut
     short may still be on its way to a ring.
@@ -555,7 +559,10 @@ def classify_outcome(theta_final, loss_final, *, loss_tol: float = DEFAULT_LOSS_
     require(loss_final.shape == theta_final.shape[:-1],
             f"loss_final must have shape {theta_final.shape[:-1]}, got {loss_final.shape}")
     _, coh = ring_frequency(theta_final)
-    out = np.where(loss_final > loss_tol, "stalled", np.where(coh >= coherence_min, "ring", "fits-without-ring"))
+    coh0 = np.abs(np.mean(np.exp(1j * theta_final), axis=-1))
+    fitted = np.where(coh >= coherence_min, "ring",
+                      np.where(coh0 >= coherence_min, "collapsed", "fits-without-ring"))
+    out = np.where(loss_final > loss_tol, "stalled", fitted)
     return str(out) if out.ndim == 0 else out
 
 
@@ -602,7 +609,7 @@ class RingProbability:
 def ring_probability(p: int, frac: float, trials: int, seed: int = 0, *, max_steps: int = 100_000,
                      gtol: float = DEFAULT_GTOL, loss_tol: float = DEFAULT_LOSS_TOL,
                      coherence_min: float = DEFAULT_COHERENCE_MIN) -> RingProbability:
-    """Fractions of ring / stalled / fits-without-ring outcomes over random training sets.
+    """Fractions of the :data:`OUTCOMES` (ring, collapsed, stalled, fits-without-ring) over random training sets.
 
     Each trial draws n = round(frac · p(p+1)/2) distinct unordered samples a <= b, builds their
     modular parallelograms, draws phases uniform in [0, 2π) and runs gradient descent at

@@ -252,15 +252,15 @@ def test_ring_fit_recovers_frequency_in_a_random_plane(method):
 
 def test_classify_outcome_thresholds():
     p = 11
-    theta = np.stack([ring(p, 2), ring(p, 2), np.random.default_rng(11).uniform(0, 2 * np.pi, p)])
-    out = classify_outcome(theta, np.array([0.0, 0.1, 0.0]))
-    assert out.tolist() == ["ring", "stalled", "fits-without-ring"]
+    theta = np.stack([ring(p, 2), ring(p, 2), np.random.default_rng(11).uniform(0, 2 * np.pi, p), ring(p, 0)])
+    out = classify_outcome(theta, np.array([0.0, 0.1, 0.0, 0.0]))
+    assert out.tolist() == ["ring", "stalled", "fits-without-ring", "collapsed"]
     assert classify_outcome(ring(p, 1), 2e-6, loss_tol=1e-5) == "ring"
 
 
 def test_ring_probability_full_table_always_finds_a_ring():
     res = ring_probability(11, 1.0, trials=6, seed=0)
-    assert res.fraction == {"ring": 1.0, "stalled": 0.0, "fits-without-ring": 0.0}
+    assert res.fraction == {"ring": 1.0, "collapsed": 0.0, "stalled": 0.0, "fits-without-ring": 0.0}
     assert res.ci_low["ring"] > 0.5 and res.ci_high["stalled"] < 0.5
     assert np.all(res.converged) and np.all(res.full_rqi == 1.0) and np.all(res.frequency != 0)
 

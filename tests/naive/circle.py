@@ -114,3 +114,31 @@ def frequency(theta):
     cohs = [coherence(theta, f) for f in range(1, p)]
     best = int(np.argmax(cohs))
     return best + 1, cohs[best]
+
+
+class BatchFlow:
+    """The flow as one would write it in numpy: the constraint matrix A (M, p), whole batch at once.
+
+    φ = Θ Aᵀ (B, M), ∇ℓ = sin(φ) A / M (B, p); one Python-level step at a time.
+    """
+
+    def __init__(self, p, qs):
+        self.A = np.array([constraint(p, q) for q in qs])
+
+    def grad(self, theta):
+        return np.sin(theta @ self.A.T) @ self.A / self.A.shape[0]
+
+    def run(self, theta0, lr, steps, scheme="gd", dt=1.0):
+        """(B, p) phases after ``steps`` steps of length dt (in steps at learning rate lr)."""
+        theta = np.array(theta0, dtype=float)
+        h = lr * dt
+        for _ in range(steps):
+            if scheme == "gd":
+                theta = theta - h * self.grad(theta)
+            else:
+                k1 = self.grad(theta)
+                k2 = self.grad(theta - 0.5 * h * k1)
+                k3 = self.grad(theta - 0.5 * h * k2)
+                k4 = self.grad(theta - h * k3)
+                theta = theta - h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+        return theta
