@@ -230,26 +230,79 @@ def _integrate(theta_start, quads, times, dt, lr, rk4, theta_out, loss_out):
             loss_out[it, b] = _loss_grad(theta, quads, 0, M, c, s, k1)
 
 
-@njit(cache=True, parallel=True)
-def _descend(theta, quads, offsets, lr, max_steps, gtol, loss_out, steps_out):
-    """Gradient descent for members with different training sets, each until it comes to rest.
+@njit(cache=True)
+def _class_loss_grad(theta, pairs, class_starts, k0, k1, n_quads, c, s, wr, wi, g):
+    """ℓ_circ and ∇ℓ_circ (into g) from class sums, for all parallelograms of a modular training set.
 
-    Member b uses quads[offsets[b]:offsets[b+1]] and learning rate lr[b]; it stops once
-    max_a |∂ℓ/∂θ_a| < gtol or after max_steps steps. theta (B, p) is updated in place; writes
-    the final loss into loss_out (B,) and the number of steps taken into steps_out (B,).
+    Class k (k0 <= k < k1) holds the samples pairs[class_starts[k]:class_starts[k+1]] (n_k of
+    them, equal (a + b) mod p) and its parallelograms are all n_k (n_k − 1) / 2 pairs of them;
+    n_quads is their total M. With w_i = z_a z_b for sample i = (a, b), z = exp(iθ), and W the
+    class sum, φ between samples i, j is arg w_i − arg w_j, so per class
+
+        Σ_{i<j} (1 − cos φ_ij) = (n_k² − |W|²) / 2 = (n_k / 2) Σ_i |w_i − W / n_k|²,
+        ∂/∂θ_a Σ_{i<j} (1 − cos φ_ij) = Σ_{i ∋ a} Im(w_i conj W)  (a counted twice in (a, a)),
+
+    which costs O(n) per evaluation instead of O(M). The deviation form keeps the loss precise
+    near a ring. wr, wi are scratch of at least the largest class size; c, s (p,) scratch.
+    """
+    p = theta.shape[0]
+    for k in range(p):
+        c[k] = math.cos(theta[k])
+        s[k] = math.sin(theta[k])
+        g[k] = 0.0
+    total = 0.0
+    for k in range(k0, k1):
+        u, v = class_starts[k], class_starts[k + 1]
+        m = v - u
+        if m < 2:
+            continue  # a lone sample is in no parallelogram
+        Wr, Wi = 0.0, 0.0
+        for i in range(m):
+            a, b = pairs[u + i, 0], pairs[u + i, 1]
+            wr[i] = c[a] * c[b] - s[a] * s[b]
+            wi[i] = c[a] * s[b] + s[a] * c[b]
+            Wr += wr[i]
+            Wi += wi[i]
+        mr, mi = Wr / m, Wi / m
+        dev = 0.0
+        for i in range(m):
+            dr, di = wr[i] - mr, wi[i] - mi
+            dev += dr * dr + di * di
+            im = wi[i] * Wr - wr[i] * Wi  # Im(w_i conj W)
+            g[pairs[u + i, 0]] += im
+            g[pairs[u + i, 1]] += im
+        total += 0.5 * m * dev
+    inv = 1.0 / n_quads if n_quads > 0 else 0.0  # no parallelograms: ℓ = 0, nothing moves
+    for k in range(p):
+        g[k] *= inv
+    return total * inv
+
+
+@njit(cache=True, parallel=True)
+def _descend_classes(theta, pairs, class_starts, class_offsets, n_quads, lr, max_steps, gtol, loss_out, steps_out):
+    """Gradient descent for members with different modular training sets, each until it comes to rest.
+
+    Member b owns the classes class_offsets[b] .. class_offsets[b+1] − 1 (see
+    :func:`_class_loss_grad`), with n_quads[b] parallelograms and learning rate lr[b]; it stops
+    once max_a |∂ℓ/∂θ_a| < gtol or after max_steps steps. theta (B, p) is updated in place;
+    writes the final loss into loss_out (B,) and the number of steps taken into steps_out (B,).
     """
     B, p = theta.shape
     for b in prange(B):
-        lo, hi = offsets[b], offsets[b + 1]
+        k0, k1 = class_offsets[b], class_offsets[b + 1]
+        largest = 1
+        for k in range(k0, k1):
+            largest = max(largest, class_starts[k + 1] - class_starts[k])
         c, s, g = np.empty(p), np.empty(p), np.empty(p)
+        wr, wi = np.empty(largest), np.empty(largest)
         th = theta[b].copy()
         done = 0
-        loss = _loss_grad(th, quads, lo, hi, c, s, g)
+        loss = _class_loss_grad(th, pairs, class_starts, k0, k1, n_quads[b], c, s, wr, wi, g)
         while done < max_steps and np.max(np.abs(g)) >= gtol:
             for k in range(p):
                 th[k] -= lr[b] * g[k]
             done += 1
-            loss = _loss_grad(th, quads, lo, hi, c, s, g)
+            loss = _class_loss_grad(th, pairs, class_starts, k0, k1, n_quads[b], c, s, wr, wi, g)
         theta[b] = th
         loss_out[b] = loss
         steps_out[b] = done
@@ -304,11 +357,12 @@ class CircleTrajectory:
         return circle_rqi(self.theta, full_quads, delta)
 
 
-def curvature_bound(quads, p: int) -> float:
+def curvature_bound(p: int, quads) -> float:
     """λ_max(Ĥ_mod): an upper bound on |curvature| of ℓ_circ everywhere (see :data:`_RK4_STEP_FRACTION`).
 
     Gradient descent decreases ℓ_circ at every step for any lr < 2 / λ_max (descent lemma).
     """
+    quads = _check_quads(quads, _check_p(p))
     return float(np.linalg.eigvalsh(modular_hessian(p, quads))[-1]) / quads.shape[0]
 
 
@@ -333,13 +387,13 @@ def circle_flow(theta0, quads, *, lr: float | None = None, steps: int | None = N
     require(theta0.ndim == 2 and theta0.shape[0] >= 1, f"theta0 must have shape (p,) or (B, p), got {theta0.shape}")
     p = theta0.shape[1]
     quads = _check_quads(quads, p)
-    lr = 1.0 / curvature_bound(quads, p) if lr is None else _check_positive(lr, "lr")
+    lr = 1.0 / curvature_bound(p, quads) if lr is None else _check_positive(lr, "lr")
     times = _flow_times(steps, times, n_times, integer=(method == "gd"))
     if method == "gd":
         require(dt is None or float(dt) == 1.0, f"gd takes one step per unit of time; dt must be 1, got {dt!r}")
         dt = 1.0
     else:
-        dt = _RK4_STEP_FRACTION / (lr * curvature_bound(quads, p)) if dt is None else _check_positive(dt, "dt")
+        dt = _RK4_STEP_FRACTION / (lr * curvature_bound(p, quads)) if dt is None else _check_positive(dt, "dt")
     T, B = times.size, theta0.shape[0]
     theta_out, loss_out = np.empty((T, B, p)), np.empty((T, B))
     _integrate(theta0, quads, times, float(dt), lr, method == "rk4", theta_out, loss_out)
@@ -373,7 +427,9 @@ def circle_rqi(theta, full_quads, delta: float | None = None) -> float | np.ndar
     """Circle RQI: fraction of ``full_quads`` with 1 − cos φ_q < δ_circ, for phases (..., p).
 
     ``delta`` defaults to :func:`circle_threshold` (κ = 0.3 of the ring spacing). A ring of any
-    frequency perturbed by less than κ/4 of the spacing per phase scores 1.
+    frequency perturbed by less than κ/4 of the spacing per phase scores 1; so does the collapsed
+    f = 0 ring, which satisfies every parallelogram but separates no classes (check
+    :func:`ring_frequency` or :func:`classify_outcome`). Uniform random phases score about 2κ/p.
     """
     theta = _check_theta(theta)
     p = theta.shape[-1]
@@ -523,18 +579,40 @@ class CircleTheory:
 
 def circle_linear_theory(p: int, quads_train) -> CircleTheory:
     """Rank, free directions and slowest rate λ_min of Ĥ_mod for training parallelograms (M, 4)."""
-    H = modular_hessian(p, quads_train)
-    M = int(np.asarray(quads_train).shape[0])
+    quads = _check_quads(quads_train, _check_p(p), allow_empty=True)
+    return _theory_of(int(p), modular_hessian(p, quads), quads.shape[0])
+
+
+def modular_hessian_from_classes(p: int, samples) -> np.ndarray:
+    """H_mod of all modular parallelograms of ``samples`` (n, 2), from class sums.
+
+    With u_i = e_a + e_b for sample i and classes by (a + b) mod p,
+    H_mod = Σ_k [n_k Σ_{i∈k} u_i u_iᵀ − (Σ_{i∈k} u_i)(Σ_{i∈k} u_i)ᵀ] (the same matrix as
+    :func:`modular_hessian` of :func:`modular_quads`, in O(n p²) instead of O(M p²)).
+    """
+    p = _check_p(p)
+    samples = _check_samples(samples, p)
+    U = np.zeros((samples.shape[0], p))
+    rows = np.arange(samples.shape[0])
+    np.add.at(U, (rows, samples[:, 0]), 1.0)
+    np.add.at(U, (rows, samples[:, 1]), 1.0)
+    cls = samples.sum(axis=1) % p
+    size = np.bincount(cls, minlength=p)
+    sums = np.zeros((p, p))
+    np.add.at(sums, cls, U)
+    return (U * size[cls][:, None]).T @ U - sums.T @ sums
+
+
+def _theory_of(p: int, H: np.ndarray, M: int) -> CircleTheory:
     lam = np.linalg.eigvalsh(H)
     # the entries of H are integers, so a non-zero eigenvalue is far above round-off
-    tol = 1e-9 * max(1.0, float(lam[-1]))
-    positive = lam[lam > tol]
+    positive = lam[lam > 1e-9 * max(1.0, float(lam[-1]))]
     rank = int(positive.size)
-    H_hat = H / M if M else H.copy()
+    scale = 1.0 / M if M else 1.0
     return CircleTheory(
-        p=int(p), n_quads=M, H_mod=H, H_hat=H_hat, eigenvalues=lam / M if M else lam,
-        rank=rank, free_directions=int(p) - 1 - rank, locally_unique=rank == int(p) - 1,
-        rate=float(positive[0]) / M if rank else None,
+        p=p, n_quads=M, H_mod=H, H_hat=H * scale, eigenvalues=lam * scale, rank=rank,
+        free_directions=p - 1 - rank, locally_unique=rank == p - 1,
+        rate=float(positive[0]) * scale if rank else None,
     )
 
 
@@ -611,8 +689,9 @@ def ring_probability(p: int, frac: float, trials: int, seed: int = 0, *, max_ste
                      coherence_min: float = DEFAULT_COHERENCE_MIN) -> RingProbability:
     """Fractions of the :data:`OUTCOMES` (ring, collapsed, stalled, fits-without-ring) over random training sets.
 
-    Each trial draws n = round(frac · p(p+1)/2) distinct unordered samples a <= b, builds their
-    modular parallelograms, draws phases uniform in [0, 2π) and runs gradient descent at
+    Each trial draws n = round(frac · p(p+1)/2) distinct unordered samples a <= b (their modular
+    parallelograms are all pairs of samples with equal (a + b) mod p, handled through class
+    sums, see :func:`_class_loss_grad`), draws phases uniform in [0, 2π) and runs gradient descent at
     lr = 1 / λ_max(Ĥ_mod) (monotone in ℓ_circ) until max_a |∂ℓ/∂θ_a| < gtol or ``max_steps``
     steps, then classifies the final state (:func:`classify_outcome`). Trials run in parallel;
     everything is drawn from ``numpy.random.default_rng(seed)``, so the result depends only on
@@ -628,16 +707,16 @@ def ring_probability(p: int, frac: float, trials: int, seed: int = 0, *, max_ste
     n = int(round(float(frac) * samples.shape[0]))
     require(n >= 2, f"frac {frac} gives {n} training samples; need at least 2")
     rng = np.random.default_rng(seed)
-    quad_sets, theta = [], np.empty((trials, p))
+    train, theta = [], np.empty((trials, p))
     for t in range(trials):
-        quad_sets.append(modular_quads(p, samples[np.sort(rng.choice(samples.shape[0], n, replace=False))]))
+        train.append(samples[np.sort(rng.choice(samples.shape[0], n, replace=False))])
         theta[t] = rng.uniform(0.0, 2.0 * np.pi, p)
-    theories = [circle_linear_theory(p, q) if q.shape[0] else None for q in quad_sets]
-    lr = np.array([1.0 / th.eigenvalues[-1] if th is not None else 1.0 for th in theories])
-    offsets = np.concatenate([[0], np.cumsum([q.shape[0] for q in quad_sets])]).astype(np.int64)
-    quads = np.ascontiguousarray(np.concatenate(quad_sets), dtype=np.int64).reshape(-1, 4)
+    pairs, class_starts, n_quads = _by_class(p, train)
+    theories = [_theory_of(p, modular_hessian_from_classes(p, d), int(m)) for d, m in zip(train, n_quads)]
+    lr = np.array([1.0 / th.eigenvalues[-1] if th.rank else 1.0 for th in theories])
     loss, steps = np.zeros(trials), np.zeros(trials, np.int64)
-    _descend(theta, quads, offsets, lr, int(max_steps), float(gtol), loss, steps)
+    class_offsets = np.arange(0, (trials + 1) * p, p, dtype=np.int64)  # p classes per trial
+    _descend_classes(theta, pairs, class_starts, class_offsets, n_quads, lr, int(max_steps), float(gtol), loss, steps)
     outcomes = np.asarray(classify_outcome(theta, loss, loss_tol=loss_tol, coherence_min=coherence_min))
     freq, coh = ring_frequency(theta)
     counts = {o: int(np.sum(outcomes == o)) for o in OUTCOMES}
@@ -648,10 +727,28 @@ def ring_probability(p: int, frac: float, trials: int, seed: int = 0, *, max_ste
         ci_low={o: bounds[o][0] for o in OUTCOMES}, ci_high={o: bounds[o][1] for o in OUTCOMES},
         loss=loss, coherence=np.asarray(coh), frequency=np.asarray(freq),
         full_rqi=np.asarray(circle_rqi(theta, modular_quads(p))),
-        free_directions=np.array([th.free_directions if th is not None else p - 1 for th in theories]),
+        free_directions=np.array([th.free_directions for th in theories]),
         steps=steps, converged=steps < max_steps, lr=lr, max_steps=int(max_steps), gtol=float(gtol),
         loss_tol=float(loss_tol), coherence_min=float(coherence_min),
     )
+
+
+def _by_class(p: int, train: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Training sets grouped by class (a + b) mod p, for :func:`_descend_classes`.
+
+    Returns the samples of all sets, each set sorted by class and the sets one after another,
+    (Σn, 2) int64; the (len(train) · p + 1,) int64 start of every class (set t owns classes
+    t·p .. t·p + p − 1); and the (len(train),) int64 number of parallelograms of each set.
+    """
+    blocks, sizes = [], []
+    for samples in train:
+        cls = samples.sum(axis=1) % p
+        blocks.append(samples[np.argsort(cls, kind="stable")])
+        sizes.append(np.bincount(cls, minlength=p))
+    sizes = np.concatenate(sizes)
+    starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    n_quads = (sizes * (sizes - 1) // 2).reshape(len(train), p).sum(axis=1).astype(np.int64)
+    return np.ascontiguousarray(np.concatenate(blocks), dtype=np.int64), starts, n_quads
 
 
 # ---------------------------------------------------------------- validation

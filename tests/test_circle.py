@@ -9,7 +9,9 @@ import pytest
 
 from efftheory.circle import (
     OUTCOMES,
-    _descend,
+    _by_class,
+    _class_loss_grad,
+    _descend_classes,
     circle_flow,
     circle_gradient,
     circle_linear_theory,
@@ -19,6 +21,7 @@ from efftheory.circle import (
     classify_outcome,
     curvature_bound,
     modular_hessian,
+    modular_hessian_from_classes,
     modular_quads,
     ring_fit,
     ring_frequency,
@@ -178,15 +181,37 @@ def test_flow_kernel_equals_twin(method):
         assert np.allclose(traj.loss[:, b], [naive.loss(t, qs) for t in twin], atol=1e-14)
 
 
+def draw_samples(p, frac, seed):
+    rng = np.random.default_rng(seed)
+    all_samples = naive.samples(p)
+    return np.array([all_samples[i] for i in np.sort(rng.choice(len(all_samples), round(frac * len(all_samples)), replace=False))])
+
+
+def test_class_sums_give_the_loss_and_gradient_of_the_parallelograms():
+    p = 13
+    train = draw_samples(p, 0.4, seed=12)
+    qs = naive.quads(p, train)
+    pairs, starts, n_quads = _by_class(p, [train])
+    theta = np.random.default_rng(13).uniform(0, 2 * np.pi, p)
+    c, s, g = np.empty(p), np.empty(p), np.empty(p)
+    big = np.empty(len(train))
+    loss = _class_loss_grad(theta, pairs, starts, 0, p, n_quads[0], c, s, big, big.copy(), g)
+    assert n_quads[0] == len(qs)
+    assert loss == pytest.approx(naive.loss(theta, qs), rel=1e-12)
+    assert np.allclose(g, naive.grad(theta, qs), atol=1e-14)
+    assert np.allclose(modular_hessian_from_classes(p, train), naive.hessian(p, qs))
+
+
 def test_descend_kernel_equals_twin_with_two_training_sets():
     p = 7
-    sets = [random_split(p, 0.5, seed=s) for s in (7, 8)]
+    train = [draw_samples(p, 0.5, seed=s) for s in (7, 8)]
+    sets = [naive.quads(p, d) for d in train]
     theta = np.random.default_rng(7).uniform(0, 2 * np.pi, (2, p))
     start = theta.copy()
-    lr = np.array([1 / curvature_bound(q, p) for q in sets])
-    offsets = np.array([0, len(sets[0]), len(sets[0]) + len(sets[1])])
+    lr = np.array([1 / curvature_bound(p, q) for q in sets])
+    pairs, starts, n_quads = _by_class(p, train)
     loss, steps = np.zeros(2), np.zeros(2, np.int64)
-    _descend(theta, np.concatenate(sets), offsets, lr, 300, 1e-9, loss, steps)
+    _descend_classes(theta, pairs, starts, np.array([0, p, 2 * p]), n_quads, lr, 300, 1e-9, loss, steps)
     for b in range(2):
         th, ell, st = naive.descend(start[b], sets[b], lr[b], 300, 1e-9)
         assert st == steps[b] and np.allclose(theta[b], th, atol=1e-12) and ell == pytest.approx(loss[b], abs=1e-14)
