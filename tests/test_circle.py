@@ -298,3 +298,16 @@ def test_ring_probability_is_reproducible_and_consistent():
     for o in OUTCOMES:
         assert a.ci_low[o] <= a.fraction[o] <= a.ci_high[o]
     assert a.n_train == round(0.3 * 66)
+
+
+def test_survey_prints_one_json_row_per_fraction(capsys):
+    import json
+
+    from efftheory.circle_survey import main
+
+    assert main(["--p", "7", "--fracs", "0.5,1.0", "--trials", "3", "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["frac"] for r in rows] == [0.5, 1.0] and all(r["trials"] == 3 for r in rows)
+    assert sum(rows[1]["fraction"].values()) == pytest.approx(1.0)
+    assert main(["--p", "7", "--fracs", "2.0", "--trials", "3"]) == 2
+    assert "frac" in capsys.readouterr().err
