@@ -5,7 +5,8 @@ phases), training set: 40% of the unordered samples, seed 0 (its modular paralle
 ``efftheory.circle.circle_flow`` against the numpy code one would write first (constraint matrix
 A, φ = Θ Aᵀ and ∇ℓ = sin(φ) A / M for the whole batch, one Python-level step at a time;
 tests/naive/circle.py). The twin is timed on fewer steps and scaled linearly (its cost per step
-is constant); both end at the same phases.
+is constant); both end at the same phases. A last row times the flow through class sums
+(``circle_flow(samples=...)``, O(n) per step) against the parallelogram kernel (O(M)).
 
 Run: python -m benchmarks.bench_circle
 """
@@ -30,12 +31,21 @@ def _problem():
     train = samples[np.sort(rng.choice(len(samples), round(FRAC * len(samples)), replace=False))]
     quads = modular_quads(P, train)
     theta0 = rng.uniform(0, 2 * np.pi, (BATCH, P))
-    return quads, theta0
+    return train, quads, theta0
+
+
+def _class_sums_row(train, quads, theta0, lr, steps: int) -> dict:
+    by_class = lambda: circle_flow(theta0, samples=train, times=[steps], lr=lr)  # noqa: E731
+    by_quads = lambda: circle_flow(theta0, quads, times=[steps], lr=lr)  # noqa: E731
+    assert np.allclose(by_class().theta, by_quads().theta, atol=1e-9)
+    fast, slow = median_time(by_class, repeats=3), median_time(by_quads, repeats=3)
+    return {"name": f"gd p={P} B={BATCH}: parallelograms vs class sums", "fast_s": fast, "naive_s": slow,
+            "ratio": slow / fast, "notes": f"{len(train)} samples vs {quads.shape[0]} parallelograms per step"}
 
 
 def run(steps: int = 400, naive_steps: int = 10) -> list[dict]:
-    quads, theta0 = _problem()
-    lr = 1.0 / curvature_bound(quads, P)
+    train, quads, theta0 = _problem()
+    lr = 1.0 / curvature_bound(P, quads)
     twin = BatchFlow(P, quads)
     rows = []
     before = numba.get_num_threads()
@@ -58,6 +68,7 @@ def run(steps: int = 400, naive_steps: int = 10) -> list[dict]:
         rows.append({"name": f"circle {method} p={P} B={BATCH}: numpy vs numba", "fast_s": fast, "naive_s": naive,
                      "ratio": naive / fast,
                      "notes": f"numpy: A ({quads.shape[0]}x{P}) for the batch, timed on {naive_steps} steps, scaled"})
+    rows.append(_class_sums_row(train, quads, theta0, lr, steps))
     return rows
 
 

@@ -183,36 +183,49 @@ def _loss_grad(theta, quads, c, s, g):
 
 
 @njit(cache=True)
-def _rk4_step(theta, quads, h, c, s, k1, k2, k3, k4, tmp):
+def _any_loss_grad(theta, by_class, quads, pairs, class_starts, n_quads, c, s, wr, wi, g):
+    """:func:`_class_loss_grad` over all classes if ``by_class``, else :func:`_loss_grad`."""
+    if by_class:
+        return _class_loss_grad(theta, pairs, class_starts, 0, class_starts.shape[0] - 1, n_quads, c, s, wr, wi, g)
+    return _loss_grad(theta, quads, c, s, g)
+
+
+@njit(cache=True)
+def _rk4_step(theta, h, by_class, quads, pairs, class_starts, n_quads, c, s, wr, wi, k1, k2, k3, k4, tmp):
     """One classical RK4 step of dθ/dt = −∇ℓ_circ of length h (the caller folds η into h)."""
     p = theta.shape[0]
-    _loss_grad(theta, quads, c, s, k1)
+    _any_loss_grad(theta, by_class, quads, pairs, class_starts, n_quads, c, s, wr, wi, k1)
     for k in range(p):
         tmp[k] = theta[k] - 0.5 * h * k1[k]
-    _loss_grad(tmp, quads, c, s, k2)
+    _any_loss_grad(tmp, by_class, quads, pairs, class_starts, n_quads, c, s, wr, wi, k2)
     for k in range(p):
         tmp[k] = theta[k] - 0.5 * h * k2[k]
-    _loss_grad(tmp, quads, c, s, k3)
+    _any_loss_grad(tmp, by_class, quads, pairs, class_starts, n_quads, c, s, wr, wi, k3)
     for k in range(p):
         tmp[k] = theta[k] - h * k3[k]
-    _loss_grad(tmp, quads, c, s, k4)
+    _any_loss_grad(tmp, by_class, quads, pairs, class_starts, n_quads, c, s, wr, wi, k4)
     for k in range(p):
         theta[k] -= h / 6.0 * (k1[k] + 2.0 * k2[k] + 2.0 * k3[k] + k4[k])
 
 
 @njit(cache=True, parallel=True)
-def _integrate(theta_start, quads, times, dt, lr, rk4, theta_out, loss_out):
+def _integrate(theta_start, by_class, quads, pairs, class_starts, n_quads, times, dt, lr, rk4, theta_out, loss_out):
     """Integrate dθ/dt = −lr ∇ℓ_circ from theta_start (B, p) at time 0, saving at ``times``.
 
+    The parallelograms are ``quads`` (M, 4), or with ``by_class`` all pairs of samples within
+    each class of ``pairs`` / ``class_starts`` (n_quads of them; see :func:`_class_loss_grad`).
     Each interval between saved times is cut into the fewest equal steps no longer than ``dt``
     (so saved times are hit exactly); the step is explicit Euler (gradient descent when
     dt = 1) or RK4. Writes theta_out (T, B, p) and loss_out (T, B).
     """
     B, p = theta_start.shape
     T = times.shape[0]
+    largest = 1
+    for k in range(class_starts.shape[0] - 1):
+        largest = max(largest, class_starts[k + 1] - class_starts[k])
     for b in prange(B):
         theta = theta_start[b].copy()
-        c, s = np.empty(p), np.empty(p)
+        c, s, wr, wi = np.empty(p), np.empty(p), np.empty(largest), np.empty(largest)
         k1, k2, k3, k4, tmp = np.empty(p), np.empty(p), np.empty(p), np.empty(p), np.empty(p)
         t_prev = 0.0
         for it in range(T):
@@ -223,14 +236,15 @@ def _integrate(theta_start, quads, times, dt, lr, rk4, theta_out, loss_out):
                 h = lr * span / n
                 for _ in range(n):
                     if rk4:
-                        _rk4_step(theta, quads, h, c, s, k1, k2, k3, k4, tmp)
+                        _rk4_step(theta, h, by_class, quads, pairs, class_starts, n_quads, c, s, wr, wi,
+                                  k1, k2, k3, k4, tmp)
                     else:
-                        _loss_grad(theta, quads, c, s, k1)
+                        _any_loss_grad(theta, by_class, quads, pairs, class_starts, n_quads, c, s, wr, wi, k1)
                         for k in range(p):
                             theta[k] -= h * k1[k]
             t_prev = times[it]
             theta_out[it, b] = theta
-            loss_out[it, b] = _loss_grad(theta, quads, c, s, k1)
+            loss_out[it, b] = _any_loss_grad(theta, by_class, quads, pairs, class_starts, n_quads, c, s, wr, wi, k1)
 
 
 @njit(cache=True)
@@ -369,13 +383,16 @@ def curvature_bound(p: int, quads) -> float:
     return float(np.linalg.eigvalsh(modular_hessian(p, quads))[-1]) / quads.shape[0]
 
 
-def circle_flow(theta0, quads, *, lr: float | None = None, steps: int | None = None, times=None,
-                method: str = "gd", dt: float | None = None, n_times: int = 200) -> CircleTrajectory:
+def circle_flow(theta0, quads=None, *, samples=None, lr: float | None = None, steps: int | None = None,
+                times=None, method: str = "gd", dt: float | None = None, n_times: int = 200) -> CircleTrajectory:
     """Evolve phases by gradient descent or the gradient flow of ℓ_circ; all members in parallel.
 
     Args:
         theta0: (p,) or (B, p) initial phases (B independent initial conditions).
-        quads: (M, 4) int64 training parallelograms (a, b, c, d), M >= 1.
+        quads: (M, 4) int64 training parallelograms (a, b, c, d), M >= 1. Or instead:
+        samples: (n, 2) int64 training samples (a, b) of addition mod p; their parallelograms
+            are all pairs with equal (a + b) mod p, handled through class sums (O(n) per step
+            instead of O(M); the same flow as ``quads=modular_quads(p, samples)``).
         lr: learning rate η > 0; default 1 / λ_max(Ĥ_mod), for which every gradient-descent
             step decreases ℓ_circ (the curvature never exceeds λ_max(Ĥ_mod)).
         steps: horizon in steps; the trajectory is saved at 0 and up to ``n_times - 1``
@@ -389,17 +406,29 @@ def circle_flow(theta0, quads, *, lr: float | None = None, steps: int | None = N
     theta0 = np.ascontiguousarray(np.atleast_2d(_check_theta(theta0)))
     require(theta0.ndim == 2 and theta0.shape[0] >= 1, f"theta0 must have shape (p,) or (B, p), got {theta0.shape}")
     p = theta0.shape[1]
-    quads = _check_quads(quads, p)
-    lr = 1.0 / curvature_bound(p, quads) if lr is None else _check_positive(lr, "lr")
+    require((quads is None) != (samples is None), "give exactly one of quads and samples")
+    if samples is None:
+        quads = _check_quads(quads, p)
+        H, M = modular_hessian(p, quads), quads.shape[0]
+        pairs, class_starts, n_quads = np.zeros((0, 2), np.int64), np.zeros(1, np.int64), M
+    else:
+        samples = _check_samples(samples, p)
+        pairs, class_starts, counts = _by_class(p, [samples])
+        H, M = modular_hessian_from_classes(p, samples), int(counts[0])
+        require(M >= 1, "the training samples form no parallelogram")
+        quads, n_quads = np.zeros((0, 4), np.int64), M
+    lam_max = float(np.linalg.eigvalsh(H)[-1]) / M
+    lr = 1.0 / lam_max if lr is None else _check_positive(lr, "lr")
     times = _flow_times(steps, times, n_times, integer=(method == "gd"))
     if method == "gd":
         require(dt is None or float(dt) == 1.0, f"gd takes one step per unit of time; dt must be 1, got {dt!r}")
         dt = 1.0
     else:
-        dt = _RK4_STEP_FRACTION / (lr * curvature_bound(p, quads)) if dt is None else _check_positive(dt, "dt")
+        dt = _RK4_STEP_FRACTION / (lr * lam_max) if dt is None else _check_positive(dt, "dt")
     T, B = times.size, theta0.shape[0]
     theta_out, loss_out = np.empty((T, B, p)), np.empty((T, B))
-    _integrate(theta0, quads, times, float(dt), lr, method == "rk4", theta_out, loss_out)
+    _integrate(theta0, samples is not None, quads, pairs, class_starts, n_quads, times, float(dt), lr,
+               method == "rk4", theta_out, loss_out)
     return CircleTrajectory(times, theta_out, loss_out, method, lr, float(dt))
 
 

@@ -311,3 +311,17 @@ def test_survey_prints_one_json_row_per_fraction(capsys):
     assert sum(rows[1]["fraction"].values()) == pytest.approx(1.0)
     assert main(["--p", "7", "--fracs", "2.0", "--trials", "3"]) == 2
     assert "frac" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("method", ["gd", "rk4"])
+def test_flow_from_samples_equals_flow_from_parallelograms(method):
+    p = 11
+    train = draw_samples(p, 0.4, seed=14)
+    theta0 = np.random.default_rng(15).uniform(0, 2 * np.pi, (3, p))
+    by_quads = circle_flow(theta0, naive.quads(p, train), times=[0, 5, 40], method=method)
+    by_class = circle_flow(theta0, samples=train, times=[0, 5, 40], method=method)
+    assert by_class.lr == pytest.approx(by_quads.lr) and by_class.dt == pytest.approx(by_quads.dt)
+    assert np.allclose(by_class.theta, by_quads.theta, atol=1e-12)
+    assert np.allclose(by_class.loss, by_quads.loss, rtol=1e-10, atol=1e-16)
+    with pytest.raises(InputError, match="exactly one"):
+        circle_flow(theta0, naive.quads(p, train), samples=train, steps=3)
