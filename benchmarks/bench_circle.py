@@ -19,7 +19,8 @@ import numba
 import numpy as np
 
 from benchmarks.timing import median_time, print_rows
-from efftheory.circle import circle_flow, curvature_bound, modular_quads, modular_samples
+from efftheory.circle import circle_flow, curvature_bound, modular_quads
+from efftheory.tasks import ModularAddition
 from efftheory.reference.circle import BatchFlow
 
 P, BATCH, FRAC = 59, 256, 0.4
@@ -27,7 +28,7 @@ P, BATCH, FRAC = 59, 256, 0.4
 
 def _problem():
     rng = np.random.default_rng(0)
-    samples = modular_samples(P)
+    samples = ModularAddition(P).pairs
     train = samples[np.sort(rng.choice(len(samples), round(FRAC * len(samples)), replace=False))]
     quads = modular_quads(P, train)
     theta0 = rng.uniform(0, 2 * np.pi, (BATCH, P))

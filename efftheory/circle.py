@@ -41,7 +41,10 @@ from numba import njit, prange
 
 from efftheory.dynamics import log_times
 from efftheory.errors import require
+from efftheory.metrics import normalize
 from efftheory.stats import wilson_interval
+from efftheory.tasks import ModularAddition
+from efftheory.theory import class_hessian
 
 METHODS = ("gd", "rk4")
 """Accepted values of ``method`` in :func:`circle_flow`."""
@@ -83,13 +86,6 @@ _RK4_STEP_FRACTION = 0.5
 # ---------------------------------------------------------------- parallelograms
 
 
-def modular_samples(p: int) -> np.ndarray:
-    """(p(p+1)/2, 2) int64: the unordered samples (a, b), a <= b, of addition mod p."""
-    p = _check_p(p)
-    a, b = np.triu_indices(p)
-    return np.stack([a, b], axis=1).astype(np.int64)
-
-
 def modular_quads(p: int, samples=None) -> np.ndarray:
     """(M, 4) int64 parallelograms of ``samples`` (default: the full table) under addition mod p.
 
@@ -98,7 +94,7 @@ def modular_quads(p: int, samples=None) -> np.ndarray:
     quadruple (a, b, c, d). Distinct unordered samples never give a zero constraint vector.
     """
     p = _check_p(p)
-    samples = modular_samples(p) if samples is None else _check_samples(samples, p)
+    samples = ModularAddition(p).pairs if samples is None else _check_samples(samples, p)
     cls = samples.sum(axis=1) % p
     blocks = []
     for s in range(p):
@@ -541,11 +537,11 @@ def ring_fit(E, method: str = "pca") -> RingFit:
 
 
 def _normalize(E: np.ndarray) -> np.ndarray:
-    centred = E - E.mean(axis=0)
-    std = centred.std(axis=0, ddof=1)
-    keep = std > 1e-12 * max(1e-300, float(np.abs(E).max()))
+    """The metrics' normalisation (docs/theory.md §7), constant dimensions dropped."""
+    En = normalize(E)
+    keep = ~np.isnan(En).any(axis=0)
     require(int(keep.sum()) >= 2, "E needs at least two non-constant dimensions for a ring fit")
-    return centred[:, keep] / std[keep]
+    return En[:, keep]
 
 
 def _pca_plane(En: np.ndarray) -> np.ndarray:
@@ -616,23 +612,12 @@ def circle_linear_theory(p: int, quads_train) -> CircleTheory:
 
 
 def modular_hessian_from_classes(p: int, samples) -> np.ndarray:
-    """H_mod of all modular parallelograms of ``samples`` (n, 2), from class sums.
-
-    With u_i = e_a + e_b for sample i and classes by (a + b) mod p,
-    H_mod = Σ_k [n_k Σ_{i∈k} u_i u_iᵀ − (Σ_{i∈k} u_i)(Σ_{i∈k} u_i)ᵀ] (the same matrix as
-    :func:`modular_hessian` of :func:`modular_quads`, in O(n p²) instead of O(M p²)).
-    """
+    """H_mod of all modular parallelograms of ``samples`` (n, 2), from class sums
+    (:func:`efftheory.theory.class_hessian` with classes (a + b) mod p): the same matrix as
+    :func:`modular_hessian` of :func:`modular_quads`, in O(n + p³) instead of O(M p²)."""
     p = _check_p(p)
     samples = _check_samples(samples, p)
-    U = np.zeros((samples.shape[0], p))
-    rows = np.arange(samples.shape[0])
-    np.add.at(U, (rows, samples[:, 0]), 1.0)
-    np.add.at(U, (rows, samples[:, 1]), 1.0)
-    cls = samples.sum(axis=1) % p
-    size = np.bincount(cls, minlength=p)
-    sums = np.zeros((p, p))
-    np.add.at(sums, cls, U)
-    return (U * size[cls][:, None]).T @ U - sums.T @ sums
+    return class_hessian(p, samples, samples.sum(axis=1) % p, p).astype(np.float64)
 
 
 def _theory_of(p: int, H: np.ndarray, M: int) -> CircleTheory:
@@ -735,7 +720,7 @@ def ring_probability(p: int, frac: float, trials: int, seed: int = 0, *, max_ste
     require(isinstance(trials, numbers.Integral) and trials >= 1, f"trials must be a positive integer, got {trials!r}")
     require(isinstance(seed, numbers.Integral) and seed >= 0, f"seed must be a non-negative integer, got {seed!r}")
     require(isinstance(max_steps, numbers.Integral) and max_steps >= 1, f"max_steps must be a positive integer, got {max_steps!r}")
-    samples = modular_samples(p)
+    samples = ModularAddition(p).pairs
     n = int(round(float(frac) * samples.shape[0]))
     require(n >= 2, f"frac {frac} gives {n} training samples; need at least 2")
     rng = np.random.default_rng(seed)

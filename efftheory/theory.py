@@ -129,8 +129,14 @@ def hessian(task: Task, samples) -> np.ndarray:
     """H(D) = sum over P0(D) of a_q a_q^T for the training samples (indices into task.pairs)."""
     samples = np.ascontiguousarray(samples, dtype=np.int64)
     require(samples.ndim == 1, f"samples must be a 1-d array of sample indices, got shape {samples.shape}")
-    return _hessian_kernel(task.p, np.ascontiguousarray(task.pairs[samples]),
-                           np.ascontiguousarray(task.labels[samples]), task.n_classes)
+    return class_hessian(task.p, task.pairs[samples], task.labels[samples], task.n_classes)
+
+
+def class_hessian(p: int, pairs, labels, n_classes: int) -> np.ndarray:
+    """H = sum over the parallelograms of samples ``pairs`` (n, 2) with ``labels`` (n,) in
+    [0, n_classes), by class sums: (p, p) int64 (docs/theory.md §3)."""
+    return _hessian_kernel(int(p), np.ascontiguousarray(pairs, dtype=np.int64),
+                           np.ascontiguousarray(labels, dtype=np.int64), int(n_classes))
 
 
 def rank_tolerance(eigenvalues: np.ndarray) -> float:

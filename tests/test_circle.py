@@ -325,3 +325,18 @@ def test_flow_from_samples_equals_flow_from_parallelograms(method):
     assert np.allclose(by_class.loss, by_quads.loss, rtol=1e-10, atol=1e-16)
     with pytest.raises(InputError, match="exactly one"):
         circle_flow(theta0, naive.quads(p, train), samples=train, steps=3)
+
+
+def test_circle_linear_theory_is_the_linear_theory_of_the_modular_task():
+    """One Hessian: the circle's linearisation at a ring is linear_theory of a ModularAddition split."""
+    from efftheory.tasks import ModularAddition
+    from efftheory.theory import linear_theory
+
+    for frac, seed in ((0.3, 0), (0.5, 1), (1.0, 0)):
+        split = ModularAddition(11).split(frac=frac, seed=seed)
+        th = linear_theory(split)
+        circ = circle_linear_theory(11, modular_quads(11, split.train_pairs))
+        assert circ.rank == th.rank and circ.free_directions == th.dof
+        assert circ.locally_unique == th.unique
+        if th.unique:
+            assert circ.rate == pytest.approx(th.grokking_rate, rel=1e-9)

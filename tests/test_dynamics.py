@@ -357,3 +357,14 @@ def test_flow_invariants_on_random_splits(p, frac, seed, d):
     assert rk4.z_drift < 1e-12 and _rel_dev(rk4.E, exact.E) < 1e-4
     if th.unique:  # the default horizon reaches the linear limit
         assert np.all(rqi(exact.E[-1]) == 1.0)
+
+
+@pytest.mark.parametrize("method", ["rk4", "euler", "adam"])
+def test_integrators_never_write_into_the_callers_embeddings(method):
+    """d = 1: E0[b].T is a contiguous view, so a kernel that did not copy it (as numba's
+    ascontiguousarray does not without the JIT) would overwrite the caller's E0."""
+    th = linear_theory(Addition(6).split(frac=0.8, seed=0))
+    E0 = np.random.default_rng(0).uniform(-0.5, 0.5, (2, 6, 1))
+    before = E0.copy()
+    evolve(th.H_hat, E0, np.array([0.0, 5.0, 10.0]), lr=1e-2, method=method, dt=None if method == "adam" else 1.0)
+    np.testing.assert_array_equal(E0, before)
