@@ -11,7 +11,7 @@ import time
 
 from efftheory.cli._common import check_output_path, int_list, integer, positive_int, save_figure
 from efftheory.cli._wording import plural
-from efftheory.cli.train import add_network_arguments, network_config
+from efftheory.cli.train import NETWORK_FIELDS, add_network_arguments, network_config
 
 
 def add_arguments(parser) -> None:
@@ -21,6 +21,14 @@ def add_arguments(parser) -> None:
                              "5, 10, ..., 50, 54 for p = 10)")
     parser.add_argument("--seeds", type=int_list, default=[0, 1, 2], help="seeds of split and network (default 0,1,2)")
     add_network_arguments(parser)
+    from efftheory.comparison import PRESETS
+
+    parser.add_argument("--preset", choices=tuple(PRESETS), default="paper",
+                        help="network settings: paper (the authors' toy: embedding lr 1e-3, decoder lr 1e-4) or "
+                             "comprehension (embedding lr 1e-2, decoder lr 1e-4: the structure forms more often; "
+                             "docs/theory.md §12); explicit network options override it (default paper)")
+    # network options left unset fall back to the preset, not to train's defaults
+    parser.set_defaults(**{k: None for k in NETWORK_FIELDS})
     parser.add_argument("--jobs", type=positive_int, default=os.cpu_count() or 1,
                         help="worker processes (default: number of cores)")
     parser.add_argument("--trials", type=positive_int, default=2000, help="random orders for P_unique (default 2000)")
@@ -59,7 +67,9 @@ def run(args, ui):
     seeds = sorted(set(args.seeds))
     for s in seeds:
         require(s >= 0, f"--seeds: {s} is negative")
-    config = network_config(args, 0)
+    from efftheory.comparison import PRESETS
+
+    config = network_config(args, 0, PRESETS[args.preset])
 
     start = time.perf_counter()
     curve = critical_curve(task.p, args.trials, 0)
@@ -76,7 +86,7 @@ def run(args, ui):
     b, c = summary.structure, summary.timing
     result = {
         "p": task.p, "n_samples": N, "train_nums": nums, "seeds": seeds, "steps": args.steps, "jobs": args.jobs,
-        "preset": getattr(args, "preset", None), "settings": dataclasses.asdict(config),
+        "preset": args.preset, "settings": dataclasses.asdict(config),
         "loss": config.loss, "runs": len(runs), "diverged": summary.diverged,
         "accuracy_mae": summary.accuracy.mean_abs_diff, "accuracy_mae_ci": summary.accuracy.ci,
         "accuracy_equal_fraction": summary.accuracy.equal_fraction,

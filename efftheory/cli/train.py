@@ -45,15 +45,20 @@ def add_network_arguments(parser) -> None:
                         help="grokking gap G in steps for the phase (default 1000)")
 
 
-def network_config(args, seed: int):
+#: the NetworkConfig fields that the network options set (option --x-y is field x_y)
+NETWORK_FIELDS = ("loss", "dim", "width", "depth", "embed_lr", "decoder_lr", "embed_wd", "decoder_wd",
+                  "init_scale", "decoder_init_scale", "out_dim", "dtype")
+
+
+def network_config(args, seed: int, base=None):
+    """The NetworkConfig of the options: ``base`` (default: the paper's settings) with every
+    option the user gave (not None) put over it."""
+    import dataclasses
+
     from efftheory.network import NetworkConfig
 
-    return NetworkConfig(
-        loss=args.loss, dim=args.dim, width=args.width, depth=args.depth, embed_lr=args.embed_lr,
-        decoder_lr=args.decoder_lr, embed_wd=args.embed_wd, decoder_wd=args.decoder_wd,
-        init_scale=args.init_scale, decoder_init_scale=args.decoder_init_scale, out_dim=args.out_dim,
-        dtype=args.dtype, seed=seed,
-    )
+    given = {k: getattr(args, k) for k in NETWORK_FIELDS if getattr(args, k, None) is not None}
+    return dataclasses.replace(base or NetworkConfig(), **given, seed=seed)
 
 
 def add_arguments(parser) -> None:
