@@ -144,6 +144,7 @@ def test_exact_flow_caches_its_eigendecomposition():
     assert exact_flow(H) is exact_flow(H.copy())
 
 
+@pytest.mark.jit_heavy
 @pytest.mark.parametrize("pb", UNIQUE, ids=ids(UNIQUE))
 def test_long_time_limit_of_a_unique_split_is_linear(pb):
     th, E0 = pb.theory, pb.E0(2)
@@ -164,6 +165,7 @@ def test_long_time_limit_of_a_unique_split_is_linear(pb):
 # ---------------------------------------------------------------- integrators vs exact
 
 
+@pytest.mark.jit_heavy
 @pytest.mark.parametrize("method", FLOW_METHODS)
 @pytest.mark.parametrize("pb", PROBLEMS, ids=ids(PROBLEMS))
 def test_integrators_follow_the_exact_flow(pb, method):
@@ -186,6 +188,7 @@ def _observed_order(pb, method, steps_fraction):
     return np.log2(errs[0] / errs[1])
 
 
+@pytest.mark.jit_heavy
 @pytest.mark.parametrize("pb", PROBLEMS, ids=ids(PROBLEMS))
 def test_convergence_orders(pb):
     assert _observed_order(pb, "euler", 0.05) == pytest.approx(1.0, abs=0.15)
@@ -201,6 +204,7 @@ def test_norm_is_conserved_to_round_off(method):
         assert traj.z_drift < 1e-12
 
 
+@pytest.mark.jit_heavy
 @pytest.mark.parametrize("pb", UNIQUE, ids=ids(UNIQUE))
 def test_rk4_default_horizon_reaches_structure(pb):
     traj = evolve(pb.theory.H_hat, pb.E0(2), lr=LR)
@@ -211,6 +215,7 @@ def test_rk4_default_horizon_reaches_structure(pb):
 # ---------------------------------------------------------------- Adam
 
 
+@pytest.mark.jit_heavy
 @pytest.mark.parametrize("pb", PROBLEMS, ids=ids(PROBLEMS))
 def test_adam_lowers_the_effective_loss(pb):
     traj = evolve(pb.theory.H_hat, pb.E0(2), np.arange(0, 3001, 100), lr=LR, method="adam")
@@ -264,6 +269,7 @@ def test_batch_members_evolve_independently():
             np.testing.assert_array_equal(batch.E[:, b], alone.E[:, 0])
 
 
+@pytest.mark.jit_heavy
 @settings(max_examples=15, deadline=None)
 @given(scale=st.floats(0.1, 10.0), seed=st.integers(0, 10_000), which=st.sampled_from(["exact", "rk4"]))
 def test_scaling_E0_rescales_time(scale, seed, which):
@@ -339,6 +345,7 @@ def test_explicit_parallelogram_matrix_gives_the_same_loss_and_gradient(pb):
     np.testing.assert_allclose(G, effective_gradient(pb.theory.H_hat, E), rtol=1e-11, atol=1e-15)
 
 
+@pytest.mark.jit_heavy
 @settings(max_examples=20, deadline=None)
 @given(p=st.integers(3, 12), frac=st.floats(0.2, 1.0), seed=st.integers(0, 1000), d=st.integers(1, 3))
 def test_flow_invariants_on_random_splits(p, frac, seed, d):
