@@ -39,7 +39,7 @@ from efftheory.dynamics import time_scale
 from efftheory.comparison import PRESETS as COMPARE_PRESETS
 from efftheory.comparison import ComparisonSummary, GridRun, run_one, summarise
 from efftheory.parallel import pmap
-from efftheory.files import atomic_write
+from efftheory.files import atomic_write, jsonable, save_figure, write_json
 
 __all__ = [
     "__version__",
@@ -83,4 +83,7 @@ __all__ = [
     "summarise",
     "pmap",
     "atomic_write",
+    "jsonable",
+    "write_json",
+    "save_figure",
 ]

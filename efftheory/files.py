@@ -7,6 +7,8 @@ the target in one step: a crash leaves the previous file, never a partial one.
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -85,3 +87,33 @@ def save_npz(path: str | os.PathLike, arrays: dict, compressed: bool = False) ->
             savez(fh, **arrays)
 
     atomic_write(path, write)
+
+
+def jsonable(obj):
+    """Plain Python types for json.dumps: numpy scalars and arrays, NaN/inf -> None."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return jsonable(obj.tolist())
+    if isinstance(obj, (np.bool_, bool)):
+        return bool(obj)
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating, float)):
+        value = float(obj)
+        return value if math.isfinite(value) else None
+    return obj
+
+
+def write_json(path, obj, indent: int | None = 1) -> None:
+    """``obj`` (numpy values allowed, NaN and inf as null) as JSON at ``path``, atomically."""
+    text = json.dumps(jsonable(obj), indent=indent)
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text + "\n"))
+
+
+def save_figure(fig, path, dpi: int = 130) -> None:
+    """A matplotlib figure at ``path``, atomically, in the format of the suffix (PNG without one)."""
+    fmt = Path(path).suffix.lstrip(".").lower() or "png"
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format=fmt, bbox_inches="tight"))

@@ -66,18 +66,17 @@ def pyplot():
 
 
 def write_json(path: Path, obj: dict) -> None:
-    from efftheory.cli._common import atomic_write, jsonable
+    import efftheory as et
 
-    text = json.dumps(jsonable(obj), indent=1)
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text + "\n"))
+    et.write_json(path, obj)
 
 
 def save(out: Path, name: str, fig, data: dict, settings: dict, seconds: float) -> Path:
     """Write ``out/name.png`` (atomically) and ``out/name.json`` = {figure, settings, seconds, data}."""
-    from efftheory.cli._common import save_figure
+    import efftheory as et
 
     png = out / f"{name}.png"
-    save_figure(fig, png, dpi=120)
+    et.save_figure(fig, png, dpi=120)
     write_json(out / f"{name}.json", {"figure": name, "settings": settings, "seconds": round(seconds, 2), "data": data})
     print(f"wrote {png} and {name}.json ({seconds:.1f} s)")
     return png
@@ -85,9 +84,9 @@ def save(out: Path, name: str, fig, data: dict, settings: dict, seconds: float) 
 
 def pmap(fn, tasks: list[tuple], jobs: int) -> list:
     """``[fn(*t) for t in tasks]`` in a spawn process pool of ``jobs`` workers (in order)."""
-    from efftheory.parallel import pmap as library_pmap
+    import efftheory as et
 
-    return library_pmap(fn, tasks, jobs)
+    return et.pmap(fn, tasks, jobs)
 
 
 def grid(out: Path, quick: bool, jobs: int) -> dict:
@@ -116,6 +115,6 @@ def grid(out: Path, quick: bool, jobs: int) -> dict:
     result = {"settings": settings, "seconds": round(time.perf_counter() - start, 2), "runs": runs}
     write_json(path, result)
     print(f"grid: {len(runs)} networks in {result['seconds']:.1f} s, cached in {path}")
-    from efftheory.cli._common import jsonable
+    import efftheory as et
 
-    return json.loads(json.dumps(jsonable(result)))  # the same plain types as read from the cache
+    return json.loads(json.dumps(et.jsonable(result)))  # the same plain types as read from the cache

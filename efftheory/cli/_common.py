@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from efftheory.errors import InputError
-from efftheory.files import atomic_write, check_writable_file, save_npz  # noqa: F401  (re-exported for commands)
+from efftheory import files
+from efftheory.files import atomic_write, check_writable_file, jsonable, save_npz  # noqa: F401  (re-exported for commands)
 
 # A value that starts with '-' and then a digit, '.digit', 'inf' or 'nan' is a (negative) number,
 # never an option: argparse's own pattern misses scientific notation, so '--lr -1e-3' would be
@@ -132,24 +133,6 @@ def add_json_flag(parser: argparse.ArgumentParser) -> None:
 # ---------------------------------------------------------------- output
 
 
-def jsonable(obj):
-    """Plain Python types for json.dumps: numpy scalars and arrays, NaN/inf -> None."""
-    if isinstance(obj, dict):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return jsonable(obj.tolist())
-    if isinstance(obj, (np.bool_, bool)):
-        return bool(obj)
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.floating, float)):
-        value = float(obj)
-        return value if math.isfinite(value) else None
-    return obj
-
-
 def dumps(result: dict) -> str:
     return json.dumps(jsonable(result), indent=None, separators=(", ", ": "))
 
@@ -213,9 +196,8 @@ def writing(path: str | os.PathLike, option: str):
 
 def save_figure(fig, path: str | os.PathLike, dpi: int = 130, option: str = "--plot") -> None:
     """Save a matplotlib figure atomically, in the format of the path's suffix (PNG without one)."""
-    fmt = Path(path).suffix.lstrip(".").lower() or "png"
     with writing(path, option):
-        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format=fmt, bbox_inches="tight"))
+        files.save_figure(fig, path, dpi)
 
 
 def save_arrays(path: str | os.PathLike, arrays: dict, compressed: bool = False, option: str = "--save") -> None:
