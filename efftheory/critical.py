@@ -180,6 +180,7 @@ class CriticalCurve:
         r_c: n_c / N.
         n_star: (trials,) int64, the per-trial first unique size.
         seconds: wall time of the computation.
+        task: the task's description (e.g. "addition on p = 10 symbols").
     """
 
     p: int
@@ -194,6 +195,7 @@ class CriticalCurve:
     r_c: float | None
     n_star: np.ndarray = field(repr=False)
     seconds: float = 0.0
+    task: str = "addition"
 
     @property
     def fractions(self) -> np.ndarray:
@@ -236,4 +238,5 @@ def critical_curve(task, trials: int = 2000, seed: int = 0, progress=None) -> Cr
         r_c=None if n_c is None else n_c / N,
         n_star=n_star,
         seconds=time.perf_counter() - start,
+        task=task.describe(),
     )

@@ -102,3 +102,23 @@ def test_make_task_and_bad_inputs():
     assert Addition(1e1).p == 10
     with pytest.raises(InputError, match="integer"):
         Addition(2.5)
+
+
+def test_modadd_critical_curve_agrees_with_a_direct_per_n_computation():
+    """One-pass P_unique(n) (target rank p - 1) against linear_theory(split).unique on fresh
+    random splits, within 4 binomial standard errors of the two estimates."""
+    from efftheory.critical import critical_curve
+
+    task = ModularAddition(7)
+    curve = critical_curve(task, trials=3000, seed=1)
+    for n in (6, 9, 12, 16):
+        direct = np.mean([linear_theory(task.split(n_train=n, seed=s)).unique for s in range(400)])
+        pu = curve.p_unique[n - 1]
+        se = np.sqrt(pu * (1 - pu) / 3000 + direct * (1 - direct) / 400) + 1e-9
+        assert abs(direct - pu) <= 4 * se + 1e-12, (n, direct, pu)
+
+
+def test_critical_cli_takes_a_task(cli_json):
+    out = cli_json("critical", "--p", "7", "--task", "modadd", "--trials", "300")
+    assert out["task"].startswith("addition mod p = 7") and out["n_samples"] == 28
+    assert cli_json("critical", "--p", "7", "--task", "modadd", "--ordered", "--trials", "50")["n_samples"] == 49

@@ -204,3 +204,20 @@ def save_arrays(path: str | os.PathLike, arrays: dict, compressed: bool = False,
     """Write ``arrays`` as an NPZ at exactly ``path``, atomically."""
     with writing(path, option):
         save_npz(path, arrays, compressed=compressed)
+
+
+def add_task_arguments(parser) -> None:
+    """--task and --ordered: the operation table a command works on."""
+    from efftheory.tasks import TASKS
+
+    parser.add_argument("--task", choices=tuple(TASKS), default="add",
+                        help="add: integer addition (the paper's toy); modadd: addition mod p (default add)")
+    parser.add_argument("--ordered", action="store_true",
+                        help="ordered samples (a, b) and (b, a) instead of unordered pairs a <= b")
+
+
+def task_of(args):
+    """The :class:`efftheory.tasks.Task` the options name (validates p)."""
+    from efftheory.tasks import make_task
+
+    return make_task(getattr(args, "task", "add"), args.p, ordered=getattr(args, "ordered", False))

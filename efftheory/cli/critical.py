@@ -1,11 +1,13 @@
 """Probability P_unique(n) that a random training set of n samples fixes the linear structure
-(dof = 0), with Wilson 95% intervals, and the critical size n_c where it crosses 1/2."""
+(dof = 0), with Wilson 95% intervals, and the critical size n_c where it crosses 1/2. With
+--task modadd: the probability that the data fix the ring locally (rank p - 1)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from efftheory.cli._common import check_output_path, integer, nonnegative_int, positive_int, save_figure
+from efftheory.cli._common import (add_task_arguments, check_output_path, integer, nonnegative_int, positive_int,
+                                   save_figure, task_of)
 
 MAX_P = 400  # largest p the critical-size estimate accepts
 
@@ -15,6 +17,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--trials", type=positive_int, default=10_000, help="random orders (default 10000)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default 0)")
     parser.add_argument("--plot", metavar="PNG", help="draw P_unique against the training fraction")
+    add_task_arguments(parser)
 
 
 def _transition(curve) -> tuple[int, int]:
@@ -41,20 +44,20 @@ def _table_rows(curve, max_rows: int = 24) -> np.ndarray:
 def run(args, ui):
     from efftheory.critical import critical_curve
     from efftheory.errors import InputError
-    from efftheory.tasks import Addition
 
     if args.p > MAX_P:
         raise InputError(f"--p {args.p} is too large for the critical-size estimate (max {MAX_P})")
-    task = Addition(args.p)  # p >= 2
+    task = task_of(args)  # p >= 2
     plot_path = check_output_path(args.plot, "--plot")
     with ui.progress(args.trials, "trials") as update:
-        curve = critical_curve(task.p, args.trials, args.seed, progress=update)
+        curve = critical_curve(task, args.trials, args.seed, progress=update)
     if plot_path is not None:
         from efftheory.plotting.critical import plot_critical
 
         save_figure(plot_critical(curve), plot_path)
 
     result = {
+        "task": curve.task,
         "p": curve.p,
         "n_samples": curve.n_samples,
         "trials": curve.trials,
@@ -74,7 +77,7 @@ def _text(curve, plot_path) -> str:
     """The readable summary: the rows of :func:`_table_rows` (the JSON has every n), n_c, r_c."""
     rows = _table_rows(curve)
     lines = [
-        f"Addition on p = {curve.p} symbols: N = {curve.n_samples} samples, {curve.trials} random orders (seed {curve.seed})",
+        f"{curve.task[0].upper()}{curve.task[1:]}: N = {curve.n_samples} samples, {curve.trials} random orders (seed {curve.seed})",
         f"P_unique(n) at {len(rows)} selected n of 1..{curve.n_samples}: the transition region (0 < P_unique < 1)"
         f"{', thinned' if len(rows) < _transition_size(curve) else ''} (--json gives every n)",
         "",

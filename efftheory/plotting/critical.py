@@ -26,7 +26,7 @@ def plot_critical(curve: CriticalCurve, ax=None, label: str | None = None):
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("training fraction $r = |D| / N$")
     ax.set_ylabel("probability of a unique linear structure")
-    ax.set_title(f"Critical training-set size, p = {curve.p} ({curve.trials} trials)")
+    ax.set_title(f"Critical training-set size, {curve.task} ({curve.trials} trials)")
     ax.legend(loc="lower right", fontsize=8)
     ax.grid(alpha=0.3)
     return fig if fig is not None else ax.figure
