@@ -16,7 +16,7 @@ KEYS = {
     "p": int, "n_samples": int, "n_train": int, "frac": float, "n_parallelograms": int, "dof": int,
     "unique": bool, "grokking_rate": float, "spectrum": list, "ideal_test_accuracy": float,
     "critical_fraction": float, "critical_ci": list, "steps_to_rqi": float,
-    "predicted_steps_to_rqi": float, "final_rqi": float, "final_predicted_test_accuracy": float,
+    "predicted_steps_to_rqi": float, "time_scale": float, "final_rqi": float, "final_predicted_test_accuracy": float,
     "final_loss": float, "z_drift": float, "seconds": float, "max_deviation_from_exact": float,
 }
 
@@ -49,15 +49,18 @@ def test_unique_split_json(cli_json):
     assert out["steps_to_rqi"] == np.median(out["steps_to_rqi_trials"])
     assert out["steps_to_rqi"] == pytest.approx(out["exact_steps_to_rqi"], rel=0.05)  # rk4 follows the exact flow
     # the slowest non-structural mode decays as exp(-t / time scale): RQI 0.95 takes a few time scales
-    assert 1 < out["steps_to_rqi"] / out["predicted_steps_to_rqi"] < 20
+    assert 1 < out["steps_to_rqi"] / out["time_scale"] < 20
+    # the calibrated prediction is the exact flow's own crossing: the saved grid finds it no earlier
+    assert out["predicted_by"] == "exact flow"
+    assert out["predicted_steps_to_rqi"] <= out["exact_steps_to_rqi"] <= out["predicted_steps_to_rqi"] * 1.2
     assert out["max_deviation_from_exact"] < 1e-4 and out["z_drift"] < 1e-4
 
 
 def test_non_unique_split_has_no_time_scale(cli_json):
     out = cli_json("simulate", "--p", 10, "--frac", 0.3, "--seed", 1, "--dim", 2, *FAST)
-    _check_types(out, nullable=("steps_to_rqi", "predicted_steps_to_rqi"))
+    _check_types(out, nullable=("steps_to_rqi", "predicted_steps_to_rqi", "time_scale"))
     assert out["unique"] is False and out["dof"] == 2 and out["grokking_rate"] == 0.0
-    assert out["predicted_steps_to_rqi"] is None and out["critical_side"] == "below"
+    assert out["predicted_steps_to_rqi"] is None and out["time_scale"] is None and out["critical_side"] == "below"
     assert out["final_rqi"] < 1.0
 
 

@@ -16,6 +16,7 @@ import time
 import numpy as np
 
 from efftheory.cli._common import (
+    add_task_arguments,
     check_output_path,
     fraction,
     integer,
@@ -24,6 +25,7 @@ from efftheory.cli._common import (
     positive_int,
     save_arrays,
     save_figure,
+    task_of,
 )
 from efftheory.cli._wording import (
     LOSS_ROUND_OFF,
@@ -63,6 +65,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--times", type=positive_int, default=200, help="number of saved times, log-spaced (default 200)")
     parser.add_argument("--plot", metavar="PNG", help="draw embeddings, ℓ_eff, RQI and accuracy, and the spectrum")
     parser.add_argument("--save", metavar="NPZ", help="write train, times, E (first trial), rqi, loss, E0")
+    add_task_arguments(parser)
 
 
 def _validate(args):
@@ -71,7 +74,7 @@ def _validate(args):
 
     if args.p > 400:
         raise InputError(f"--p {args.p} is too large for this command (max 400)")
-    task = Addition(args.p)  # p >= 2
+    task = task_of(args)  # p >= 2
     n_train = task.n_train_for(frac=args.frac, n_train=args.train_num)
     if args.method not in METHOD_NAMES:
         raise InputError(f"--method {args.method!r} is unknown; choose one of {', '.join(METHOD_NAMES)}")
@@ -96,6 +99,8 @@ def run(args, ui):
     plot_path = check_output_path(args.plot, "--plot")
     save_path = check_output_path(args.save, "--save")
     start = time.perf_counter()
+    if task.name == "modadd":
+        return _run_ring(args, ui, task, n_train, plot_path, save_path, start)
 
     from efftheory.critical import critical_curve
     from efftheory.simulation import median_or_none, simulate
@@ -171,7 +176,9 @@ def _result(args, sim, curve, seconds, median_or_none) -> dict:
         "steps_to_rqi": median_or_none(sim.steps_to_rqi),
         "steps_to_rqi_trials": [None if not math.isfinite(x) else float(x) for x in sim.steps_to_rqi],
         "exact_steps_to_rqi": median_or_none(sim.exact_steps_to_rqi),
-        "predicted_steps_to_rqi": sim.time_scale,
+        "time_scale": sim.time_scale,
+        "predicted_steps_to_rqi": median_or_none(sim.predicted_steps_to_rqi),
+        "predicted_by": "adam" if traj.method == "adam" else "exact flow",
         "final_rqi": float(sim.rqi[-1].mean()),
         "final_predicted_test_accuracy": None if np.all(np.isnan(final_test)) else float(np.mean(final_test)),
         "final_loss": float(traj.loss[-1].mean()),
@@ -211,8 +218,8 @@ def _theory_lines(r) -> list[str]:
 
 def _time_scale_line(r) -> str:
     """The theory's time scale Z0/(2ηλ3), or why there is none."""
-    if r["predicted_steps_to_rqi"] is not None:
-        return f"  theory's time scale    Z0 / (2 η λ3) = {steps(r['predicted_steps_to_rqi'])} steps"
+    if r["time_scale"] is not None:
+        return f"  theory's time scale    Z0 / (2 η λ3) = {steps(r['time_scale'])} steps"
     if r["grokking_rate"] is None:
         return "  theory's time scale    none (p = 2 has no λ3)"
     return (f"  theory's time scale    none: dof = {r['dof']} > 0 leaves free directions, which have no rate "
@@ -225,9 +232,15 @@ def _rqi_line(r) -> str:
     if r["steps_to_rqi"] is None:
         return f"  RQI >= 0.95            not reached by most trials ({of})"
     ratio = ""
-    if r["predicted_steps_to_rqi"]:
-        ratio = f", {r['steps_to_rqi'] / r['predicted_steps_to_rqi']:.3g} time scales"
+    if r["time_scale"]:
+        ratio = f", {r['steps_to_rqi'] / r['time_scale']:.3g} time scales"
     return f"  RQI >= 0.95            after {steps(r['steps_to_rqi'])} steps (median, {of}{ratio})"
+
+
+def _prediction_line(r) -> str:
+    """The calibrated prediction of the crossing (median over trials)."""
+    return (f"  predicted RQI >= 0.95  after {steps(r['predicted_steps_to_rqi'], 'never (within 100x the horizon)')} "
+            f"steps ({r['predicted_by']} from the same E0, median)")
 
 
 def _dynamics_lines(r) -> list[str]:
@@ -240,6 +253,7 @@ def _dynamics_lines(r) -> list[str]:
         f"(d = {r['dim']}, init scale {r['init_scale']:g}), {steps(r['steps'])} steps",
         _time_scale_line(r),
         _rqi_line(r),
+        _prediction_line(r),
         f"  final RQI              {r['final_rqi']:.4f} (mean over trials)",
         f"  final predicted test   {_fmt(pred, '.4f')} (ideal {_fmt(r['ideal_test_accuracy'], '.4f')}, "
         f"chance {_fmt(r['chance_test_accuracy'], '.4f')})",
@@ -270,3 +284,81 @@ def _text(r, sim, plot_path, save_path) -> str:
         + (f"; arrays written to {save_path}" if save_path else ""),
     ]
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- modular addition: the circle theory
+
+#: default horizon of the circle flow, in gradient-descent steps at lr = 1/λ_max(Ĥ_mod)
+RING_STEPS = 20_000
+
+
+def _run_ring(args, ui, task, n_train, plot_path, save_path, start):
+    """``simulate --task modadd``: the split's algebra (is the ring locally unique, its rate, the
+    ideal accuracy, the critical fraction) and the circle flow from random phases."""
+    from efftheory.circle import simulate_ring
+    from efftheory.critical import critical_curve
+
+    split = task.split(n_train=n_train, seed=args.seed)
+    with ui.progress(1, "circle flow") as update:
+        sim = simulate_ring(split, trials=args.trials, seed=args.seed, steps=args.steps or RING_STEPS,
+                            n_times=args.times)
+        update(1)
+    with ui.progress(args.critical_trials, "critical size") as update:
+        curve = critical_curve(task, args.critical_trials, 0, progress=update)
+    if plot_path is not None:
+        from efftheory.plotting.dynamics import plot_ring
+
+        save_figure(plot_ring(sim), plot_path)
+    if save_path is not None:
+        t = sim.trajectory
+        save_arrays(save_path, dict(train=split.train, times=t.times, theta=t.theta[:, 0], rqi=sim.rqi[:, 0],
+                                    loss=t.loss[:, 0]))
+    th, traj = sim.theory, sim.trajectory
+    side = None if curve.r_c is None else ("above" if split.frac > curve.r_c else "below")
+    reached = np.isfinite(sim.steps_to_rqi)
+    r = {
+        "task": task.describe(), "p": split.p, "n_samples": task.n_samples, "n_train": split.n_train,
+        "frac": split.frac, "seed": args.seed, "n_parallelograms": th.n_parallelograms,
+        "dof": th.dof, "ring_locally_unique": th.unique, "ring_rate": th.grokking_rate,
+        "ideal_test_accuracy": th.ideal_test_accuracy, "critical_fraction": curve.r_c,
+        "critical_trials": curve.trials, "critical_side": side, "trials": int(sim.outcomes.size),
+        "method": traj.method, "lr": traj.lr, "steps": float(traj.times[-1]),
+        "outcome_fractions": sim.fraction, "outcomes": list(sim.outcomes),
+        "frequencies": [int(f) for f in sim.frequency], "coherence": sim.coherence,
+        "steps_to_rqi": float(np.median(sim.steps_to_rqi)) if reached.mean() > 0.5 else None,
+        "steps_to_rqi_trials": [float(x) if np.isfinite(x) else None for x in sim.steps_to_rqi],
+        "final_rqi": float(sim.rqi[-1].mean()), "seconds": time.perf_counter() - start,
+    }
+    return r, _ring_text(r, plot_path, save_path)
+
+
+def _ring_text(r, plot_path, save_path) -> str:
+    fr = r["outcome_fractions"]
+    reached = sum(x is not None for x in r["steps_to_rqi_trials"])
+    lines = [
+        f"{r['task'][0].upper()}{r['task'][1:]}: N = {r['n_samples']} samples, n_train = {r['n_train']} "
+        f"(frac {r['frac']:.3f}, seed {r['seed']})",
+        "",
+        "Circle theory of the split (phases θ_a; a ring θ_a = θ0 + 2π f a / p solves the table)",
+        f"  parallelograms in D    |P0(D)| = {r['n_parallelograms']}",
+        f"  free directions        dof = {r['dof']} at a ring ({'locally unique ring' if r['ring_locally_unique'] else 'not unique'})",
+        f"  rate at the ring       λ = {_fmt(r['ring_rate'])} (smallest non-zero eigenvalue of Ĥ_mod)",
+        f"  ideal test accuracy    {_fmt(r['ideal_test_accuracy'], '.4f')}",
+        f"  critical fraction      r_c = {_fmt(r['critical_fraction'], '.4f')} ({plural(r['critical_trials'], 'trial')}): "
+        f"this split lies {r['critical_side']} it",
+        "  (no non-constant additive structure exists for modular addition: the linear theory's rank is the ring's)",
+        "",
+        f"Circle flow: gradient descent at lr = 1/λ_max = {r['lr']:.4g}, {plural(r['trials'], 'random start')}, "
+        f"{steps(r['steps'])} steps",
+        "  outcomes               " + ", ".join(f"{k} {v:.2f}" for k, v in fr.items()),
+        "  frequencies found      " + " ".join(f"{f:+d}" for f in r["frequencies"]) + "   (signed, |f| <= p/2; 0 = collapsed)",
+        f"  circle RQI >= 0.95     after {steps(r['steps_to_rqi'], 'never for most starts')} steps "
+        f"(median, {reached} of {plural(r['trials'], 'start')}; a collapsed ring also scores RQI 1)",
+        f"  final circle RQI       {r['final_rqi']:.4f} (mean over starts)",
+    ]
+    tail = f"({r['seconds']:.1f} s)"
+    if plot_path:
+        tail += f"; plot written to {plot_path}"
+    if save_path:
+        tail += f"; arrays written to {save_path}"
+    return "\n".join(lines + ["", tail])

@@ -114,3 +114,35 @@ def _spectrum(ax, theory):
     ax.set_title(f"(d) spectrum of $\\hat H$ (|P0(D)| = {theory.n_parallelograms})")
     ax.legend(fontsize=8, loc="upper left")
     ax.grid(alpha=0.3, which="both")
+
+
+def plot_ring(sim):
+    """Figure of ``simulate --task modadd`` (a :class:`efftheory.circle.RingSimulation`): the
+    first start's phases on the circle at the start and at the end (symbols coloured by index),
+    and ℓ_circ and the circle RQI of every start against steps."""
+    from matplotlib.patches import Circle
+
+    fig, ax = plotting.subplots(1, 3, figsize=(15.0, 4.8))
+    traj = sim.trajectory
+    p = traj.theta.shape[-1]
+    colours = plotting.colours("viridis", p)
+    for a, k, title in ((ax[0], 0, "start"), (ax[1], -1, f"end: {sim.outcomes[0]}, f = {sim.frequency[0]:+d}")):
+        th = traj.theta[k, 0]
+        a.add_patch(Circle((0, 0), 1, fill=False, color="0.7"))
+        a.scatter(np.cos(th), np.sin(th), c=colours, s=30, zorder=3)
+        for i in range(p) if p <= 30 else range(0, p, max(1, p // 15)):
+            a.annotate(str(i), (1.12 * np.cos(th[i]), 1.12 * np.sin(th[i])), ha="center", va="center", fontsize=7)
+        a.set(xlim=(-1.35, 1.35), ylim=(-1.35, 1.35), aspect="equal", title=f"phases of start 1, {title}")
+        a.set_axis_off()
+    later = traj.times > 0
+    a = ax[2]
+    for b in range(traj.theta.shape[1]):
+        a.semilogx(traj.times[later], sim.rqi[later, b], color="C0", alpha=0.6, lw=1,
+                   label="circle RQI" if b == 0 else None)
+        a.semilogx(traj.times[later], traj.loss[later, b] / 2.0, color="C1", alpha=0.6, lw=1,
+                   label="ℓ_circ / 2" if b == 0 else None)
+    a.set(xlabel="gradient-descent step", ylabel="value", ylim=(-0.02, 1.02),
+          title=f"{traj.theta.shape[1]} starts: " + ", ".join(f"{k} {v:.2f}" for k, v in sim.fraction.items() if v))
+    a.legend(fontsize=8)
+    a.grid(alpha=0.3)
+    return fig
