@@ -78,19 +78,19 @@ def _holds(En, i, j, m, n, thr):
 
 
 @njit(cache=True)
-def count_holding(En, pairs, members, ptr, thr):
+def count_holding(En, class_pairs, ptr, thr):
     """How many parallelograms of the grouped samples hold in En.
 
-    pairs: (N, 2) symbols of every sample; members/ptr: samples grouped by label (a
-    :class:`Classes`). Pairs of samples with the same symbols, (a, b) and (b, a), are no
-    parallelogram and are skipped.
+    class_pairs: (n, 2) the symbols of the samples, grouped by label; the samples of label c are
+    rows ptr[c]:ptr[c+1] (:meth:`Classes.pairs_of`). Pairs of samples with the same symbols,
+    (a, b) and (b, a), are no parallelogram and are skipped.
     """
     held = 0
     for c in range(ptr.size - 1):
         for x in range(ptr[c], ptr[c + 1]):
-            i, j = pairs[members[x], 0], pairs[members[x], 1]
+            i, j = class_pairs[x, 0], class_pairs[x, 1]
             for y in range(x + 1, ptr[c + 1]):
-                m, n = pairs[members[y], 0], pairs[members[y], 1]
+                m, n = class_pairs[y, 0], class_pairs[y, 1]
                 if (i == m and j == n) or (i == n and j == m):
                     continue
                 if _holds(En, i, j, m, n, thr):
@@ -99,18 +99,18 @@ def count_holding(En, pairs, members, ptr, thr):
 
 
 @njit(cache=True)
-def count_implied(En, pairs, labels, test, members, ptr, thr):
+def count_implied(En, test_pairs, test_labels, class_pairs, ptr, thr):
     """How many test samples t have a training sample s of the same label with {t, s} holding.
 
-    test: (n_test,) sample indices; members/ptr: the training samples grouped by label.
+    test_pairs (n_test, 2), test_labels (n_test,): the test samples; class_pairs/ptr: the
+    training samples grouped by label, as in :func:`count_holding`.
     """
     count = 0
-    for a in range(test.size):
-        t = test[a]
-        i, j = pairs[t, 0], pairs[t, 1]
-        c = labels[t]
+    for a in range(test_labels.size):
+        i, j = test_pairs[a, 0], test_pairs[a, 1]
+        c = test_labels[a]
         for x in range(ptr[c], ptr[c + 1]):
-            m, n = pairs[members[x], 0], pairs[members[x], 1]
+            m, n = class_pairs[x, 0], class_pairs[x, 1]
             if (i == m and j == n) or (i == n and j == m):
                 continue
             if _holds(En, i, j, m, n, thr):
@@ -129,18 +129,18 @@ def _normalize_batch(E, out):
 
 
 @njit(cache=True, parallel=True)
-def _holding_batch(En, pairs, members, ptr, thr):
+def _holding_batch(En, class_pairs, ptr, thr):
     out = np.zeros(En.shape[0], np.int64)
     for b in prange(En.shape[0]):
-        out[b] = count_holding(En[b], pairs, members, ptr, thr)
+        out[b] = count_holding(En[b], class_pairs, ptr, thr)
     return out
 
 
 @njit(cache=True, parallel=True)
-def _implied_batch(En, pairs, labels, test, members, ptr, thr):
+def _implied_batch(En, test_pairs, test_labels, class_pairs, ptr, thr):
     out = np.zeros(En.shape[0], np.int64)
     for b in prange(En.shape[0]):
-        out[b] = count_implied(En[b], pairs, labels, test, members, ptr, thr)
+        out[b] = count_implied(En[b], test_pairs, test_labels, class_pairs, ptr, thr)
     return out
 
 
@@ -181,12 +181,21 @@ def _shape_like(values: np.ndarray, lead: tuple):
 
 
 @lru_cache(maxsize=64)
-def _table(task: Task) -> tuple[np.ndarray, Classes, int]:
-    """(pairs, all samples grouped by label, |P0|) of a task, computed once."""
+def _table(task: Task) -> tuple[np.ndarray, np.ndarray, int]:
+    """(symbols of all samples grouped by label, class pointers, |P0|) of a task, computed once."""
     from efftheory.theory import count_parallelograms
 
     every = np.arange(task.n_samples)
-    return np.ascontiguousarray(task.pairs), task.classes(every), count_parallelograms(task, every)
+    classes = task.classes(every)
+    return classes.pairs_of(task), classes.ptr, count_parallelograms(task, every)
+
+
+def implied_arrays(split: Split) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(test pairs, test labels, training pairs grouped by label, their class pointers): what
+    :func:`count_implied` takes for a split."""
+    task, cls = split.task, split.train_classes
+    return (np.ascontiguousarray(task.pairs[split.test]), np.ascontiguousarray(task.labels[split.test]),
+            cls.pairs_of(task), cls.ptr)
 
 
 def _task_for(E_p: int, task: Task | None) -> Task:
@@ -205,10 +214,10 @@ def rqi(E, delta: float = DEFAULT_DELTA, task: Task | None = None):
     """
     En, lead = _flat_normalized(E)
     task = _task_for(En.shape[1], task)
-    pairs, classes, n_par = _table(task)
+    class_pairs, ptr, n_par = _table(task)
     if n_par == 0:
         return _shape_like(np.zeros(En.shape[0]), lead)
-    held = _holding_batch(En, pairs, classes.members, classes.ptr, threshold(task.p, delta))
+    held = _holding_batch(En, class_pairs, ptr, threshold(task.p, delta))
     return _shape_like(held / n_par, lead)
 
 
@@ -217,9 +226,7 @@ def implied_test_count(E, split: Split, delta: float = DEFAULT_DELTA):
     require(isinstance(split, Split), f"split must be a Split, got {type(split).__name__}")
     En, lead = _flat_normalized(E)
     task = _task_for(En.shape[1], split.task)
-    cls = split.train_classes
-    counts = _implied_batch(En, np.ascontiguousarray(task.pairs), np.ascontiguousarray(task.labels),
-                            np.ascontiguousarray(split.test), cls.members, cls.ptr, threshold(task.p, delta))
+    counts = _implied_batch(En, *implied_arrays(split), threshold(task.p, delta))
     return _shape_like(counts, lead)
 
 

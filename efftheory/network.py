@@ -44,7 +44,8 @@ import numpy as np
 from numba import njit
 
 from efftheory.errors import require
-from efftheory.metrics import DEFAULT_DELTA, RQI_THRESHOLD, count_holding, count_implied, normalize_into, threshold
+from efftheory.metrics import (DEFAULT_DELTA, RQI_THRESHOLD, count_holding, count_implied, normalize_into, implied_arrays,
+                               threshold)
 from efftheory.phases import ACC_THRESHOLD, DEFAULT_GAP, phase_of
 from efftheory.stats import first_at_or_above, step_or_none
 from efftheory.tasks import Split
@@ -404,7 +405,7 @@ RAN, STOPPED_AT_TEST, DIVERGED = 0, 1, 2
 def _train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf2,
                  pi, pj, labels, templates, is_ce, nt, N, p, d,
                  lr_e, wd_e, lr_d, wd_d, t0, t1, total, eval_every, stop_at_test,
-                 metric_pairs, metric_labels, test, all_members, all_ptr, n_par, tr_members, tr_ptr,
+                 all_pairs, all_ptr, n_par, test_pairs, test_labels, tr_pairs, tr_ptr,
                  thresh, rec_f, rec_emb, rec_pos, fast, limit):
     """Run steps t0 <= t < t1 (t <= total): evaluate if due, then update unless t == total.
 
@@ -436,8 +437,8 @@ def _train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf
         if evaluate:
             te_loss, te_ok = _head(out, labels, templates, is_ce, nt, N, G, False, 0.0)
             normalize_into(theta[: p * d].reshape((p, d)), En)
-            held = count_holding(En, metric_pairs, all_members, all_ptr, thresh)
-            implied = count_implied(En, metric_pairs, metric_labels, test, tr_members, tr_ptr, thresh)
+            held = count_holding(En, all_pairs, all_ptr, thresh)
+            implied = count_implied(En, test_pairs, test_labels, tr_pairs, tr_ptr, thresh)
             i = rec_pos[0]
             rec_f[i, 0] = t
             rec_f[i, 1] = tr_loss * inv_nt
@@ -542,10 +543,8 @@ class _Problem:
         """Arrays of the RQI / predicted-accuracy kernels (samples indexed as in the task)."""
         task = split.task
         every = task.classes()
-        train = split.train_classes
         n_par = count_parallelograms(task, np.arange(task.n_samples))
-        return (np.ascontiguousarray(task.pairs), np.ascontiguousarray(task.labels), np.ascontiguousarray(split.test),
-                every.members, every.ptr, n_par, train.members, train.ptr)
+        return (every.pairs_of(task), every.ptr, n_par, *implied_arrays(split))
 
 
 def loss_and_gradient(split: Split, config: NetworkConfig, theta: np.ndarray | None = None):

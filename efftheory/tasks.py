@@ -75,6 +75,10 @@ class Classes:
         """(n_classes,) int64 number of samples of each label."""
         return np.diff(self.ptr)
 
+    def pairs_of(self, task) -> np.ndarray:
+        """(n, 2) int64 symbols of the members, in class order (contiguous, for the kernels)."""
+        return np.ascontiguousarray(task.pairs[self.members])
+
 
 class Task:
     """A binary operation on ``p`` symbols given by its table (subclasses define ``_result``).
