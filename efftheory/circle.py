@@ -40,7 +40,7 @@ import numpy as np
 from numba import njit, prange
 
 from efftheory.dynamics import log_times
-from efftheory.errors import require
+from efftheory.errors import positive_number, require
 from efftheory.metrics import normalize
 from efftheory.stats import wilson_interval
 from efftheory.tasks import ModularAddition
@@ -414,13 +414,13 @@ def circle_flow(theta0, quads=None, *, samples=None, lr: float | None = None, st
         require(M >= 1, "the training samples form no parallelogram")
         quads, n_quads = np.zeros((0, 4), np.int64), M
     lam_max = float(np.linalg.eigvalsh(H)[-1]) / M
-    lr = 1.0 / lam_max if lr is None else _check_positive(lr, "lr")
+    lr = 1.0 / lam_max if lr is None else positive_number(lr, "lr")
     times = _flow_times(steps, times, n_times, integer=(method == "gd"))
     if method == "gd":
         require(dt is None or float(dt) == 1.0, f"gd takes one step per unit of time; dt must be 1, got {dt!r}")
         dt = 1.0
     else:
-        dt = _RK4_STEP_FRACTION / (lr * lam_max) if dt is None else _check_positive(dt, "dt")
+        dt = _RK4_STEP_FRACTION / (lr * lam_max) if dt is None else positive_number(dt, "dt")
     T, B = times.size, theta0.shape[0]
     theta_out, loss_out = np.empty((T, B, p)), np.empty((T, B))
     _integrate(theta0, samples is not None, quads, pairs, class_starts, n_quads, times, float(dt), lr,
@@ -448,7 +448,7 @@ def _flow_times(steps, times, n_times: int, integer: bool) -> np.ndarray:
 def circle_threshold(p: int, kappa: float = DEFAULT_KAPPA) -> float:
     """δ_circ = 1 − cos(2π κ / p): a parallelogram holds when |φ_q| < κ · (ring spacing 2π/p)."""
     p = _check_p(p)
-    return 1.0 - math.cos(2.0 * math.pi * _check_positive(kappa, "kappa") / p)
+    return 1.0 - math.cos(2.0 * math.pi * positive_number(kappa, "kappa") / p)
 
 
 def circle_rqi(theta, full_quads, delta: float | None = None) -> float | np.ndarray:
@@ -462,7 +462,7 @@ def circle_rqi(theta, full_quads, delta: float | None = None) -> float | np.ndar
     theta = _check_theta(theta)
     p = theta.shape[-1]
     quads = _check_quads(full_quads, p)
-    delta = circle_threshold(p) if delta is None else _check_positive(delta, "delta")
+    delta = circle_threshold(p) if delta is None else positive_number(delta, "delta")
     flat = np.ascontiguousarray(theta.reshape(-1, p))
     out = (_holds_count(flat, quads, delta) / quads.shape[0]).reshape(theta.shape[:-1])
     return float(out) if out.ndim == 0 else out
@@ -774,12 +774,6 @@ def _by_class(p: int, train: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _check_p(p) -> int:
     require(isinstance(p, numbers.Integral) and not isinstance(p, bool) and p >= 3, f"p must be an integer >= 3, got {p!r}")
     return int(p)
-
-
-def _check_positive(value, name: str) -> float:
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    require(ok and math.isfinite(float(value)) and float(value) > 0, f"{name} must be a positive number, got {value!r}")
-    return float(value)
 
 
 def _check_theta(theta) -> np.ndarray:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
-from efftheory.errors import require
+from efftheory.errors import positive_number, require
 from efftheory.metrics import DEFAULT_DELTA, predicted_accuracy, rqi
 
 METHODS = ("exact", "rk4", "euler", "rk4-projected", "euler-projected", "adam")
@@ -184,7 +184,7 @@ class ExactFlow:
         """Trajectory of ``E0`` ((p, d) or (B, p, d)) at ``times`` (T,) for learning rate ``lr``."""
         E0 = _as_batch(E0, self.H_hat.shape[0])
         times = _check_times(times)
-        lr = _check_positive(lr, "lr")
+        lr = positive_number(lr, "lr")
         return self._solve(E0, times, lr)
 
     def _solve(self, E0: np.ndarray, times: np.ndarray, lr: float) -> Trajectory:
@@ -303,6 +303,14 @@ def _rk4_step(H, E, h, k1, k2, k3, k4, tmp):
             E[i, k] -= c * (k1[i, k] + 2.0 * k2[i, k] + 2.0 * k3[i, k] + k4[i, k])
 
 
+@njit(cache=True)
+def _mark_dead(E_out, loss_out, Z_out, it, b):
+    """Saved time ``it`` of member ``b`` after it diverged: NaN everywhere."""
+    E_out[it, b] = np.nan
+    loss_out[it, b] = np.nan
+    Z_out[it, b] = np.nan
+
+
 @njit(cache=True, parallel=True)
 def _integrate(H, E_start, Z0, t_start, times, dt_max, lr, rk4, project, E_out, loss_out, Z_out):
     """Integrate dE/dt = -lr ∇ℓ_eff from E_start (B, p, d) at time t_start, saving at ``times``.
@@ -324,9 +332,7 @@ def _integrate(H, E_start, Z0, t_start, times, dt_max, lr, rk4, project, E_out, 
         alive = True
         for it in range(T):
             if not alive:  # diverged earlier: the rest of this member's trajectory is NaN
-                E_out[it, b] = np.nan
-                loss_out[it, b] = np.nan
-                Z_out[it, b] = np.nan
+                _mark_dead(E_out, loss_out, Z_out, it, b)
                 continue
             span = times[it] - t_prev
             if span > 0.0:
@@ -367,9 +373,7 @@ def _adam(H, E_start, m_all, v_all, done_start, steps, lr, beta1, beta2, eps, E_
         alive = True
         for it in range(T):
             if not alive:  # diverged earlier: the rest of this member's trajectory is NaN
-                E_out[it, b] = np.nan
-                loss_out[it, b] = np.nan
-                Z_out[it, b] = np.nan
+                _mark_dead(E_out, loss_out, Z_out, it, b)
                 continue
             while done < steps[it]:
                 done += 1
@@ -409,7 +413,7 @@ def default_step(H_hat, E0, lr: float, method: str = "rk4") -> float | None:
         return 1.0
     flow = exact_flow(H_hat)
     E0 = _as_batch(E0, flow.H_hat.shape[0])
-    lr = _check_positive(lr, "lr")
+    lr = positive_number(lr, "lr")
     lam_max = float(flow.eigenvalues[-1])
     if lam_max <= 0.0:
         return math.inf
@@ -430,7 +434,7 @@ def default_horizon(H_hat, E0, lr: float, method: str = "rk4") -> float:
     method = _check_method(method)
     flow = exact_flow(H_hat)
     E0 = _as_batch(E0, flow.H_hat.shape[0])
-    lr = _check_positive(lr, "lr")
+    lr = positive_number(lr, "lr")
     lam = flow.eigenvalues
     positive = lam[lam > 1e-9 * max(1.0, float(lam[-1]))]
     if positive.size == 0:
@@ -452,7 +456,7 @@ def log_times(t_max: float, n: int = 200, integer: bool = False) -> np.ndarray:
     horizon, e.g. tiny initial embeddings, still gets four decades). With ``integer=True``
     the times are rounded to whole steps and repeats dropped (Adam).
     """
-    t_max = _check_positive(t_max, "t_max")
+    t_max = positive_number(t_max, "t_max")
     require(isinstance(n, numbers.Integral) and n >= 2, f"n must be an integer >= 2, got {n!r}")
     t_min = 1.0 if integer else min(1.0, t_max / 1e4)
     t_min = min(t_min, t_max)
@@ -494,10 +498,10 @@ def evolve(H_hat, E0, times=None, *, lr: float = 1e-3, method: str = "rk4", dt=N
     method = _check_method(method)
     H = _check_H(H_hat)
     E0 = _as_batch(E0, H.shape[0])
-    lr = _check_positive(lr, "lr")
+    lr = positive_number(lr, "lr")
     _check_psd(H)
     if times is None:
-        t_max = _default_t_max(H, E0, lr, method) if t_max is None else _check_positive(t_max, "t_max")
+        t_max = _default_t_max(H, E0, lr, method) if t_max is None else positive_number(t_max, "t_max")
         times = log_times(t_max, n_times, integer=(method == "adam"))
     else:
         require(t_max is None, "give either times or t_max, not both")
@@ -514,7 +518,7 @@ def evolve(H_hat, E0, times=None, *, lr: float = 1e-3, method: str = "rk4", dt=N
         require(bool(np.all(np.abs(steps - times) < 1e-9)), "adam needs whole-number times (steps)")
         _check_work(float(steps[-1]), f"adam up to step {steps[-1]:.4g} takes", "updates", "ask for fewer steps")
         return _run_adam(H, E0, steps.astype(np.int64), lr, progress)
-    dt = default_step(H, E0, lr, method) if dt is None else _check_positive(dt, "dt")
+    dt = default_step(H, E0, lr, method) if dt is None else positive_number(dt, "dt")
     _check_work(_integrator_steps(times, dt), f"{method} up to time {times[-1]:.4g} at dt = {dt:.4g} takes",
                 "integrator steps", "ask for a shorter time or a larger dt")
     return _run_flow(H, E0, times, lr, method, dt, progress)
@@ -567,12 +571,6 @@ def _run_adam(H, E0, steps, lr, progress=None) -> Trajectory:
 def _check_method(method) -> str:
     require(method in METHODS, f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     return method
-
-
-def _check_positive(value, name: str) -> float:
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    require(ok and math.isfinite(float(value)) and float(value) > 0, f"{name} must be a positive number, got {value!r}")
-    return float(value)
 
 
 def _check_H(H_hat) -> np.ndarray:

@@ -16,3 +16,13 @@ def require(condition: bool, message: str) -> None:
     """Raise :class:`InputError` with ``message`` unless ``condition`` holds."""
     if not condition:
         raise InputError(message)
+
+
+def positive_number(value, name: str) -> float:
+    """``value`` as a float if it is a finite real number > 0; InputError naming it otherwise."""
+    import math
+    import numbers
+
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    require(ok and math.isfinite(float(value)) and float(value) > 0, f"{name} must be a positive number, got {value!r}")
+    return float(value)

@@ -23,7 +23,7 @@ import numpy as np
 from numba import njit, prange
 
 from efftheory.errors import require
-from efftheory.tasks import Addition, Classes, Split, Task
+from efftheory.tasks import Addition, Split, Task
 
 #: δ of the p-scaled tolerance δ_p (docs/theory.md §7).
 DEFAULT_DELTA = 0.01

@@ -1,6 +1,5 @@
 """Tasks as operation tables: modular addition, ordered and unordered, against brute force."""
 
-import itertools
 
 import numpy as np
 import pytest

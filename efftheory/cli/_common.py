@@ -16,7 +16,6 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
 
 from efftheory.errors import InputError
 from efftheory import files

@@ -70,7 +70,6 @@ def add_arguments(parser) -> None:
 
 def _validate(args):
     from efftheory.errors import InputError
-    from efftheory.tasks import Addition
 
     if args.p > 400:
         raise InputError(f"--p {args.p} is too large for this command (max 400)")
