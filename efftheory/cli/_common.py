@@ -16,7 +16,6 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-
 from efftheory.errors import InputError
 from efftheory import files
 from efftheory.files import atomic_write, check_writable_file, jsonable, save_npz  # noqa: F401  (re-exported for commands)
