@@ -135,11 +135,11 @@ def test_resume_recomputes_exactly_the_lost_cells(tmp_path):
     assert sorted(CALLS) == sorted(expected)
     assert again.computed == 3 and again.reused == 9 and again.dropped == 1
     assert _strip(again.records) == _strip(clean.records)
-    # the store now holds every cell once and a third run does nothing
+    # the store now holds every cell once (the cut line stays, ignored) and a third run does nothing
     CALLS.clear()
     third = run_sweep(GRID, FIXED, out, cell_fn=counting_cell)
-    assert CALLS == [] and third.computed == 0 and third.reused == 12
-    assert len(path.read_text().splitlines()) == 12
+    assert CALLS == [] and third.computed == 0 and third.reused == 12 and third.dropped == 1
+    assert len(path.read_text().splitlines()) == 9 + 1 + 3
 
 
 def test_garbled_and_foreign_lines_are_dropped_and_redone(tmp_path):
