@@ -76,10 +76,11 @@ def test_wait_takes_the_lock_when_the_other_sweep_ends(tmp_path):
 def test_cli_refuses_a_busy_directory_with_exit_2_and_waits_with_wait(tmp_path):
     small = ["--x", "decoder_lr", "--x-range", "1e-5:1e-2:4:log", "--y", "decoder_wd", "--y-range", "0:10:3",
              "--cell", "synthetic", "--jobs", "1", "--seed", "3", "--out", str(tmp_path)]
-    with _hold(tmp_path):
+    as_cli = SweepSettings(steps=10_000, seed=3, network={"loss": "mse"})  # what those options ask for
+    with _hold(tmp_path, settings=as_cli):
         assert_one_line_error(run_cli("phase", *small), "in use by another sweep", repr(str(tmp_path)))
         assert not (tmp_path / RESULTS).exists()
-    holder = _hold(tmp_path)
+    holder = _hold(tmp_path, settings=as_cli)
     threading.Timer(1.0, holder.close).start()
     proc = run_cli("phase", *small, "--wait")
     assert proc.returncode == 0, proc.stderr
