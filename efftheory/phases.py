@@ -11,7 +11,7 @@ test accuracy (``None`` = never within the budget) and a gap ``G`` in steps:
 
 from __future__ import annotations
 
-PHASES = ("comprehension", "grokking", "memorization", "confusion")
+PHASES = ("comprehension", "grokking", "memorization", "confusion", "diverged")
 
 
 def phase_of(t_train: int | None, t_test: int | None, gap: float = 1e3) -> str:
