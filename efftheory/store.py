@@ -163,6 +163,9 @@ def _lock(path: Path, wait: bool) -> int:
         if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
             raise InputError(f"--out {str(path)!r} is in use by another sweep (wait for it with --wait)") from None
         raise InputError(f"--out {str(path)!r}: cannot lock {LOCK} ({err.strerror})") from None
+    except BaseException:  # Ctrl-C while waiting
+        os.close(fd)
+        raise
     return fd
 
 
