@@ -220,8 +220,8 @@ class SweepSettings:
         if self.seeds is not None:
             seeds = tuple(self.seeds)
             require(len(seeds) >= 1, "seeds must not be empty")
-            bad = [s for s in seeds if not _seed_ok(s)]
-            require(not bad, f"seeds: {bad[0]!r} is not a non-negative integer" if bad else "")
+            for s in seeds:
+                require(_seed_ok(s), f"seeds: {s!r} is not a non-negative integer")
             require(len(set(seeds)) == len(seeds), f"seeds {list(seeds)} repeat a seed")
             object.__setattr__(self, "seeds", tuple(int(s) for s in seeds))
 

@@ -178,3 +178,15 @@ def test_cli_preset_without_seed_uses_the_first_generalising_split(tmp_path):
     proc = run_cli("phase", "--preset", "fig5b", "--x-range", "1e-4:1e-3:2:log", "--y-range", "0:1:2",
                    "--cell", "synthetic", "--jobs", "1", "--out", tmp_path / "p", "--json")
     assert proc.stderr == "" and json.loads(proc.stdout)["seed"] == 3
+
+
+def test_cli_says_when_no_split_seed_can_generalise(tmp_path):
+    one = ("--x", "embed_lr", "--x-range", "1e-3:1e-3:1", "--y", "decoder_lr", "--y-range", "1e-3:1e-3:1",
+           "--steps", "5", "--width", "4", "--jobs", "1", "--p", "5", "--train-num", "3")
+    proc = run_cli("phase", *one, "--out", tmp_path / "a")
+    assert proc.returncode == 0, proc.stderr
+    assert "< 0.9" in proc.stderr and "no seed below 1000 can" in proc.stderr and "None" not in proc.stderr
+    proc = run_cli("phase", "--preset", "fig5b", "--x-range", "1e-3:1e-3:1", "--y-range", "0:0:1", "--p", "5",
+                   "--train-num", "3", "--cell", "synthetic", "--jobs", "1", "--out", tmp_path / "b")
+    assert proc.returncode == 0, proc.stderr
+    assert "no split seed below 1000 has ideal test accuracy 1" in proc.stderr and "seed 0" in proc.stdout
