@@ -206,8 +206,9 @@ def _with_seeds(args, settings, fixed_split: bool):
     if split_seed is None and args.preset and fixed_split and not args.vary_split:
         split_seed = first_split_seed(settings.p, **_split_size(settings), tries=SEED_TRIES)
         if split_seed is None:
-            _note(args, f"no split seed below {SEED_TRIES} has ideal test accuracy 1 at p={settings.p}, "
-                        f"n_train={settings.n_train}; using split seed 0")
+            size = f"frac={settings.frac}" if settings.frac is not None else f"n_train={settings.n_train}"
+            _note(args, f"no split seed below {SEED_TRIES} has ideal test accuracy 1 at p={settings.p}, {size}; "
+                        f"using split seed 0")
             split_seed = 0
         else:
             _note(args, f"preset {args.preset}: split seed {split_seed}, the first whose ideal test accuracy is 1")
