@@ -1,20 +1,22 @@
-"""Phase-diagram sweeps: a two-axis grid of toy-network runs (paper Fig 5, docs/theory.md §10).
+"""Phase-diagram sweeps: a two-axis grid of toy-network runs over seeds (paper Fig 5, docs/theory.md §10).
 
 A :class:`Grid` crosses two :class:`Axis` objects over training hyper-parameters; every cell
-is one run of a *cell function* ``cell_fn(settings, fixed) -> dict`` with ``settings`` the
-cell's two values (``{"embed_lr": 1e-3, "decoder_lr": 1e-4}``) and ``fixed`` the plain-dict
-form of :class:`SweepSettings`. :func:`run_sweep` maps the unfinished cells through any
-:class:`concurrent.futures.Executor` and appends each finished cell to a resumable
-:class:`~efftheory.store.ResultStore` as it arrives, so an interrupted sweep loses at most
-the cells in flight.
+is run once per network seed (:attr:`SweepSettings.network_seeds`; one seed by default) by a
+*cell function* ``cell_fn(settings, fixed) -> dict`` with ``settings`` the cell's two values
+(``{"embed_lr": 1e-3, "decoder_lr": 1e-4}``) and ``fixed`` the plain-dict form of
+:class:`SweepSettings` with ``fixed["seed"]`` the run's network seed and ``fixed["split_seed"]``
+its split seed. :func:`run_sweep` maps the unfinished runs through any
+:class:`concurrent.futures.Executor` and appends each finished run to a locked, resumable
+:class:`~efftheory.store.ResultStore` as it arrives, so an interrupted sweep loses at most the
+runs in flight.
 
 Execution
 ---------
-- ``jobs=1`` (and no executor): cells run one after the other in this process.
-- ``jobs=J > 1``: a local :class:`concurrent.futures.ProcessPoolExecutor` with ``J`` workers
-  started with the ``spawn`` method (safe after numba's thread pools have started), each
-  worker limited to one numba thread. Scripts that call :func:`run_sweep` with ``jobs > 1``
-  need the usual ``if __name__ == "__main__":`` guard (the ``efftheory`` command has it).
+- ``jobs=1`` (and no executor): runs go one after the other in this process.
+- ``jobs=J > 1``: the local pool of :mod:`efftheory.parallel` (``J`` spawned workers with one
+  BLAS / numba thread each, ending with the parent). Ctrl-C cancels the pending runs at once and
+  keeps the finished ones. Scripts that call :func:`run_sweep` with ``jobs > 1`` need the usual
+  ``if __name__ == "__main__":`` guard (the ``efftheory`` command has it).
 - ``executor=...``: any ``concurrent.futures.Executor``; it is used as given and not shut
   down. A Dask cluster works out of the box (``pip install efftheory[cluster]``)::
 
@@ -23,29 +25,33 @@ Execution
       run_sweep(grid, settings, "runs/fig5b", executor=client.get_executor())
 
   The cell function and its arguments are pickled by reference, so the workers need
-  efftheory importable (same version). Results do not depend on the executor: every cell is
-  a pure function of its settings and the fixed seed.
+  efftheory importable (same version). Results do not depend on the executor: every run is
+  a pure function of its settings and its seeds.
 
 Cell functions must be top-level (picklable) and deterministic. :func:`network_cell` trains
 the real toy network; :func:`synthetic_cell` is a cheap deterministic stand-in with the same
 output keys, for exercising the machinery (tests, benchmarks of the engine itself).
+
+:data:`PRESETS` holds the paper's Fig 5 panels; :func:`first_split_seed` finds a split that
+can generalise (ideal test accuracy 1), which the presets use by default.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import dataclasses
 import math
-import multiprocessing
 import numbers
 import time
 import zlib
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import numpy as np
 
 from efftheory.errors import InputError, require
-from efftheory.parallel import single_threaded_children
+from efftheory.parallel import as_finished, local_pool
 from efftheory.phases import PHASES, phase_of
 
 # axis name -> (human label, kind, lowest allowed value, lowest value included?)
@@ -175,13 +181,15 @@ class Grid:
 class SweepSettings:
     """What every cell shares.
 
-    ``p``/``n_train`` (or ``frac``) define the split (seed ``seed``; a ``frac`` axis overrides
-    them per cell); ``steps`` is the budget, ``gap`` the phase gap G in steps, ``delta`` the RQI
-    threshold; ``eval_every`` the evaluation stride (step counts are multiples of it; 1 = exact);
-    ``early_stop`` ends a run once both accuracies reached 0.9 (its phase is then
-    decided); ``network`` holds further :class:`efftheory.network.NetworkConfig` fields fixed
-    for every cell (e.g. ``{"loss": "ce"}``); the network seed is ``seed`` as well.
-    Defaults are the paper's toy: p = 10, n_train = 45 of N = 55, budget 1e4 steps.
+    ``p``/``n_train`` (or ``frac``) define the split (a ``frac`` axis overrides them per cell);
+    ``seed`` is the split seed; ``seeds`` the network seeds every cell runs with (None: just
+    ``seed``, the one-seed sweep); ``vary_split`` gives the run of network seed ``s`` the split
+    of seed ``s`` instead of ``seed``. ``steps`` is the budget, ``gap`` the phase gap G in
+    steps, ``delta`` the RQI threshold; ``eval_every`` the evaluation stride (step counts are
+    multiples of it; 1 = exact); ``early_stop`` ends a run once both accuracies reached 0.9 (its
+    phase is then decided); ``network`` holds further :class:`efftheory.network.NetworkConfig`
+    fields fixed for every cell (e.g. ``{"loss": "ce"}``).
+    Defaults are the paper's toy: p = 10, n_train = 45 of N = 55, budget 1e4 steps, seed 0.
     """
 
     p: int = 10
@@ -194,6 +202,8 @@ class SweepSettings:
     eval_every: int = 1
     early_stop: bool = True
     network: dict = field(default_factory=dict)
+    seeds: tuple | None = None
+    vary_split: bool = False
 
     def __post_init__(self) -> None:
         require(isinstance(self.p, numbers.Integral) and self.p >= 2, f"p must be >= 2, got {self.p!r}")
@@ -205,7 +215,28 @@ class SweepSettings:
         if self.frac is not None:  # a training fraction replaces the default n_train
             object.__setattr__(self, "n_train", None)
         clash = sorted(set(self.network) & {"seed"})
-        require(not clash, "the network seed is the sweep seed; do not set network['seed']")
+        require(not clash, "the network seeds are the sweep's seeds; do not set network['seed']")
+        require(_seed_ok(self.seed), f"seed must be a non-negative integer, got {self.seed!r}")
+        if self.seeds is not None:
+            seeds = tuple(self.seeds)
+            require(len(seeds) >= 1, "seeds must not be empty")
+            for s in seeds:
+                require(_seed_ok(s), f"seeds: {s!r} is not a non-negative integer")
+            require(len(set(seeds)) == len(seeds), f"seeds {list(seeds)} repeat a seed")
+            object.__setattr__(self, "seeds", tuple(int(s) for s in seeds))
+
+    @property
+    def network_seeds(self) -> tuple[int, ...]:
+        """The network seeds every cell runs with, in order."""
+        return self.seeds if self.seeds is not None else (int(self.seed),)
+
+    def split_seed(self, network_seed: int) -> int:
+        """The split seed of the run with ``network_seed``."""
+        return int(network_seed) if self.vary_split else int(self.seed)
+
+    def run_fixed(self, network_seed: int) -> dict:
+        """The ``fixed`` dict a cell function gets for one network seed."""
+        return {**self.to_dict(), "seed": int(network_seed), "split_seed": self.split_seed(network_seed)}
 
     def for_grid(self, grid: Grid) -> "SweepSettings":
         """These settings with the fields a grid axis overrides cleared (so the manifest is exact)."""
@@ -242,29 +273,36 @@ class SweepSettings:
             "eval_every": int(self.eval_every),
             "early_stop": bool(self.early_stop),
             "network": dict(sorted(self.network.items())),
+            "seeds": list(self.network_seeds),
+            "vary_split": bool(self.vary_split),
         }
+
+
+def _seed_ok(seed) -> bool:
+    return isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and seed >= 0
 
 
 # ---------------------------------------------------------------- cell functions
 
 
 def network_cell(settings: dict, fixed: dict) -> dict:
-    """Train the toy network (docs/theory.md §9) at one grid cell; return the :data:`CELL_KEYS`.
+    """Train the toy network (docs/theory.md §9) at one grid cell; return the :data:`CELL_KEYS` and its phase.
 
-    The split is ``Addition(p).split(n_train|frac, seed)``; the network config is
+    The split is ``Addition(p).split(n_train|frac, split_seed)``; the network config is
     ``replace(NetworkConfig(**fixed["network"], seed=seed), **settings)`` (``frac`` goes to the
     split instead). With ``early_stop`` the run ends once train and test accuracy have both
-    reached 0.9.
+    reached 0.9. The phase is the network run's own (see :mod:`efftheory.phases`).
     """
     from efftheory.network import NetworkConfig, train_network
     from efftheory.tasks import Addition
 
     task = Addition(fixed["p"])
     frac = settings.get("frac", fixed.get("frac"))
+    split_seed = fixed.get("split_seed", fixed["seed"])
     if frac is not None:
-        split = task.split(frac=frac, seed=fixed["seed"])
+        split = task.split(frac=frac, seed=split_seed)
     else:
-        split = task.split(n_train=fixed["n_train"], seed=fixed["seed"])
+        split = task.split(n_train=fixed["n_train"], seed=split_seed)
     overrides = {k: v for k, v in settings.items() if k != "frac"}
     config = dataclasses.replace(NetworkConfig(**fixed["network"], seed=fixed["seed"]), **overrides)
     result = train_network(
@@ -284,6 +322,7 @@ def network_cell(settings: dict, fixed: dict) -> dict:
         "final_train_acc": float(result.train_acc[-1]),
         "final_test_acc": float(result.test_acc[-1]),
         "final_rqi": float(result.rqi[-1]),
+        "phase": result.phase,
     }
 
 
@@ -307,10 +346,12 @@ def synthetic_cell(settings: dict, fixed: dict) -> dict:
     """A cheap, deterministic stand-in for :func:`network_cell` (same keys; not physics).
 
     Step counts are drawn from a generator seeded by a CRC of the cell's settings and the
-    sweep seed, so they are identical in every process and cover all four phases.
+    seeds, so they are identical in every process and cover the four phases of the rule.
     ``fixed["network"]["sleep"]`` (seconds, optional) makes each cell take that long.
     """
-    key = repr((sorted(settings.items()), fixed["seed"], fixed["p"])).encode()
+    seeds = (fixed["seed"],) if fixed.get("split_seed", fixed["seed"]) == fixed["seed"] else (
+        fixed["seed"], fixed["split_seed"])
+    key = repr((sorted(settings.items()), *seeds, fixed["p"])).encode()
     rng = np.random.default_rng(zlib.crc32(key))
     steps = int(fixed["steps"])
     t_train, t_test, t_rqi = (int(v) for v in rng.integers(0, int(1.5 * steps) + 1, size=3))
@@ -338,15 +379,25 @@ def _timed_call(cell_fn, settings: dict, fixed: dict) -> tuple[dict, float]:
     return out, time.perf_counter() - start
 
 
-def _record(ix: int, iy: int, settings: dict, out: dict, seconds: float, gap: float) -> dict:
-    """One result line: the cell, its step counts, phase, gap t_test - t_train and final metrics."""
+def _finite_or_none(value):
+    """Floats that JSON cannot hold (NaN, inf; e.g. a diverged run's accuracy) become None."""
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def _record(run: tuple, split_seed: int, out: dict, seconds: float, gap: float) -> dict:
+    """One result line: the run (cell, seeds, settings), its step counts, phase, gap
+    t_test - t_train and final metrics. The phase is the cell function's ``"phase"`` if it
+    returns one (e.g. "diverged"), else :func:`efftheory.phases.phase_of` of the step counts."""
     missing = [k for k in CELL_KEYS if k not in out]
     if missing:
         raise RuntimeError(f"cell function returned no {missing[0]!r}")
+    ix, iy, seed, settings = run
     t_train, t_test = out["t_train"], out["t_test"]
-    rec = {"ix": ix, "iy": iy, "settings": settings}
-    rec.update({k: out[k] for k in CELL_KEYS})
-    rec["phase"] = phase_of(t_train, t_test, gap)
+    rec = {"ix": ix, "iy": iy, "seed": seed, "split_seed": split_seed, "settings": settings}
+    rec.update({k: _finite_or_none(out[k]) for k in CELL_KEYS})
+    rec["phase"] = out.get("phase") or phase_of(t_train, t_test, gap)
+    if rec["phase"] not in PHASES:
+        raise RuntimeError(f"cell function returned the unknown phase {rec['phase']!r}")
     rec["gap"] = None if (t_train is None or t_test is None) else t_test - t_train
     rec["seconds"] = round(float(seconds), 4)
     return rec
@@ -362,11 +413,18 @@ def cell_name(cell_fn) -> str:
 
 @dataclass(frozen=True)
 class SweepResult:
-    """A finished (or partly finished) sweep.
+    """A finished (or partly finished) sweep over a grid and one or more network seeds.
 
-    ``records``: tuple of length ``grid.size`` in :meth:`Grid.cells` order; each is a result
-    line (dict) or ``None`` for a cell not run yet. ``computed``/``reused``: cells run now /
-    taken from the store; ``dropped``: unreadable lines found in the store and recomputed.
+    ``records``: tuple of length ``grid.size * len(seeds)``, cell by cell in :meth:`Grid.cells`
+    order and within a cell seed by seed (so with one seed ``records[k]`` is cell ``k``); each
+    is a result line (dict) or ``None`` for a run not done yet. ``computed``/``reused``: runs
+    done now / taken from the store; ``dropped``: stored lines ignored (invalid, foreign,
+    repeated or cut short; their runs were done again).
+
+    Per-cell maps are (ny, nx) arrays, rows y, columns x. Over several seeds a cell's phase is
+    the *majority* phase of its finished runs (ties go to the phase listed first in
+    :data:`~efftheory.phases.PHASES`), with its share; step maps are medians over the seeds that
+    reached the step. With one seed they are that seed's values.
     """
 
     grid: Grid
@@ -377,37 +435,84 @@ class SweepResult:
     dropped: int
     seconds: float
 
-    def _map(self, key: str, fill, dtype) -> np.ndarray:
-        out = np.full(self.grid.size, fill, dtype=dtype)
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        return self.settings.network_seeds
+
+    def record(self, ix: int, iy: int, seed: int) -> dict | None:
+        """The result line of cell ``(ix, iy)`` with network seed ``seed`` (None: not run)."""
+        k = (iy * self.grid.x.n + ix) * len(self.seeds) + self.seeds.index(seed)
+        return self.records[k]
+
+    def _by_seed(self, key: str, fill, dtype) -> np.ndarray:
+        """(n_seeds, ny, nx) map of field ``key``; ``fill`` where not run or None."""
+        out = np.full(len(self.records), fill, dtype=dtype)
         for k, rec in enumerate(self.records):
             if rec is not None and rec[key] is not None:
                 out[k] = rec[key]
-        return out.reshape(self.grid.shape)
+        ny, nx = self.grid.shape
+        return out.reshape(ny, nx, len(self.seeds)).transpose(2, 0, 1)
+
+    def phases_by_seed(self) -> np.ndarray:
+        """(n_seeds, ny, nx) object array of each run's phase (None: not run)."""
+        return self._by_seed("phase", None, object)
+
+    def steps_by_seed(self, key: str) -> np.ndarray:
+        """(n_seeds, ny, nx) float map of ``t_train``/``t_test``/``t_rqi``/``steps_run``/``gap``."""
+        return self._by_seed(key, np.nan, float)
+
+    @property
+    def phase_counts(self) -> np.ndarray:
+        """(ny, nx, len(PHASES)) int: finished runs of each cell in each phase."""
+        runs = self.phases_by_seed()
+        return np.stack([(runs == p).sum(axis=0) for p in PHASES], axis=-1)
 
     @property
     def phases(self) -> np.ndarray:
-        """(ny, nx) object array of phase names (None for cells not run)."""
-        return self._map("phase", None, object)
+        """(ny, nx) object array of each cell's majority phase (None for cells not run)."""
+        counts = self.phase_counts
+        winner = np.array(PHASES, dtype=object)[counts.argmax(axis=-1)]
+        return np.where(counts.sum(axis=-1) > 0, winner, None)
+
+    @property
+    def majority_share(self) -> np.ndarray:
+        """(ny, nx) float: majority runs / finished runs of each cell (NaN for cells not run)."""
+        counts = self.phase_counts
+        total = counts.sum(axis=-1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(total > 0, counts.max(axis=-1) / total, np.nan)
 
     @property
     def phase_codes(self) -> np.ndarray:
-        """(ny, nx) int: index into :data:`PHASES`, -1 for cells not run."""
+        """(ny, nx) int: index of the majority phase into :data:`PHASES`, -1 for cells not run."""
         codes = np.array([-1 if p is None else PHASES.index(p) for p in self.phases.ravel()])
         return codes.reshape(self.grid.shape)
 
+    def steps(self, key: str) -> np.ndarray:
+        """(ny, nx) float median of ``t_train``/``t_test``/``t_rqi``/``steps_run``/``gap`` over the
+        seeds that reached it; NaN = none did (or not run)."""
+        values = self.steps_by_seed(key)
+        reached = np.isfinite(values)
+        filled = np.where(reached, values, 0.0)
+        median = np.full(self.grid.shape, np.nan)
+        for iy, ix in zip(*np.nonzero(reached.any(axis=0))):
+            median[iy, ix] = np.median(filled[reached[:, iy, ix], iy, ix])
+        return median
+
     @property
     def gaps(self) -> np.ndarray:
-        """(ny, nx) float t_test - t_train in steps; NaN where either was never reached."""
-        return self._map("gap", np.nan, float)
-
-    def steps(self, key: str) -> np.ndarray:
-        """(ny, nx) float map of ``t_train``/``t_test``/``t_rqi``/``steps_run``; NaN = never."""
-        return self._map(key, np.nan, float)
+        """(ny, nx) float t_test - t_train in steps (median over seeds); NaN where never both."""
+        return self.steps("gap")
 
     @property
     def counts(self) -> dict:
-        """Number of cells per phase (all four keys present)."""
-        names = [r["phase"] for r in self.records if r is not None]
+        """Finished runs per phase (every phase of :data:`PHASES` present); with one seed, cells."""
+        return dict(zip(PHASES, (int(n) for n in self.phase_counts.sum(axis=(0, 1)))))
+
+    @property
+    def cell_counts(self) -> dict:
+        """Cells per majority phase (every phase of :data:`PHASES` present)."""
+        names = list(self.phases.ravel())
         return {p: names.count(p) for p in PHASES}
 
     @property
@@ -423,6 +528,11 @@ def manifest_for(grid: Grid, settings: SweepSettings, cell_fn) -> dict:
     return {"grid": grid.to_dict(), "fixed": settings.to_dict(), "cell": cell_name(cell_fn)}
 
 
+def runs_of(grid: Grid, settings: SweepSettings) -> list[tuple]:
+    """``(ix, iy, seed, cell_settings)`` of every run, cell by cell, seed by seed."""
+    return [(ix, iy, seed, cs) for ix, iy, cs in grid.cells() for seed in settings.network_seeds]
+
+
 def run_sweep(
     grid: Grid,
     settings: SweepSettings,
@@ -432,12 +542,15 @@ def run_sweep(
     executor: cf.Executor | None = None,
     jobs: int = 1,
     progress=None,
+    wait: bool = False,
 ) -> SweepResult:
-    """Run every unfinished cell of ``grid`` and store it in directory ``out`` as it finishes.
+    """Run every unfinished (cell, seed) of the sweep and store it in directory ``out`` as it
+    finishes.
 
-    ``progress(n)`` (optional) is called with the number of newly finished cells. Raises
-    :class:`InputError` if ``out`` holds a different sweep. If a cell raises, the cells not
-    started are cancelled, finished ones stay stored, and the error propagates.
+    ``progress(n)`` (optional) is called with the number of newly finished runs. Raises
+    :class:`InputError` if ``out`` holds a different sweep, or is in use by another sweep
+    (unless ``wait``: then it waits until that one ends). If a run raises (or on Ctrl-C), the
+    runs not finished are cancelled, finished ones stay stored, and the error propagates.
     """
     from efftheory.store import ResultStore
 
@@ -445,48 +558,83 @@ def run_sweep(
     settings = settings.for_grid(grid)
     settings.check_grid(grid)
     start = time.perf_counter()
-    fixed = settings.to_dict()
     if hasattr(cell_fn, "check"):  # a cell function may validate the whole grid up front
-        cell_fn.check(grid, fixed)
-    store = ResultStore.open(out, manifest_for(grid, settings, cell_fn), grid)
-    done = store.finished
-    pending = [c for c in grid.cells() if (c[0], c[1]) not in done]
-    computed = {}
-    tick = progress or (lambda n=1: None)
-    tick(len(done))
-
-    def finish(cell, out_seconds):
-        ix, iy, cell_settings = cell
-        rec = _record(ix, iy, cell_settings, out_seconds[0], out_seconds[1], settings.gap)
-        store.append(rec)
-        computed[(ix, iy)] = rec
-        tick(1)
-
-    if pending and executor is None and jobs == 1:
-        for cell in pending:
-            finish(cell, _timed_call(cell_fn, cell[2], fixed))
-    elif executor is not None:
-        _drain(executor, pending, cell_fn, fixed, finish)
-    elif pending:
-        # Workers are spawned while cells are submitted: one BLAS / numba thread each.
-        with single_threaded_children():
-            ctx = multiprocessing.get_context("spawn")
-            with cf.ProcessPoolExecutor(max_workers=min(jobs, len(pending)), mp_context=ctx) as pool:
-                try:
-                    _drain(pool, pending, cell_fn, fixed, finish)
-                finally:
-                    pool.shutdown(wait=True, cancel_futures=True)
-    records = tuple(done.get((ix, iy)) or computed.get((ix, iy)) for ix, iy, _ in grid.cells())
+        cell_fn.check(grid, settings.to_dict())
+    runs = runs_of(grid, settings)
+    expected = {(ix, iy, seed): {"settings": cs, "split_seed": settings.split_seed(seed)} for ix, iy, seed, cs in runs}
+    with ResultStore.open(out, manifest_for(grid, settings, cell_fn), expected, settings.steps, wait=wait) as store:
+        done = store.finished
+        pending = [r for r in runs if r[:3] not in done]
+        computed = _compute(pending, settings, cell_fn, store, executor, jobs, progress or (lambda n: None), len(done))
+    records = tuple(done.get(r[:3]) or computed.get(r[:3]) for r in runs)
     return SweepResult(grid, settings, records, len(computed), len(done), store.dropped, time.perf_counter() - start)
 
 
-def _drain(executor, pending, cell_fn, fixed, finish) -> None:
-    """Submit every pending cell, store each as it completes; cancel the rest on any error."""
-    futures = {executor.submit(_timed_call, cell_fn, cell[2], fixed): cell for cell in pending}
-    try:
-        for fut in cf.as_completed(futures):
-            finish(futures[fut], fut.result())
-    except BaseException:
-        for fut in futures:
-            fut.cancel()
-        raise
+def _compute(pending, settings, cell_fn, store, executor, jobs, tick, already: int) -> dict:
+    """Run ``pending`` runs, append each to ``store`` as it finishes; ``{key: record}``."""
+    tasks = [(cell_fn, cs, settings.run_fixed(seed)) for _, _, seed, cs in pending]
+    computed = {}
+    tick(already)
+    with contextlib.closing(_completed(tasks, executor, jobs)) as finished:
+        for i, (out, seconds) in finished:
+            run = pending[i]
+            rec = _record(run, settings.split_seed(run[2]), out, seconds, settings.gap)
+            computed[run[:3]] = store.append(rec)
+            tick(1)
+    return computed
+
+
+def _completed(tasks, executor, jobs):
+    """``(index, (output, seconds))`` of every task as it finishes, on the chosen executor."""
+    if executor is not None:
+        yield from as_finished(executor, _timed_call, tasks)
+    elif jobs == 1 or len(tasks) <= 1:
+        for i, task in enumerate(tasks):
+            yield i, _timed_call(*task)
+    else:
+        with local_pool(min(jobs, len(tasks))) as pool:
+            yield from as_finished(pool, _timed_call, tasks)
+
+
+# ---------------------------------------------------------------- presets and seeds
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A panel of the paper's Fig 5: axis names, their ``LO:HI:N[:log]`` ranges and the loss."""
+
+    x: str
+    x_range: str
+    y: str
+    y_range: str
+    loss: str
+
+    @property
+    def grid(self) -> Grid:
+        return Grid(Axis.parse(self.x, self.x_range), Axis.parse(self.y, self.y_range))
+
+
+#: The paper's Fig 5 panels (weight-decay grid 0..10 in steps of 1).
+PRESETS = MappingProxyType({
+    "fig5a": Preset("embed_lr", "1e-5:1e-2:10:log", "decoder_lr", "1e-5:1e-2:10:log", "mse"),
+    "fig5b": Preset("decoder_lr", "1e-5:1e-2:10:log", "decoder_wd", "0:10:11", "mse"),
+    "fig5c": Preset("decoder_lr", "1e-5:1e-2:10:log", "decoder_wd", "0:10:11", "ce"),
+})
+
+
+def ideal_test_accuracy(p: int, *, n_train: int | None = None, frac: float | None = None, seed: int = 0) -> float:
+    """Ideal test accuracy of ``Addition(p).split(n_train|frac, seed)``: the share of test samples
+    the training set's parallelograms imply (the most any run on this split can reach)."""
+    from efftheory.tasks import Addition
+    from efftheory.theory import linear_theory
+
+    split = Addition(p).split(frac=frac, n_train=n_train, seed=seed)
+    return linear_theory(split).ideal_test_accuracy or 0.0
+
+
+def first_split_seed(p: int, *, n_train: int | None = None, frac: float | None = None, at_least: float = 1.0,
+                     tries: int = 1000) -> int | None:
+    """The first split seed in ``0..tries-1`` whose :func:`ideal_test_accuracy` is at least
+    ``at_least`` (1: every test sample can be got right), or None if there is none."""
+    return next((s for s in range(tries)
+                 if ideal_test_accuracy(p, n_train=n_train, frac=frac, seed=s) >= at_least), None)

@@ -1,7 +1,7 @@
 """Figs 5a-c: phase diagrams (comprehension, grokking, memorization, confusion) of the toy
 network over two training hyper-parameters (p = 10, n_train = 45, seed 0).
 
-Panels are the presets of ``efftheory phase`` (efftheory/cli/phase.py): (a) embedding lr x
+Panels are the presets of ``efftheory phase`` (efftheory.sweep.PRESETS): (a) embedding lr x
 decoder lr, MSE; (b) decoder lr x decoder weight decay, MSE; (c) the same with cross-entropy.
 Seed (of split and network): by default the first seed whose n_train = 45 split has ideal test
 accuracy 1 (seed 3). A split whose test set holds a sample with no training sample of the same
@@ -51,10 +51,10 @@ def _ideal(p: int, n_train: int, seed: int) -> float:
 
 def run_panel(letter: str, budget: int, out: Path, jobs: int, quick: bool, seed: int):
     """The finished :class:`SweepResult` of panel ``letter`` (quick: the 2 x 2 corners)."""
-    from efftheory.cli.phase import PRESETS
-    from efftheory.sweep import Axis, Grid, SweepSettings, run_sweep
+    from efftheory.sweep import PRESETS, Axis, Grid, SweepSettings, run_sweep
 
-    x, x_range, y, y_range, loss = PRESETS[f"fig5{letter}"]
+    preset = PRESETS[f"fig5{letter}"]
+    x, x_range, y, y_range, loss = preset.x, preset.x_range, preset.y, preset.y_range, preset.loss
     gx, gy = Axis.parse(x, x_range), Axis.parse(y, y_range)
     if quick:
         gx, gy = (Axis(a.name, a.lo, a.hi, 2, a.log) for a in (gx, gy))

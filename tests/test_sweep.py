@@ -25,7 +25,7 @@ CALLS: list[tuple] = []  # cells run by counting_cell in this process (sequentia
 
 def counting_cell(settings, fixed):
     """synthetic_cell that remembers which cell it ran (top-level so it pickles)."""
-    CALLS.append(tuple(sorted(settings.items())))
+    CALLS.append(tuple(sorted(settings.items())) + ((("seed", fixed["seed"]),) if fixed["seed"] != FIXED.seed else ()))
     return synthetic_cell(settings, fixed)
 
 
@@ -135,11 +135,11 @@ def test_resume_recomputes_exactly_the_lost_cells(tmp_path):
     assert sorted(CALLS) == sorted(expected)
     assert again.computed == 3 and again.reused == 9 and again.dropped == 1
     assert _strip(again.records) == _strip(clean.records)
-    # the store now holds every cell once and a third run does nothing
+    # the store now holds every cell once (the cut line stays, ignored) and a third run does nothing
     CALLS.clear()
     third = run_sweep(GRID, FIXED, out, cell_fn=counting_cell)
-    assert CALLS == [] and third.computed == 0 and third.reused == 12
-    assert len(path.read_text().splitlines()) == 12
+    assert CALLS == [] and third.computed == 0 and third.reused == 12 and third.dropped == 1
+    assert len(path.read_text().splitlines()) == 9 + 1 + 3
 
 
 def test_garbled_and_foreign_lines_are_dropped_and_redone(tmp_path):
@@ -199,18 +199,22 @@ def test_a_failing_cell_keeps_the_finished_ones(tmp_path):
     assert [(r["ix"], r["iy"]) for r in stored] == [(0, 0), (1, 0), (2, 0), (3, 0), (0, 1), (1, 1)]
 
 
-def test_sequential_process_pool_and_dask_agree(tmp_path):
-    seq = run_sweep(GRID, FIXED, tmp_path / "seq", cell_fn=synthetic_cell)
-    pool = run_sweep(GRID, FIXED, tmp_path / "pool", cell_fn=synthetic_cell, jobs=2)
+def test_sequential_process_pool_and_dask_agree_over_two_seeds(tmp_path):
+    two = SweepSettings(steps=10_000, seed=3, seeds=(3, 5))
+    seq = run_sweep(GRID, two, tmp_path / "seq", cell_fn=synthetic_cell)
+    pool = run_sweep(GRID, two, tmp_path / "pool", cell_fn=synthetic_cell, jobs=2)
     with cf.ThreadPoolExecutor(3) as threads:  # any Executor is accepted
-        thr = run_sweep(GRID, FIXED, tmp_path / "thr", cell_fn=synthetic_cell, executor=threads)
+        thr = run_sweep(GRID, two, tmp_path / "thr", cell_fn=synthetic_cell, executor=threads)
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         with distributed.Client(cluster) as client:
-            dsk = run_sweep(GRID, FIXED, tmp_path / "dask", cell_fn=synthetic_cell, executor=client.get_executor())
+            dsk = run_sweep(GRID, two, tmp_path / "dask", cell_fn=synthetic_cell, executor=client.get_executor())
+    assert len(seq.records) == 24 and len({r["seed"] for r in seq.records}) == 2
     for other in (pool, thr, dsk):
-        assert other.computed == 12
+        assert other.computed == 24
         assert _strip(other.records) == _strip(seq.records)
+        assert other.phases.tolist() == seq.phases.tolist()
+        np.testing.assert_array_equal(other.majority_share, seq.majority_share)
 
 
 # ---------------------------------------------------------------- plot
@@ -230,7 +234,9 @@ def test_plot_axes_ticks_and_cells(tmp_path):
     np.testing.assert_array_equal(np.asarray(image.get_array()), result.phase_codes)
     assert image.origin == "lower"  # row iy = 0 (smallest y) at the bottom
     legend = [t.get_text().split(" ")[0] for t in ax.get_legend().get_texts()]
-    assert legend == list(PHASES) and len(set(PHASE_COLORS.values())) == len(PHASES)
+    assert legend == list(PHASES) and len(set(PHASE_COLORS[p] for p in PHASES)) == len(PHASES)
+    assert "p = 10, n_train = 45 of 55" in ax.get_title()
+    assert all(t.get_fontsize() >= 8 for t in ax.texts)
     n_finite = int(np.isfinite(result.gaps).sum())
     assert len(ax.texts) == n_finite
     fig.savefig(tmp_path / "p.png")

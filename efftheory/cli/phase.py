@@ -1,12 +1,16 @@
 """Phase diagram over two training hyper-parameters (paper Fig 5): comprehension, grokking,
-memorization or confusion for a toy network at every cell of a grid.
+memorization or confusion for a toy network at every cell of a grid, over one or more seeds.
 
-Results go to --out DIR (a manifest plus one JSON line per finished cell); running the same
-command again resumes, skipping finished cells. Cells run in a local process pool (--jobs) or
-on a Dask cluster (--dask ADDRESS). Presets: fig5a (embedding lr x decoder lr, MSE), fig5b
-(decoder lr x decoder weight decay, MSE), fig5c (fig5b with cross-entropy); explicit options
-override a preset. Budget: --steps 10000 by default; the paper used 100000. Split: p = 10,
-n_train = 45 of 55 (the paper's toy) unless --p/--train-num/--frac say otherwise.
+Results go to --out DIR (a manifest plus one JSON line per finished cell and seed); running the
+same command again resumes, skipping finished runs. A directory is locked while a sweep runs
+into it: a second one is refused (or waits, with --wait). Cells run in a local process pool
+(--jobs) or on a Dask cluster (--dask ADDRESS). Presets: fig5a (embedding lr x decoder lr, MSE),
+fig5b (decoder lr x decoder weight decay, MSE), fig5c (fig5b with cross-entropy); explicit
+options override a preset, and without --seed/--split-seed a preset trains on the first split
+seed whose ideal test accuracy is 1. Budget: --steps 10000 by default; the paper used 100000.
+Split: p = 10, n_train = 45 of 55 (the paper's toy) unless --p/--train-num/--frac say otherwise.
+Seeds: --seeds K (or a list) runs every cell with K network seeds on one split (--split-seed),
+or on each seed's own split (--vary-split); the map shows each cell's majority phase.
 """
 
 from __future__ import annotations
@@ -17,18 +21,38 @@ import sys
 
 from efftheory.cli._common import check_output_path, fraction, nonnegative_float, nonnegative_int, positive_int
 from efftheory.errors import InputError
+from efftheory.phases import PHASES
+from efftheory.sweep import AXES, PRESETS
 
-AXIS_NAMES = ("embed_lr", "decoder_lr", "embed_wd", "decoder_wd", "frac", "init_scale", "decoder_init_scale",
-              "width", "dim")
+SEED_TRIES = 1000  # split seeds searched for one that can generalise
 
-# preset -> (x, x-range, y, y-range, loss); the paper's Fig 5 panels (wd grid 0..10 in steps of 1)
-PRESETS = {
-    "fig5a": ("embed_lr", "1e-5:1e-2:10:log", "decoder_lr", "1e-5:1e-2:10:log", "mse"),
-    "fig5b": ("decoder_lr", "1e-5:1e-2:10:log", "decoder_wd", "0:10:11", "mse"),
-    "fig5c": ("decoder_lr", "1e-5:1e-2:10:log", "decoder_wd", "0:10:11", "ce"),
-}
+# one-letter map symbols (upper case: every seed agrees; lower case: a majority only)
+LETTERS = {"comprehension": "C", "grokking": "G", "memorization": "M", "confusion": "X", "diverged": "D"}
 
-LETTERS = {"comprehension": "C", "grokking": "G", "memorization": "M", "confusion": "X", None: "."}
+
+def _letter(phase: str | None, unanimous: bool = True) -> str:
+    if phase is None:
+        return "."
+    letter = LETTERS.get(phase, phase[0].upper())
+    return letter if unanimous else letter.lower()
+
+
+def _seeds(text: str) -> tuple[int, ...]:
+    """``"K"`` -> seeds 0..K-1; ``"0,3,7"`` -> those seeds (distinct, non-negative)."""
+    parts = [part.strip() for part in text.split(",")]
+    try:
+        values = [int(part) for part in parts if part]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count K or a list of seeds like 0,3,7") from None
+    if not values or any(v < 0 for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count K >= 1 or a list of non-negative seeds")
+    if "," not in text:
+        if values[0] < 1:
+            raise argparse.ArgumentTypeError(f"{text!r}: the number of seeds must be >= 1")
+        return tuple(range(values[0]))
+    if len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(f"{text!r} repeats a seed")
+    return tuple(values)
 
 
 def _steps(text: str) -> int:
@@ -51,20 +75,29 @@ def _default_jobs() -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", choices=sorted(PRESETS), help="a paper panel's grid and loss (fig5a|fig5b|fig5c)")
-    parser.add_argument("--x", choices=AXIS_NAMES, help="hyper-parameter on the horizontal axis")
+    parser.add_argument("--x", choices=tuple(AXES), help="hyper-parameter on the horizontal axis")
     parser.add_argument("--x-range", metavar="LO:HI:N[:log]", help="x values, e.g. 1e-5:1e-2:10:log or 0:10:11")
-    parser.add_argument("--y", choices=AXIS_NAMES, help="hyper-parameter on the vertical axis")
+    parser.add_argument("--y", choices=tuple(AXES), help="hyper-parameter on the vertical axis")
     parser.add_argument("--y-range", metavar="LO:HI:N[:log]", help="y values")
     parser.add_argument("--loss", choices=("mse", "ce"), help="network loss (default mse, or the preset's)")
     parser.add_argument("--steps", type=_steps, default=10_000, help="step budget per cell (default 1e4; paper 1e5)")
     parser.add_argument("--gap", type=nonnegative_float, default=1e3, help="phase gap G in steps (default 1000)")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the split and the network (default 0)")
+    seeds = parser.add_mutually_exclusive_group()
+    seeds.add_argument("--seed", type=nonnegative_int,
+                       help="seed of the split and the network (default 0; a preset: the first split seed that can "
+                            "generalise)")
+    seeds.add_argument("--seeds", type=_seeds, metavar="K|S1,S2,...",
+                       help="network seeds per cell: K means 0..K-1 (default: one seed)")
+    split = parser.add_mutually_exclusive_group()
+    split.add_argument("--split-seed", type=nonnegative_int, help="seed of the one split every run trains on")
+    split.add_argument("--vary-split", action="store_true", help="each network seed trains on its own seed's split")
     parser.add_argument("--p", type=positive_int, default=10, help="number of symbols (default 10)")
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--train-num", type=positive_int, help="training-set size (default 45 of 55 at p=10)")
     size.add_argument("--frac", type=fraction, help="training fraction instead of --train-num")
     parser.add_argument("--width", type=positive_int, help="decoder width for every cell (network default 200)")
     parser.add_argument("--out", required=True, metavar="DIR", help="result directory (resumed if it exists)")
+    parser.add_argument("--wait", action="store_true", help="if another sweep is running into --out, wait for it")
     parser.add_argument("--jobs", type=positive_int, default=_default_jobs(), help="local worker processes (default: all cores)")
     parser.add_argument("--dask", metavar="ADDRESS", help="run cells on this Dask scheduler instead (needs efftheory[cluster])")
     parser.add_argument("--plot", metavar="PNG", help="write the phase diagram here")
@@ -78,7 +111,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _resolve(args):
     """x, x-range, y, y-range, loss from the preset and the explicit options."""
-    x, xr, y, yr, loss = PRESETS[args.preset] if args.preset else (None, None, None, None, "mse")
+    preset = PRESETS.get(args.preset)
+    x, xr, y, yr, loss = (preset.x, preset.x_range, preset.y, preset.y_range, preset.loss) if preset else (
+        None, None, None, None, "mse")
     x, xr, y, yr = args.x or x, args.x_range or xr, args.y or y, args.y_range or yr
     for name, value in (("--x", x), ("--x-range", xr), ("--y", y), ("--y-range", yr)):
         if value is None:
@@ -115,29 +150,23 @@ def run(args, ui):
         frac=args.frac,
         steps=args.steps,
         gap=args.gap,
-        seed=args.seed,
         eval_every=args.eval_every,
         early_stop=not args.no_early_stop,
         network=network,
+        vary_split=args.vary_split,
     )
     if settings.n_train is None and settings.frac is None and "frac" not in (x, y):
         raise InputError(f"--train-num or --frac is needed at p={args.p} (the default n_train=45 is for p=10)")
     plot = check_output_path(args.plot, "--plot")
     cell_fn = synthetic_cell if args.cell == "synthetic" else network_cell
-    ideal = None
-    if cell_fn is network_cell and "frac" not in (x, y):
-        ideal = _ideal_test_accuracy(settings, settings.seed)
-        if ideal < 0.9 and not args.json:
-            sys.stderr.write(
-                f"efftheory phase: note: the split of seed {settings.seed} has ideal test accuracy "
-                f"{ideal:.2f} < 0.9, so no cell can reach the test threshold (expect only memorization "
-                f"and confusion); seed {_first_generalisable_seed(settings)} can\n"
-            )
+    fixed_split = "frac" not in (x, y)
+    settings = _with_seeds(args, settings, fixed_split)
+    ideal = _ideal_note(args, settings) if (cell_fn is network_cell and fixed_split) else {}
     executor, close = _executor(args)
     try:
-        with ui.progress(grid.size, "cells") as update:
+        with ui.progress(grid.size * len(settings.network_seeds), "runs") as update:
             result = run_sweep(grid, settings, args.out, cell_fn=cell_fn, executor=executor, jobs=args.jobs,
-                               progress=update)
+                               progress=update, wait=args.wait)
     finally:
         close()
     if plot is not None:
@@ -146,24 +175,69 @@ def run(args, ui):
 
         fig = plot_phase_diagram(result, annotate_gap=args.annotate_gap)
         save_figure(fig, plot)
-    return {**_summary(args, result, plot), "ideal_test_accuracy": ideal}, _text(args, result, plot)
+    by_seed = [ideal.get(settings.split_seed(s)) for s in settings.network_seeds] if ideal else None
+    summary = {**_summary(args, result, plot), "ideal_test_accuracy_by_seed": by_seed,
+               "ideal_test_accuracy": None if settings.vary_split else ideal.get(settings.seed)}
+    return summary, _text(args, result, plot)
 
 
-def _ideal_test_accuracy(settings, seed: int) -> float:
-    """Ideal test accuracy (docs/theory.md §5) of the split every cell trains on."""
-    from efftheory.tasks import Addition
-    from efftheory.theory import linear_theory
-
-    split = Addition(settings.p).split(frac=settings.frac, n_train=settings.n_train, seed=seed)
-    return linear_theory(split).ideal_test_accuracy or 0.0
+def _note(args, text: str) -> None:
+    """One line on stderr, unless --json."""
+    if not args.json:
+        sys.stderr.write(f"efftheory phase: note: {text}\n")
 
 
-def _first_generalisable_seed(settings, tries: int = 1000) -> int | None:
-    """The first seed whose split has ideal test accuracy >= 0.9 (None within ``tries``)."""
-    return next((s for s in range(tries) if _ideal_test_accuracy(settings, s) >= 0.9), None)
+def _split_size(settings) -> dict:
+    return {"n_train": settings.n_train, "frac": settings.frac}
+
+
+def _with_seeds(args, settings, fixed_split: bool):
+    """``settings`` with the split seed and network seeds the options (or the preset) ask for.
+
+    Split seed: --split-seed, else --seed, else for a preset the first split seed whose ideal
+    test accuracy is 1 (said on stderr), else 0. Network seeds: --seeds, else --seed, else the
+    split seed.
+    """
+    import dataclasses
+
+    from efftheory.sweep import first_split_seed
+
+    split_seed = args.split_seed if args.split_seed is not None else args.seed
+    if split_seed is None and args.preset and fixed_split and not args.vary_split:
+        split_seed = first_split_seed(settings.p, **_split_size(settings), tries=SEED_TRIES)
+        if split_seed is None:
+            size = f"frac={settings.frac}" if settings.frac is not None else f"n_train={settings.n_train}"
+            _note(args, f"no split seed below {SEED_TRIES} has ideal test accuracy 1 at p={settings.p}, {size}; "
+                        f"using split seed 0")
+            split_seed = 0
+        else:
+            _note(args, f"preset {args.preset}: split seed {split_seed}, the first whose ideal test accuracy is 1")
+    split_seed = 0 if split_seed is None else split_seed
+    seeds = args.seeds or (args.seed if args.seed is not None else split_seed,)
+    return dataclasses.replace(settings, seed=split_seed, seeds=tuple(seeds))
+
+
+def _ideal_note(args, settings) -> dict:
+    """``{split seed: ideal test accuracy}`` of the splits the runs train on; a note on stderr
+    for those that cannot reach the test threshold 0.9."""
+    from efftheory.sweep import first_split_seed, ideal_test_accuracy
+
+    split_seeds = sorted({settings.split_seed(s) for s in settings.network_seeds})
+    ideal = {s: ideal_test_accuracy(settings.p, **_split_size(settings), seed=s) for s in split_seeds}
+    low = [s for s in split_seeds if ideal[s] < 0.9]
+    if low:
+        good = first_split_seed(settings.p, **_split_size(settings), at_least=0.9, tries=SEED_TRIES)
+        which = (f"seed {good} can" if good is not None else f"no seed below {SEED_TRIES} can")
+        named = ", ".join(f"seed {s} has ideal test accuracy {ideal[s]:.2f}" for s in low[:3]) + (
+            f" (and {len(low) - 3} more)" if len(low) > 3 else "")
+        _note(args, f"the split of {named} < 0.9, so no run on it can reach the test threshold (expect only "
+                    f"memorization and confusion there); {which}")
+    return ideal
 
 
 def _summary(args, result, plot) -> dict:
+    """The --json object. Per-cell maps are lists of rows (y) of columns (x); with several seeds
+    ``phases`` is the majority phase, step maps are medians over the seeds that reached them."""
     grid, fixed = result.grid, result.settings
     return {
         "x": grid.x.name,
@@ -175,14 +249,20 @@ def _summary(args, result, plot) -> dict:
         "preset": args.preset,
         "cell": args.cell,
         **{k: v for k, v in fixed.to_dict().items() if k != "network"},
+        "split_seed": None if fixed.vary_split else fixed.seed,
         "network": fixed.network,
         "out": str(args.out),
         "cells": grid.size,
+        "runs": len(result.records),
         "computed": result.computed,
         "reused": result.reused,
         "dropped": result.dropped,
         "counts": result.counts,
+        "cell_counts": result.cell_counts,
         "phases": result.phases.tolist(),
+        "majority_share": result.majority_share,
+        "phase_counts": {p: result.phase_counts[..., k] for k, p in enumerate(PHASES)},
+        "phases_by_seed": result.phases_by_seed().tolist(),
         "gaps": result.gaps,
         "t_train": result.steps("t_train"),
         "t_test": result.steps("t_test"),
@@ -193,21 +273,35 @@ def _summary(args, result, plot) -> dict:
     }
 
 
+def _seed_words(fixed) -> str:
+    seeds = fixed.network_seeds
+    if len(seeds) == 1 and not fixed.vary_split and seeds[0] == fixed.seed:
+        return f"seed {fixed.seed}"
+    listed = ",".join(map(str, seeds)) if len(seeds) <= 8 else f"{seeds[0]}..{seeds[-1]} ({len(seeds)})"
+    split = "each on its own split" if fixed.vary_split else f"on split seed {fixed.seed}"
+    return f"network seeds {listed} {split}"
+
+
 def _text(args, result, plot) -> str:
     grid, fixed = result.grid, result.settings
+    many = len(fixed.network_seeds) > 1
+    what = "runs" if many else "cells"
     lines = [
         f"phase sweep: {grid.x.name} {grid.x.spec()} x {grid.y.name} {grid.y.spec()}, "
-        f"loss {fixed.network.get('loss', 'mse')}, {fixed.steps} steps, G = {fixed.gap:g}, seed {fixed.seed}",
-        f"{grid.size} cells: {result.computed} computed, {result.reused} reused, {result.dropped} dropped lines "
-        f"redone, {result.seconds:.1f} s -> {args.out}",
-        ", ".join(f"{p} {n}" for p, n in result.counts.items()),
-        f"map (C comprehension, G grokking, M memorization, X confusion; rows {grid.y.name} high to low, "
-        f"columns {grid.x.name} low to high):",
+        f"loss {fixed.network.get('loss', 'mse')}, {fixed.steps} steps, G = {fixed.gap:g}, {_seed_words(fixed)}",
+        f"{len(result.records)} {what}: {result.computed} computed, {result.reused} reused, {result.dropped} stored "
+        f"lines ignored, {result.seconds:.1f} s -> {args.out}",
+        ", ".join(f"{p} {n}" for p, n in result.counts.items()) + (" runs" if many else ""),
     ]
-    phases = result.phases
+    if many:
+        lines.append("majority: " + ", ".join(f"{p} {n}" for p, n in result.cell_counts.items()) + " cells")
+    legend = ", ".join(f"{_letter(p)} {p}" for p in PHASES)
+    lines.append(f"map ({legend}{'; lower case: a majority, not every seed' if many else ''}; "
+                 f"rows {grid.y.name} high to low, columns {grid.x.name} low to high):")
+    phases, share = result.phases, result.majority_share
     width = max(len(f"{v:.3g}") for v in grid.y.values)
     for iy in reversed(range(grid.y.n)):
-        row = " ".join(LETTERS[p] for p in phases[iy])
+        row = " ".join(_letter(p, not share[iy, ix] < 1) for ix, p in enumerate(phases[iy]))
         lines.append(f"  {grid.y.values[iy]:>{width}.3g}  {row}")
     if plot is not None:
         lines.append(f"plot: {plot}")

@@ -1,9 +1,15 @@
-"""Phase-diagram plots: a categorical map of the four phases over a sweep grid.
+"""Phase-diagram plots: a categorical map of the phases over a sweep grid, over one or more seeds.
 
 Colours (a fixed, colour-blind-safe palette from Okabe & Ito; the paper's Fig 5 uses four
-distinct colours with a legend, which is what matters here):
-comprehension green ``#009E73``, grokking blue ``#0072B2``, memorization orange ``#E69F00``,
-confusion grey ``#8C8C8C``; cells not run yet are white.
+distinct colours with a legend, which is what matters here): comprehension green ``#009E73``,
+grokking blue ``#0072B2``, memorization orange ``#E69F00``, confusion grey ``#8C8C8C``, and
+dark red ``#A50026`` for a run that diverged (non-finite parameters); cells not run yet are
+white. Every phase of :data:`efftheory.phases.PHASES` gets a colour and a legend entry.
+
+Each cell shows its majority phase over the seeds. With several seeds the colour fades towards
+white with the majority's share (opacity = share: a 2-of-3 majority is paler than a unanimous
+cell) and a cell without unanimity is labelled with its share ``k/n``; the legend counts the
+cells each phase wins and the runs in it. A one-seed sweep is a plain categorical map.
 
 Axes carry the real hyper-parameter names and their grid values, increasing to the right and
 upwards (the cell at column ``ix``, row ``iy`` is the run with ``x.values[ix]``, ``y.values[iy]``).
@@ -24,6 +30,8 @@ PHASE_COLORS = {
     "diverged": "#A50026",
 }
 
+ANNOTATION_SIZE = 8.5  # points: t_test - t_train and k/n in the cells
+
 
 def _tick(value, log: bool) -> str:
     if isinstance(value, (int, np.integer)):
@@ -31,21 +39,13 @@ def _tick(value, log: bool) -> str:
     return f"{value:.2g}" if log else f"{value:.3g}"
 
 
-def plot_phase_diagram(result, *, annotate_gap: bool = False, title: str | None = None):
-    """A matplotlib Figure of ``result`` (a :class:`efftheory.sweep.SweepResult`).
+def _colour(phase: str) -> str:
+    """The phase's colour (black for a phase added to PHASES without one here)."""
+    return PHASE_COLORS.get(phase, "#000000")
 
-    ``annotate_gap`` writes ``t_test - t_train`` (steps) in each cell where both were reached.
-    """
-    from matplotlib.colors import ListedColormap
-    from matplotlib.patches import Patch
 
-    grid = result.grid
-    codes = np.ma.masked_less(result.phase_codes, 0)
-    cmap = ListedColormap([PHASE_COLORS[p] for p in PHASES]).with_extremes(bad="white")
-    nx, ny = grid.x.n, grid.y.n
-    fig, ax = plotting.subplots(figsize=(max(6.0, 3.8 + 0.55 * nx), max(3.6, 1.6 + 0.45 * ny)), layout=None)
-    ax.imshow(codes, cmap=cmap, vmin=-0.5, vmax=len(PHASES) - 0.5, origin="lower", aspect="auto",
-              interpolation="nearest")
+def _axes(ax, grid) -> None:
+    """Ticks at the grid values, named axes, thin white lines between cells."""
     for axis, set_ticks, set_labels, set_name in (
         (grid.x, ax.set_xticks, ax.set_xticklabels, ax.set_xlabel),
         (grid.y, ax.set_yticks, ax.set_yticklabels, ax.set_ylabel),
@@ -56,21 +56,75 @@ def plot_phase_diagram(result, *, annotate_gap: bool = False, title: str | None 
     ax.tick_params(axis="x", labelrotation=45)
     for label in ax.get_xticklabels():
         label.set_horizontalalignment("right")
-    ax.set_xticks(np.arange(nx + 1) - 0.5, minor=True)  # thin white lines between cells
-    ax.set_yticks(np.arange(ny + 1) - 0.5, minor=True)
+    ax.set_xticks(np.arange(grid.x.n + 1) - 0.5, minor=True)
+    ax.set_yticks(np.arange(grid.y.n + 1) - 0.5, minor=True)
     ax.grid(which="minor", color="white", linewidth=0.6)
     ax.tick_params(which="minor", length=0)
-    if annotate_gap:
-        gaps = result.gaps
-        for iy in range(ny):
-            for ix in range(nx):
-                if np.isfinite(gaps[iy, ix]):
-                    ax.text(ix, iy, f"{int(gaps[iy, ix])}", ha="center", va="center", fontsize=6, color="white")
-    handles = [Patch(facecolor=PHASE_COLORS[p], label=f"{p} ({n})") for p, n in result.counts.items()]
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=8)
-    fixed = result.settings
+
+
+def _annotate(ax, result, annotate_gap: bool) -> None:
+    """Gap (median t_test - t_train) and, where the seeds disagree, the majority share k/n."""
+    gaps, counts = result.gaps, result.phase_counts
+    for iy in range(result.grid.y.n):
+        for ix in range(result.grid.x.n):
+            lines = []
+            if annotate_gap and np.isfinite(gaps[iy, ix]):
+                lines.append(f"{int(gaps[iy, ix])}")
+            total, top = int(counts[iy, ix].sum()), int(counts[iy, ix].max())
+            if 0 < top < total:
+                lines.append(f"{top}/{total}")
+            if lines:
+                ax.text(ix, iy, "\n".join(lines), ha="center", va="center", fontsize=ANNOTATION_SIZE,
+                        color="white" if len(lines) == 1 and top == total else "black")
+
+
+def _title(result) -> str:
+    """p, n_train, loss, budget, G and the seeds."""
+    fixed, grid = result.settings, result.grid
+    if "frac" in (grid.x.name, grid.y.name):
+        size = "n_train by frac"
+    else:
+        from efftheory.tasks import Addition
+
+        task = Addition(fixed.p)
+        n = task.n_train_for(frac=fixed.frac) if fixed.frac is not None else task.n_train_for(n_train=fixed.n_train)
+        size = f"n_train = {n} of {task.n_samples}"
+    seeds = fixed.network_seeds
+    if len(seeds) == 1 and not fixed.vary_split:
+        seed = f"seed {fixed.seed}" if seeds[0] == fixed.seed else f"split seed {fixed.seed}, network seed {seeds[0]}"
+    else:
+        split = "own splits" if fixed.vary_split else f"split seed {fixed.seed}"
+        seed = f"{len(seeds)} network seeds, {split}; majority phase"
     loss = str(fixed.network.get("loss", "mse")).upper()
-    default = f"{loss}, {fixed.steps} steps, G = {fixed.gap:g}, seed {fixed.seed}"
-    ax.set_title(title or default, fontsize=9)
+    return f"p = {fixed.p}, {size}, {loss}, {fixed.steps} steps, G = {fixed.gap:g}, {seed}"
+
+
+def plot_phase_diagram(result, *, annotate_gap: bool = False, title: str | None = None):
+    """A matplotlib Figure of ``result`` (a :class:`efftheory.sweep.SweepResult`).
+
+    ``annotate_gap`` writes ``t_test - t_train`` (steps; the median over seeds) in each cell
+    where it was reached. ``title`` replaces the default one (p, n_train, loss, budget, G, seeds).
+    """
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    grid = result.grid
+    codes = np.ma.masked_less(result.phase_codes, 0)
+    share = np.nan_to_num(result.majority_share, nan=1.0)
+    cmap = ListedColormap([_colour(p) for p in PHASES]).with_extremes(bad="white")
+    nx, ny = grid.x.n, grid.y.n
+    fig, ax = plotting.subplots(figsize=(max(6.0, 3.8 + 0.6 * nx), max(3.6, 1.6 + 0.5 * ny)), layout=None)
+    ax.set_facecolor("white")
+    ax.imshow(codes, cmap=cmap, vmin=-0.5, vmax=len(PHASES) - 0.5, origin="lower", aspect="auto",
+              interpolation="nearest", alpha=None if np.all(share == 1) else share)
+    _axes(ax, grid)
+    _annotate(ax, result, annotate_gap)
+    many = len(result.seeds) > 1
+    cells = result.cell_counts
+    labels = {p: f"{p} ({cells[p]} cells, {n} runs)" if many else f"{p} ({n})" for p, n in result.counts.items()}
+    handles = [Patch(facecolor=_colour(p), label=labels[p]) for p in PHASES]
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=8,
+              title="paler: majority of fewer seeds" if many else None, title_fontsize=7)
+    ax.set_title(title or _title(result), fontsize=9)
     fig.tight_layout()
     return fig
