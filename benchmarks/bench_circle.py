@@ -20,7 +20,7 @@ import numpy as np
 
 from benchmarks.timing import median_time, print_rows
 from efftheory.circle import circle_flow, curvature_bound, modular_quads
-from efftheory.tasks import ModularAddition
+from efftheory import ModularAddition
 from efftheory.reference.circle import BatchFlow
 
 P, BATCH, FRAC = 59, 256, 0.4

@@ -17,8 +17,8 @@ import numba
 import numpy as np
 
 from benchmarks.timing import median_time, print_rows
-from efftheory.critical import critical_curve
-from efftheory.tasks import Addition
+from efftheory import critical_curve
+from efftheory import Addition
 
 
 def naive_curve(p: int, trials: int, seed: int = 0) -> np.ndarray:

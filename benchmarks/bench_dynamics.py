@@ -26,10 +26,10 @@ import numba
 import numpy as np
 
 from benchmarks.timing import median_time, print_rows
-from efftheory.dynamics import default_step, evolve
-from efftheory.metrics import rqi
-from efftheory.tasks import Addition
-from efftheory.theory import linear_theory, parallelogram_quads
+from efftheory import default_step, evolve
+from efftheory import rqi
+from efftheory import Addition
+from efftheory import linear_theory, parallelogram_quads
 from efftheory.reference import metrics as naive_metrics
 from efftheory.reference.dynamics import ParallelogramFlow
 

@@ -25,8 +25,8 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks.timing import median_time, print_rows  # noqa: E402
-from efftheory.network import NetworkConfig, init_params, train_network  # noqa: E402
-from efftheory.tasks import Addition  # noqa: E402
+from efftheory import NetworkConfig, init_params, train_network  # noqa: E402
+from efftheory import Addition  # noqa: E402
 
 
 def naive_training_only(split, config, steps):

@@ -32,12 +32,16 @@ from efftheory.dynamics import ExactFlow, Trajectory, effective_gradient, effect
 from efftheory.simulation import Simulation, simulate
 from efftheory.network import NetworkConfig, TrainResult, train_network
 from efftheory.phases import PHASES, phase_of
-from efftheory.sweep import Axis, Grid, SweepResult, SweepSettings, run_sweep
+from efftheory.sweep import PRESETS as PHASE_PRESETS
+from efftheory.sweep import Axis, Grid, SweepResult, SweepSettings, first_split_seed, run_sweep
 from efftheory.tasks import ModularAddition, Task, make_task
 from efftheory.simulation import adam_structure_step, exact_structure_time
-from efftheory.dynamics import time_scale
+from efftheory.dynamics import default_step, time_scale
+from efftheory.network import init_params
+from efftheory.theory import parallelogram_quads, parallelograms
 from efftheory.comparison import PRESETS as COMPARE_PRESETS
-from efftheory.comparison import ComparisonSummary, GridRun, run_one, summarise
+from efftheory.comparison import ComparisonSummary, GridRun, effective_counterpart, run_one, summarise
+from efftheory.stats import wilson_interval
 from efftheory.parallel import pmap
 from efftheory.files import atomic_write, jsonable, save_figure, write_json
 
@@ -51,6 +55,8 @@ __all__ = [
     "Split",
     "LinearTheory",
     "linear_theory",
+    "parallelograms",
+    "parallelogram_quads",
     "CriticalCurve",
     "critical_curve",
     "normalize",
@@ -62,6 +68,7 @@ __all__ = [
     "Trajectory",
     "evolve",
     "time_scale",
+    "default_step",
     "exact_structure_time",
     "adam_structure_step",
     "Simulation",
@@ -69,6 +76,7 @@ __all__ = [
     "NetworkConfig",
     "TrainResult",
     "train_network",
+    "init_params",
     "PHASES",
     "phase_of",
     "Axis",
@@ -76,11 +84,15 @@ __all__ = [
     "SweepSettings",
     "SweepResult",
     "run_sweep",
+    "PHASE_PRESETS",
+    "first_split_seed",
     "COMPARE_PRESETS",
     "GridRun",
     "ComparisonSummary",
     "run_one",
     "summarise",
+    "effective_counterpart",
+    "wilson_interval",
     "pmap",
     "atomic_write",
     "jsonable",

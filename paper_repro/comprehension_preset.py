@@ -43,7 +43,7 @@ def probe_run(n_train: int, seed: int, steps: int, embed_lr: float, decoder_lr: 
 def summary(runs: list[dict]) -> dict:
     """Structure rate among dof = 0 splits (with its Wilson interval) and phase counts."""
     import efftheory as et
-    from efftheory.stats import wilson_interval
+    from efftheory import wilson_interval
 
     unique = [r for r in runs if r["dof"] == 0]
     formed = sum(r["t_rqi"] is not None for r in unique)

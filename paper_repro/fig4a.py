@@ -33,9 +33,9 @@ def ideal_reachable(p: int, splits: int) -> dict:
     A test sum with no training sample caps it: test accuracy 0.9 is then out of reach."""
     import numpy as np
 
-    from efftheory.stats import wilson_interval
-    from efftheory.tasks import Addition
-    from efftheory.theory import linear_theory
+    from efftheory import wilson_interval
+    from efftheory import Addition
+    from efftheory import linear_theory
 
     task = Addition(p)
     ns = np.arange(1, task.n_samples)
@@ -50,7 +50,7 @@ def figure_data(g: dict, trials: int, splits: int) -> dict:
     import numpy as np
 
     import efftheory as et
-    from efftheory.stats import wilson_interval
+    from efftheory import wilson_interval
 
     curve = et.critical_curve(g["settings"]["p"], trials=trials, seed=0)
     runs = g["runs"]

@@ -32,8 +32,8 @@ N_TRAIN = 45
 
 def pick_seed(steps: int, seed: int | None, max_seed: int = 10):
     """(seed, its TrainResult, rejected seeds): the first seed whose network reaches RQI 0.95."""
-    from efftheory.network import NetworkConfig, train_network
-    from efftheory.tasks import Addition
+    from efftheory import NetworkConfig, train_network
+    from efftheory import Addition
 
     rejected = []
     for s in ([seed] if seed is not None else range(max_seed)):
@@ -48,8 +48,8 @@ def pick_seed(steps: int, seed: int | None, max_seed: int = 10):
 def figure_data(steps: int, seed: int | None) -> dict:
     import numpy as np
 
-    from efftheory.comparison import effective_counterpart
-    from efftheory.theory import linear_theory
+    from efftheory import effective_counterpart
+    from efftheory import linear_theory
 
     seed, r, rejected = pick_seed(steps, seed)
     theory = linear_theory(r.split)

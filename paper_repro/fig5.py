@@ -33,8 +33,8 @@ QUICK_BUDGET = 200
 
 def default_seed(p: int = 10, n_train: int = 45) -> int:
     """The first seed whose split can reach test accuracy 1 (ideal test accuracy 1)."""
-    from efftheory.tasks import Addition
-    from efftheory.theory import linear_theory
+    from efftheory import Addition
+    from efftheory import linear_theory
 
     seed = 0
     while linear_theory(Addition(p).split(n_train=n_train, seed=seed)).ideal_test_accuracy < 1.0:
@@ -43,17 +43,18 @@ def default_seed(p: int = 10, n_train: int = 45) -> int:
 
 
 def _ideal(p: int, n_train: int, seed: int) -> float:
-    from efftheory.tasks import Addition
-    from efftheory.theory import linear_theory
+    from efftheory import Addition
+    from efftheory import linear_theory
 
     return linear_theory(Addition(p).split(n_train=n_train, seed=seed)).ideal_test_accuracy
 
 
 def run_panel(letter: str, budget: int, out: Path, jobs: int, quick: bool, seed: int):
     """The finished :class:`SweepResult` of panel ``letter`` (quick: the 2 x 2 corners)."""
-    from efftheory.sweep import PRESETS, Axis, Grid, SweepSettings, run_sweep
+    import efftheory as et
+    from efftheory import Axis, Grid, SweepSettings, run_sweep
 
-    preset = PRESETS[f"fig5{letter}"]
+    preset = et.PHASE_PRESETS[f"fig5{letter}"]
     x, x_range, y, y_range, loss = preset.x, preset.x_range, preset.y, preset.y_range, preset.loss
     gx, gy = Axis.parse(x, x_range), Axis.parse(y, y_range)
     if quick:
@@ -80,12 +81,12 @@ def figure_data(result) -> dict:
 
 
 def plot(result, letter: str):
-    from efftheory.plotting.phase import plot_phase_diagram
+    from efftheory.plotting import plot_phase_diagram
 
     pyplot()  # font sizes
     fixed = result.settings
     loss = str(fixed.network.get("loss", "mse")).upper()
-    from efftheory.network import NetworkConfig
+    from efftheory import NetworkConfig
 
     base = NetworkConfig(**fixed.network)
     axes = {result.grid.x.name, result.grid.y.name}

@@ -35,9 +35,9 @@ def probe_run(n_train: int, seed: int, steps: int, overrides: dict) -> dict:
     """One network; steps at which each criterion is first met (None = never)."""
     import numpy as np
 
-    from efftheory.network import NetworkConfig, train_network
-    from efftheory.tasks import Addition
-    from efftheory.theory import linear_theory
+    from efftheory import NetworkConfig, train_network
+    from efftheory import Addition
+    from efftheory import linear_theory
 
     split = Addition(10).split(n_train=n_train, seed=seed)
     ideal = linear_theory(split).ideal_test_accuracy
