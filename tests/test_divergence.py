@@ -58,3 +58,14 @@ def test_simulate_reports_diverged_trials():
     assert sim.diverged.all() and np.isnan(sim.max_deviation_from_exact)
     ok = simulate(th, trials=2, method="rk4")
     assert not ok.diverged.any() and np.isfinite(ok.max_deviation_from_exact)
+
+
+def test_train_cli_reports_divergence_and_compares_nothing(cli_json, capsys):
+    from efftheory.cli import main
+
+    out = cli_json("train", "--p", "10", "--frac", "0.8", "--embed-lr", "1e30", "--steps", "300")
+    assert out["diverged"] is True and out["phase"] == "diverged" and out["steps"] < 300
+    assert out["trajectory_rms_flow"] is None and out["theory_steps_to_rqi_adam"] is None
+    assert main(["train", "--p", "10", "--frac", "0.8", "--embed-lr", "1e30", "--steps", "300"]) == 0
+    text = capsys.readouterr().out
+    assert "DIVERGED at step" in text and "rms" not in text

@@ -93,7 +93,9 @@ def run(args, ui):
         result = train_network(split, config, args.steps, eval_every=args.eval_every, delta=args.delta,
                                gap=args.gap, progress=update)
     theory = linear_theory(split)
-    counterparts = {m: effective_counterpart(result, theory.H_hat, m, args.delta) for m in ("rk4", "adam")}
+    # a diverged run has no trajectory to compare: the theory is not run over its NaNs
+    counterparts = None if result.diverged else {
+        m: effective_counterpart(result, theory.H_hat, m, args.delta) for m in ("rk4", "adam")}
     tau = time_scale(theory.grokking_rate if theory.unique else None, float(np.sum(result.E0**2)), config.embed_lr)
 
     def final(x):
@@ -109,6 +111,7 @@ def run(args, ui):
         "predicted_test_accuracy": final(result.predicted_test_acc),
         "ideal_test_accuracy": theory.ideal_test_accuracy, "dof": theory.dof,
         "grokking_rate": theory.grokking_rate, "theory_time_scale": tau, "phase": result.phase,
+        "diverged": result.diverged,
         "chance_test_accuracy": chance_test_accuracy(split),
         **_counterpart_fields(counterparts),
         "steps": result.steps_run, "seconds": result.seconds,
@@ -139,6 +142,12 @@ def _counterpart_fields(counterparts) -> dict:
     grid: ``trajectory_fit_at_bound_*`` is then true), and whether the fit ends mirrored."""
     out = {}
     for m, name in (("rk4", "flow"), ("adam", "adam")):
+        if counterparts is None:  # diverged: nothing compared
+            out |= {f"{k}_{name}": None for k in ("theory_steps_to_rqi", "trajectory_rms", "trajectory_scale",
+                                                   "trajectory_fit_at_bound", "trajectory_scale_edge",
+                                                   "trajectory_best_grid_scale", "trajectory_mirrored",
+                                                   "theory_horizon")}
+            continue
         c = counterparts[m]
         out |= {f"theory_steps_to_rqi_{name}": c.steps_to_rqi, f"trajectory_rms_{name}": c.rms,
                 f"trajectory_scale_{name}": c.fitted_scale, f"trajectory_fit_at_bound_{name}": c.fit_at_bound is not None,
@@ -187,6 +196,32 @@ def _accuracy_rows(o) -> list[str]:
     return rows
 
 
+def _comparison_rows(o) -> list[str]:
+    return [
+        f"{'':28}{'network':>14}{'theory':>14}",
+        *_accuracy_rows(o),
+        f"{'steps to RQI >= 0.95':28}{steps(o['steps_to_rqi']):>14}"
+        f"{_theory_steps(o, 'flow'):>14}   (theory: gradient flow from the same E0)",
+        f"{'':28}{'':>14}{_theory_steps(o, 'adam'):>14}   (theory: Adam on the effective loss)",
+    ]
+
+
+def _diverged_rows(o) -> list[str]:
+    return [f"DIVERGED at step {o['steps']}: the training loss or a parameter left the floating-point range "
+            "(lower the learning rates); nothing is compared with the theory"]
+
+
+def _trajectory_rows(o, scales) -> list[str]:
+    return [
+        "trajectory mismatch (normalised, log-spaced steps, best time rescaling s: theory time = s x network step, "
+        "up to mirror):",
+        _fit_line(o, "flow", "gradient flow"),
+        _fit_line(o, "adam", "Adam on ℓ_eff"),
+        *[f"  {fit_note(edge, scales)}" for edge in ("lower", "upper")
+          if edge in (o["trajectory_scale_edge_flow"], o["trajectory_scale_edge_adam"])],
+    ]
+
+
 def _text(o, config, save_path, plot_path) -> str:
     """The readable summary of ``train`` (``o`` is the JSON object)."""
     from efftheory.comparison import SCALES
@@ -198,23 +233,14 @@ def _text(o, config, save_path, plot_path) -> str:
         f"  d = {config.dim}, {config.depth} x {config.width} tanh, lr {config.embed_lr:g} / {config.decoder_lr:g}, "
         f"wd {config.embed_wd:g} / {config.decoder_wd:g}, {config.dtype}",
         "",
-        f"{'':28}{'network':>14}{'theory':>14}",
-        *_accuracy_rows(o),
-        f"{'steps to RQI >= 0.95':28}{steps(o['steps_to_rqi']):>14}"
-        f"{_theory_steps(o, 'flow'):>14}   (theory: gradient flow from the same E0)",
-        f"{'':28}{'':>14}{_theory_steps(o, 'adam'):>14}   (theory: Adam on the effective loss)",
+        *(_diverged_rows(o) if o["diverged"] else _comparison_rows(o)),
         "",
         f"final train accuracy {o['final_train_acc']:.3f}, RQI {o['final_rqi']:.3f}, "
         f"full-table accuracy {o['final_full_acc']:.3f}",
         f"steps to train acc >= 0.9: {steps(o['steps_to_train'])}; to test acc >= 0.9: {steps(o['steps_to_test'])}"
         f"  -> phase: {o['phase']}",
         f"linear theory: dof = {o['dof']}, grokking rate λ3 = {lam}, {_time_scale_text(o)}",
-        "trajectory mismatch (normalised, log-spaced steps, best time rescaling s: theory time = s x network step, "
-        "up to mirror):",
-        _fit_line(o, "flow", "gradient flow"),
-        _fit_line(o, "adam", "Adam on ℓ_eff"),
-        *[f"  {fit_note(edge, SCALES)}" for edge in ("lower", "upper")
-          if edge in (o["trajectory_scale_edge_flow"], o["trajectory_scale_edge_adam"])],
+        *([] if o["diverged"] else _trajectory_rows(o, SCALES)),
         f"{plural(o['steps'], 'step')} in {o['seconds']:.2f} s"
         + (f" ({o['steps_per_second']:.0f} steps/s)" if o["steps_per_second"] else ""),
     ]

@@ -39,12 +39,16 @@ def plot_training(result, counterparts: dict):
     t, later = result.steps, result.steps >= 1
     last = float(t[-1])
     _curves(ax[0], result, later)
+    counterparts = counterparts or {}  # none for a diverged run
     _rqi_theory(ax[0, 2], counterparts, last)
     p = result.embeddings.shape[1]
     symbol_lines(ax[1, 0], t[later], result.embeddings[later, :, 0])
     ax[1, 0].set(ylabel="normalised embedding (dim 0)", title="network embeddings")
     for a, (m, c) in zip(ax[1, 1:], counterparts.items()):
         _theory_embeddings(a, m, c, last)
+    if not counterparts:
+        for a in ax[1, 1:]:
+            no_data(a, "no theory run: the network diverged")
     for a in ax.flat:
         a.set_xscale("log")
         a.set_xlim(1, max(last, 2.0))
