@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit, prange
 
-from efftheory.dynamics import log_times
+from efftheory.dynamics import log_times, substeps
 from efftheory.errors import positive_number, require
 from efftheory.metrics import normalize
 from efftheory.stats import wilson_interval
@@ -227,8 +227,7 @@ def _integrate(theta_start, by_class, quads, pairs, class_starts, n_quads, times
         for it in range(T):
             span = times[it] - t_prev
             if span > 0.0:
-                # 1e-12 slack: span/dt = 100.00000000000001 means 100 steps, not 101
-                n = max(1, int(math.ceil(span / dt * (1.0 - 1e-12))))
+                n = substeps(span, dt)
                 h = lr * span / n
                 for _ in range(n):
                     if rk4:

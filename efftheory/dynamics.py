@@ -304,6 +304,13 @@ def _rk4_step(H, E, h, k1, k2, k3, k4, tmp):
 
 
 @njit(cache=True)
+def substeps(span, dt_max):
+    """The fewest equal steps no longer than ``dt_max`` that cover ``span`` > 0 exactly, so that
+    saved times are hit exactly. 1e-12 slack: span/dt_max = 100.00000000000001 is 100 steps."""
+    return max(1, int(math.ceil(span / dt_max * (1.0 - 1e-12))))
+
+
+@njit(cache=True)
 def _mark_dead(E_out, loss_out, Z_out, it, b):
     """Saved time ``it`` of member ``b`` after it diverged: NaN everywhere."""
     E_out[it, b] = np.nan
@@ -336,8 +343,7 @@ def _integrate(H, E_start, Z0, t_start, times, dt_max, lr, rk4, project, E_out, 
                 continue
             span = times[it] - t_prev
             if span > 0.0:
-                # 1e-12 slack: span/dt_max = 100.00000000000001 means 100 steps, not 101
-                n = max(1, int(math.ceil(span / dt_max * (1.0 - 1e-12))))
+                n = substeps(span, dt_max)
                 h = lr * span / n
                 for _ in range(n):
                     if rk4:
