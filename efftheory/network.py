@@ -29,8 +29,9 @@ independent streams for the embeddings, the decoder and the templates, so changi
 does not change the initial embeddings.
 
 The training loop, the forward and backward passes, AdamW and the per-step metrics (RQI and
-predicted accuracy on the normalised embeddings, docs/theory.md §7, with the kernels of efftheory.metrics) run in one numba kernel over a flat
-parameter vector; matrix products go to BLAS. A slow numpy twin lives in efftheory/reference/network.py.
+predicted accuracy on the normalised embeddings, docs/theory.md §7, computed by the kernels of
+efftheory.metrics) run in one numba kernel over a flat parameter vector; matrix products go to
+BLAS. A slow numpy twin lives in efftheory/reference/network.py.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ class NetworkConfig:
     """Hyper-parameters of the toy network (docs/theory.md §9); validated on construction.
 
     ``depth`` counts hidden layers (>= 1); ``out_dim`` is the template dimension of the MSE head
-    (the CE head always has 2p - 1 outputs).
+    (the CE head has one output per label: 2p - 1 sums for addition, p for modular addition).
     """
 
     loss: str = "mse"
