@@ -145,3 +145,14 @@ def test_number_types():
 
 def test_negative_number_lists_reach_the_command(cli_error):
     cli_error("compare", "--p", "5", "--seeds", "-1,2", needles=["--seeds: -1 is negative"])
+
+
+@pytest.mark.parametrize("command", ["critical", "simulate", "train", "compare", "phase"])
+def test_p_above_the_common_limit_is_refused_up_front(capsys, command):
+    from efftheory.cli import main
+
+    argv = {"critical": [], "simulate": ["--frac", "0.3"], "train": ["--frac", "0.3"], "compare": [],
+            "phase": ["--preset", "fig5b", "--out", "/tmp/efftheory-unused-dir", "--frac", "0.9"]}[command]
+    assert main([command, "--p", "401", *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--p 401 is too large (max 400" in err[0]

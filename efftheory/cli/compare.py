@@ -9,13 +9,13 @@ from __future__ import annotations
 import os
 import time
 
-from efftheory.cli._common import check_output_path, int_list, integer, positive_int, save_figure
+from efftheory.cli._common import P_HELP, check_p, check_output_path, int_list, integer, positive_int, save_figure
 from efftheory.cli._wording import plural
 from efftheory.cli.train import NETWORK_FIELDS, add_network_arguments, network_config
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--p", type=integer, default=10, help="number of symbols (default 10)")
+    parser.add_argument("--p", type=integer, default=10, help=P_HELP + " (default 10)")
     parser.add_argument("--train-nums", type=int_list, default=None,
                         help="training-set sizes (default round(N k / 11), k = 1..10, and N - 1: "
                              "5, 10, ..., 50, 54 for p = 10)")
@@ -53,12 +53,11 @@ def run(args, ui):
 
     from efftheory.comparison import summarise
     from efftheory.critical import critical_curve
-    from efftheory.errors import InputError, require
+    from efftheory.errors import require
     from efftheory.tasks import Addition
 
     plot_path = check_output_path(args.plot, "--plot")
-    if args.p > 400:
-        raise InputError(f"--p {args.p} is too large for compare (max 400)")
+    check_p(args.p)
     task = Addition(args.p)
     N = task.n_samples
     nums = default_train_nums(N) if args.train_nums is None else sorted(set(args.train_nums))

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from efftheory.cli._common import (add_task_arguments, check_output_path, integer, nonnegative_int, positive_int,
+from efftheory.cli._common import (
+    P_HELP,
+    check_p,add_task_arguments, check_output_path, integer, nonnegative_int, positive_int,
                                    save_figure, task_of)
 
-MAX_P = 400  # largest p the critical-size estimate accepts
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--p", type=integer, required=True, help=f"number of symbols (2 to {MAX_P})")
+    parser.add_argument("--p", type=integer, required=True, help=P_HELP)
     parser.add_argument("--trials", type=positive_int, default=10_000, help="random orders (default 10000)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default 0)")
     parser.add_argument("--plot", metavar="PNG", help="draw P_unique against the training fraction")
@@ -43,10 +44,8 @@ def _table_rows(curve, max_rows: int = 24) -> np.ndarray:
 
 def run(args, ui):
     from efftheory.critical import critical_curve
-    from efftheory.errors import InputError
 
-    if args.p > MAX_P:
-        raise InputError(f"--p {args.p} is too large for the critical-size estimate (max {MAX_P})")
+    check_p(args.p)
     task = task_of(args)  # p >= 2
     plot_path = check_output_path(args.plot, "--plot")
     with ui.progress(args.trials, "trials") as update:

@@ -19,7 +19,7 @@ import argparse
 import os
 import sys
 
-from efftheory.cli._common import check_output_path, fraction, nonnegative_float, nonnegative_int, positive_int
+from efftheory.cli._common import P_HELP, check_p, check_output_path, fraction, nonnegative_float, nonnegative_int, positive_int
 from efftheory.errors import InputError
 from efftheory.phases import PHASES
 from efftheory.sweep import AXES, PRESETS
@@ -91,7 +91,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     split = parser.add_mutually_exclusive_group()
     split.add_argument("--split-seed", type=nonnegative_int, help="seed of the one split every run trains on")
     split.add_argument("--vary-split", action="store_true", help="each network seed trains on its own seed's split")
-    parser.add_argument("--p", type=positive_int, default=10, help="number of symbols (default 10)")
+    parser.add_argument("--p", type=positive_int, default=10, help=P_HELP + " (default 10)")
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--train-num", type=positive_int, help="training-set size (default 45 of 55 at p=10)")
     size.add_argument("--frac", type=fraction, help="training fraction instead of --train-num")
@@ -144,6 +144,7 @@ def run(args, ui):
     network = {"loss": loss}
     if args.width is not None:
         network["width"] = args.width
+    check_p(args.p)
     settings = SweepSettings(
         p=args.p,
         n_train=45 if (args.train_num is None and args.frac is None and args.p == 10) else args.train_num,

@@ -16,6 +16,8 @@ import time
 import numpy as np
 
 from efftheory.cli._common import (
+    P_HELP,
+    check_p,
     add_task_arguments,
     check_output_path,
     fraction,
@@ -43,7 +45,7 @@ N_SMALLEST = 6  # eigenvalues of Ĥ reported
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--p", type=integer, required=True, help="number of symbols (2 to 400)")
+    parser.add_argument("--p", type=integer, required=True, help=P_HELP)
     size = parser.add_mutually_exclusive_group(required=True)
     size.add_argument("--frac", type=fraction, help="training fraction in (0, 1]: n_train = round(frac * N)")
     size.add_argument("--train-num", type=integer, help="training-set size n_train in [1, N]")
@@ -71,8 +73,7 @@ def add_arguments(parser) -> None:
 def _validate(args):
     from efftheory.errors import InputError
 
-    if args.p > 400:
-        raise InputError(f"--p {args.p} is too large for this command (max 400)")
+    check_p(args.p)
     task = task_of(args)  # p >= 2
     n_train = task.n_train_for(frac=args.frac, n_train=args.train_num)
     if args.method not in METHOD_NAMES:

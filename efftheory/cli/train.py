@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from efftheory.cli._common import (
+    P_HELP,
+    check_p,
     check_output_path,
     fraction,
     integer,
@@ -62,7 +64,7 @@ def network_config(args, seed: int, base=None):
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--p", type=integer, required=True, help="number of symbols (>= 2)")
+    parser.add_argument("--p", type=integer, required=True, help=P_HELP)
     size = parser.add_mutually_exclusive_group(required=True)
     size.add_argument("--frac", type=fraction, help="training fraction of the N = p(p+1)/2 samples")
     size.add_argument("--train-num", type=positive_int, help="number of training samples")
@@ -84,6 +86,7 @@ def run(args, ui):
 
     plot_path = check_output_path(args.plot, "--plot")
     save_path = check_output_path(args.save, "--save")
+    check_p(args.p)
     task = Addition(args.p)
     split = task.split(frac=args.frac, n_train=args.train_num,
                        seed=args.seed if args.split_seed is None else args.split_seed)
