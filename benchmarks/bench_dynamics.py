@@ -84,7 +84,7 @@ def _rqi_rows(points: int = 1000, naive_points: int = 2) -> list[dict]:
     H = linear_theory(split).H_hat
     E0 = np.random.default_rng(1).uniform(-0.5, 0.5, (59, 2))
     E = evolve(H, E0, np.geomspace(1, 3e6, points), lr=1e-3).E[:, 0]  # (1000, 59, 2), RQI 0 -> 1
-    quads = parallelogram_quads(59)
+    quads = parallelogram_quads(Addition(59))
     fast_values = rqi(E)
     fast = median_time(lambda: rqi(E), repeats=5)
     assert np.array_equal(fast_values, _naive_vectorised_rqi(E, quads))
