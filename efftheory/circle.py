@@ -143,6 +143,15 @@ def _constraint_matrix(quads: np.ndarray, p: int) -> np.ndarray:
 
 
 @njit(cache=True)
+def _trig_table(theta, c, s, g):
+    """c, s <- cos θ, sin θ per symbol; g <- 0 (the gradient accumulator)."""
+    for k in range(theta.shape[0]):
+        c[k] = math.cos(theta[k])
+        s[k] = math.sin(theta[k])
+        g[k] = 0.0
+
+
+@njit(cache=True)
 def _loss_grad(theta, quads, c, s, g):
     """ℓ_circ of theta (p,) over quads (M >= 1, 4); writes ∇ℓ_circ into g (p,); returns ℓ_circ.
 
@@ -151,10 +160,7 @@ def _loss_grad(theta, quads, c, s, g):
     avoids the cancellation of 1 − cos φ near a ring.
     """
     p = theta.shape[0]
-    for k in range(p):
-        c[k] = math.cos(theta[k])
-        s[k] = math.sin(theta[k])
-        g[k] = 0.0
+    _trig_table(theta, c, s, g)
     total = 0.0
     for q in range(quads.shape[0]):
         a, b, u, v = quads[q, 0], quads[q, 1], quads[q, 2], quads[q, 3]
@@ -258,10 +264,7 @@ def _class_loss_grad(theta, pairs, class_starts, k0, k1, n_quads, c, s, wr, wi, 
     near a ring. wr, wi are scratch of at least the largest class size; c, s (p,) scratch.
     """
     p = theta.shape[0]
-    for k in range(p):
-        c[k] = math.cos(theta[k])
-        s[k] = math.sin(theta[k])
-        g[k] = 0.0
+    _trig_table(theta, c, s, g)
     total = 0.0
     for k in range(k0, k1):
         u, v = class_starts[k], class_starts[k + 1]
