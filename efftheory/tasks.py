@@ -16,6 +16,8 @@ Tasks here:
 - :class:`ModularAddition` (``modadd``): ``(a + b) mod p``, ``p`` labels; unordered pairs by
   default (the toy network's decoder input ``E_a + E_b`` is symmetric, so ordered pairs would
   only repeat every sample), ordered pairs with ``ordered=True`` (the transformer's setting).
+- :class:`FiniteGroup` (``s3`` = :func:`symmetric_group` (3)): any finite group given by its
+  multiplication table, ordered pairs ``(a, b)`` labelled ``a ∘ b``.
 
 A :class:`Split` draws the training set uniformly without replacement with
 ``numpy.random.default_rng(seed)``; the test set is the rest.
@@ -23,6 +25,7 @@ A :class:`Split` draws the training set uniformly without replacement with
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 from dataclasses import dataclass, field
@@ -239,13 +242,131 @@ class ModularAddition(Task):
         return f"addition mod p = {self.p} ({order} pairs)"
 
 
+@dataclass(frozen=True)
+class FiniteGroup(Task):
+    """A finite group given by its multiplication (Cayley) table; samples are all ordered pairs.
+
+    ``table[a][b]`` is the index of ``a ∘ b``; the symbols ``0..p-1`` are the group's elements
+    (p = the group's order) and the label of sample (a, b) is ``a ∘ b``, so there are p labels.
+    The table must be a group: closed, associative, with an identity and inverses (checked).
+
+    Only the constant vector satisfies every additive parallelogram of the full table: if
+    ``x_a + x_b`` depends only on ``a ∘ b`` then ``y = x - x_e`` is a homomorphism into (R, +),
+    which is zero on a finite group. So ``structural_nullity = 1``, as for modular addition.
+
+    Attributes:
+        table: (p, p) nested tuple of ints, the multiplication table.
+        title: a short name for messages (``S3``, ...).
+    """
+
+    name: ClassVar[str] = "group"
+    structural_nullity: ClassVar[int] = 1
+
+    table: tuple
+    title: str = "finite group"
+    p: int = field(init=False)
+    ordered: bool = field(init=False, default=True)
+
+    def __post_init__(self) -> None:
+        try:
+            t = np.array(self.table)
+        except ValueError:
+            raise InputError("the group table must be square") from None
+        require(t.ndim == 2 and t.shape[0] == t.shape[1] and t.shape[0] >= 1, "the group table must be square")
+        require(t.dtype.kind in "iu", f"group table entries must be integers, got dtype {t.dtype}")
+        p = int(t.shape[0])
+        require(bool(np.all((t >= 0) & (t < p))), f"group table entries must lie in [0, {p})")
+        object.__setattr__(self, "table", tuple(tuple(int(x) for x in row) for row in t))
+        object.__setattr__(self, "p", p)
+        _check_group(t)
+
+    def _result(self, a, b):
+        return self.cayley[a, b]
+
+    @cached_property
+    def cayley(self) -> np.ndarray:
+        """(p, p) int64 read-only multiplication table."""
+        out = np.array(self.table, dtype=np.int64)
+        out.setflags(write=False)
+        return out
+
+    @property
+    def n_classes(self) -> int:
+        return self.p
+
+    @property
+    def identity(self) -> int:
+        """The identity element e (e ∘ a = a for every a)."""
+        return int(np.flatnonzero(np.all(self.cayley == np.arange(self.p), axis=1))[0])
+
+    @cached_property
+    def inverse(self) -> np.ndarray:
+        """(p,) int64: ``inverse[a] ∘ a = e``."""
+        return np.argmax(self.cayley == self.identity, axis=0).astype(np.int64)
+
+    def structural_null_vectors(self) -> np.ndarray:
+        return np.ones((self.p, 1))
+
+    def describe(self) -> str:
+        return f"the group {self.title} (order {self.p}, ordered pairs)"
+
+
+def _check_group(t: np.ndarray) -> None:
+    """Refuse a table that is not a group (Latin square, associative, with an identity)."""
+    p = t.shape[0]
+    rows = np.all(np.sort(t, axis=1) == np.arange(p), axis=1)
+    cols = np.all(np.sort(t, axis=0) == np.arange(p)[:, None], axis=0)
+    require(bool(rows.all() and cols.all()), "the group table is not a Latin square (no inverses)")
+    # (a ∘ b) ∘ c == a ∘ (b ∘ c) for every triple, as (p, p, p) arrays
+    left = t[t[:, :, None], np.arange(p)[None, None, :]]
+    right = t[np.arange(p)[:, None, None], t[None, :, :]]
+    require(bool(np.array_equal(left, right)), "the group table is not associative")
+    has_identity = np.all(t == np.arange(p), axis=1) & np.all(t == np.arange(p)[:, None], axis=0)
+    require(bool(has_identity.any()), "the group table has no identity")
+
+
+def permutations_of(n: int) -> np.ndarray:
+    """(n!, n) int64: every permutation of ``0..n-1`` in lexicographic order (row 0 = identity)."""
+    return np.array(list(itertools.permutations(range(n))), dtype=np.int64)
+
+
+def symmetric_group(n: int) -> FiniteGroup:
+    """S_n: permutations of ``0..n-1`` in lexicographic order (element 0 is the identity), with
+    ``(a ∘ b)(i) = a(b(i))`` (apply b, then a). Its permutation matrices
+    :func:`permutation_matrices` multiply like the group: ``P_a P_b = P_{a∘b}``."""
+    n = as_int(n, "n", 1)
+    require(n <= 5, f"S_n is built for n <= 5 (order {math.factorial(5)}), got n={n}")
+    perms = permutations_of(n)
+    index = {tuple(row): i for i, row in enumerate(perms.tolist())}
+    table = [[index[tuple(a[b])] for b in perms] for a in perms]
+    return FiniteGroup(tuple(map(tuple, table)), title=f"S{n}")
+
+
+def permutation_matrices(n: int) -> np.ndarray:
+    """(n!, n, n) float64: ``P_a[i, j] = 1`` iff ``a(j) = i``, so ``P_a P_b = P_{a∘b}`` for the
+    elements of :func:`symmetric_group` (same order)."""
+    perms = permutations_of(n)
+    out = np.zeros((len(perms), n, n))
+    for k, a in enumerate(perms):
+        out[k, a, np.arange(n)] = 1.0
+    return out
+
+
 #: ``--task`` names and their classes.
-TASKS: dict[str, type[Task]] = {"add": Addition, "modadd": ModularAddition}
+TASKS: dict[str, type[Task]] = {"add": Addition, "modadd": ModularAddition, "s3": FiniteGroup}
 
 
-def make_task(name: str, p: int, ordered: bool = False) -> Task:
-    """The task called ``name`` (a key of :data:`TASKS`) on ``p`` symbols."""
+def make_task(name: str, p: int | None = None, ordered: bool = False) -> Task:
+    """The task called ``name`` (a key of :data:`TASKS`) on ``p`` symbols.
+
+    ``s3`` is the symmetric group on three letters: 6 symbols, ordered pairs always (``p`` must
+    be None or 6; ``ordered`` is ignored, the group is not commutative).
+    """
     require(name in TASKS, f"task must be one of {', '.join(TASKS)}, got {name!r}")
+    if name == "s3":
+        require(p is None or p == 6, f"the task s3 has 6 symbols, got p={p}")
+        return symmetric_group(3)
+    require(p is not None, f"the task {name} needs p")
     return TASKS[name](p, ordered=ordered)
 
 
