@@ -118,3 +118,41 @@ def grid(out: Path, quick: bool, jobs: int) -> dict:
     import efftheory as et
 
     return json.loads(json.dumps(et.jsonable(result)))  # the same plain types as read from the cache
+
+
+#: The validation grid of both compare presets (Figs 4a, 4b and validation_p10): sizes 5, 10, ...,
+#: 50, 54 with 20 seeds each (seed = split and network), 5000 steps.
+VALIDATION_FULL = {"p": P, "train_nums": [5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 54], "seeds": list(range(20)),
+                   "steps": 5000}
+VALIDATION_QUICK = {"p": P, "train_nums": [20, 45], "seeds": [0, 1], "steps": 300}
+
+
+def preset_runs(out: Path, preset: str, spec: dict, jobs: int) -> list[dict]:
+    """The validation grid's GridRun records for one compare preset (``paper`` or
+    ``comprehension``), computed once and cached in ``out/validation_p10_<preset>_runs[_quick].json``
+    (recomputed when the cached settings differ)."""
+    import dataclasses
+
+    import efftheory as et
+
+    config = et.COMPARE_PRESETS[preset]
+    settings = {**spec, "preset": preset, "network": dataclasses.asdict(config), "delta": 0.01}
+    path = out / f"validation_p10_{preset}_runs{'_quick' if spec is VALIDATION_QUICK else ''}.json"
+    if path.exists():
+        cached = json.loads(path.read_text())
+        if cached.get("settings") == json.loads(json.dumps(settings)):
+            return cached["runs"]
+    start = time.perf_counter()
+    tasks = [(spec["p"], n, s, spec["steps"], config, 0.01, False) for n in spec["train_nums"] for s in spec["seeds"]]
+    runs = [r.to_dict() for r in pmap(et.run_one, tasks, jobs)]
+    write_json(path, {"settings": settings, "seconds": round(time.perf_counter() - start, 1), "runs": runs})
+    print(f"validation grid ({preset}): {len(runs)} networks in {time.perf_counter() - start:.1f} s, cached in {path}")
+    return json.loads(json.dumps(et.jsonable(runs)))
+
+
+def validation_runs(out: Path, quick: bool, jobs: int) -> dict:
+    """{preset: runs} for every compare preset (paper first)."""
+    import efftheory as et
+
+    spec = VALIDATION_QUICK if quick else VALIDATION_FULL
+    return {preset: preset_runs(out, preset, spec, jobs) for preset in et.COMPARE_PRESETS}

@@ -24,31 +24,11 @@ try:
     import paper_repro.common  # noqa: F401
 except ImportError:
     sys.path.append(str(Path(__file__).resolve().parents[1]))
-from paper_repro.common import parser, pmap, prepare, pyplot, save, write_json
+from paper_repro.common import VALIDATION_FULL as FULL
+from paper_repro.common import VALIDATION_QUICK as QUICK
+from paper_repro.common import parser, prepare, preset_runs, pyplot, save
 
 NAME = "validation_p10"
-FULL = {"p": 10, "train_nums": [5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 54], "seeds": list(range(20)), "steps": 5000}
-QUICK = {"p": 10, "train_nums": [20, 45], "seeds": [0, 1], "steps": 300}
-
-
-def preset_runs(out: Path, preset: str, spec: dict, jobs: int) -> list[dict]:
-    """The grid's GridRun records for one preset, computed once and cached."""
-    import dataclasses
-
-    import efftheory as et
-
-    config = et.COMPARE_PRESETS[preset]
-    settings = {**spec, "preset": preset, "network": dataclasses.asdict(config), "delta": 0.01}
-    path = out / f"{NAME}_{preset}_runs{'_quick' if spec is QUICK else ''}.json"
-    if path.exists():
-        cached = json.loads(path.read_text())
-        if cached.get("settings") == json.loads(json.dumps(settings)):
-            return cached["runs"]
-    start = time.perf_counter()
-    tasks = [(spec["p"], n, s, spec["steps"], config, 0.01, False) for n in spec["train_nums"] for s in spec["seeds"]]
-    runs = [r.to_dict() for r in pmap(et.run_one, tasks, jobs)]
-    write_json(path, {"settings": settings, "seconds": round(time.perf_counter() - start, 1), "runs": runs})
-    return runs
 
 
 def figure_data(runs_by_preset: dict, trials: int) -> dict:

@@ -60,21 +60,29 @@ def test_fig3_plots_the_grid_runs(quick):
 
 def test_fig4a_theory_curve_and_network_counts(quick):
     d = _data(quick, "fig4a_uniqueness")["data"]
-    t, nw = d["theory"], d["networks"]
+    t = d["theory"]
     pu = np.array(t["p_unique"])
     assert np.all(np.diff(pu) >= 0) and pu[0] == 0 and pu[-1] == 1  # uniqueness is monotone in D
     assert np.all(np.array(t["ci_low"]) <= pu) and np.all(pu <= np.array(t["ci_high"]))
     assert 0.3 < t["r_c"] < 0.5  # 500 trials: the paper's r_c ≈ 0.4 at p = 10
-    assert nw["n_train"] == [20, 45]
-    for k, total, (lo, hi) in zip(nw["generalised"], nw["runs"], zip(*nw["generalised_ci"])):
-        assert 0 <= k <= total and lo <= k / total <= hi
+    assert list(d["presets"]) == ["paper", "comprehension"]  # both network settings, the paper's first
+    for preset, nw in d["presets"].items():
+        runs = json.loads((quick / f"validation_p10_{preset}_runs_quick.json").read_text())["runs"]
+        assert nw["n_train"] == [20, 45] and nw["runs"] == [2, 2]
+        for n, k, total, (lo, hi) in zip(nw["n_train"], nw["generalised"], nw["runs"], zip(*nw["generalised_ci"])):
+            assert k == sum(r["generalised"] for r in runs if r["n_train"] == n)
+            assert 0 <= k <= total and lo <= k / total <= hi
 
 
 def test_fig4b_tau_only_for_unique_splits(quick):
-    d = _data(quick, "fig4b_time_to_structure")["data"]
-    for dof, tau in zip(d["dof"], d["theory_tau"]):
-        assert (tau is None) == (dof > 0)
-        assert tau is None or tau > 0
+    data = _data(quick, "fig4b_time_to_structure")["data"]
+    assert set(data) == {"paper", "comprehension"}
+    assert data["paper"]["embed_lr"] == 1e-3 and data["comprehension"]["embed_lr"] == 1e-2
+    for d in data.values():
+        assert len(d["dof"]) == 4
+        for dof, tau in zip(d["dof"], d["theory_tau"]):
+            assert (tau is None) == (dof > 0)
+            assert tau is None or tau > 0
 
 
 def test_fig4cd_same_initial_embeddings(quick):
@@ -89,10 +97,10 @@ def test_fig4cd_same_initial_embeddings(quick):
 
 
 def test_a_script_runs_on_its_own_from_another_directory(quick, tmp_path):
-    # the grid of Fig 3 is cached in the fixture's directory, so this reuses it
+    # the validation grid is cached in the fixture's directory, so this reuses it
     proc = _script(ROOT / "paper_repro" / "fig4b.py", "--quick", "--out", quick, "--jobs", "1", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert "grid:" not in proc.stdout  # no retraining: the cache was used
+    assert "networks in" not in proc.stdout  # no retraining: the cache was used
 
 
 def test_fig5_quick_panels(quick):
