@@ -48,7 +48,6 @@ from efftheory.errors import require
 from efftheory.metrics import (DEFAULT_DELTA, RQI_THRESHOLD, count_holding, count_implied, normalize_into, implied_arrays,
                                threshold)
 from efftheory.phases import ACC_THRESHOLD, DEFAULT_GAP, phase_of
-from efftheory.stats import first_at_or_above, step_or_none
 from efftheory.tasks import Split
 from efftheory.threads import one_blas_thread
 from efftheory.theory import count_parallelograms
@@ -353,30 +352,39 @@ def _backward(theta, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf2, pi, pj
 
 
 @njit(cache=True, error_model="numpy")
-def _adamw_group(theta, grad, m, v, c):
+def _adamw_group(theta, grad, m, v, c, limit):
     """PyTorch AdamW on one group (1-D views); c = (decay, step size, beta1, beta2, 1/sqrt(bc2), eps, 1-b1, 1-b2).
 
     theta <- theta (1 - lr wd) - (lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps), with the moments
-    updated first; c is in theta's dtype so the loop stays in it and vectorises.
+    updated first; c is in theta's dtype so the loop stays in it and vectorises. Returns how
+    many updated parameters are not within ``limit`` in magnitude (NaN counts): the divergence
+    test of the next step, counted here while the value is in a register instead of in a
+    second pass over theta.
     """
     decay, step_size, b1, b2, inv_bc2s, eps, one_b1, one_b2 = c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]
+    bad = 0
     for k in range(theta.size):  # from 0: no negative-index checks, so LLVM vectorises
         g = grad[k]
         mk = b1 * m[k] + one_b1 * g
         vk = b2 * v[k] + one_b2 * (g * g)
         m[k] = mk
         v[k] = vk
-        theta[k] = theta[k] * decay - step_size * mk / (np.sqrt(vk) * inv_bc2s + eps)
+        x = theta[k] * decay - step_size * mk / (np.sqrt(vk) * inv_bc2s + eps)
+        theta[k] = x
+        bad += 0 if abs(x) <= limit else 1
+    return bad
 
 
 @njit(cache=True, error_model="numpy")
-def _adamw(theta, grad, m, v, step, n_embed, lr_e, wd_e, lr_d, wd_d, c):
+def _adamw(theta, grad, m, v, step, n_embed, lr_e, wd_e, lr_d, wd_d, c, limit=np.inf):
     """One AdamW update (``step`` counted from 1) with two groups: embeddings, then decoder.
 
-    ``c`` is an (8,) scratch array of theta's dtype for the per-group constants.
+    ``c`` is an (8,) scratch array of theta's dtype for the per-group constants. Returns the
+    number of updated parameters beyond ``limit`` in magnitude or NaN (see :func:`_adamw_group`).
     """
     bc1 = 1.0 - BETA1**step
     inv_bc2s = 1.0 / math.sqrt(1.0 - BETA2**step)
+    bad = 0
     for lo, hi, lr, wd in ((0, n_embed, lr_e, wd_e), (n_embed, theta.size, lr_d, wd_d)):
         c[0] = 1.0 - lr * wd
         c[1] = lr / bc1
@@ -386,7 +394,8 @@ def _adamw(theta, grad, m, v, step, n_embed, lr_e, wd_e, lr_d, wd_d, c):
         c[5] = EPS
         c[6] = 1.0 - BETA1
         c[7] = 1.0 - BETA2
-        _adamw_group(theta[lo:hi], grad[lo:hi], m[lo:hi], v[lo:hi], c)
+        bad += _adamw_group(theta[lo:hi], grad[lo:hi], m[lo:hi], v[lo:hi], c, limit)
+    return bad
 
 
 @njit(cache=True, error_model="numpy")
@@ -400,21 +409,37 @@ def _representable(x, limit):
 
 #: outcomes of one chunk of training steps
 RAN, STOPPED_AT_TEST, DIVERGED = 0, 1, 2
+#: columns of ``first`` (first steps reaching the train / test accuracy and RQI thresholds)
+FIRST_TRAIN, FIRST_TEST, FIRST_RQI = 0, 1, 2
 
 
 @njit(cache=True, error_model="numpy")
-def _train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf2,
+def _train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, acts_te, gbuf1, gbuf2,
                  pi, pj, labels, templates, is_ce, nt, N, p, d,
                  lr_e, wd_e, lr_d, wd_d, t0, t1, total, eval_every, stop_at_test,
                  all_pairs, all_ptr, n_par, test_pairs, test_labels, tr_pairs, tr_ptr,
-                 thresh, rec_f, rec_emb, rec_pos, fast, limit):
-    """Run steps t0 <= t < t1 (t <= total): evaluate if due, then update unless t == total.
+                 thresh, rec_f, rec_emb, rec_pos, first, state_ok, fast, limit):
+    """Run steps t0 <= t < t1 (t <= total): measure step t, record it if due, then update unless t == total.
+
+    The gradient's forward pass runs on the ``nt`` training rows alone, in ``acts``, with the
+    same shapes at every step; the test rows go through their own forward pass in ``acts_te``.
+    So the trajectory does not depend on which steps are evaluated or recorded: the matrix
+    products that drive it see the same operands whatever is looked at.
+
+    Threshold crossings are tracked at every step: ``first`` (3,) int64 holds the first step
+    with train accuracy >= 0.9, test accuracy >= 0.9 and RQI >= 0.95 (-1 = not yet). Train
+    accuracy comes with the training forward; the test forward and the RQI are computed on a
+    step only while their crossing is unknown or when the step is recorded.
 
     Records go to row ``rec_pos[0]`` of ``rec_f`` (columns: step, train loss, test loss, train
-    acc, test acc, rqi, predicted test acc) and ``rec_emb``. RQI and predicted accuracy come from
-    the kernels of :mod:`efftheory.metrics` (samples indexed as in the task's table). Returns
-    RAN, STOPPED_AT_TEST, or DIVERGED when the training loss is not finite or a parameter's
-    magnitude exceeds ``limit`` (that step is recorded, and no update follows).
+    acc, test acc, rqi, predicted test acc) and ``rec_emb``; steps 0, k, 2k, ... (k =
+    ``eval_every``), ``total`` and a stopping step are recorded. RQI and predicted accuracy
+    come from the kernels of :mod:`efftheory.metrics` (samples indexed as in the task's table).
+    ``state_ok[0]`` says whether the parameters at t0 are all within ``limit`` (the AdamW
+    loop counts that for the step it produces). Returns RAN, STOPPED_AT_TEST (with
+    ``stop_at_test``, at the first step at which both accuracy crossings are known), or
+    DIVERGED when the training loss is not finite or a parameter's magnitude exceeds ``limit``
+    (that step is recorded, and no update follows).
     """
     n_test = N - nt
     no = dims[dims.size - 1]
@@ -422,43 +447,52 @@ def _train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf
     En = np.empty((p, d))
     c = np.ones(9, theta.dtype)  # c[:8] AdamW constants, c[8] = 1 in theta's dtype
     inv_nt = 1.0 / nt
+    out = acts[a_off[L] * nt : (a_off[L] + no) * nt].reshape((nt, no))
+    out_te = acts_te[a_off[L] * n_test : (a_off[L] + no) * n_test].reshape((n_test, no))
+    pi_te, pj_te, labels_te = pi[nt:], pj[nt:], labels[nt:]
+    G = gbuf1[: nt * no].reshape((nt, no))
+    E = theta[: p * d].reshape((p, d))
     for t in range(t0, t1):
-        evaluate = (t % eval_every == 0) or (t == total)
-        rows = N if evaluate else nt
-        _forward(theta, dims, w_off, b_off, a_off, acts, pi, pj, rows, d, c[8], fast)
-        out = acts[a_off[L] * rows : (a_off[L] + no) * rows].reshape((rows, no))
-        G = gbuf1[: nt * no].reshape((nt, no))
+        _forward(theta, dims, w_off, b_off, a_off, acts, pi, pj, nt, d, c[8], fast)
         tr_loss, tr_ok = _head(out, labels, templates, is_ce, 0, nt, G, True, inv_nt)
-        diverged = not (np.isfinite(tr_loss) and _representable(theta, limit))
-        if diverged and not evaluate:  # record the step at which it diverged
-            evaluate, rows = True, N
-            _forward(theta, dims, w_off, b_off, a_off, acts, pi, pj, rows, d, c[8], fast)
-            out = acts[a_off[L] * rows : (a_off[L] + no) * rows].reshape((rows, no))
-        outcome = RAN
-        if evaluate:
-            te_loss, te_ok = _head(out, labels, templates, is_ce, nt, N, G, False, 0.0)
-            normalize_into(theta[: p * d].reshape((p, d)), En)
-            held = count_holding(En, all_pairs, all_ptr, thresh)
-            implied = count_implied(En, test_pairs, test_labels, tr_pairs, tr_ptr, thresh)
-            i = rec_pos[0]
-            rec_f[i, 0] = t
-            rec_f[i, 1] = tr_loss * inv_nt
-            rec_f[i, 2] = te_loss / n_test if n_test > 0 else np.nan
-            rec_f[i, 3] = tr_ok / nt
-            rec_f[i, 4] = te_ok / n_test if n_test > 0 else np.nan
-            rec_f[i, 5] = held / n_par if n_par > 0 else 0.0
-            rec_f[i, 6] = implied / n_test if n_test > 0 else np.nan
-            rec_emb[i] = En
-            rec_pos[0] = i + 1
-            if diverged:
-                outcome = DIVERGED
-            elif stop_at_test and n_test > 0 and rec_f[i, 3] >= ACC_THRESHOLD and rec_f[i, 4] >= ACC_THRESHOLD:
-                outcome = STOPPED_AT_TEST
-        if outcome != RAN:
-            return outcome
+        diverged = not (np.isfinite(tr_loss) and state_ok[0])
+        record = (t % eval_every == 0) or (t == total) or diverged
+        tr_acc = tr_ok / nt
+        if first[FIRST_TRAIN] < 0 and tr_acc >= ACC_THRESHOLD:
+            first[FIRST_TRAIN] = t
+        te_loss, te_acc = np.nan, np.nan
+        if n_test > 0 and (record or first[FIRST_TEST] < 0 or (stop_at_test and first[FIRST_TRAIN] >= 0)):
+            _forward(theta, dims, w_off, b_off, a_off, acts_te, pi_te, pj_te, n_test, d, c[8], fast)
+            te_sum, te_ok = _head(out_te, labels_te, templates, is_ce, 0, n_test, G, False, 0.0)
+            te_loss, te_acc = te_sum / n_test, te_ok / n_test
+            if first[FIRST_TEST] < 0 and te_acc >= ACC_THRESHOLD:
+                first[FIRST_TEST] = t
+        stop = stop_at_test and n_test > 0 and first[FIRST_TRAIN] >= 0 and first[FIRST_TEST] >= 0
+        record = record or stop
+        if record or first[FIRST_RQI] < 0:
+            normalize_into(E, En)
+            rqi = count_holding(En, all_pairs, all_ptr, thresh) / n_par if n_par > 0 else 0.0
+            if first[FIRST_RQI] < 0 and rqi >= RQI_THRESHOLD:
+                first[FIRST_RQI] = t
+            if record:
+                implied = count_implied(En, test_pairs, test_labels, tr_pairs, tr_ptr, thresh)
+                i = rec_pos[0]
+                rec_f[i, 0] = t
+                rec_f[i, 1] = tr_loss * inv_nt
+                rec_f[i, 2] = te_loss
+                rec_f[i, 3] = tr_acc
+                rec_f[i, 4] = te_acc
+                rec_f[i, 5] = rqi
+                rec_f[i, 6] = implied / n_test if n_test > 0 else np.nan
+                rec_emb[i] = En
+                rec_pos[0] = i + 1
+        if diverged:
+            return DIVERGED
+        if stop:
+            return STOPPED_AT_TEST
         if t < total:
-            _backward(theta, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf2, pi, pj, nt, rows, d, c[8])
-            _adamw(theta, grad, m, v, t + 1, p * d, lr_e, wd_e, lr_d, wd_d, c)
+            _backward(theta, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf2, pi, pj, nt, nt, d, c[8])
+            state_ok[0] = _adamw(theta, grad, m, v, t + 1, p * d, lr_e, wd_e, lr_d, wd_d, c, limit) == 0
     return RAN
 
 
@@ -534,7 +568,10 @@ class _Problem:
         self.N, self.nt, self.d = split.task.n_samples, split.n_train, config.dim
         dims = self.layout.dims
         dtype = self.theta.dtype
-        self.acts = np.zeros(self.N * int(dims.sum()), dtype=dtype)
+        # the training rows and the test rows have their own activation buffers: the gradient's
+        # forward pass then has the same shapes (and BLAS the same roundings) at every step
+        self.acts = np.zeros(self.nt * int(dims.sum()), dtype=dtype)
+        self.acts_te = np.zeros((self.N - self.nt) * int(dims.sum()), dtype=dtype)
         self.gbuf1 = np.zeros(self.nt * int(dims.max()), dtype=dtype)
         self.gbuf2 = np.zeros_like(self.gbuf1)
         self.is_ce = config.loss == "ce"
@@ -612,22 +649,25 @@ def train_network(split: Split, config: NetworkConfig | None = None, steps: int 
     v = np.zeros_like(theta)
     metric_arrays = prob.metric_arrays(split)
 
-    n_rec = steps // eval_every + 2
+    n_rec = steps // eval_every + 3  # 0, k, 2k, ..., the last step and a stopping step
     rec_f = np.full((n_rec, 7), np.nan)
     rec_emb = np.zeros((n_rec, p, d))
     rec_pos = np.zeros(1, dtype=np.int64)
+    first = np.full(3, -1, dtype=np.int64)  # first steps over the train / test / RQI thresholds
+    limit = _divergence_limit(theta.dtype)
+    state_ok = np.array([_representable(theta, limit)])
     thresh = threshold(p, delta)
     t, done, outcome = 0, 0, RAN
     with one_blas_thread():
         while t <= steps and outcome == RAN:
             t1 = min(t + _CHUNK, steps + 1)
             outcome = _train_chunk(
-                theta, m, v, grad, dims, layout.w_off, layout.b_off, layout.a_off, prob.acts,
+                theta, m, v, grad, dims, layout.w_off, layout.b_off, layout.a_off, prob.acts, prob.acts_te,
                 prob.gbuf1, prob.gbuf2, prob.pi, prob.pj, prob.labels, templates, prob.is_ce, nt, N,
                 p, d, config.embed_lr, config.embed_wd, config.decoder_lr, config.decoder_wd,
                 t, t1, steps, eval_every, stop_at_test, *metric_arrays, thresh, rec_f, rec_emb,
-                rec_pos, prob.fast,  # the Padé tanh is accurate to float32 only
-                _divergence_limit(theta.dtype),
+                rec_pos, first, state_ok, prob.fast,  # the Padé tanh is accurate to float32 only
+                limit,
             )
             now = int(rec_f[rec_pos[0] - 1, 0]) if outcome != RAN else min(t1, steps)
             if progress is not None and now > done:
@@ -636,8 +676,7 @@ def train_network(split: Split, config: NetworkConfig | None = None, steps: int 
     k = int(rec_pos[0])
     rec = rec_f[:k]
     steps_arr = rec[:, 0].astype(np.int64)
-    t_train, t_test, t_rqi = (step_or_none(first_at_or_above(steps_arr, rec[:, col], level))
-                              for col, level in ((3, ACC_THRESHOLD), (4, ACC_THRESHOLD), (5, RQI_THRESHOLD)))
+    t_train, t_test, t_rqi = (None if f < 0 else int(f) for f in first)
     diverged = outcome == DIVERGED
     E_final = theta[: layout.n_embed].reshape(p, d).astype(np.float64)
     return TrainResult(
