@@ -1,0 +1,120 @@
+"""Looking does not change the system: the toy network's trajectory is bitwise independent of
+which steps are evaluated or recorded, its crossings are exact at every step whatever the record
+stride, and the sweep's cheap cell path gives the plain loop's records on a grid with all four
+phases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import efftheory.network as net
+from efftheory.network import NetworkConfig, train_network
+from efftheory.phases import ACC_THRESHOLD, phase_of
+from efftheory.metrics import RQI_THRESHOLD
+from efftheory.stats import first_at_or_above, step_or_none
+from efftheory.store import MANIFEST
+from efftheory.sweep import NETWORK_KERNEL, Axis, Grid, SweepSettings, manifest_for, network_cell, run_sweep
+from efftheory.tasks import Addition
+
+
+def _run_with_theta(monkeypatch, split, cfg, steps, **kw):
+    """train_network plus its final flat parameters and AdamW moments (caught from the kernel's arguments)."""
+    seen = {}
+    kernel = net._train_chunk
+
+    def spy(*args):
+        seen["state"] = args[:3]  # theta, m, v: updated in place by the kernel
+        return kernel(*args)
+
+    monkeypatch.setattr(net, "_train_chunk", spy)
+    result = train_network(split, cfg, steps, **kw)
+    monkeypatch.setattr(net, "_train_chunk", kernel)
+    return result, tuple(a.copy() for a in seen["state"])
+
+
+SPLIT5 = Addition(5).split(n_train=12, seed=2)
+CFG5 = NetworkConfig(width=40, seed=1, embed_lr=1e-2, decoder_lr=1e-3)  # float32, reaches test 0.9 early
+
+
+def test_trajectory_is_bitwise_independent_of_the_evaluation_schedule(monkeypatch):
+    plain, state = _run_with_theta(monkeypatch, SPLIT5, CFG5, 400, eval_every=1)
+    assert plain.steps_to_test is not None and plain.steps_to_train is not None
+    for k in (2, 7, 50, 400):
+        thin, thin_state = _run_with_theta(monkeypatch, SPLIT5, CFG5, 400, eval_every=k)
+        np.testing.assert_array_equal(thin.steps, np.r_[np.arange(0, 400, k), 400])
+        for a, b in zip(state, thin_state):  # theta, m, v after 400 updates
+            np.testing.assert_array_equal(a, b)
+        for name in ("train_loss", "test_loss", "train_acc", "test_acc", "rqi", "predicted_test_acc", "embeddings"):
+            np.testing.assert_array_equal(getattr(thin, name), getattr(plain, name)[thin.steps], err_msg=name)
+        assert (thin.steps_to_train, thin.steps_to_test, thin.steps_to_rqi) == (
+            plain.steps_to_train, plain.steps_to_test, plain.steps_to_rqi)
+
+
+def test_early_stop_ends_on_the_plain_trajectory(monkeypatch):
+    plain = train_network(SPLIT5, CFG5, 400)
+    t_stop = max(plain.steps_to_train, plain.steps_to_test)
+    reference, ref_state = _run_with_theta(monkeypatch, SPLIT5, CFG5, t_stop)  # the plain loop cut at t_stop
+    for k in (1, 3, 400):
+        stopped, state = _run_with_theta(monkeypatch, SPLIT5, CFG5, 400, eval_every=k, stop_at_test=True)
+        assert stopped.steps_run == t_stop == stopped.steps[-1]
+        for a, b in zip(ref_state, state):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(stopped.E_final, reference.E_final)
+        assert stopped.test_acc[-1] == plain.test_acc[t_stop] and stopped.train_acc[-1] == plain.train_acc[t_stop]
+        assert stopped.phase == plain.phase
+
+
+def test_crossings_are_exact_whatever_the_record_stride():
+    split = Addition(6).split(n_train=15, seed=0)
+    cfg = NetworkConfig(width=30, seed=3, embed_lr=1e-2, decoder_lr=3e-3)
+    plain = train_network(split, cfg, 600)
+    # the plain loop's records give the first steps directly
+    expected = tuple(step_or_none(first_at_or_above(plain.steps, series, level)) for series, level in (
+        (plain.train_acc, ACC_THRESHOLD), (plain.test_acc, ACC_THRESHOLD), (plain.rqi, RQI_THRESHOLD)))
+    assert (plain.steps_to_train, plain.steps_to_test, plain.steps_to_rqi) == expected
+    k = 97
+    assert any(t is not None and t % k for t in expected)  # a crossing between two records: the check has teeth
+    thin = train_network(split, cfg, 600, eval_every=k)
+    assert (thin.steps_to_train, thin.steps_to_test, thin.steps_to_rqi) == expected
+    assert thin.phase == plain.phase
+
+
+# a reduced Fig 5b (decoder lr x decoder wd) at width 40, embedding lr 1e-2, 1500 steps, gap 200:
+# with network seed 0 on split seed 3 its cells cover all four phases (found by a scan of such settings)
+GRID4 = Grid(Axis.parse("decoder_lr", "1e-4:1e-2:3:log"), Axis.parse("decoder_wd", "0:1:2"))
+FIXED4 = SweepSettings(steps=1500, seed=3, seeds=(0,), gap=200, network={"width": 40, "embed_lr": 1e-2})
+
+
+def test_cheap_cell_path_gives_the_plain_loops_records(tmp_path):
+    sweep = run_sweep(GRID4, FIXED4, tmp_path / "s", cell_fn=network_cell)
+    split = Addition(10).split(n_train=45, seed=3)
+    phases = set()
+    for rec in sweep.records:
+        cfg = NetworkConfig(width=40, embed_lr=1e-2, seed=rec["seed"], **rec["settings"])
+        plain = train_network(split, cfg, FIXED4.steps, eval_every=1, gap=FIXED4.gap)  # no early stop
+        t_train, t_test = plain.steps_to_train, plain.steps_to_test
+        stop = max(t_train, t_test) if t_train is not None and t_test is not None else FIXED4.steps
+        assert rec["steps_run"] == stop
+        assert (rec["t_train"], rec["t_test"]) == (t_train, t_test)
+        assert rec["t_rqi"] == (plain.steps_to_rqi if plain.steps_to_rqi is not None and plain.steps_to_rqi <= stop
+                                else None)
+        assert rec["phase"] == plain.phase == phase_of(t_train, t_test, FIXED4.gap)
+        assert rec["final_train_acc"] == plain.train_acc[stop]
+        assert rec["final_test_acc"] == plain.test_acc[stop]
+        assert rec["final_rqi"] == plain.rqi[stop]
+        phases.add(rec["phase"])
+    assert phases == {"comprehension", "grokking", "memorization", "confusion"}
+
+
+def test_store_of_another_kernel_is_refused(tmp_path):
+    tiny = Grid(Axis.parse("decoder_lr", "1e-3:1e-3:1"), Axis.parse("decoder_wd", "0:0:1"))
+    fixed = SweepSettings(steps=5, network={"width": 8})
+    assert manifest_for(tiny, fixed, network_cell)["kernel"] == NETWORK_KERNEL
+    run_sweep(tiny, fixed, tmp_path, cell_fn=network_cell)
+    text = (tmp_path / MANIFEST).read_text()
+    (tmp_path / MANIFEST).write_text(text.replace(f'"kernel": "{NETWORK_KERNEL}"', '"kernel": "efftheory.network/1"'))
+    from efftheory.errors import InputError
+
+    with pytest.raises(InputError, match="different sweep.*kernel"):
+        run_sweep(tiny, fixed, tmp_path, cell_fn=network_cell)
