@@ -272,6 +272,11 @@ def _head(out, labels, templates, is_ce, n0, n1, G, want_grad, scale):
     correct = 0
     C = templates.shape[0]
     no = out.shape[1]
+    # MSE: the squared distances to all C templates accumulate side by side (k outer, templates
+    # inner and contiguous), each still summed over k in order, so every distance is the same
+    # number as a template-by-template loop gives, without its chain of dependent additions
+    tmpl_t = np.ascontiguousarray(templates.T)  # (no, C)
+    dist2 = np.empty(C)
     for r in range(n0, n1):
         y = labels[r]
         if is_ce:
@@ -289,23 +294,23 @@ def _head(out, labels, templates, is_ce, n0, n1, G, want_grad, scale):
                 for c in range(no):
                     G[r, c] = scale * (math.exp(out[r, c] - mx) / s - (1.0 if c == y else 0.0))
         else:
+            dist2[:] = 0.0
+            for k in range(no):
+                o = out[r, k]
+                row = tmpl_t[k]
+                for c in range(C):
+                    e = o - row[c]
+                    dist2[c] += e * e
             best = 0
             bestd = np.inf
             for c in range(C):
-                dist = 0.0
-                for k in range(no):
-                    e = out[r, k] - templates[c, k]
-                    dist += e * e
-                if dist < bestd:
-                    bestd = dist
+                if dist2[c] < bestd:
+                    bestd = dist2[c]
                     best = c
-            dist = 0.0
-            for k in range(no):
-                e = out[r, k] - templates[y, k]
-                dist += e * e
-                if want_grad:
-                    G[r, k] = scale * 2.0 * e / no
-            loss += dist / no
+            if want_grad:
+                for k in range(no):
+                    G[r, k] = scale * 2.0 * (out[r, k] - templates[y, k]) / no
+            loss += dist2[y] / no
         if best == y:
             correct += 1
     return loss, correct
@@ -414,22 +419,25 @@ FIRST_TRAIN, FIRST_TEST, FIRST_RQI = 0, 1, 2
 
 
 @njit(cache=True, error_model="numpy")
-def _train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, acts_te, gbuf1, gbuf2,
+def _train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf2,
                  pi, pj, labels, templates, is_ce, nt, N, p, d,
                  lr_e, wd_e, lr_d, wd_d, t0, t1, total, eval_every, stop_at_test,
                  all_pairs, all_ptr, n_par, test_pairs, test_labels, tr_pairs, tr_ptr,
                  thresh, rec_f, rec_emb, rec_pos, first, state_ok, fast, limit):
     """Run steps t0 <= t < t1 (t <= total): measure step t, record it if due, then update unless t == total.
 
-    The gradient's forward pass runs on the ``nt`` training rows alone, in ``acts``, with the
-    same shapes at every step; the test rows go through their own forward pass in ``acts_te``.
-    So the trajectory does not depend on which steps are evaluated or recorded: the matrix
-    products that drive it see the same operands whatever is looked at.
+    Every step forwards all N samples (training rows first) and takes the gradient from the
+    first ``nt`` rows. The matrix products that drive the trajectory then have the same shapes
+    at every step, whichever steps are recorded: BLAS rounds a row differently in products with
+    different row counts, and the training dynamics amplify such differences, so a schedule
+    that forwarded the test rows only on evaluated steps made the trajectory depend on it.
+    Carrying the test rows every step costs N/nt of a training-rows-only forward (55/45 at
+    p = 10), less than a separate forward of the few test rows (a small product is inefficient
+    in BLAS; measured in benchmarks/profile_step.py), and gives the test accuracy of every step.
 
-    Threshold crossings are tracked at every step: ``first`` (3,) int64 holds the first step
-    with train accuracy >= 0.9, test accuracy >= 0.9 and RQI >= 0.95 (-1 = not yet). Train
-    accuracy comes with the training forward; the test forward and the RQI are computed on a
-    step only while their crossing is unknown or when the step is recorded.
+    Threshold crossings are exact: ``first`` (3,) int64 holds the first step with train
+    accuracy >= 0.9, test accuracy >= 0.9 and RQI >= 0.95 (-1 = not yet), checked at every
+    step (the RQI only while its crossing is unknown or when the step is recorded).
 
     Records go to row ``rec_pos[0]`` of ``rec_f`` (columns: step, train loss, test loss, train
     acc, test acc, rqi, predicted test acc) and ``rec_emb``; steps 0, k, 2k, ... (k =
@@ -437,9 +445,9 @@ def _train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, acts_te, gb
     come from the kernels of :mod:`efftheory.metrics` (samples indexed as in the task's table).
     ``state_ok[0]`` says whether the parameters at t0 are all within ``limit`` (the AdamW
     loop counts that for the step it produces). Returns RAN, STOPPED_AT_TEST (with
-    ``stop_at_test``, at the first step at which both accuracy crossings are known), or
-    DIVERGED when the training loss is not finite or a parameter's magnitude exceeds ``limit``
-    (that step is recorded, and no update follows).
+    ``stop_at_test``, at the first step with train and test accuracy both >= 0.9), or DIVERGED
+    when the training loss is not finite or a parameter's magnitude exceeds ``limit`` (that
+    step is recorded, and no update follows).
     """
     n_test = N - nt
     no = dims[dims.size - 1]
@@ -447,28 +455,22 @@ def _train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, acts_te, gb
     En = np.empty((p, d))
     c = np.ones(9, theta.dtype)  # c[:8] AdamW constants, c[8] = 1 in theta's dtype
     inv_nt = 1.0 / nt
-    out = acts[a_off[L] * nt : (a_off[L] + no) * nt].reshape((nt, no))
-    out_te = acts_te[a_off[L] * n_test : (a_off[L] + no) * n_test].reshape((n_test, no))
-    pi_te, pj_te, labels_te = pi[nt:], pj[nt:], labels[nt:]
+    out = acts[a_off[L] * N : (a_off[L] + no) * N].reshape((N, no))
     G = gbuf1[: nt * no].reshape((nt, no))
     E = theta[: p * d].reshape((p, d))
     for t in range(t0, t1):
-        _forward(theta, dims, w_off, b_off, a_off, acts, pi, pj, nt, d, c[8], fast)
+        _forward(theta, dims, w_off, b_off, a_off, acts, pi, pj, N, d, c[8], fast)
         tr_loss, tr_ok = _head(out, labels, templates, is_ce, 0, nt, G, True, inv_nt)
+        te_loss, te_ok = _head(out, labels, templates, is_ce, nt, N, G, False, 0.0)
         diverged = not (np.isfinite(tr_loss) and state_ok[0])
-        record = (t % eval_every == 0) or (t == total) or diverged
         tr_acc = tr_ok / nt
+        te_acc = te_ok / n_test if n_test > 0 else np.nan
         if first[FIRST_TRAIN] < 0 and tr_acc >= ACC_THRESHOLD:
             first[FIRST_TRAIN] = t
-        te_loss, te_acc = np.nan, np.nan
-        if n_test > 0 and (record or first[FIRST_TEST] < 0 or (stop_at_test and first[FIRST_TRAIN] >= 0)):
-            _forward(theta, dims, w_off, b_off, a_off, acts_te, pi_te, pj_te, n_test, d, c[8], fast)
-            te_sum, te_ok = _head(out_te, labels_te, templates, is_ce, 0, n_test, G, False, 0.0)
-            te_loss, te_acc = te_sum / n_test, te_ok / n_test
-            if first[FIRST_TEST] < 0 and te_acc >= ACC_THRESHOLD:
-                first[FIRST_TEST] = t
-        stop = stop_at_test and n_test > 0 and first[FIRST_TRAIN] >= 0 and first[FIRST_TEST] >= 0
-        record = record or stop
+        if first[FIRST_TEST] < 0 and te_acc >= ACC_THRESHOLD:
+            first[FIRST_TEST] = t
+        stop = stop_at_test and n_test > 0 and tr_acc >= ACC_THRESHOLD and te_acc >= ACC_THRESHOLD
+        record = (t % eval_every == 0) or (t == total) or diverged or stop
         if record or first[FIRST_RQI] < 0:
             normalize_into(E, En)
             rqi = count_holding(En, all_pairs, all_ptr, thresh) / n_par if n_par > 0 else 0.0
@@ -479,7 +481,7 @@ def _train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, acts_te, gb
                 i = rec_pos[0]
                 rec_f[i, 0] = t
                 rec_f[i, 1] = tr_loss * inv_nt
-                rec_f[i, 2] = te_loss
+                rec_f[i, 2] = te_loss / n_test if n_test > 0 else np.nan
                 rec_f[i, 3] = tr_acc
                 rec_f[i, 4] = te_acc
                 rec_f[i, 5] = rqi
@@ -491,7 +493,7 @@ def _train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, acts_te, gb
         if stop:
             return STOPPED_AT_TEST
         if t < total:
-            _backward(theta, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf2, pi, pj, nt, nt, d, c[8])
+            _backward(theta, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf2, pi, pj, nt, N, d, c[8])
             state_ok[0] = _adamw(theta, grad, m, v, t + 1, p * d, lr_e, wd_e, lr_d, wd_d, c, limit) == 0
     return RAN
 
@@ -568,10 +570,7 @@ class _Problem:
         self.N, self.nt, self.d = split.task.n_samples, split.n_train, config.dim
         dims = self.layout.dims
         dtype = self.theta.dtype
-        # the training rows and the test rows have their own activation buffers: the gradient's
-        # forward pass then has the same shapes (and BLAS the same roundings) at every step
-        self.acts = np.zeros(self.nt * int(dims.sum()), dtype=dtype)
-        self.acts_te = np.zeros((self.N - self.nt) * int(dims.sum()), dtype=dtype)
+        self.acts = np.zeros(self.N * int(dims.sum()), dtype=dtype)
         self.gbuf1 = np.zeros(self.nt * int(dims.max()), dtype=dtype)
         self.gbuf2 = np.zeros_like(self.gbuf1)
         self.is_ce = config.loss == "ce"
@@ -662,7 +661,7 @@ def train_network(split: Split, config: NetworkConfig | None = None, steps: int 
         while t <= steps and outcome == RAN:
             t1 = min(t + _CHUNK, steps + 1)
             outcome = _train_chunk(
-                theta, m, v, grad, dims, layout.w_off, layout.b_off, layout.a_off, prob.acts, prob.acts_te,
+                theta, m, v, grad, dims, layout.w_off, layout.b_off, layout.a_off, prob.acts,
                 prob.gbuf1, prob.gbuf2, prob.pi, prob.pj, prob.labels, templates, prob.is_ce, nt, N,
                 p, d, config.embed_lr, config.embed_wd, config.decoder_lr, config.decoder_wd,
                 t, t1, steps, eval_every, stop_at_test, *metric_arrays, thresh, rec_f, rec_emb,

@@ -67,11 +67,19 @@ AXES = {
     "dim": ("embedding dimension", int, 1, True),
 }
 
-#: the training kernel behind :func:`network_cell`'s records. Version 2: the gradient's forward pass
-#: runs on the training rows alone (version 1 forwarded all rows on evaluated steps, so the
-#: trajectory depended bitwise on the evaluation schedule), crossings are exact at every step
-#: and early stopping ends a run at the step both accuracy crossings are known.
+#: the training kernel behind :func:`network_cell`'s records. Version 2 forwards all samples at
+#: every step and measures the crossings at every step, whatever ``eval_every``. Version 1 (no
+#: field in the manifest) forwarded all samples only on evaluated steps and the training rows
+#: alone on the others, so at ``eval_every`` > 1 its trajectories (and its step counts, multiples
+#: of eval_every) differ; at ``eval_every`` = 1 it did exactly what version 2 does.
 NETWORK_KERNEL = "efftheory.network/2"
+
+
+def _network_kernel(fixed: dict) -> str | None:
+    """The kernel field of a :func:`network_cell` sweep's manifest: None (no field) where
+    version 1 wrote the same records (``eval_every`` = 1, so its stores stay resumable),
+    :data:`NETWORK_KERNEL` otherwise (so a version-1 store is refused as a different sweep)."""
+    return None if fixed["eval_every"] == 1 else NETWORK_KERNEL
 
 # the keys every cell function returns (step counts are None when never reached)
 CELL_KEYS = ("t_train", "t_test", "t_rqi", "steps_run", "final_train_acc", "final_test_acc", "final_rqi")
@@ -353,7 +361,7 @@ def _check_network_cell(grid: Grid, fixed: dict) -> None:
 
 network_cell.check = _check_network_cell
 #: recorded in the manifest: records of another version of the training kernel are not resumed
-network_cell.kernel = NETWORK_KERNEL
+network_cell.kernel = _network_kernel
 
 
 def synthetic_cell(settings: dict, fixed: dict) -> dict:
@@ -540,12 +548,15 @@ class SweepResult:
 def manifest_for(grid: Grid, settings: SweepSettings, cell_fn) -> dict:
     """The part of the manifest a re-run must match exactly.
 
-    A cell function with a ``kernel`` attribute (the version of the code behind its numbers,
-    e.g. :data:`NETWORK_KERNEL`) has it recorded, so a store written by another version is
+    A cell function may have a ``kernel`` attribute, ``kernel(fixed) -> str | None``: the
+    version of the code behind its records for these settings (e.g. :data:`NETWORK_KERNEL`).
+    It is recorded unless None, so a store written by a version whose records differ is
     refused as a different sweep instead of mixing records of two trajectories."""
     manifest = {"grid": grid.to_dict(), "fixed": settings.to_dict(), "cell": cell_name(cell_fn)}
-    if getattr(cell_fn, "kernel", None) is not None:
-        manifest["kernel"] = str(cell_fn.kernel)
+    kernel = getattr(cell_fn, "kernel", None)
+    kernel = kernel(settings.to_dict()) if kernel is not None else None
+    if kernel is not None:
+        manifest["kernel"] = str(kernel)
     return manifest
 
 

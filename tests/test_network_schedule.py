@@ -5,6 +5,8 @@ phases."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -51,9 +53,16 @@ def test_trajectory_is_bitwise_independent_of_the_evaluation_schedule(monkeypatc
             plain.steps_to_train, plain.steps_to_test, plain.steps_to_rqi)
 
 
+def _stop_step(plain) -> int | None:
+    """Where early stopping ends the plain run: the first step with both accuracies >= 0.9."""
+    both = np.flatnonzero((plain.train_acc >= ACC_THRESHOLD) & (plain.test_acc >= ACC_THRESHOLD))
+    return int(plain.steps[both[0]]) if both.size else None
+
+
 def test_early_stop_ends_on_the_plain_trajectory(monkeypatch):
     plain = train_network(SPLIT5, CFG5, 400)
-    t_stop = max(plain.steps_to_train, plain.steps_to_test)
+    t_stop = _stop_step(plain)
+    assert t_stop is not None and t_stop >= max(plain.steps_to_train, plain.steps_to_test)
     reference, ref_state = _run_with_theta(monkeypatch, SPLIT5, CFG5, t_stop)  # the plain loop cut at t_stop
     for k in (1, 3, 400):
         stopped, state = _run_with_theta(monkeypatch, SPLIT5, CFG5, 400, eval_every=k, stop_at_test=True)
@@ -94,7 +103,7 @@ def test_cheap_cell_path_gives_the_plain_loops_records(tmp_path):
         cfg = NetworkConfig(width=40, embed_lr=1e-2, seed=rec["seed"], **rec["settings"])
         plain = train_network(split, cfg, FIXED4.steps, eval_every=1, gap=FIXED4.gap)  # no early stop
         t_train, t_test = plain.steps_to_train, plain.steps_to_test
-        stop = max(t_train, t_test) if t_train is not None and t_test is not None else FIXED4.steps
+        stop = _stop_step(plain) or FIXED4.steps
         assert rec["steps_run"] == stop
         assert (rec["t_train"], rec["t_test"]) == (t_train, t_test)
         assert rec["t_rqi"] == (plain.steps_to_rqi if plain.steps_to_rqi is not None and plain.steps_to_rqi <= stop
@@ -107,14 +116,36 @@ def test_cheap_cell_path_gives_the_plain_loops_records(tmp_path):
     assert phases == {"comprehension", "grokking", "memorization", "confusion"}
 
 
-def test_store_of_another_kernel_is_refused(tmp_path):
-    tiny = Grid(Axis.parse("decoder_lr", "1e-3:1e-3:1"), Axis.parse("decoder_wd", "0:0:1"))
-    fixed = SweepSettings(steps=5, network={"width": 8})
-    assert manifest_for(tiny, fixed, network_cell)["kernel"] == NETWORK_KERNEL
-    run_sweep(tiny, fixed, tmp_path, cell_fn=network_cell)
-    text = (tmp_path / MANIFEST).read_text()
-    (tmp_path / MANIFEST).write_text(text.replace(f'"kernel": "{NETWORK_KERNEL}"', '"kernel": "efftheory.network/1"'))
+def test_stores_of_the_first_kernel_are_refused_where_it_differed(tmp_path):
     from efftheory.errors import InputError
 
+    tiny = Grid(Axis.parse("decoder_lr", "1e-3:1e-3:1"), Axis.parse("decoder_wd", "0:0:1"))
+    every = SweepSettings(steps=5, network={"width": 8})
+    sparse = SweepSettings(steps=5, eval_every=2, network={"width": 8})
+    assert "kernel" not in manifest_for(tiny, every, network_cell)  # version 1 did the same at eval_every 1
+    assert manifest_for(tiny, sparse, network_cell)["kernel"] == NETWORK_KERNEL
+    run_sweep(tiny, sparse, tmp_path, cell_fn=network_cell)
+    manifest = json.loads((tmp_path / MANIFEST).read_text())
+    assert manifest["sweep"].pop("kernel") == NETWORK_KERNEL
+    (tmp_path / MANIFEST).write_text(json.dumps(manifest, indent=1))  # as version 1 wrote it
     with pytest.raises(InputError, match="different sweep.*kernel"):
-        run_sweep(tiny, fixed, tmp_path, cell_fn=network_cell)
+        run_sweep(tiny, sparse, tmp_path, cell_fn=network_cell)
+
+
+# two records of figures/sweeps/fig5b_1e5_5seeds, written by the first kernel (Fig 5b at 1e5
+# steps, split seed 3, network seed 4, eval_every 1, early stop): the current kernel must give
+# them bit for bit, or that store would resume records of another trajectory
+OLD_RECORDS = [
+    ({"decoder_lr": 0.0001, "decoder_wd": 0.0},
+     dict(t_train=1353, t_test=1725, t_rqi=646, steps_run=1725, final_train_acc=0.9333333333333333,
+          final_test_acc=0.9, final_rqi=1.0, phase="comprehension")),
+    ({"decoder_lr": 0.00021544346900318823, "decoder_wd": 0.0},
+     dict(t_train=1388, t_test=1042, t_rqi=None, steps_run=1388, final_train_acc=0.9111111111111111,
+          final_test_acc=0.9, final_rqi=0.6571428571428571, phase="comprehension")),
+]
+
+
+@pytest.mark.parametrize("settings, expected", OLD_RECORDS)
+def test_records_of_the_first_kernel_are_reproduced(settings, expected):
+    fixed = SweepSettings(steps=100_000, seed=3, seeds=(0, 1, 2, 3, 4), network={"loss": "mse"}).run_fixed(4)
+    assert network_cell(settings, fixed) == expected
