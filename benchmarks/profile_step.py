@@ -60,6 +60,14 @@ def _loop_adamw(R, theta, grad, m, v, n_embed, lr_e, wd_e, lr_d, wd_d, c):
 
 
 @njit(cache=True, error_model="numpy")
+def _loop_representable(R, theta, limit):
+    ok = 0
+    for _ in range(R):
+        ok += net._representable(theta, limit)
+    return ok
+
+
+@njit(cache=True, error_model="numpy")
 def _loop_tanh(R, Z, one):
     """The activation loop of the two hidden layers alone (fast Padé tanh, in place)."""
     for _ in range(R):
@@ -147,7 +155,7 @@ def profile(repeats: int = 2000) -> dict:
     net._forward(theta, dims, w_off, b_off, a_off, acts, prob.pi, prob.pj, nt, d, one, True)
     outm = acts[a_off[L] * nt: (a_off[L] + no) * nt].reshape(nt, no)
     G = prob.gbuf1[: nt * no].reshape(nt, no)
-    out["head + dL/dout (train)"] = _per_call(
+    out["head + dL/dout (train rows)"] = _per_call(
         lambda r: _loop_head(r, outm, prob.labels, prob.templates, False, 0, nt, G, 1.0 / nt), R)
     g1, g2 = prob.gbuf1.copy(), prob.gbuf2.copy()
     out["backward"] = _per_call(
@@ -156,6 +164,8 @@ def profile(repeats: int = 2000) -> dict:
     th = theta.copy()
     out["AdamW"] = _per_call(
         lambda r: _loop_adamw(r, th, grad * 0 + np.float32(1e-4), m, v, p * d, 1e-3, 0.0, 1e-3, 5.0, c), R)
+    limit = net._below_in(theta.dtype, net._divergence_limit(theta.dtype))
+    out["divergence test (pass over theta)"] = _per_call(lambda r: _loop_representable(r, th, limit), R)
     hidden = np.random.default_rng(0).standard_normal(nt * int(dims[1:L].sum())).astype(np.float32)
     out["tanh (hidden layers)"] = _per_call(lambda r: _loop_tanh(r, hidden, one), R)
     # the matrix products of one step (forward: H W; backward: H^T D and D W^T per layer)

@@ -357,39 +357,30 @@ def _backward(theta, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf2, pi, pj
 
 
 @njit(cache=True, error_model="numpy")
-def _adamw_group(theta, grad, m, v, c, limit):
+def _adamw_group(theta, grad, m, v, c):
     """PyTorch AdamW on one group (1-D views); c = (decay, step size, beta1, beta2, 1/sqrt(bc2), eps, 1-b1, 1-b2).
 
     theta <- theta (1 - lr wd) - (lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps), with the moments
-    updated first; c is in theta's dtype so the loop stays in it and vectorises. Returns how
-    many updated parameters are not within ``limit`` in magnitude (NaN counts): the divergence
-    test of the next step, counted here while the value is in a register instead of in a
-    second pass over theta.
+    updated first; c is in theta's dtype so the loop stays in it and vectorises.
     """
     decay, step_size, b1, b2, inv_bc2s, eps, one_b1, one_b2 = c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]
-    bad = 0
     for k in range(theta.size):  # from 0: no negative-index checks, so LLVM vectorises
         g = grad[k]
         mk = b1 * m[k] + one_b1 * g
         vk = b2 * v[k] + one_b2 * (g * g)
         m[k] = mk
         v[k] = vk
-        x = theta[k] * decay - step_size * mk / (np.sqrt(vk) * inv_bc2s + eps)
-        theta[k] = x
-        bad += 0 if abs(x) <= limit else 1
-    return bad
+        theta[k] = theta[k] * decay - step_size * mk / (np.sqrt(vk) * inv_bc2s + eps)
 
 
 @njit(cache=True, error_model="numpy")
-def _adamw(theta, grad, m, v, step, n_embed, lr_e, wd_e, lr_d, wd_d, c, limit=np.inf):
+def _adamw(theta, grad, m, v, step, n_embed, lr_e, wd_e, lr_d, wd_d, c):
     """One AdamW update (``step`` counted from 1) with two groups: embeddings, then decoder.
 
-    ``c`` is an (8,) scratch array of theta's dtype for the per-group constants. Returns the
-    number of updated parameters beyond ``limit`` in magnitude or NaN (see :func:`_adamw_group`).
+    ``c`` is an (8,) scratch array of theta's dtype for the per-group constants.
     """
     bc1 = 1.0 - BETA1**step
     inv_bc2s = 1.0 / math.sqrt(1.0 - BETA2**step)
-    bad = 0
     for lo, hi, lr, wd in ((0, n_embed, lr_e, wd_e), (n_embed, theta.size, lr_d, wd_d)):
         c[0] = 1.0 - lr * wd
         c[1] = lr / bc1
@@ -399,17 +390,20 @@ def _adamw(theta, grad, m, v, step, n_embed, lr_e, wd_e, lr_d, wd_d, c, limit=np
         c[5] = EPS
         c[6] = 1.0 - BETA1
         c[7] = 1.0 - BETA2
-        bad += _adamw_group(theta[lo:hi], grad[lo:hi], m[lo:hi], v[lo:hi], c, limit)
-    return bad
+        _adamw_group(theta[lo:hi], grad[lo:hi], m[lo:hi], v[lo:hi], c)
 
 
 @njit(cache=True, error_model="numpy")
 def _representable(x, limit):
-    """Every |x_k| <= limit (False for NaN and inf)."""
+    """Every |x_k| <= limit (False for NaN and inf).
+
+    Counts the failures over the whole array without branching, so that the loop vectorises
+    (``limit`` in x's dtype: a compare in another dtype would not); a loop that returned at the
+    first failure cost about as much as the AdamW update itself."""
+    bad = 0
     for k in range(x.size):
-        if not abs(x[k]) <= limit:
-            return False
-    return True
+        bad += 1 - np.int32(abs(x[k]) <= limit)
+    return bad == 0
 
 
 #: outcomes of one chunk of training steps
@@ -423,7 +417,7 @@ def _train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf
                  pi, pj, labels, templates, is_ce, nt, N, p, d,
                  lr_e, wd_e, lr_d, wd_d, t0, t1, total, eval_every, stop_at_test,
                  all_pairs, all_ptr, n_par, test_pairs, test_labels, tr_pairs, tr_ptr,
-                 thresh, rec_f, rec_emb, rec_pos, first, state_ok, fast, limit):
+                 thresh, rec_f, rec_emb, rec_pos, first, fast, limit):
     """Run steps t0 <= t < t1 (t <= total): measure step t, record it if due, then update unless t == total.
 
     Every step forwards all N samples (training rows first) and takes the gradient from the
@@ -443,8 +437,7 @@ def _train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf
     acc, test acc, rqi, predicted test acc) and ``rec_emb``; steps 0, k, 2k, ... (k =
     ``eval_every``), ``total`` and a stopping step are recorded. RQI and predicted accuracy
     come from the kernels of :mod:`efftheory.metrics` (samples indexed as in the task's table).
-    ``state_ok[0]`` says whether the parameters at t0 are all within ``limit`` (the AdamW
-    loop counts that for the step it produces). Returns RAN, STOPPED_AT_TEST (with
+    ``limit`` is in theta's dtype. Returns RAN, STOPPED_AT_TEST (with
     ``stop_at_test``, at the first step with train and test accuracy both >= 0.9), or DIVERGED
     when the training loss is not finite or a parameter's magnitude exceeds ``limit`` (that
     step is recorded, and no update follows).
@@ -462,7 +455,7 @@ def _train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf
         _forward(theta, dims, w_off, b_off, a_off, acts, pi, pj, N, d, c[8], fast)
         tr_loss, tr_ok = _head(out, labels, templates, is_ce, 0, nt, G, True, inv_nt)
         te_loss, te_ok = _head(out, labels, templates, is_ce, nt, N, G, False, 0.0)
-        diverged = not (np.isfinite(tr_loss) and state_ok[0])
+        diverged = not (np.isfinite(tr_loss) and _representable(theta, limit))
         tr_acc = tr_ok / nt
         te_acc = te_ok / n_test if n_test > 0 else np.nan
         if first[FIRST_TRAIN] < 0 and tr_acc >= ACC_THRESHOLD:
@@ -494,7 +487,7 @@ def _train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf
             return STOPPED_AT_TEST
         if t < total:
             _backward(theta, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf2, pi, pj, nt, N, d, c[8])
-            state_ok[0] = _adamw(theta, grad, m, v, t + 1, p * d, lr_e, wd_e, lr_d, wd_d, c, limit) == 0
+            _adamw(theta, grad, m, v, t + 1, p * d, lr_e, wd_e, lr_d, wd_d, c)
     return RAN
 
 
@@ -614,6 +607,13 @@ def _divergence_limit(dtype) -> float:
     return float(np.sqrt(np.finfo(dtype).max))
 
 
+def _below_in(dtype, limit: float):
+    """The largest number of ``dtype`` not above ``limit``: for x of that dtype, |x| <= it
+    exactly when |x| <= limit, and the compare stays in the dtype."""
+    value = dtype.type(limit)
+    return value if value <= limit else np.nextafter(value, dtype.type(-np.inf))
+
+
 def train_network(split: Split, config: NetworkConfig | None = None, steps: int = 5000, *,
                   eval_every: int = 1, delta: float = DEFAULT_DELTA, gap: float = DEFAULT_GAP,
                   stop_at_test: bool = False, progress=None) -> TrainResult:
@@ -654,7 +654,6 @@ def train_network(split: Split, config: NetworkConfig | None = None, steps: int 
     rec_pos = np.zeros(1, dtype=np.int64)
     first = np.full(3, -1, dtype=np.int64)  # first steps over the train / test / RQI thresholds
     limit = _divergence_limit(theta.dtype)
-    state_ok = np.array([_representable(theta, limit)])
     thresh = threshold(p, delta)
     t, done, outcome = 0, 0, RAN
     with one_blas_thread():
@@ -665,8 +664,8 @@ def train_network(split: Split, config: NetworkConfig | None = None, steps: int 
                 prob.gbuf1, prob.gbuf2, prob.pi, prob.pj, prob.labels, templates, prob.is_ce, nt, N,
                 p, d, config.embed_lr, config.embed_wd, config.decoder_lr, config.decoder_wd,
                 t, t1, steps, eval_every, stop_at_test, *metric_arrays, thresh, rec_f, rec_emb,
-                rec_pos, first, state_ok, prob.fast,  # the Padé tanh is accurate to float32 only
-                limit,
+                rec_pos, first, prob.fast,  # the Padé tanh is accurate to float32 only
+                _below_in(theta.dtype, limit),
             )
             now = int(rec_f[rec_pos[0] - 1, 0]) if outcome != RAN else min(t1, steps)
             if progress is not None and now > done:

@@ -149,3 +149,16 @@ OLD_RECORDS = [
 def test_records_of_the_first_kernel_are_reproduced(settings, expected):
     fixed = SweepSettings(steps=100_000, seed=3, seeds=(0, 1, 2, 3, 4), network={"loss": "mse"}).run_fixed(4)
     assert network_cell(settings, fixed) == expected
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_divergence_test_in_the_parameters_dtype_is_exact(dtype):
+    dt = np.dtype(dtype)
+    limit = net._divergence_limit(dt)
+    below = net._below_in(dt, limit)
+    assert below.dtype == dt and float(below) <= limit < float(np.nextafter(below, dt.type(np.inf)))
+    x = np.zeros(37, dt)
+    for value, ok in ((below, True), (-below, True), (np.nextafter(below, dt.type(np.inf)), False),
+                      (np.nan, False), (np.inf, False), (-np.inf, False)):
+        x[-1] = value  # the last element: a test that stopped early would still see it
+        assert net._representable(x, below) is ok == (abs(float(x[-1])) <= limit)
