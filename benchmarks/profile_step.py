@@ -1,16 +1,20 @@
 """Where the time of one toy-network training step goes: forward, tanh, head, backward, AdamW, evaluation.
 
 Each part is timed by a small numba loop that calls only that kernel of efftheory.network
-``repeats`` times on fixed arrays (no Python between calls), so the numbers are per call of
-the part alone; ``step`` is the whole kernel step (training forward + head + backward + AdamW)
-and ``eval`` the per-step evaluation of the fast path (test-row forward, test head,
-normalisation, RQI) or of a recorded step (plus predicted accuracy). The GEMM rows time
-``np.dot`` alone on the shapes of the step (the matrix products the forward and backward do).
+``repeats`` times on fixed arrays (no Python between calls; best of 3), so the numbers are per
+call of the part alone. The forward is timed over all N = 55 samples (what every training step
+does), over the nt = 45 training rows alone and over the 10 test rows alone: a step that
+forwarded the training rows for the gradient and the test rows separately (to know the test
+accuracy of every step) would pay the last two instead of the first. The GEMM rows time
+``np.dot`` alone on the shapes of the step (forward H W, backward H^T D and D W^T per layer).
+"normalise + RQI" is what a step costs until RQI crosses 0.95; "+ predicted acc" what a
+recorded step adds. The last two rows are whole steps through ``train_network``: every step
+recorded, and records at step 0 and the end only (the sweep's cell path).
 
 The paper's toy at p = 10, n_train = 45 (split seed 3), width 200, depth 2, MSE head, float32,
-at the parameters after 300 training steps of decoder lr 1e-3, decoder wd 5 (a realistic
-state; the cost does not depend on the values). One core: BLAS is limited to one thread when
-this module is imported before numpy.
+embeddings after 300 training steps of decoder lr 1e-3, decoder wd 5 (the cost does not depend
+on the values). One core: BLAS is limited to one thread when this module is imported before
+numpy.
 
 Run: python -m benchmarks.profile_step [--repeats 2000]
 """

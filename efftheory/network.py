@@ -19,10 +19,12 @@ embeddings (``embed_lr``, ``embed_wd``), one for every decoder weight and bias (
 Step convention. "Step t" means the parameters after t updates (step 0 = initialisation). Every
 recorded quantity at step t - losses, accuracies, RQI, predicted accuracy, embeddings - is
 measured on those same parameters, i.e. *before* update t + 1 is applied; the forward pass that
-measures step t is the one whose gradient drives that update. Steps 0, k, 2k, ... (k =
-``eval_every``) and the last step are evaluated. ``steps_to_train`` is the first evaluated step
-with train accuracy >= 0.9, ``steps_to_test`` the same for test accuracy and ``steps_to_rqi``
-the first with RQI >= 0.95 (None when never reached).
+measures step t is the one whose gradient drives that update. Every step forwards all samples
+(the gradient comes from the training rows), so the trajectory does not depend on what is
+recorded. Steps 0, k, 2k, ... (k = ``eval_every``) and the last step are recorded.
+``steps_to_train`` is the first step with train accuracy >= 0.9, ``steps_to_test`` the same for
+test accuracy and ``steps_to_rqi`` the first with RQI >= 0.95 (None when never reached), checked
+at every step whatever k.
 
 Everything is determined by ``config.seed`` and the split: the seed's SeedSequence is spawned into
 independent streams for the embeddings, the decoder and the templates, so changing the width
@@ -496,20 +498,20 @@ def _train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf
 
 @dataclass(frozen=True)
 class TrainResult:
-    """One training run. T = number of evaluated steps.
+    """One training run. T = number of recorded steps.
 
     Attributes:
         config: the :class:`NetworkConfig`.
         split: the training split.
-        steps: (T,) int64 evaluated steps (parameters after that many updates).
+        steps: (T,) int64 recorded steps (parameters after that many updates).
         train_loss, test_loss: (T,) mean loss over training / test samples (NaN without a test set).
         train_acc, test_acc: (T,) accuracies in [0, 1] (test NaN without a test set).
         rqi: (T,) representation quality index of the embeddings (docs/theory.md §7).
         predicted_test_acc: (T,) predicted test accuracy Âcc from the embeddings.
-        embeddings: (T, p, d) float64 normalised embeddings at each evaluated step.
+        embeddings: (T, p, d) float64 normalised embeddings at each recorded step.
         E0, E_final: (p, d) raw embeddings at step 0 and at the last step run.
-        steps_to_train, steps_to_test, steps_to_rqi: first evaluated step with train / test
-            accuracy >= 0.9 or RQI >= 0.95, None if never.
+        steps_to_train, steps_to_test, steps_to_rqi: first step with train / test accuracy
+            >= 0.9 or RQI >= 0.95 (checked at every step, recorded or not), None if never.
         phase: the phase (docs/theory.md §10) from steps_to_train, steps_to_test and ``gap``;
             "diverged" when the run stopped on a non-finite loss or parameter. Without a test
             set (all samples in training) test accuracy is NaN, steps_to_test None and the rule
@@ -543,7 +545,7 @@ class TrainResult:
 
     @property
     def final_full_acc(self) -> float:
-        """Accuracy over the whole table D0 at the last evaluated step."""
+        """Accuracy over the whole table D0 at the last recorded step."""
         s = self.split
         n_test = s.task.n_samples - s.n_train
         test = 0.0 if n_test == 0 else self.test_acc[-1] * n_test
@@ -619,10 +621,11 @@ def train_network(split: Split, config: NetworkConfig | None = None, steps: int 
                   stop_at_test: bool = False, progress=None) -> TrainResult:
     """Train the toy network on ``split`` for ``steps`` full-batch updates.
 
-    Steps 0, eval_every, 2 eval_every, ... and ``steps`` are evaluated, each on the parameters
-    after that many updates and before the next one (module docstring). With ``stop_at_test``
-    the run ends at the first evaluated step where train and test accuracy are both >= 0.9
-    (its phase is then decided). A run whose training loss or parameters become non-finite
+    Steps 0, eval_every, 2 eval_every, ... and ``steps`` are recorded, each on the parameters
+    after that many updates and before the next one (module docstring); the step counts are
+    exact whatever ``eval_every``, and the trajectory is the same bit for bit. With
+    ``stop_at_test`` the run ends at the first step where train and test accuracy are both
+    >= 0.9 (its phase is then decided; that step is recorded). A run whose training loss or parameters become non-finite
     stops at that step (recorded) with phase "diverged"; so does one whose parameters exceed sqrt of the dtype's
     largest number (1.8e19 in float32), where their squares overflow. ``progress``, if given, is called as
     ``progress(n)`` with the number of steps just done. The result depends only on ``config``

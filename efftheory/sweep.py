@@ -309,9 +309,9 @@ def network_cell(settings: dict, fixed: dict) -> dict:
     reached 0.9. The phase is the network run's own (see :mod:`efftheory.phases`).
 
     The cheap path: t_train, t_test and t_rqi are exact first steps (train_network tracks the
-    crossings at every step), and only steps 0 and the last one are recorded, so the test rows
-    and the RQI are evaluated only until their crossing is known. The records equal those of
-    the plain loop (every step recorded) up to where early stopping ends the run.
+    crossings at every step) and only step 0 and the last step are recorded, so the RQI is
+    computed only until it crosses and nothing else is stored per step. The records equal those
+    of the plain loop (every step recorded) up to where early stopping ends the run.
     """
     from efftheory.network import NetworkConfig, train_network
     from efftheory.tasks import Addition
