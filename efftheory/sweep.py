@@ -81,6 +81,7 @@ def _network_kernel(fixed: dict) -> str | None:
     :data:`NETWORK_KERNEL` otherwise (so a version-1 store is refused as a different sweep)."""
     return None if fixed["eval_every"] == 1 else NETWORK_KERNEL
 
+
 # the keys every cell function returns (step counts are None when never reached)
 CELL_KEYS = ("t_train", "t_test", "t_rqi", "steps_run", "final_train_acc", "final_test_acc", "final_rqi")
 
