@@ -19,10 +19,12 @@ embeddings (``embed_lr``, ``embed_wd``), one for every decoder weight and bias (
 Step convention. "Step t" means the parameters after t updates (step 0 = initialisation). Every
 recorded quantity at step t - losses, accuracies, RQI, predicted accuracy, embeddings - is
 measured on those same parameters, i.e. *before* update t + 1 is applied; the forward pass that
-measures step t is the one whose gradient drives that update. Steps 0, k, 2k, ... (k =
-``eval_every``) and the last step are evaluated. ``steps_to_train`` is the first evaluated step
-with train accuracy >= 0.9, ``steps_to_test`` the same for test accuracy and ``steps_to_rqi``
-the first with RQI >= 0.95 (None when never reached).
+measures step t is the one whose gradient drives that update. Every step forwards all samples
+(the gradient comes from the training rows), so the trajectory does not depend on what is
+recorded. Steps 0, k, 2k, ... (k = ``eval_every``) and the last step are recorded.
+``steps_to_train`` is the first step with train accuracy >= 0.9, ``steps_to_test`` the same for
+test accuracy and ``steps_to_rqi`` the first with RQI >= 0.95 (None when never reached), checked
+at every step whatever k.
 
 Everything is determined by ``config.seed`` and the split: the seed's SeedSequence is spawned into
 independent streams for the embeddings, the decoder and the templates, so changing the width
@@ -48,7 +50,6 @@ from efftheory.errors import require
 from efftheory.metrics import (DEFAULT_DELTA, RQI_THRESHOLD, count_holding, count_implied, normalize_into, implied_arrays,
                                threshold)
 from efftheory.phases import ACC_THRESHOLD, DEFAULT_GAP, phase_of
-from efftheory.stats import first_at_or_above, step_or_none
 from efftheory.tasks import Split
 from efftheory.threads import one_blas_thread
 from efftheory.theory import count_parallelograms
@@ -273,6 +274,11 @@ def _head(out, labels, templates, is_ce, n0, n1, G, want_grad, scale):
     correct = 0
     C = templates.shape[0]
     no = out.shape[1]
+    # MSE: the squared distances to all C templates accumulate side by side (k outer, templates
+    # inner and contiguous), each still summed over k in order, so every distance is the same
+    # number as a template-by-template loop gives, without its chain of dependent additions
+    tmpl_t = np.ascontiguousarray(templates.T)  # (no, C)
+    dist2 = np.empty(C)
     for r in range(n0, n1):
         y = labels[r]
         if is_ce:
@@ -290,23 +296,23 @@ def _head(out, labels, templates, is_ce, n0, n1, G, want_grad, scale):
                 for c in range(no):
                     G[r, c] = scale * (math.exp(out[r, c] - mx) / s - (1.0 if c == y else 0.0))
         else:
+            dist2[:] = 0.0
+            for k in range(no):
+                o = out[r, k]
+                row = tmpl_t[k]
+                for c in range(C):
+                    e = o - row[c]
+                    dist2[c] += e * e
             best = 0
             bestd = np.inf
             for c in range(C):
-                dist = 0.0
-                for k in range(no):
-                    e = out[r, k] - templates[c, k]
-                    dist += e * e
-                if dist < bestd:
-                    bestd = dist
+                if dist2[c] < bestd:
+                    bestd = dist2[c]
                     best = c
-            dist = 0.0
-            for k in range(no):
-                e = out[r, k] - templates[y, k]
-                dist += e * e
-                if want_grad:
-                    G[r, k] = scale * 2.0 * e / no
-            loss += dist / no
+            if want_grad:
+                for k in range(no):
+                    G[r, k] = scale * 2.0 * (out[r, k] - templates[y, k]) / no
+            loss += dist2[y] / no
         if best == y:
             correct += 1
     return loss, correct
@@ -391,15 +397,21 @@ def _adamw(theta, grad, m, v, step, n_embed, lr_e, wd_e, lr_d, wd_d, c):
 
 @njit(cache=True, error_model="numpy")
 def _representable(x, limit):
-    """Every |x_k| <= limit (False for NaN and inf)."""
+    """Every |x_k| <= limit (False for NaN and inf).
+
+    Counts the failures over the whole array without branching, so that the loop vectorises
+    (``limit`` in x's dtype: a compare in another dtype would not); a loop that returned at the
+    first failure cost about as much as the AdamW update itself."""
+    bad = 0
     for k in range(x.size):
-        if not abs(x[k]) <= limit:
-            return False
-    return True
+        bad += 1 - np.int32(abs(x[k]) <= limit)
+    return bad == 0
 
 
 #: outcomes of one chunk of training steps
 RAN, STOPPED_AT_TEST, DIVERGED = 0, 1, 2
+#: columns of ``first`` (first steps reaching the train / test accuracy and RQI thresholds)
+FIRST_TRAIN, FIRST_TEST, FIRST_RQI = 0, 1, 2
 
 
 @njit(cache=True, error_model="numpy")
@@ -407,14 +419,30 @@ def _train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf
                  pi, pj, labels, templates, is_ce, nt, N, p, d,
                  lr_e, wd_e, lr_d, wd_d, t0, t1, total, eval_every, stop_at_test,
                  all_pairs, all_ptr, n_par, test_pairs, test_labels, tr_pairs, tr_ptr,
-                 thresh, rec_f, rec_emb, rec_pos, fast, limit):
-    """Run steps t0 <= t < t1 (t <= total): evaluate if due, then update unless t == total.
+                 thresh, rec_f, rec_emb, rec_pos, first, fast, limit):
+    """Run steps t0 <= t < t1 (t <= total): measure step t, record it if due, then update unless t == total.
+
+    Every step forwards all N samples (training rows first) and takes the gradient from the
+    first ``nt`` rows. The matrix products that drive the trajectory then have the same shapes
+    at every step, whichever steps are recorded: BLAS rounds a row differently in products with
+    different row counts, and the training dynamics amplify such differences, so a schedule
+    that forwarded the test rows only on evaluated steps made the trajectory depend on it.
+    Carrying the test rows every step costs N/nt of a training-rows-only forward (55/45 at
+    p = 10), less than a separate forward of the few test rows (a small product is inefficient
+    in BLAS; measured in benchmarks/profile_step.py), and gives the test accuracy of every step.
+
+    Threshold crossings are exact: ``first`` (3,) int64 holds the first step with train
+    accuracy >= 0.9, test accuracy >= 0.9 and RQI >= 0.95 (-1 = not yet), checked at every
+    step (the RQI only while its crossing is unknown or when the step is recorded).
 
     Records go to row ``rec_pos[0]`` of ``rec_f`` (columns: step, train loss, test loss, train
-    acc, test acc, rqi, predicted test acc) and ``rec_emb``. RQI and predicted accuracy come from
-    the kernels of :mod:`efftheory.metrics` (samples indexed as in the task's table). Returns
-    RAN, STOPPED_AT_TEST, or DIVERGED when the training loss is not finite or a parameter's
-    magnitude exceeds ``limit`` (that step is recorded, and no update follows).
+    acc, test acc, rqi, predicted test acc) and ``rec_emb``; steps 0, k, 2k, ... (k =
+    ``eval_every``), ``total`` and a stopping step are recorded. RQI and predicted accuracy
+    come from the kernels of :mod:`efftheory.metrics` (samples indexed as in the task's table).
+    ``limit`` is in theta's dtype. Returns RAN, STOPPED_AT_TEST (with
+    ``stop_at_test``, at the first step with train and test accuracy both >= 0.9), or DIVERGED
+    when the training loss is not finite or a parameter's magnitude exceeds ``limit`` (that
+    step is recorded, and no update follows).
     """
     n_test = N - nt
     no = dims[dims.size - 1]
@@ -422,42 +450,45 @@ def _train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf
     En = np.empty((p, d))
     c = np.ones(9, theta.dtype)  # c[:8] AdamW constants, c[8] = 1 in theta's dtype
     inv_nt = 1.0 / nt
+    out = acts[a_off[L] * N : (a_off[L] + no) * N].reshape((N, no))
+    G = gbuf1[: nt * no].reshape((nt, no))
+    E = theta[: p * d].reshape((p, d))
     for t in range(t0, t1):
-        evaluate = (t % eval_every == 0) or (t == total)
-        rows = N if evaluate else nt
-        _forward(theta, dims, w_off, b_off, a_off, acts, pi, pj, rows, d, c[8], fast)
-        out = acts[a_off[L] * rows : (a_off[L] + no) * rows].reshape((rows, no))
-        G = gbuf1[: nt * no].reshape((nt, no))
+        _forward(theta, dims, w_off, b_off, a_off, acts, pi, pj, N, d, c[8], fast)
         tr_loss, tr_ok = _head(out, labels, templates, is_ce, 0, nt, G, True, inv_nt)
+        te_loss, te_ok = _head(out, labels, templates, is_ce, nt, N, G, False, 0.0)
         diverged = not (np.isfinite(tr_loss) and _representable(theta, limit))
-        if diverged and not evaluate:  # record the step at which it diverged
-            evaluate, rows = True, N
-            _forward(theta, dims, w_off, b_off, a_off, acts, pi, pj, rows, d, c[8], fast)
-            out = acts[a_off[L] * rows : (a_off[L] + no) * rows].reshape((rows, no))
-        outcome = RAN
-        if evaluate:
-            te_loss, te_ok = _head(out, labels, templates, is_ce, nt, N, G, False, 0.0)
-            normalize_into(theta[: p * d].reshape((p, d)), En)
-            held = count_holding(En, all_pairs, all_ptr, thresh)
-            implied = count_implied(En, test_pairs, test_labels, tr_pairs, tr_ptr, thresh)
-            i = rec_pos[0]
-            rec_f[i, 0] = t
-            rec_f[i, 1] = tr_loss * inv_nt
-            rec_f[i, 2] = te_loss / n_test if n_test > 0 else np.nan
-            rec_f[i, 3] = tr_ok / nt
-            rec_f[i, 4] = te_ok / n_test if n_test > 0 else np.nan
-            rec_f[i, 5] = held / n_par if n_par > 0 else 0.0
-            rec_f[i, 6] = implied / n_test if n_test > 0 else np.nan
-            rec_emb[i] = En
-            rec_pos[0] = i + 1
-            if diverged:
-                outcome = DIVERGED
-            elif stop_at_test and n_test > 0 and rec_f[i, 3] >= ACC_THRESHOLD and rec_f[i, 4] >= ACC_THRESHOLD:
-                outcome = STOPPED_AT_TEST
-        if outcome != RAN:
-            return outcome
+        tr_acc = tr_ok / nt
+        te_acc = te_ok / n_test if n_test > 0 else np.nan
+        if first[FIRST_TRAIN] < 0 and tr_acc >= ACC_THRESHOLD:
+            first[FIRST_TRAIN] = t
+        if first[FIRST_TEST] < 0 and te_acc >= ACC_THRESHOLD:
+            first[FIRST_TEST] = t
+        stop = stop_at_test and n_test > 0 and tr_acc >= ACC_THRESHOLD and te_acc >= ACC_THRESHOLD
+        record = (t % eval_every == 0) or (t == total) or diverged or stop
+        if record or first[FIRST_RQI] < 0:
+            normalize_into(E, En)
+            rqi = count_holding(En, all_pairs, all_ptr, thresh) / n_par if n_par > 0 else 0.0
+            if first[FIRST_RQI] < 0 and rqi >= RQI_THRESHOLD:
+                first[FIRST_RQI] = t
+            if record:
+                implied = count_implied(En, test_pairs, test_labels, tr_pairs, tr_ptr, thresh)
+                i = rec_pos[0]
+                rec_f[i, 0] = t
+                rec_f[i, 1] = tr_loss * inv_nt
+                rec_f[i, 2] = te_loss / n_test if n_test > 0 else np.nan
+                rec_f[i, 3] = tr_acc
+                rec_f[i, 4] = te_acc
+                rec_f[i, 5] = rqi
+                rec_f[i, 6] = implied / n_test if n_test > 0 else np.nan
+                rec_emb[i] = En
+                rec_pos[0] = i + 1
+        if diverged:
+            return DIVERGED
+        if stop:
+            return STOPPED_AT_TEST
         if t < total:
-            _backward(theta, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf2, pi, pj, nt, rows, d, c[8])
+            _backward(theta, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf2, pi, pj, nt, N, d, c[8])
             _adamw(theta, grad, m, v, t + 1, p * d, lr_e, wd_e, lr_d, wd_d, c)
     return RAN
 
@@ -467,20 +498,20 @@ def _train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf
 
 @dataclass(frozen=True)
 class TrainResult:
-    """One training run. T = number of evaluated steps.
+    """One training run. T = number of recorded steps.
 
     Attributes:
         config: the :class:`NetworkConfig`.
         split: the training split.
-        steps: (T,) int64 evaluated steps (parameters after that many updates).
+        steps: (T,) int64 recorded steps (parameters after that many updates).
         train_loss, test_loss: (T,) mean loss over training / test samples (NaN without a test set).
         train_acc, test_acc: (T,) accuracies in [0, 1] (test NaN without a test set).
         rqi: (T,) representation quality index of the embeddings (docs/theory.md §7).
         predicted_test_acc: (T,) predicted test accuracy Âcc from the embeddings.
-        embeddings: (T, p, d) float64 normalised embeddings at each evaluated step.
+        embeddings: (T, p, d) float64 normalised embeddings at each recorded step.
         E0, E_final: (p, d) raw embeddings at step 0 and at the last step run.
-        steps_to_train, steps_to_test, steps_to_rqi: first evaluated step with train / test
-            accuracy >= 0.9 or RQI >= 0.95, None if never.
+        steps_to_train, steps_to_test, steps_to_rqi: first step with train / test accuracy
+            >= 0.9 or RQI >= 0.95 (checked at every step, recorded or not), None if never.
         phase: the phase (docs/theory.md §10) from steps_to_train, steps_to_test and ``gap``;
             "diverged" when the run stopped on a non-finite loss or parameter. Without a test
             set (all samples in training) test accuracy is NaN, steps_to_test None and the rule
@@ -514,7 +545,7 @@ class TrainResult:
 
     @property
     def final_full_acc(self) -> float:
-        """Accuracy over the whole table D0 at the last evaluated step."""
+        """Accuracy over the whole table D0 at the last recorded step."""
         s = self.split
         n_test = s.task.n_samples - s.n_train
         test = 0.0 if n_test == 0 else self.test_acc[-1] * n_test
@@ -578,15 +609,23 @@ def _divergence_limit(dtype) -> float:
     return float(np.sqrt(np.finfo(dtype).max))
 
 
+def _below_in(dtype, limit: float):
+    """The largest number of ``dtype`` not above ``limit``: for x of that dtype, |x| <= it
+    exactly when |x| <= limit, and the compare stays in the dtype."""
+    value = dtype.type(limit)
+    return value if value <= limit else np.nextafter(value, dtype.type(-np.inf))
+
+
 def train_network(split: Split, config: NetworkConfig | None = None, steps: int = 5000, *,
                   eval_every: int = 1, delta: float = DEFAULT_DELTA, gap: float = DEFAULT_GAP,
                   stop_at_test: bool = False, progress=None) -> TrainResult:
     """Train the toy network on ``split`` for ``steps`` full-batch updates.
 
-    Steps 0, eval_every, 2 eval_every, ... and ``steps`` are evaluated, each on the parameters
-    after that many updates and before the next one (module docstring). With ``stop_at_test``
-    the run ends at the first evaluated step where train and test accuracy are both >= 0.9
-    (its phase is then decided). A run whose training loss or parameters become non-finite
+    Steps 0, eval_every, 2 eval_every, ... and ``steps`` are recorded, each on the parameters
+    after that many updates and before the next one (module docstring); the step counts are
+    exact whatever ``eval_every``, and the trajectory is the same bit for bit. With
+    ``stop_at_test`` the run ends at the first step where train and test accuracy are both
+    >= 0.9 (its phase is then decided; that step is recorded). A run whose training loss or parameters become non-finite
     stops at that step (recorded) with phase "diverged"; so does one whose parameters exceed sqrt of the dtype's
     largest number (1.8e19 in float32), where their squares overflow. ``progress``, if given, is called as
     ``progress(n)`` with the number of steps just done. The result depends only on ``config``
@@ -612,10 +651,12 @@ def train_network(split: Split, config: NetworkConfig | None = None, steps: int 
     v = np.zeros_like(theta)
     metric_arrays = prob.metric_arrays(split)
 
-    n_rec = steps // eval_every + 2
+    n_rec = steps // eval_every + 3  # 0, k, 2k, ..., the last step and a stopping step
     rec_f = np.full((n_rec, 7), np.nan)
     rec_emb = np.zeros((n_rec, p, d))
     rec_pos = np.zeros(1, dtype=np.int64)
+    first = np.full(3, -1, dtype=np.int64)  # first steps over the train / test / RQI thresholds
+    limit = _divergence_limit(theta.dtype)
     thresh = threshold(p, delta)
     t, done, outcome = 0, 0, RAN
     with one_blas_thread():
@@ -626,8 +667,8 @@ def train_network(split: Split, config: NetworkConfig | None = None, steps: int 
                 prob.gbuf1, prob.gbuf2, prob.pi, prob.pj, prob.labels, templates, prob.is_ce, nt, N,
                 p, d, config.embed_lr, config.embed_wd, config.decoder_lr, config.decoder_wd,
                 t, t1, steps, eval_every, stop_at_test, *metric_arrays, thresh, rec_f, rec_emb,
-                rec_pos, prob.fast,  # the Padé tanh is accurate to float32 only
-                _divergence_limit(theta.dtype),
+                rec_pos, first, prob.fast,  # the Padé tanh is accurate to float32 only
+                _below_in(theta.dtype, limit),
             )
             now = int(rec_f[rec_pos[0] - 1, 0]) if outcome != RAN else min(t1, steps)
             if progress is not None and now > done:
@@ -636,8 +677,7 @@ def train_network(split: Split, config: NetworkConfig | None = None, steps: int 
     k = int(rec_pos[0])
     rec = rec_f[:k]
     steps_arr = rec[:, 0].astype(np.int64)
-    t_train, t_test, t_rqi = (step_or_none(first_at_or_above(steps_arr, rec[:, col], level))
-                              for col, level in ((3, ACC_THRESHOLD), (4, ACC_THRESHOLD), (5, RQI_THRESHOLD)))
+    t_train, t_test, t_rqi = (None if f < 0 else int(f) for f in first)
     diverged = outcome == DIVERGED
     E_final = theta[: layout.n_embed].reshape(p, d).astype(np.float64)
     return TrainResult(

@@ -67,6 +67,21 @@ AXES = {
     "dim": ("embedding dimension", int, 1, True),
 }
 
+#: the training kernel behind :func:`network_cell`'s records. Version 2 forwards all samples at
+#: every step and measures the crossings at every step, whatever ``eval_every``. Version 1 (no
+#: field in the manifest) forwarded all samples only on evaluated steps and the training rows
+#: alone on the others, so at ``eval_every`` > 1 its trajectories (and its step counts, multiples
+#: of eval_every) differ; at ``eval_every`` = 1 it did exactly what version 2 does.
+NETWORK_KERNEL = "efftheory.network/2"
+
+
+def _network_kernel(fixed: dict) -> str | None:
+    """The kernel field of a :func:`network_cell` sweep's manifest: None (no field) where
+    version 1 wrote the same records (``eval_every`` = 1, so its stores stay resumable),
+    :data:`NETWORK_KERNEL` otherwise (so a version-1 store is refused as a different sweep)."""
+    return None if fixed["eval_every"] == 1 else NETWORK_KERNEL
+
+
 # the keys every cell function returns (step counts are None when never reached)
 CELL_KEYS = ("t_train", "t_test", "t_rqi", "steps_run", "final_train_acc", "final_test_acc", "final_rqi")
 
@@ -185,8 +200,9 @@ class SweepSettings:
     ``seed`` is the split seed; ``seeds`` the network seeds every cell runs with (None: just
     ``seed``, the one-seed sweep); ``vary_split`` gives the run of network seed ``s`` the split
     of seed ``s`` instead of ``seed``. ``steps`` is the budget, ``gap`` the phase gap G in
-    steps, ``delta`` the RQI threshold; ``eval_every`` the evaluation stride (step counts are
-    multiples of it; 1 = exact); ``early_stop`` ends a run once both accuracies reached 0.9 (its
+    steps, ``delta`` the RQI threshold; ``eval_every`` the record stride of cell functions that
+    keep records (:func:`network_cell` keeps none and measures its step counts at every step,
+    whatever it is); ``early_stop`` ends a run once both accuracies reached 0.9 (its
     phase is then decided); ``network`` holds further :class:`efftheory.network.NetworkConfig`
     fields fixed for every cell (e.g. ``{"loss": "ce"}``).
     Defaults are the paper's toy: p = 10, n_train = 45 of N = 55, budget 1e4 steps, seed 0.
@@ -292,6 +308,11 @@ def network_cell(settings: dict, fixed: dict) -> dict:
     ``replace(NetworkConfig(**fixed["network"], seed=seed), **settings)`` (``frac`` goes to the
     split instead). With ``early_stop`` the run ends once train and test accuracy have both
     reached 0.9. The phase is the network run's own (see :mod:`efftheory.phases`).
+
+    The cheap path: t_train, t_test and t_rqi are exact first steps (train_network tracks the
+    crossings at every step) and only step 0 and the last step are recorded, so the RQI is
+    computed only until it crosses and nothing else is stored per step. The records equal those
+    of the plain loop (every step recorded) up to where early stopping ends the run.
     """
     from efftheory.network import NetworkConfig, train_network
     from efftheory.tasks import Addition
@@ -309,7 +330,7 @@ def network_cell(settings: dict, fixed: dict) -> dict:
         split,
         config,
         steps=fixed["steps"],
-        eval_every=fixed["eval_every"],
+        eval_every=fixed["steps"],  # only the last record is kept; crossings are exact anyway
         delta=fixed["delta"],
         gap=fixed["gap"],
         stop_at_test=fixed["early_stop"],
@@ -340,6 +361,8 @@ def _check_network_cell(grid: Grid, fixed: dict) -> None:
 
 
 network_cell.check = _check_network_cell
+#: recorded in the manifest: records of another version of the training kernel are not resumed
+network_cell.kernel = _network_kernel
 
 
 def synthetic_cell(settings: dict, fixed: dict) -> dict:
@@ -524,8 +547,18 @@ class SweepResult:
 
 
 def manifest_for(grid: Grid, settings: SweepSettings, cell_fn) -> dict:
-    """The part of the manifest a re-run must match exactly."""
-    return {"grid": grid.to_dict(), "fixed": settings.to_dict(), "cell": cell_name(cell_fn)}
+    """The part of the manifest a re-run must match exactly.
+
+    A cell function may have a ``kernel`` attribute, ``kernel(fixed) -> str | None``: the
+    version of the code behind its records for these settings (e.g. :data:`NETWORK_KERNEL`).
+    It is recorded unless None, so a store written by a version whose records differ is
+    refused as a different sweep instead of mixing records of two trajectories."""
+    manifest = {"grid": grid.to_dict(), "fixed": settings.to_dict(), "cell": cell_name(cell_fn)}
+    kernel = getattr(cell_fn, "kernel", None)
+    kernel = kernel(settings.to_dict()) if kernel is not None else None
+    if kernel is not None:
+        manifest["kernel"] = str(kernel)
+    return manifest
 
 
 def runs_of(grid: Grid, settings: SweepSettings) -> list[tuple]:
