@@ -258,6 +258,8 @@ class SweepSettings:
         from efftheory.tasks import TASKS
 
         require(self.task in TASKS, f"task must be one of {', '.join(TASKS)}, got {self.task!r}")
+        if self.task != "add":  # refuse a p the task cannot have (s3: 6) before anything runs
+            self.make_task()
         require(isinstance(self.p, numbers.Integral) and self.p >= 2, f"p must be >= 2, got {self.p!r}")
         require(isinstance(self.steps, numbers.Integral) and self.steps >= 1, f"steps must be >= 1, got {self.steps!r}")
         require(math.isfinite(self.gap) and self.gap >= 0, f"gap must be >= 0, got {self.gap!r}")
