@@ -131,3 +131,17 @@ def test_phase_fig5d_with_the_wrong_p_exits_2(tmp_path):
 def test_phase_bad_value_list_exits_2(tmp_path):
     proc = run_cli("phase", "--preset", "fig5d", "--y-range", "0,5,3", "--out", tmp_path / "o")
     assert_one_line_error(proc, "increase")
+
+
+def test_paper_repro_fig5d_quick(tmp_path):
+    from paper_repro import fig5d
+
+    assert fig5d.main(["--quick", "--out", str(tmp_path), "--jobs", "1"]) == 0
+    obj = json.loads((tmp_path / "fig5d_phase_quick.json").read_text())
+    d = obj["data"]
+    assert (d["x"], d["y"]) == ("decoder_lr", "decoder_wd")
+    assert d["x_values"] == [1e-5, 1e-2] and d["y_values"] == [0.0, 200.0]
+    assert d["fixed"]["task"] == "s3" and d["fixed"]["network"]["embed"] == "matrix"
+    assert sum(d["counts"].values()) == 4 and all(p in PHASES for row in d["phases"] for p in row)
+    assert obj["settings"]["split_seed"] == obj["settings"]["default_split_seed"] == 0
+    assert (tmp_path / "fig5d_phase_quick.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
