@@ -11,7 +11,7 @@ import pytest
 from efftheory.errors import InputError
 from efftheory.phases import PHASES
 from efftheory.store import RESULTS
-from efftheory.sweep import PRESETS, Axis, Grid, SweepSettings, first_split_seed, ideal_test_accuracy, network_cell
+from efftheory.sweep import PRESETS, Axis, SweepSettings, first_split_seed, ideal_test_accuracy, network_cell
 from efftheory.tasks import make_task
 from efftheory.theory import reachable_test_accuracy
 from tests.conftest import assert_one_line_error, run_cli
