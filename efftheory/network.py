@@ -1,10 +1,14 @@
 """The paper's toy model: learned embeddings plus an MLP decoder, trained on a task (docs/theory.md §9).
 
 Model. Symbols ``0..p-1`` have embeddings ``E`` (p, d). A sample ``(i, j)`` enters the decoder as
-``x = E_i + E_j`` (d,). The decoder is an MLP ``d -> width -> ... -> width -> out`` with ``depth``
+``x = E_i + E_j`` (d,) (``embed="sum"``, the additive toy), or, for the paper's permutation toy
+(``embed="matrix"``), as ``x = vec(M_i M_j)`` (d = k², row-major) where ``M_i`` is row i of E read
+as a k x k matrix. The input stage is the only model-specific part; the decoder is an MLP ``d -> width -> ... -> width -> out`` with ``depth``
 hidden tanh layers and a linear output layer; ``h_{l+1} = tanh(h_l W_l + b_l)``, weights ``W_l``
 (fan_in, fan_out) and biases drawn uniformly from ``±decoder_init_scale / sqrt(fan_in)``.
-Embeddings start uniform in ``[-0.5, 0.5) * init_scale``.
+Embeddings start uniform in ``[-0.5, 0.5) * init_scale``. ``embed_l1 > 0`` adds
+``embed_l1 * mean |E|`` (over all p d entries) to the training loss; its subgradient uses
+sign(0) = 0.
 
 Heads. ``loss="mse"``: ``out = out_dim`` outputs regressed onto a fixed N(0, 1) template ``Y_s``
 (out_dim,) for each sum ``s``; loss = mean over training samples and outputs of
@@ -31,8 +35,8 @@ independent streams for the embeddings, the decoder and the templates, so changi
 does not change the initial embeddings.
 
 The training loop, the forward and backward passes, AdamW and the per-step metrics (RQI and
-predicted accuracy on the normalised embeddings, docs/theory.md §7, computed by the kernels of
-efftheory.metrics) run in one numba kernel over a flat parameter vector; matrix products go to
+predicted accuracy on the normalised embeddings, docs/theory.md §7, or their matrix versions for
+the matrix model, computed by the kernels of efftheory.metrics) run in one numba kernel over a flat parameter vector; matrix products go to
 BLAS. A slow numpy twin lives in efftheory/reference/network.py.
 """
 
@@ -47,15 +51,17 @@ import numpy as np
 from numba import njit
 
 from efftheory.errors import require
-from efftheory.metrics import (DEFAULT_DELTA, RQI_THRESHOLD, count_holding, count_implied, normalize_into, implied_arrays,
+from efftheory.metrics import (DEFAULT_DELTA, MATRIX_THRESHOLD, RQI_THRESHOLD, holding_into, implied_arrays, implied_count,
                                threshold)
 from efftheory.phases import ACC_THRESHOLD, DEFAULT_GAP, phase_of
 from efftheory.tasks import Split
 from efftheory.threads import one_blas_thread
-from efftheory.theory import count_parallelograms
+from efftheory.theory import count_equal_result_pairs, count_parallelograms
 
 LOSSES = ("mse", "ce")
 DTYPES = ("float32", "float64")
+#: how a sample's two embeddings form the decoder input: E_i + E_j, or vec(M_i M_j)
+EMBEDS = ("sum", "matrix")
 BETA1, BETA2, EPS = 0.9, 0.999, 1e-8
 _CHUNK = 500  # steps per kernel call between progress updates
 
@@ -82,6 +88,10 @@ class NetworkConfig:
 
     ``depth`` counts hidden layers (>= 1); ``out_dim`` is the template dimension of the MSE head
     (the CE head has one output per label: 2p - 1 sums for addition, p for modular addition).
+    ``embed`` is the input stage: ``"sum"`` (x = E_i + E_j) or ``"matrix"`` (x = vec(M_i M_j),
+    each embedding a k x k matrix with ``dim = k * k``, a perfect square). ``embed_l1`` weighs
+    the L1 penalty ``embed_l1 * mean |E|`` added to the training loss (the paper's permutation
+    toy: 1e-3).
     """
 
     loss: str = "mse"
@@ -97,6 +107,8 @@ class NetworkConfig:
     out_dim: int = 30
     dtype: str = "float32"
     seed: int = 0
+    embed: str = "sum"
+    embed_l1: float = 0.0
 
     def __post_init__(self) -> None:
         require(self.loss in LOSSES, f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
@@ -112,6 +124,18 @@ class NetworkConfig:
         _check_float("decoder_wd", self.decoder_wd, False)
         _check_float("init_scale", self.init_scale, True)
         _check_float("decoder_init_scale", self.decoder_init_scale, True)
+        for name in ("embed_lr", "decoder_lr", "embed_wd", "decoder_wd", "init_scale", "decoder_init_scale", "embed_l1"):
+            object.__setattr__(self, name, float(getattr(self, name)))  # the kernels are typed on floats
+        require(self.embed in EMBEDS, f"embed must be one of {', '.join(EMBEDS)}, got {self.embed!r}")
+        _check_float("embed_l1", self.embed_l1, False)
+        if self.embed == "matrix":
+            k = math.isqrt(self.dim)
+            require(k * k == self.dim, f"the matrix model needs dim = k*k (9 for 3x3 matrices), got dim={self.dim}")
+
+    @property
+    def side(self) -> int:
+        """k of the k x k matrices of the matrix model; 0 for the sum model (the kernels' switch)."""
+        return math.isqrt(self.dim) if self.embed == "matrix" else 0
 
     def layer_dims(self, n_classes: int) -> tuple[int, ...]:
         """(d, width, ..., width, out): the sizes of the decoder's activations (out = out_dim
@@ -235,13 +259,30 @@ def _tanh_fast(z, one):
 
 
 @njit(cache=True, error_model="numpy")
-def _forward(theta, dims, w_off, b_off, a_off, acts, pi, pj, n, d, one, fast):
+def _input_stage(theta, X, pi, pj, n, d, side):
+    """Decoder inputs X (n, d) of the first n samples: E_i + E_j (side 0), or vec(M_i M_j) for
+    k x k matrices M_i = theta[i d : (i + 1) d] row-major (side = k, d = k²)."""
+    if side == 0:
+        for r in range(n):
+            for k in range(d):
+                X[r, k] = theta[pi[r] * d + k] + theta[pj[r] * d + k]
+        return
+    for r in range(n):
+        a, b = pi[r] * d, pj[r] * d
+        for i in range(side):
+            for j in range(side):
+                acc = theta[a + i * side] * theta[b + j]
+                for l in range(1, side):
+                    acc += theta[a + i * side + l] * theta[b + l * side + j]
+                X[r, i * side + j] = acc
+
+
+@njit(cache=True, error_model="numpy")
+def _forward(theta, dims, w_off, b_off, a_off, acts, pi, pj, n, d, one, fast, side):
     """Forward pass of the first ``n`` samples; activations of layer l in ``acts``."""
     L = dims.size - 1
     X = acts[a_off[0] * n : (a_off[0] + d) * n].reshape((n, d))
-    for r in range(n):
-        for k in range(d):
-            X[r, k] = theta[pi[r] * d + k] + theta[pj[r] * d + k]
+    _input_stage(theta, X, pi, pj, n, d, side)
     for l in range(L):
         ni, no = dims[l], dims[l + 1]
         H = acts[a_off[l] * n : (a_off[l] + ni) * n].reshape((n, ni))
@@ -319,11 +360,13 @@ def _head(out, labels, templates, is_ce, n0, n1, G, want_grad, scale):
 
 
 @njit(cache=True, error_model="numpy")
-def _backward(theta, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf2, pi, pj, nt, n_rows, d, one):
+def _backward(theta, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf2, pi, pj, nt, n_rows, d, one, side, l1):
     """Back-propagate dL/dout (in gbuf1, first ``nt`` rows) into ``grad`` (same layout as theta).
 
     ``acts`` holds a forward pass over ``n_rows >= nt`` samples whose first ``nt`` are the
-    training samples, so the first nt rows of each layer block are the ones we need.
+    training samples, so the first nt rows of each layer block are the ones we need. ``side``
+    selects the input stage (:func:`_input_stage`); ``l1`` > 0 adds the subgradient
+    ``l1 / (p d) * sign(E)`` of the penalty ``l1 * mean |E|``.
     """
     L = dims.size - 1
     G = gbuf1
@@ -348,14 +391,47 @@ def _backward(theta, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf2, pi, pj
                     h = H[r, k]
                     Dn[r, k] *= one - h * h
         G, Gn = Gn, G
-    # G now holds dL/dx (nt, d); x = E_i + E_j scatters to both symbols
-    for k in range(w_off[0]):  # the embeddings occupy theta[:p*d] = theta[:w_off[0]]
+    _input_backward(theta, grad, G, pi, pj, nt, d, side, w_off[0])
+    if l1 > 0.0:  # skipped at 0, so the unpenalised model's gradient stays bitwise what it was
+        _l1_subgradient(theta, grad, w_off[0], l1)
+
+
+@njit(cache=True, error_model="numpy")
+def _input_backward(theta, grad, G, pi, pj, nt, d, side, n_embed):
+    """dL/dE (grad[:n_embed]) from dL/dx (G, first nt d entries) through the input stage.
+
+    Sum: x = E_i + E_j scatters G to both symbols. Matrix: X = M_i M_j gives
+    dL/dM_i = G_X M_j^T and dL/dM_j = M_i^T G_X (G_X the row-major k x k block of G).
+    """
+    for k in range(n_embed):  # the embeddings occupy theta[:p*d] = theta[:w_off[0]]
         grad[k] = 0.0
+    if side == 0:
+        for r in range(nt):
+            for k in range(d):
+                g = G[r * d + k]
+                grad[pi[r] * d + k] += g
+                grad[pj[r] * d + k] += g
+        return
     for r in range(nt):
-        for k in range(d):
-            g = G[r * d + k]
-            grad[pi[r] * d + k] += g
-            grad[pj[r] * d + k] += g
+        a, b, g0 = pi[r] * d, pj[r] * d, r * d
+        for i in range(side):
+            for j in range(side):
+                g = G[g0 + i * side + j]  # dL/dX_ij, X_ij = sum_l M_i[i, l] M_j[l, j]
+                for l in range(side):
+                    grad[a + i * side + l] += g * theta[b + l * side + j]
+                    grad[b + l * side + j] += theta[a + i * side + l] * g
+
+
+@njit(cache=True, error_model="numpy")
+def _l1_subgradient(theta, grad, n_embed, l1):
+    """grad[:n_embed] += l1 / n_embed * sign(theta[:n_embed]) (sign(0) = 0, as in PyTorch)."""
+    c = l1 / n_embed
+    for k in range(n_embed):
+        x = theta[k]
+        if x > 0:
+            grad[k] += c
+        elif x < 0:
+            grad[k] -= c
 
 
 @njit(cache=True, error_model="numpy")
@@ -419,7 +495,7 @@ def _train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf
                  pi, pj, labels, templates, is_ce, nt, N, p, d,
                  lr_e, wd_e, lr_d, wd_d, t0, t1, total, eval_every, stop_at_test,
                  all_pairs, all_ptr, n_par, test_pairs, test_labels, tr_pairs, tr_ptr,
-                 thresh, rec_f, rec_emb, rec_pos, first, fast, limit):
+                 thresh, rec_f, rec_emb, rec_pos, first, fast, limit, side, l1):
     """Run steps t0 <= t < t1 (t <= total): measure step t, record it if due, then update unless t == total.
 
     Every step forwards all N samples (training rows first) and takes the gradient from the
@@ -442,7 +518,9 @@ def _train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf
     ``limit`` is in theta's dtype. Returns RAN, STOPPED_AT_TEST (with
     ``stop_at_test``, at the first step with train and test accuracy both >= 0.9), or DIVERGED
     when the training loss is not finite or a parameter's magnitude exceeds ``limit`` (that
-    step is recorded, and no update follows).
+    step is recorded, and no update follows). ``side`` and ``l1`` choose the model (matrix
+    input stage, L1 penalty; 0 and 0 = the additive toy); the recorded train loss is the head's
+    (data) loss, without the L1 term.
     """
     n_test = N - nt
     no = dims[dims.size - 1]
@@ -454,7 +532,7 @@ def _train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf
     G = gbuf1[: nt * no].reshape((nt, no))
     E = theta[: p * d].reshape((p, d))
     for t in range(t0, t1):
-        _forward(theta, dims, w_off, b_off, a_off, acts, pi, pj, N, d, c[8], fast)
+        _forward(theta, dims, w_off, b_off, a_off, acts, pi, pj, N, d, c[8], fast, side)
         tr_loss, tr_ok = _head(out, labels, templates, is_ce, 0, nt, G, True, inv_nt)
         te_loss, te_ok = _head(out, labels, templates, is_ce, nt, N, G, False, 0.0)
         diverged = not (np.isfinite(tr_loss) and _representable(theta, limit))
@@ -467,12 +545,12 @@ def _train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf
         stop = stop_at_test and n_test > 0 and tr_acc >= ACC_THRESHOLD and te_acc >= ACC_THRESHOLD
         record = (t % eval_every == 0) or (t == total) or diverged or stop
         if record or first[FIRST_RQI] < 0:
-            normalize_into(E, En)
-            rqi = count_holding(En, all_pairs, all_ptr, thresh) / n_par if n_par > 0 else 0.0
+            held = holding_into(E, En, side, all_pairs, all_ptr, thresh)  # additive or matrix RQI
+            rqi = held / n_par if n_par > 0 else 0.0
             if first[FIRST_RQI] < 0 and rqi >= RQI_THRESHOLD:
                 first[FIRST_RQI] = t
             if record:
-                implied = count_implied(En, test_pairs, test_labels, tr_pairs, tr_ptr, thresh)
+                implied = implied_count(En, side, test_pairs, test_labels, tr_pairs, tr_ptr, thresh)
                 i = rec_pos[0]
                 rec_f[i, 0] = t
                 rec_f[i, 1] = tr_loss * inv_nt
@@ -488,7 +566,7 @@ def _train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf
         if stop:
             return STOPPED_AT_TEST
         if t < total:
-            _backward(theta, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf2, pi, pj, nt, N, d, c[8])
+            _backward(theta, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf2, pi, pj, nt, N, d, c[8], side, l1)
             _adamw(theta, grad, m, v, t + 1, p * d, lr_e, wd_e, lr_d, wd_d, c)
     return RAN
 
@@ -504,11 +582,14 @@ class TrainResult:
         config: the :class:`NetworkConfig`.
         split: the training split.
         steps: (T,) int64 recorded steps (parameters after that many updates).
-        train_loss, test_loss: (T,) mean loss over training / test samples (NaN without a test set).
+        train_loss, test_loss: (T,) mean loss over training / test samples (NaN without a test set);
+            the head's loss only (an ``embed_l1`` penalty is not included).
         train_acc, test_acc: (T,) accuracies in [0, 1] (test NaN without a test set).
-        rqi: (T,) representation quality index of the embeddings (docs/theory.md §7).
+        rqi: (T,) representation quality index of the embeddings (docs/theory.md §7; for the
+            matrix model the matrix RQI of :func:`efftheory.metrics.matrix_rqi`).
         predicted_test_acc: (T,) predicted test accuracy Âcc from the embeddings.
-        embeddings: (T, p, d) float64 normalised embeddings at each recorded step.
+        embeddings: (T, p, d) float64 normalised embeddings at each recorded step (matrix model:
+            the matrices divided by their global RMS, row-major, d = k²).
         E0, E_final: (p, d) raw embeddings at step 0 and at the last step run.
         steps_to_train, steps_to_test, steps_to_rqi: first step with train / test accuracy
             >= 0.9 or RQI >= 0.95 (checked at every step, recorded or not), None if never.
@@ -570,21 +651,33 @@ class _Problem:
         self.gbuf2 = np.zeros_like(self.gbuf1)
         self.is_ce = config.loss == "ce"
         self.fast = dtype == np.float32
+        self.side, self.l1 = config.side, float(config.embed_l1)
 
     def metric_arrays(self, split: Split) -> tuple:
-        """Arrays of the RQI / predicted-accuracy kernels (samples indexed as in the task)."""
+        """Arrays of the RQI / predicted-accuracy kernels (samples indexed as in the task).
+
+        |P0| counts the parallelograms of the model's RQI: those with a non-zero additive
+        constraint for the sum model, every pair of distinct equal-label samples for the
+        matrix model ((a, b) and (b, a) of commuting a, b constrain M_a M_b = M_b M_a).
+        """
         task = split.task
         every = task.classes()
-        n_par = count_parallelograms(task, np.arange(task.n_samples))
+        count = count_equal_result_pairs if self.side else count_parallelograms
+        n_par = count(task, np.arange(task.n_samples))
         return (every.pairs_of(task), every.ptr, n_par, *implied_arrays(split))
+
+    def threshold(self, p: int, delta: float) -> float:
+        """The holding threshold of the model's RQI: δ_p (sum) or the paper's fixed 0.5 (matrix)."""
+        return MATRIX_THRESHOLD if self.side else threshold(p, delta)
 
 
 def loss_and_gradient(split: Split, config: NetworkConfig, theta: np.ndarray | None = None):
     """Mean training loss and its gradient with respect to the flat parameters.
 
     ``theta`` (n_params,) in the layout of :func:`init_params` (default: the initial
-    parameters of ``config``); returns ``(loss, grad)`` with grad (n_params,). This is the
-    kernel path the training loop uses, exposed for checks against finite differences.
+    parameters of ``config``); returns ``(loss, grad)`` with grad (n_params,). The loss is the
+    whole objective: the head's mean loss plus ``embed_l1 * mean |E|``. This is the kernel path
+    the training loop uses, exposed for checks against finite differences.
     """
     prob = _Problem(split, config)
     theta = prob.theta if theta is None else np.ascontiguousarray(theta, dtype=prob.theta.dtype)
@@ -592,15 +685,19 @@ def loss_and_gradient(split: Split, config: NetworkConfig, theta: np.ndarray | N
     lay = prob.layout
     nt, no = prob.nt, int(lay.dims[-1])
     one = theta.dtype.type(1)
-    _forward(theta, lay.dims, lay.w_off, lay.b_off, lay.a_off, prob.acts, prob.pi, prob.pj, nt, prob.d, one, prob.fast)
+    _forward(theta, lay.dims, lay.w_off, lay.b_off, lay.a_off, prob.acts, prob.pi, prob.pj, nt, prob.d, one, prob.fast,
+             prob.side)
     L = lay.dims.size - 1
     out = prob.acts[lay.a_off[L] * nt : (lay.a_off[L] + no) * nt].reshape(nt, no)
     G = prob.gbuf1[: nt * no].reshape(nt, no)
     loss, _ = _head(out, prob.labels, prob.templates, prob.is_ce, 0, nt, G, True, 1.0 / nt)
     grad = np.zeros_like(theta)
     _backward(theta, grad, lay.dims, lay.w_off, lay.b_off, lay.a_off, prob.acts, prob.gbuf1, prob.gbuf2,
-              prob.pi, prob.pj, nt, nt, prob.d, one)
-    return loss / nt, grad
+              prob.pi, prob.pj, nt, nt, prob.d, one, prob.side, prob.l1)
+    loss = loss / nt
+    if prob.l1 > 0.0:
+        loss += prob.l1 * float(np.abs(theta[: lay.n_embed].astype(np.float64)).mean())
+    return loss, grad
 
 
 def _divergence_limit(dtype) -> float:
@@ -657,7 +754,7 @@ def train_network(split: Split, config: NetworkConfig | None = None, steps: int 
     rec_pos = np.zeros(1, dtype=np.int64)
     first = np.full(3, -1, dtype=np.int64)  # first steps over the train / test / RQI thresholds
     limit = _divergence_limit(theta.dtype)
-    thresh = threshold(p, delta)
+    thresh = prob.threshold(p, delta)
     t, done, outcome = 0, 0, RAN
     with one_blas_thread():
         while t <= steps and outcome == RAN:
@@ -668,7 +765,7 @@ def train_network(split: Split, config: NetworkConfig | None = None, steps: int 
                 p, d, config.embed_lr, config.embed_wd, config.decoder_lr, config.decoder_wd,
                 t, t1, steps, eval_every, stop_at_test, *metric_arrays, thresh, rec_f, rec_emb,
                 rec_pos, first, prob.fast,  # the Padé tanh is accurate to float32 only
-                _below_in(theta.dtype, limit),
+                _below_in(theta.dtype, limit), prob.side, prob.l1,  # the model: input stage, L1 penalty
             )
             now = int(rec_f[rec_pos[0] - 1, 0]) if outcome != RAN else min(t1, steps)
             if progress is not None and now > done:

@@ -91,10 +91,13 @@ CELL_KEYS = ("t_train", "t_test", "t_rqi", "steps_run", "final_train_acc", "fina
 
 @dataclass(frozen=True)
 class Axis:
-    """``n`` values of hyper-parameter ``name`` from ``lo`` to ``hi`` (inclusive), linear or log.
+    """``n`` values of hyper-parameter ``name`` from ``lo`` to ``hi`` (inclusive), linear or log,
+    or an explicit list of values (``points``, e.g. the irregular weight decays of Fig 5d).
 
     ``values`` is a tuple of ``n`` increasing Python numbers (ints for ``width``/``dim``); log
-    axes space ``log10`` evenly and hit both ends exactly.
+    axes space ``log10`` evenly and hit both ends exactly. With ``points`` the values are those
+    (strictly increasing), ``lo``/``hi``/``n`` their first, last and count (use
+    :meth:`from_values`), and the axis is not log.
     """
 
     name: str
@@ -102,10 +105,21 @@ class Axis:
     hi: float
     n: int
     log: bool = False
+    points: tuple | None = None
+
+    @classmethod
+    def from_values(cls, name: str, values) -> "Axis":
+        """An axis over exactly these values (strictly increasing)."""
+        values = tuple(values)
+        require(len(values) >= 1, f"{name}: the value list is empty")
+        return cls(name, values[0], values[-1], len(values), False, values)
 
     def __post_init__(self) -> None:
         require(self.name in AXES, f"unknown axis {self.name!r} (choose from {', '.join(AXES)})")
         require(isinstance(self.n, numbers.Integral) and self.n >= 1, f"{self.name}: N must be >= 1, got {self.n!r}")
+        if self.points is not None:
+            self._check_points()
+            return
         lo, hi = float(self.lo), float(self.hi)
         require(math.isfinite(lo) and math.isfinite(hi), f"{self.name}: range {self.spec()} is not finite")
         if self.n == 1:
@@ -123,9 +137,34 @@ class Axis:
         if kind is int:
             require(len(set(self.values)) == self.n, f"{self.name}: {self.spec()} rounds to repeated integers")
 
+    def _check_points(self) -> None:
+        _, kind, floor, inclusive = AXES[self.name]
+        pts = self.points
+        ok = all(isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) for v in pts)
+        require(ok, f"{self.name}: the values {self.spec()} are not all finite numbers")
+        if kind is int:
+            require(all(float(v).is_integer() for v in pts), f"{self.name}: the values {self.spec()} are not whole")
+        pts = tuple(int(v) for v in pts) if kind is int else tuple(float(v) for v in pts)
+        require(len(pts) == self.n and pts[0] == float(self.lo) and pts[-1] == float(self.hi) and not self.log,
+                f"{self.name}: an explicit value list sets lo, hi and n itself (use Axis.from_values)")
+        require(all(a < b for a, b in zip(pts, pts[1:])), f"{self.name}: the values {self.spec()} must increase")
+        bad = [v for v in pts if not (v >= floor if inclusive else v > floor)]
+        if bad:
+            raise InputError(f"{self.name}: value {bad[0]!r} out of range in {self.spec()}")
+        if self.name == "frac":
+            require(pts[-1] < 1, f"frac: the test set must not be empty, got {pts[-1]!r}")
+        object.__setattr__(self, "points", pts)
+
     @classmethod
     def parse(cls, name: str, text: str) -> "Axis":
-        """``"1e-5:1e-2:10:log"`` or ``"0:10:11"`` -> Axis."""
+        """``"1e-5:1e-2:10:log"`` or ``"0:10:11"`` -> Axis; a comma list ``"0,1,2,5,10"`` gives
+        exactly those values."""
+        if "," in text:
+            try:
+                values = [float(v) for v in text.split(",")]
+            except ValueError:
+                raise InputError(f"{name}: {text!r} is not a list of numbers like 0,1,2,5") from None
+            return cls.from_values(name, values)
         parts = text.split(":")
         require(
             len(parts) in (3, 4) and (len(parts) == 3 or parts[3] in ("log", "lin")),
@@ -138,6 +177,8 @@ class Axis:
         return cls(name, lo, hi, n, len(parts) == 4 and parts[3] == "log")
 
     def spec(self) -> str:
+        if self.points is not None:
+            return ",".join(f"{v:g}" if isinstance(v, float) else repr(v) for v in self.points)
         return f"{self.lo!r}:{self.hi!r}:{self.n}" + (":log" if self.log else "")
 
     @property
@@ -146,6 +187,8 @@ class Axis:
 
     @property
     def values(self) -> tuple:
+        if self.points is not None:
+            return self.points
         lo, hi, n = float(self.lo), float(self.hi), int(self.n)
         if n == 1:
             raw = np.array([lo])
@@ -159,7 +202,10 @@ class Axis:
         return tuple(float(v) for v in raw)
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "lo": float(self.lo), "hi": float(self.hi), "n": int(self.n), "log": bool(self.log)}
+        out = {"name": self.name, "lo": float(self.lo), "hi": float(self.hi), "n": int(self.n), "log": bool(self.log)}
+        if self.points is not None:  # only then: manifests of range axes stay as they were
+            out["values"] = list(self.points)
+        return out
 
 
 @dataclass(frozen=True)
@@ -204,8 +250,10 @@ class SweepSettings:
     keep records (:func:`network_cell` keeps none and measures its step counts at every step,
     whatever it is); ``early_stop`` ends a run once both accuracies reached 0.9 (its
     phase is then decided); ``network`` holds further :class:`efftheory.network.NetworkConfig`
-    fields fixed for every cell (e.g. ``{"loss": "ce"}``).
-    Defaults are the paper's toy: p = 10, n_train = 45 of N = 55, budget 1e4 steps, seed 0.
+    fields fixed for every cell (e.g. ``{"loss": "ce"}``, or the matrix model of Fig 5d).
+    ``task`` names the task (:func:`efftheory.tasks.make_task`; ``"s3"`` needs p = 6).
+    Defaults are the paper's toy: addition, p = 10, n_train = 45 of N = 55, budget 1e4 steps,
+    seed 0.
     """
 
     p: int = 10
@@ -220,8 +268,14 @@ class SweepSettings:
     network: dict = field(default_factory=dict)
     seeds: tuple | None = None
     vary_split: bool = False
+    task: str = "add"
 
     def __post_init__(self) -> None:
+        from efftheory.tasks import TASKS
+
+        require(self.task in TASKS, f"task must be one of {', '.join(TASKS)}, got {self.task!r}")
+        if self.task != "add":  # refuse a p the task cannot have (s3: 6) before anything runs
+            self.make_task()
         require(isinstance(self.p, numbers.Integral) and self.p >= 2, f"p must be >= 2, got {self.p!r}")
         require(isinstance(self.steps, numbers.Integral) and self.steps >= 1, f"steps must be >= 1, got {self.steps!r}")
         require(math.isfinite(self.gap) and self.gap >= 0, f"gap must be >= 0, got {self.gap!r}")
@@ -265,9 +319,7 @@ class SweepSettings:
 
     def check_grid(self, grid: Grid) -> None:
         """Refuse a grid whose training fractions leave an empty training or test set."""
-        from efftheory.tasks import Addition
-
-        task = Addition(self.p)
+        task = self.make_task()
         if "frac" in (grid.x.name, grid.y.name):
             axis = grid.x if grid.x.name == "frac" else grid.y
             for f in axis.values:
@@ -277,8 +329,16 @@ class SweepSettings:
             n = task.n_train_for(frac=self.frac, n_train=None) if self.frac is not None else task.n_train_for(n_train=self.n_train)
             require(n < task.n_samples, f"n_train={n} leaves no test sample at p={self.p}")
 
+    def make_task(self):
+        """The :class:`~efftheory.tasks.Task` every cell trains on."""
+        from efftheory.tasks import make_task
+
+        return make_task(self.task, self.p)
+
     def to_dict(self) -> dict:
+        task = {} if self.task == "add" else {"task": self.task}  # addition: the manifest as before
         return {
+            **task,
             "p": int(self.p),
             "n_train": None if self.n_train is None else int(self.n_train),
             "frac": None if self.frac is None else float(self.frac),
@@ -304,7 +364,8 @@ def _seed_ok(seed) -> bool:
 def network_cell(settings: dict, fixed: dict) -> dict:
     """Train the toy network (docs/theory.md §9) at one grid cell; return the :data:`CELL_KEYS` and its phase.
 
-    The split is ``Addition(p).split(n_train|frac, split_seed)``; the network config is
+    The split is ``make_task(task, p).split(n_train|frac, split_seed)`` (task ``fixed["task"]``,
+    default ``"add"``); the network config is
     ``replace(NetworkConfig(**fixed["network"], seed=seed), **settings)`` (``frac`` goes to the
     split instead). With ``early_stop`` the run ends once train and test accuracy have both
     reached 0.9. The phase is the network run's own (see :mod:`efftheory.phases`).
@@ -315,9 +376,9 @@ def network_cell(settings: dict, fixed: dict) -> dict:
     of the plain loop (every step recorded) up to where early stopping ends the run.
     """
     from efftheory.network import NetworkConfig, train_network
-    from efftheory.tasks import Addition
+    from efftheory.tasks import make_task
 
-    task = Addition(fixed["p"])
+    task = make_task(fixed.get("task", "add"), fixed["p"])
     frac = settings.get("frac", fixed.get("frac"))
     split_seed = fixed.get("split_seed", fixed["seed"])
     if frac is not None:
@@ -634,40 +695,65 @@ def _completed(tasks, executor, jobs):
 
 @dataclass(frozen=True)
 class Preset:
-    """A panel of the paper's Fig 5: axis names, their ``LO:HI:N[:log]`` ranges and the loss."""
+    """A panel of the paper's Fig 5: axis names, their ``LO:HI:N[:log]`` ranges (or value lists)
+    and the loss; optionally the task, its split size (None: the sweep defaults) and further
+    :class:`~efftheory.network.NetworkConfig` fields."""
 
     x: str
     x_range: str
     y: str
     y_range: str
     loss: str
+    task: str = "add"
+    p: int | None = None
+    n_train: int | None = None
+    network: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def grid(self) -> Grid:
         return Grid(Axis.parse(self.x, self.x_range), Axis.parse(self.y, self.y_range))
 
 
-#: The paper's Fig 5 panels (weight-decay grid 0..10 in steps of 1).
+#: The paper's permutation toy (docs/theory.md §9): 3x3 matrix embeddings of S3 initialised in
+#: [-0.05, 0.05), the L1 penalty 1e-3 mean |M|, the decoder and embedding lr of the additive toy.
+MATRIX_TOY = MappingProxyType({"embed": "matrix", "dim": 9, "embed_l1": 1e-3, "init_scale": 0.1})
+
+#: The paper's Fig 5 panels (weight-decay grid 0..10 in steps of 1; Fig 5d: the S3 matrix toy,
+#: 24 of its 36 samples for training, weight decays 0..200 on the paper's irregular grid).
 PRESETS = MappingProxyType({
     "fig5a": Preset("embed_lr", "1e-5:1e-2:10:log", "decoder_lr", "1e-5:1e-2:10:log", "mse"),
     "fig5b": Preset("decoder_lr", "1e-5:1e-2:10:log", "decoder_wd", "0:10:11", "mse"),
     "fig5c": Preset("decoder_lr", "1e-5:1e-2:10:log", "decoder_wd", "0:10:11", "ce"),
+    "fig5d": Preset("decoder_lr", "1e-5:1e-2:10:log", "decoder_wd", "0,1,2,3,5,10,20,30,50,100,200", "mse",
+                    task="s3", p=6, n_train=24, network=MATRIX_TOY),
 })
 
 
-def ideal_test_accuracy(p: int, *, n_train: int | None = None, frac: float | None = None, seed: int = 0) -> float:
-    """Ideal test accuracy of ``Addition(p).split(n_train|frac, seed)``: the share of test samples
-    the training set's parallelograms imply (the most any run on this split can reach)."""
-    from efftheory.tasks import Addition
-    from efftheory.theory import linear_theory
+def ideal_test_accuracy(p: int, *, n_train: int | None = None, frac: float | None = None, seed: int = 0,
+                        task: str = "add") -> float:
+    """The most test accuracy a representation can be expected to reach on
+    ``make_task(task, p).split(n_train|frac, seed)``.
 
-    split = Addition(p).split(frac=frac, n_train=n_train, seed=seed)
-    return linear_theory(split).ideal_test_accuracy or 0.0
+    Addition: the linear theory's ideal test accuracy, the share of test samples the training
+    set's parallelograms imply. Other tasks (S3 and its matrix toy): the reachable test accuracy
+    (:func:`efftheory.theory.reachable_test_accuracy`), the share of test samples whose label
+    has a training sample and whose symbols both occur in training. For S3 there is no linear
+    theory of the matrix representation (its constraints M_a M_b = M_c M_d are bilinear), and
+    with the group's own matrices every equal-product pair holds, so this is exactly the
+    matrix model's ideal predicted accuracy.
+    """
+    from efftheory.tasks import make_task
+    from efftheory.theory import linear_theory, reachable_test_accuracy
+
+    split = make_task(task, p).split(frac=frac, n_train=n_train, seed=seed)
+    if task == "add":
+        return linear_theory(split).ideal_test_accuracy or 0.0
+    return reachable_test_accuracy(split)
 
 
 def first_split_seed(p: int, *, n_train: int | None = None, frac: float | None = None, at_least: float = 1.0,
-                     tries: int = 1000) -> int | None:
+                     tries: int = 1000, task: str = "add") -> int | None:
     """The first split seed in ``0..tries-1`` whose :func:`ideal_test_accuracy` is at least
     ``at_least`` (1: every test sample can be got right), or None if there is none."""
     return next((s for s in range(tries)
-                 if ideal_test_accuracy(p, n_train=n_train, frac=frac, seed=s) >= at_least), None)
+                 if ideal_test_accuracy(p, n_train=n_train, frac=frac, seed=s, task=task) >= at_least), None)

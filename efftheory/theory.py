@@ -88,6 +88,55 @@ def count_parallelograms(task: Task, samples) -> int:
     return total
 
 
+def equal_result_pairs(task: Task, samples=None) -> np.ndarray:
+    """Every pair of distinct samples with equal labels among ``samples`` (default all of D0),
+    whatever their additive constraint: the parallelograms of a *matrix* representation.
+
+    For matrices the pair {(a, b), (b, a)} of commuting a, b is a real constraint
+    ``M_a M_b = M_b M_a`` (learned matrices need not commute), so unlike :func:`parallelograms`
+    nothing is dropped. Returns (M, 2) int64 sample indices ``(u, v)``, ``u < v``, sorted;
+    M = 90 on the full table of S3 (6 classes of 6 samples: 6 · 15).
+    """
+    ab = _within_class_pairs(task.classes(samples))
+    return ab[np.lexsort((ab[:, 1], ab[:, 0]))]
+
+
+def equal_result_quads(task: Task, samples=None) -> np.ndarray:
+    """:func:`equal_result_pairs` as symbol quadruples: (M, 4) int64 rows ``(a, b, c, d)`` with
+    r(a, b) = r(c, d) (for a group: a ∘ b = c ∘ d)."""
+    ab = equal_result_pairs(task, samples)
+    return np.ascontiguousarray(np.concatenate([task.pairs[ab[:, 0]], task.pairs[ab[:, 1]]], axis=1))
+
+
+def count_equal_result_pairs(task: Task, samples) -> int:
+    """|{pairs of distinct samples with equal labels}| = sum over labels of n_s (n_s - 1) / 2."""
+    samples = np.asarray(samples, dtype=np.int64)
+    n_s = np.bincount(task.labels[samples], minlength=task.n_classes)
+    return int((n_s * (n_s - 1) // 2).sum())
+
+
+def reachable_test_accuracy(split: Split) -> float:
+    """Share of test samples (a, b) that a representation can imply at all: a training sample
+    has the same label, and both a and b occur in some training sample (else M_a or M_b never
+    receives a gradient from the data). NaN without a test set.
+
+    For the matrix model this is the ideal predicted accuracy: with the group's own matrices
+    every equal-product parallelogram holds, so a test sample is implied exactly when its class
+    has a training sample. It is a necessary condition, not the linear theory's statement that
+    the data *force* the structure (the matrix constraints are not linear).
+    """
+    task = split.task
+    if split.n_test == 0:
+        return float("nan")
+    seen = np.zeros(task.p, bool)
+    seen[split.train_pairs.ravel()] = True
+    has_label = np.zeros(task.n_classes, bool)
+    has_label[task.labels[split.train]] = True
+    test = split.test_pairs
+    ok = has_label[task.labels[split.test]] & seen[test[:, 0]] & seen[test[:, 1]]
+    return float(ok.mean())
+
+
 @njit(cache=True)
 def _hessian_kernel(p, samples, labels, n_cls):
     """H from class sums: H = sum_s [n_s sum_a u_a u_a^T - (sum_a u_a)(sum_a u_a)^T].

@@ -5,10 +5,14 @@ Results go to --out DIR (a manifest plus one JSON line per finished cell and see
 same command again resumes, skipping finished runs. A directory is locked while a sweep runs
 into it: a second one is refused (or waits, with --wait). Cells run in a local process pool
 (--jobs) or on a Dask cluster (--dask ADDRESS). Presets: fig5a (embedding lr x decoder lr, MSE),
-fig5b (decoder lr x decoder weight decay, MSE), fig5c (fig5b with cross-entropy); explicit
-options override a preset, and without --seed/--split-seed a preset trains on the first split
-seed whose ideal test accuracy is 1. Budget: --steps 10000 by default; the paper used 100000.
-Split: p = 10, n_train = 45 of 55 (the paper's toy) unless --p/--train-num/--frac say otherwise.
+fig5b (decoder lr x decoder weight decay, MSE), fig5c (fig5b with cross-entropy), fig5d (the
+permutation toy: 3x3 matrix embeddings of S3, 24 of 36 samples, decoder lr x decoder weight
+decay 0..200); explicit options override a preset, and without --seed/--split-seed a preset
+trains on the first split seed whose ideal test accuracy is 1 (for S3: whose test samples can
+all be implied, efftheory.sweep.ideal_test_accuracy). Budget: --steps 10000 by default; the
+paper used 100000 for Figs 5a-c, 10000 for Fig 5d.
+Split: p = 10, n_train = 45 of 55 (the paper's toy) unless --p/--train-num/--frac or the preset
+say otherwise. Ranges are LO:HI:N[:log] or an explicit list of values (0,1,2,5,10).
 Seeds: --seeds K (or a list) runs every cell with K network seeds on one split (--split-seed),
 or on each seed's own split (--vary-split); the map shows each cell's majority phase.
 """
@@ -74,11 +78,12 @@ def _default_jobs() -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", choices=sorted(PRESETS), help="a paper panel's grid and loss (fig5a|fig5b|fig5c)")
+    parser.add_argument("--preset", choices=sorted(PRESETS), help="a paper panel's grid and model (fig5a|fig5b|fig5c|fig5d)")
     parser.add_argument("--x", choices=tuple(AXES), help="hyper-parameter on the horizontal axis")
-    parser.add_argument("--x-range", metavar="LO:HI:N[:log]", help="x values, e.g. 1e-5:1e-2:10:log or 0:10:11")
+    parser.add_argument("--x-range", metavar="LO:HI:N[:log]",
+                        help="x values, e.g. 1e-5:1e-2:10:log or 0:10:11, or a list such as 0,1,2,5,10")
     parser.add_argument("--y", choices=tuple(AXES), help="hyper-parameter on the vertical axis")
-    parser.add_argument("--y-range", metavar="LO:HI:N[:log]", help="y values")
+    parser.add_argument("--y-range", metavar="LO:HI:N[:log]", help="y values (a range or a list, as --x-range)")
     parser.add_argument("--loss", choices=("mse", "ce"), help="network loss (default mse, or the preset's)")
     parser.add_argument("--steps", type=_steps, default=10_000, help="step budget per cell (default 1e4; paper 1e5)")
     parser.add_argument("--gap", type=nonnegative_float, default=1e3, help="phase gap G in steps (default 1000)")
@@ -91,9 +96,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     split = parser.add_mutually_exclusive_group()
     split.add_argument("--split-seed", type=nonnegative_int, help="seed of the one split every run trains on")
     split.add_argument("--vary-split", action="store_true", help="each network seed trains on its own seed's split")
-    parser.add_argument("--p", type=positive_int, default=10, help=P_HELP + " (default 10)")
+    parser.add_argument("--p", type=positive_int, default=None, help=P_HELP + " (default 10, or the preset's)")
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--train-num", type=positive_int, help="training-set size (default 45 of 55 at p=10)")
+    size.add_argument("--train-num", type=positive_int,
+                      help="training-set size (default 45 of 55 at p=10, or the preset's: 24 of 36 for fig5d)")
     size.add_argument("--frac", type=fraction, help="training fraction instead of --train-num")
     parser.add_argument("--width", type=positive_int, help="decoder width for every cell (network default 200)")
     parser.add_argument("--out", required=True, metavar="DIR", help="result directory (resumed if it exists)")
@@ -141,13 +147,22 @@ def run(args, ui):
 
     x, xr, y, yr, loss = _resolve(args)
     grid = Grid(Axis.parse(x, xr), Axis.parse(y, yr))
-    network = {"loss": loss}
+    preset = PRESETS.get(args.preset)
+    network = {**(preset.network if preset else {}), "loss": loss}
     if args.width is not None:
         network["width"] = args.width
-    check_p(args.p)
+    p = args.p if args.p is not None else (preset.p if preset and preset.p else 10)
+    check_p(p)
+    n_train = args.train_num
+    if n_train is None and args.frac is None:
+        if preset and preset.n_train and p == (preset.p or 10):
+            n_train = preset.n_train
+        elif p == 10:
+            n_train = 45
     settings = SweepSettings(
-        p=args.p,
-        n_train=45 if (args.train_num is None and args.frac is None and args.p == 10) else args.train_num,
+        task=preset.task if preset else "add",
+        p=p,
+        n_train=n_train,
         frac=args.frac,
         steps=args.steps,
         gap=args.gap,
@@ -157,7 +172,7 @@ def run(args, ui):
         vary_split=args.vary_split,
     )
     if settings.n_train is None and settings.frac is None and "frac" not in (x, y):
-        raise InputError(f"--train-num or --frac is needed at p={args.p} (the default n_train=45 is for p=10)")
+        raise InputError(f"--train-num or --frac is needed at p={p} (the default n_train=45 is for p=10)")
     plot = check_output_path(args.plot, "--plot")
     cell_fn = synthetic_cell if args.cell == "synthetic" else network_cell
     fixed_split = "frac" not in (x, y)
@@ -205,7 +220,7 @@ def _with_seeds(args, settings, fixed_split: bool):
 
     split_seed = args.split_seed if args.split_seed is not None else args.seed
     if split_seed is None and args.preset and fixed_split and not args.vary_split:
-        split_seed = first_split_seed(settings.p, **_split_size(settings), tries=SEED_TRIES)
+        split_seed = first_split_seed(settings.p, **_split_size(settings), tries=SEED_TRIES, task=settings.task)
         if split_seed is None:
             size = f"frac={settings.frac}" if settings.frac is not None else f"n_train={settings.n_train}"
             _note(args, f"no split seed below {SEED_TRIES} has ideal test accuracy 1 at p={settings.p}, {size}; "
@@ -224,10 +239,12 @@ def _ideal_note(args, settings) -> dict:
     from efftheory.sweep import first_split_seed, ideal_test_accuracy
 
     split_seeds = sorted({settings.split_seed(s) for s in settings.network_seeds})
-    ideal = {s: ideal_test_accuracy(settings.p, **_split_size(settings), seed=s) for s in split_seeds}
+    ideal = {s: ideal_test_accuracy(settings.p, **_split_size(settings), seed=s, task=settings.task)
+             for s in split_seeds}
     low = [s for s in split_seeds if ideal[s] < 0.9]
     if low:
-        good = first_split_seed(settings.p, **_split_size(settings), at_least=0.9, tries=SEED_TRIES)
+        good = first_split_seed(settings.p, **_split_size(settings), at_least=0.9, tries=SEED_TRIES,
+                                task=settings.task)
         which = (f"seed {good} can" if good is not None else f"no seed below {SEED_TRIES} can")
         named = ", ".join(f"seed {s} has ideal test accuracy {ideal[s]:.2f}" for s in low[:3]) + (
             f" (and {len(low) - 3} more)" if len(low) > 3 else "")
@@ -249,6 +266,7 @@ def _summary(args, result, plot) -> dict:
         "y_log": grid.y.log,
         "preset": args.preset,
         "cell": args.cell,
+        "task": fixed.task,
         **{k: v for k, v in fixed.to_dict().items() if k != "network"},
         "split_seed": None if fixed.vary_split else fixed.seed,
         "network": fixed.network,
@@ -289,7 +307,8 @@ def _text(args, result, plot) -> str:
     what = "runs" if many else "cells"
     lines = [
         f"phase sweep: {grid.x.name} {grid.x.spec()} x {grid.y.name} {grid.y.spec()}, "
-        f"loss {fixed.network.get('loss', 'mse')}, {fixed.steps} steps, G = {fixed.gap:g}, {_seed_words(fixed)}",
+        + ("" if fixed.task == "add" else f"task {fixed.task} ({fixed.network.get('embed', 'sum')} model), ")
+        + f"loss {fixed.network.get('loss', 'mse')}, {fixed.steps} steps, G = {fixed.gap:g}, {_seed_words(fixed)}",
         f"{len(result.records)} {what}: {result.computed} computed, {result.reused} reused, {result.dropped} stored "
         f"lines ignored, {result.seconds:.1f} s -> {args.out}",
         ", ".join(f"{p} {n}" for p, n in result.counts.items()) + (" runs" if many else ""),
