@@ -204,8 +204,12 @@ class SweepSettings:
     network: dict = field(default_factory=dict)
     seeds: tuple | None = None
     vary_split: bool = False
+    task: str = "add"
 
     def __post_init__(self) -> None:
+        from efftheory.tasks import TASKS
+
+        require(self.task in TASKS, f"task must be one of {', '.join(TASKS)}, got {self.task!r}")
         require(isinstance(self.p, numbers.Integral) and self.p >= 2, f"p must be >= 2, got {self.p!r}")
         require(isinstance(self.steps, numbers.Integral) and self.steps >= 1, f"steps must be >= 1, got {self.steps!r}")
         require(math.isfinite(self.gap) and self.gap >= 0, f"gap must be >= 0, got {self.gap!r}")
@@ -249,9 +253,9 @@ class SweepSettings:
 
     def check_grid(self, grid: Grid) -> None:
         """Refuse a grid whose training fractions leave an empty training or test set."""
-        from efftheory.tasks import Addition
+        from efftheory.tasks import make_task
 
-        task = Addition(self.p)
+        task = make_task(self.task, self.p)
         if "frac" in (grid.x.name, grid.y.name):
             axis = grid.x if grid.x.name == "frac" else grid.y
             for f in axis.values:
@@ -275,6 +279,8 @@ class SweepSettings:
             "network": dict(sorted(self.network.items())),
             "seeds": list(self.network_seeds),
             "vary_split": bool(self.vary_split),
+            # only a task other than addition is written, so that addition sweeps keep their manifests
+            **({"task": self.task} if self.task != "add" else {}),
         }
 
 
@@ -288,15 +294,16 @@ def _seed_ok(seed) -> bool:
 def network_cell(settings: dict, fixed: dict) -> dict:
     """Train the toy network (docs/theory.md §9) at one grid cell; return the :data:`CELL_KEYS` and its phase.
 
-    The split is ``Addition(p).split(n_train|frac, split_seed)``; the network config is
+    The split is ``make_task(task, p).split(n_train|frac, split_seed)`` (``fixed["task"]``, addition
+    when absent); the network config is
     ``replace(NetworkConfig(**fixed["network"], seed=seed), **settings)`` (``frac`` goes to the
     split instead). With ``early_stop`` the run ends once train and test accuracy have both
     reached 0.9. The phase is the network run's own (see :mod:`efftheory.phases`).
     """
     from efftheory.network import NetworkConfig, train_network
-    from efftheory.tasks import Addition
+    from efftheory.tasks import make_task
 
-    task = Addition(fixed["p"])
+    task = make_task(fixed.get("task", "add"), fixed["p"])
     frac = settings.get("frac", fixed.get("frac"))
     split_seed = fixed.get("split_seed", fixed["seed"])
     if frac is not None:
@@ -622,19 +629,20 @@ PRESETS = MappingProxyType({
 })
 
 
-def ideal_test_accuracy(p: int, *, n_train: int | None = None, frac: float | None = None, seed: int = 0) -> float:
-    """Ideal test accuracy of ``Addition(p).split(n_train|frac, seed)``: the share of test samples
-    the training set's parallelograms imply (the most any run on this split can reach)."""
-    from efftheory.tasks import Addition
+def ideal_test_accuracy(p: int, *, n_train: int | None = None, frac: float | None = None, seed: int = 0,
+                        task: str = "add") -> float:
+    """Ideal test accuracy of ``make_task(task, p).split(n_train|frac, seed)``: the share of test
+    samples the training set's parallelograms imply (the most any run on this split can reach)."""
+    from efftheory.tasks import make_task
     from efftheory.theory import linear_theory
 
-    split = Addition(p).split(frac=frac, n_train=n_train, seed=seed)
+    split = make_task(task, p).split(frac=frac, n_train=n_train, seed=seed)
     return linear_theory(split).ideal_test_accuracy or 0.0
 
 
 def first_split_seed(p: int, *, n_train: int | None = None, frac: float | None = None, at_least: float = 1.0,
-                     tries: int = 1000) -> int | None:
+                     tries: int = 1000, task: str = "add") -> int | None:
     """The first split seed in ``0..tries-1`` whose :func:`ideal_test_accuracy` is at least
     ``at_least`` (1: every test sample can be got right), or None if there is none."""
     return next((s for s in range(tries)
-                 if ideal_test_accuracy(p, n_train=n_train, frac=frac, seed=s) >= at_least), None)
+                 if ideal_test_accuracy(p, n_train=n_train, frac=frac, seed=s, task=task) >= at_least), None)

@@ -96,6 +96,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     size.add_argument("--train-num", type=positive_int, help="training-set size (default 45 of 55 at p=10)")
     size.add_argument("--frac", type=fraction, help="training fraction instead of --train-num")
     parser.add_argument("--width", type=positive_int, help="decoder width for every cell (network default 200)")
+    parser.add_argument("--task", choices=("add", "modadd"), default="add",
+                        help="add: integer addition (the paper's toy); modadd: addition mod p, with 2-d embeddings "
+                             "and (unless --loss or a preset says otherwise) the CE head (default add)")
     parser.add_argument("--out", required=True, metavar="DIR", help="result directory (resumed if it exists)")
     parser.add_argument("--wait", action="store_true", help="if another sweep is running into --out, wait for it")
     parser.add_argument("--jobs", type=positive_int, default=_default_jobs(), help="local worker processes (default: all cores)")
@@ -142,6 +145,10 @@ def run(args, ui):
     x, xr, y, yr, loss = _resolve(args)
     grid = Grid(Axis.parse(x, xr), Axis.parse(y, yr))
     network = {"loss": loss}
+    if args.task == "modadd":  # a ring needs a plane; the CE head has one logit per residue
+        network["dim"] = 2
+        if args.loss is None and args.preset is None:
+            network["loss"] = "ce"
     if args.width is not None:
         network["width"] = args.width
     check_p(args.p)
@@ -155,6 +162,7 @@ def run(args, ui):
         early_stop=not args.no_early_stop,
         network=network,
         vary_split=args.vary_split,
+        task=args.task,
     )
     if settings.n_train is None and settings.frac is None and "frac" not in (x, y):
         raise InputError(f"--train-num or --frac is needed at p={args.p} (the default n_train=45 is for p=10)")
@@ -205,7 +213,7 @@ def _with_seeds(args, settings, fixed_split: bool):
 
     split_seed = args.split_seed if args.split_seed is not None else args.seed
     if split_seed is None and args.preset and fixed_split and not args.vary_split:
-        split_seed = first_split_seed(settings.p, **_split_size(settings), tries=SEED_TRIES)
+        split_seed = first_split_seed(settings.p, **_split_size(settings), tries=SEED_TRIES, task=settings.task)
         if split_seed is None:
             size = f"frac={settings.frac}" if settings.frac is not None else f"n_train={settings.n_train}"
             _note(args, f"no split seed below {SEED_TRIES} has ideal test accuracy 1 at p={settings.p}, {size}; "
@@ -224,10 +232,12 @@ def _ideal_note(args, settings) -> dict:
     from efftheory.sweep import first_split_seed, ideal_test_accuracy
 
     split_seeds = sorted({settings.split_seed(s) for s in settings.network_seeds})
-    ideal = {s: ideal_test_accuracy(settings.p, **_split_size(settings), seed=s) for s in split_seeds}
+    ideal = {s: ideal_test_accuracy(settings.p, **_split_size(settings), seed=s, task=settings.task)
+             for s in split_seeds}
     low = [s for s in split_seeds if ideal[s] < 0.9]
     if low:
-        good = first_split_seed(settings.p, **_split_size(settings), at_least=0.9, tries=SEED_TRIES)
+        good = first_split_seed(settings.p, **_split_size(settings), at_least=0.9, tries=SEED_TRIES,
+                                task=settings.task)
         which = (f"seed {good} can" if good is not None else f"no seed below {SEED_TRIES} can")
         named = ", ".join(f"seed {s} has ideal test accuracy {ideal[s]:.2f}" for s in low[:3]) + (
             f" (and {len(low) - 3} more)" if len(low) > 3 else "")
@@ -249,6 +259,7 @@ def _summary(args, result, plot) -> dict:
         "y_log": grid.y.log,
         "preset": args.preset,
         "cell": args.cell,
+        "task": fixed.task,
         **{k: v for k, v in fixed.to_dict().items() if k != "network"},
         "split_seed": None if fixed.vary_split else fixed.seed,
         "network": fixed.network,
@@ -288,7 +299,7 @@ def _text(args, result, plot) -> str:
     many = len(fixed.network_seeds) > 1
     what = "runs" if many else "cells"
     lines = [
-        f"phase sweep: {grid.x.name} {grid.x.spec()} x {grid.y.name} {grid.y.spec()}, "
+        f"phase sweep{' (addition mod p)' if fixed.task == 'modadd' else ''}: {grid.x.name} {grid.x.spec()} x {grid.y.name} {grid.y.spec()}, "
         f"loss {fixed.network.get('loss', 'mse')}, {fixed.steps} steps, G = {fixed.gap:g}, {_seed_words(fixed)}",
         f"{len(result.records)} {what}: {result.computed} computed, {result.reused} reused, {result.dropped} stored "
         f"lines ignored, {result.seconds:.1f} s -> {args.out}",
