@@ -1,5 +1,6 @@
-"""Every toy-model figure of the paper, one after the other: Figs 3, 4a, 4b, 4c/d, 5a-c, and the
-validation of the theory against networks in both compare presets (validation_p10).
+"""Every toy-model figure of the paper, one after the other: Figs 3, 4a, 4b, 4c/d, 5a-c, the
+validation of the theory against networks in both compare presets (validation_p10), and networks
+on modular addition against the circle theory (ring_networks).
 
     python paper_repro/all.py [--quick] [--out DIR] [--jobs J] [--budget STEPS] [--skip fig5,...]
 
@@ -21,7 +22,7 @@ except ImportError:
     sys.path.append(str(Path(__file__).resolve().parents[1]))
 from paper_repro.common import parser, prepare, write_json
 
-SCRIPTS = ("fig3", "fig4a", "fig4b", "fig4cd", "fig5", "validation")
+SCRIPTS = ("fig3", "fig4a", "fig4b", "fig4cd", "fig5", "validation", "ring_networks")
 
 
 def main(argv=None) -> int:
