@@ -60,6 +60,22 @@ def test_fit_phases_leaves_unfittable_steps_out():
     assert np.all(np.isnan(phases[1:])) and np.all(np.isnan(coh[1:])) and np.all(np.isnan(var[1:]))
 
 
+def test_fit_phases_is_ring_fit_at_every_step():
+    rng = np.random.default_rng(4)
+    E = rng.standard_normal((40, 9, 3))
+    E[7, :, 1] = 2.5  # one constant dimension: that step is fitted in the remaining plane
+    E[8, :, :2] = 0.0  # two constant dimensions: no plane
+    phases, coh, var = fit_phases(E)
+    for t in range(40):
+        if t == 8:
+            assert np.isnan(coh[t])
+            continue
+        fit = ring_fit(E[t])
+        assert abs(ring_frequency(phases[t])[0]) == abs(fit.frequency)
+        assert coh[t] == pytest.approx(fit.coherence, abs=1e-12) and var[t] == pytest.approx(fit.variance_explained)
+        assert circle_rqi(phases[t], modular_quads(9)) == circle_rqi(fit.phases, modular_quads(9))
+
+
 def _fake_run(p, frac, E0, embeddings, seed=0):
     """What network_ring reads of a TrainResult, built by hand."""
     split = ModularAddition(p).split(frac=frac, seed=seed)
