@@ -454,12 +454,14 @@ def circle_threshold(p: int, kappa: float = DEFAULT_KAPPA) -> float:
 
 
 def circle_rqi(theta, full_quads, delta: float | None = None) -> float | np.ndarray:
-    """Circle RQI: fraction of ``full_quads`` with 1 − cos φ_q < δ_circ, for phases (..., p).
+    """Circle RQI: fraction of ``full_quads`` with 1 − cos φ_q < δ_circ, for phases (..., p);
+    0 for collapsed phases.
 
     ``delta`` defaults to :func:`circle_threshold` (κ = 0.3 of the ring spacing). A ring of any
-    frequency perturbed by less than κ/4 of the spacing per phase scores 1; so does the collapsed
-    f = 0 ring, which satisfies every parallelogram but separates no classes (check
-    :func:`ring_frequency` or :func:`classify_outcome`). Uniform random phases score about 2κ/p.
+    frequency f ≠ 0 perturbed by less than κ/4 of the spacing per phase scores 1. Phases closer
+    to the collapsed f = 0 ring than to any other (:func:`collapsed`) score 0: they satisfy
+    every parallelogram trivially but separate no classes, the way a constant dimension scores
+    0 in the additive RQI (docs/theory.md §7, §13). Uniform random phases score about 2κ/p.
     """
     theta = _check_theta(theta)
     p = theta.shape[-1]
@@ -467,7 +469,18 @@ def circle_rqi(theta, full_quads, delta: float | None = None) -> float | np.ndar
     delta = circle_threshold(p) if delta is None else positive_number(delta, "delta")
     flat = np.ascontiguousarray(theta.reshape(-1, p))
     out = (_holds_count(flat, quads, delta) / quads.shape[0]).reshape(theta.shape[:-1])
+    out = np.where(collapsed(theta), 0.0, out)
     return float(out) if out.ndim == 0 else out
+
+
+def collapsed(theta) -> bool | np.ndarray:
+    """Whether phases (..., p) are closer to the collapsed ring than to any ring of frequency f ≠ 0:
+    |mean_a exp(iθ_a)| (the coherence at f = 0) >= the best coherence at f ≠ 0
+    (:func:`ring_frequency`). All phases equal gives 1 against 0; an exact ring f ≠ 0 the reverse."""
+    theta = _check_theta(theta)
+    _, best = ring_frequency(theta)
+    out = np.abs(np.mean(np.exp(1j * theta), axis=-1)) >= best
+    return bool(out) if out.ndim == 0 else out
 
 
 def ring_frequency(theta) -> tuple[np.ndarray | int, np.ndarray | float]:
@@ -730,12 +743,8 @@ def ring_probability(p: int, frac: float, trials: int, seed: int = 0, *, max_ste
     for t in range(trials):
         train.append(samples[np.sort(rng.choice(samples.shape[0], n, replace=False))])
         theta[t] = rng.uniform(0.0, 2.0 * np.pi, p)
-    pairs, class_starts, n_quads = _by_class(p, train)
-    theories = [_theory_of(p, modular_hessian_from_classes(p, d), int(m)) for d, m in zip(train, n_quads)]
-    lr = np.array([1.0 / th.eigenvalues[-1] if th.rank else 1.0 for th in theories])
-    loss, steps = np.zeros(trials), np.zeros(trials, np.int64)
-    class_offsets = np.arange(0, (trials + 1) * p, p, dtype=np.int64)  # p classes per trial
-    _descend_classes(theta, pairs, class_starts, class_offsets, n_quads, lr, int(max_steps), float(gtol), loss, steps)
+    rest = settle(theta, train, max_steps=max_steps, gtol=gtol)
+    theories, theta, loss, steps, lr = rest.theories, rest.theta, rest.loss, rest.steps, rest.lr
     outcomes = np.asarray(classify_outcome(theta, loss, loss_tol=loss_tol, coherence_min=coherence_min))
     freq, coh = ring_frequency(theta)
     counts = {o: int(np.sum(outcomes == o)) for o in OUTCOMES}
@@ -750,6 +759,60 @@ def ring_probability(p: int, frac: float, trials: int, seed: int = 0, *, max_ste
         steps=steps, converged=steps < max_steps, lr=lr, max_steps=int(max_steps), gtol=float(gtol),
         loss_tol=float(loss_tol), coherence_min=float(coherence_min),
     )
+
+
+@dataclass(frozen=True)
+class Settled:
+    """Phases brought to rest by gradient descent on ℓ_circ of their own training sets (:func:`settle`).
+
+    Attributes:
+        theta: (B, p) final phases (not reduced mod 2π).
+        loss: (B,) final training ℓ_circ.
+        steps: (B,) int64 steps taken; converged: (B,) bool, came to rest (max |∂ℓ/∂θ_a| < gtol)
+            before max_steps.
+        lr: (B,) learning rate of each member, 1 / λ_max(Ĥ_mod) of its training set (1 when the
+            set has no parallelogram: then nothing moves).
+        theories: the :class:`CircleTheory` of each member's training set.
+        outcomes: (B,) str, :func:`classify_outcome` of each final state.
+    """
+
+    theta: np.ndarray
+    loss: np.ndarray
+    steps: np.ndarray
+    converged: np.ndarray
+    lr: np.ndarray
+    theories: list = field(repr=False)
+    outcomes: np.ndarray = field(repr=False)
+
+
+def settle(theta0, train, *, max_steps: int = 100_000, gtol: float = DEFAULT_GTOL) -> Settled:
+    """Gradient descent on ℓ_circ from each start until it comes to rest, members in parallel.
+
+    ``theta0`` (B, p) or (p,) starting phases; ``train`` the training samples (n, 2) of addition
+    mod p, one array for all members or a list of B arrays (member b descends on train[b]). Each
+    member runs at lr = 1 / λ_max(Ĥ_mod) of its own set (monotone in ℓ_circ, see
+    :func:`curvature_bound`) until max_a |∂ℓ/∂θ_a| < ``gtol`` or ``max_steps`` steps, through
+    class sums (O(n) per step). The final states are classified with the default thresholds.
+    """
+    theta = np.array(np.atleast_2d(_check_theta(theta0)), dtype=np.float64)
+    require(theta.ndim == 2, f"theta0 must have shape (p,) or (B, p), got {np.shape(theta0)}")
+    B, p = theta.shape
+    require(isinstance(max_steps, numbers.Integral) and max_steps >= 1, f"max_steps must be a positive integer, got {max_steps!r}")
+    gtol = positive_number(gtol, "gtol")
+    if isinstance(train, (list, tuple)):
+        require(len(train) == B, f"train must hold one training set per start ({B}), got {len(train)}")
+        train = [_check_samples(d, p) for d in train]
+    else:
+        train = [_check_samples(train, p)] * B
+    pairs, class_starts, n_quads = _by_class(p, train)
+    theories = [_theory_of(p, modular_hessian_from_classes(p, d), int(m)) for d, m in zip(train, n_quads)]
+    lr = np.array([1.0 / th.eigenvalues[-1] if th.rank else 1.0 for th in theories])
+    loss, steps = np.zeros(B), np.zeros(B, np.int64)
+    class_offsets = np.arange(0, (B + 1) * p, p, dtype=np.int64)  # p classes per member
+    _descend_classes(theta, pairs, class_starts, class_offsets, n_quads, lr, int(max_steps), float(gtol), loss, steps)
+    outcomes = np.asarray(classify_outcome(theta, loss), dtype=object).reshape(-1)
+    return Settled(theta=theta, loss=loss, steps=steps, converged=steps < max_steps, lr=lr, theories=theories,
+                   outcomes=outcomes)
 
 
 def _by_class(p: int, train: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

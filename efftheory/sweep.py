@@ -336,9 +336,7 @@ class SweepSettings:
         return make_task(self.task, self.p)
 
     def to_dict(self) -> dict:
-        task = {} if self.task == "add" else {"task": self.task}  # addition: the manifest as before
         return {
-            **task,
             "p": int(self.p),
             "n_train": None if self.n_train is None else int(self.n_train),
             "frac": None if self.frac is None else float(self.frac),
@@ -351,6 +349,8 @@ class SweepSettings:
             "network": dict(sorted(self.network.items())),
             "seeds": list(self.network_seeds),
             "vary_split": bool(self.vary_split),
+            # only a task other than addition is written, so that addition sweeps keep their manifests
+            **({"task": self.task} if self.task != "add" else {}),
         }
 
 

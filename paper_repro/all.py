@@ -1,6 +1,7 @@
 """Every toy-model figure of the paper, one after the other: Figs 3, 4a, 4b, 4c/d, 5a-c, 5d (the S3
-permutation toy, 3 network seeds) and the validation of the theory against networks in both
-compare presets (validation_p10).
+permutation toy, 3 network seeds), the validation of the theory against networks in both
+compare presets (validation_p10), and networks on modular addition against the circle theory
+(ring_networks).
 
     python paper_repro/all.py [--quick] [--out DIR] [--jobs J] [--budget STEPS] [--skip fig5,...]
 
@@ -22,7 +23,7 @@ except ImportError:
     sys.path.append(str(Path(__file__).resolve().parents[1]))
 from paper_repro.common import parser, prepare, write_json
 
-SCRIPTS = ("fig3", "fig4a", "fig4b", "fig4cd", "fig5", "fig5d", "validation")
+SCRIPTS = ("fig3", "fig4a", "fig4b", "fig4cd", "fig5", "fig5d", "validation", "ring_networks")
 
 
 def main(argv=None) -> int:

@@ -17,6 +17,7 @@ from efftheory.circle import (
     circle_linear_theory,
     circle_loss,
     circle_rqi,
+    collapsed,
     circle_threshold,
     classify_outcome,
     curvature_bound,
@@ -94,12 +95,25 @@ def test_every_exact_ring_has_zero_loss_and_rqi_one(p, full11):
     for f in range(p):
         theta = ring(p, f)
         assert circle_loss(theta, full) < 1e-28
-        assert circle_rqi(theta, full) == 1.0
+        # every parallelogram holds; the collapsed f = 0 ring separates nothing and scores 0
+        assert circle_rqi(theta, full) == (1.0 if f else 0.0)
+        assert naive.rqi(theta, full, circle_threshold(p)) == 1.0
         k, coh = ring_frequency(theta)
         if f:
             assert coh == pytest.approx(1.0) and k % p == f and abs(k) <= p / 2
         # the numba kernel agrees (the loss saved at time 0)
         assert circle_flow(theta, full, times=[0]).loss[0, 0] < 1e-28
+
+
+def test_collapsed_phases_score_zero_but_a_ring_with_a_common_offset_does_not():
+    p, full = 13, naive.quads(13)
+    rng = np.random.default_rng(5)
+    near_collapse = 0.7 + rng.uniform(-0.01, 0.01, p)  # every |φ_q| < 0.04, far below the tolerance
+    assert naive.rqi(near_collapse, full, circle_threshold(p)) == 1.0  # the plain count is fooled
+    assert collapsed(near_collapse) and circle_rqi(near_collapse, full) == 0.0
+    batch = np.stack([near_collapse, ring(p, 3) + 2.0, rng.uniform(0, 2 * np.pi, p)])
+    assert collapsed(batch).tolist() == [True, False, False]
+    assert circle_rqi(batch, full)[:2].tolist() == [0.0, 1.0]
 
 
 def test_signed_frequency_gives_the_orientation():

@@ -116,3 +116,17 @@ def test_fig5_quick_panels(quick):
         assert d["fixed"]["network"]["loss"] == ("ce" if letter == "c" else "mse")
         # the default seed is the first whose split can reach test accuracy 1 (seed 3 at n = 45)
         assert obj["settings"]["seed"] == obj["settings"]["default_seed"] == 3
+
+
+def test_ring_networks_summarises_its_own_runs(quick):
+    d = _data(quick, "ring_networks")["data"]
+    s, runs = d["summary"], d["runs"]
+    assert s["runs"] == len(runs) == 4 and s["p"] == 11
+    for k, n in enumerate(s["n"]):
+        mine = [r for r in runs if r["n_train"] == n and not r["diverged"]]
+        assert s["ring_rate"][k] == sum(r["ringed"] for r in mine) / len(mine)
+        assert s["generalised_rate"][k] == sum(r["generalised"] for r in mine) / len(mine)
+        outcomes = d["theory_outcome_fractions"][str(n)]
+        assert s["theory_ring_probability"][k] == outcomes["ring"] and sum(outcomes.values()) == pytest.approx(1.0)
+    compared = [r for r in runs if r["frequency_match"] is not None]
+    assert s["match_total"] == [sum(r["frequency_match"] for r in compared), len(compared)]

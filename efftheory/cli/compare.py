@@ -9,13 +9,41 @@ from __future__ import annotations
 import os
 import time
 
-from efftheory.cli._common import P_HELP, check_p, check_output_path, int_list, integer, positive_int, save_figure
+from efftheory.cli._common import P_HELP, check_p, check_output_path, fraction, int_list, integer, positive_int, save_figure
 from efftheory.cli._wording import plural
 from efftheory.cli.train import NETWORK_FIELDS, add_network_arguments, network_config
 
 
+#: the modulus of ``compare --task modadd`` unless --p says otherwise (odd, so every f != 0 is a ring of all p symbols)
+MODADD_P = 17
+#: training fractions of ``compare --task modadd`` unless --fracs or --train-nums say otherwise
+MODADD_FRACS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def fraction_list(text: str) -> list[float]:
+    """``"0.2,0.5"`` -> [0.2, 0.5]; every entry a fraction in (0, 1]."""
+    import argparse
+
+    try:
+        values = [fraction(part) for part in text.split(",") if part.strip()]
+    except argparse.ArgumentTypeError:
+        values = []
+    if not values:
+        raise argparse.ArgumentTypeError(f"must be a comma-separated list of fractions in (0, 1], got {text!r}")
+    return values
+
+
 def add_arguments(parser) -> None:
-    parser.add_argument("--p", type=integer, default=10, help=P_HELP + " (default 10)")
+    parser.add_argument("--p", type=integer, default=None,
+                        help=P_HELP + f" (default 10; {MODADD_P} with --task modadd)")
+    parser.add_argument("--task", choices=("add", "modadd"), default="add",
+                        help="add: the paper's grid against the linear theory; modadd: networks on addition mod p "
+                             "read as rings, against the circle theory (docs/theory.md §13) (default add)")
+    parser.add_argument("--fracs", type=fraction_list, default=None,
+                        help="--task modadd: training fractions (default " + ",".join(map(str, MODADD_FRACS)) + ")")
+    parser.add_argument("--ring-trials", type=positive_int, default=500,
+                        help="--task modadd: random starts per fraction for the circle theory's ring probability "
+                             "(default 500)")
     parser.add_argument("--train-nums", type=int_list, default=None,
                         help="training-set sizes (default round(N k / 11), k = 1..10, and N - 1: "
                              "5, 10, ..., 50, 54 for p = 10)")
@@ -53,10 +81,15 @@ def run(args, ui):
 
     from efftheory.comparison import summarise
     from efftheory.critical import critical_curve
-    from efftheory.errors import require
+    from efftheory.errors import InputError, require
     from efftheory.tasks import Addition
 
     plot_path = check_output_path(args.plot, "--plot")
+    if args.task == "modadd":
+        return _run_modadd(args, ui, plot_path)
+    if args.fracs is not None:
+        raise InputError("--fracs is for --task modadd; use --train-nums")
+    args.p = 10 if args.p is None else args.p
     check_p(args.p)
     task = Addition(args.p)
     N = task.n_samples
@@ -173,3 +206,111 @@ def _text(summary, r, plot_path) -> str:
         f"({r['seconds']:.1f} s with {plural(r['jobs'], 'job')})" + (f"; plot written to {plot_path}" if plot_path else ""),
     ]
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- modular addition: rings
+
+
+def _run_modadd(args, ui, plot_path):
+    """``compare --task modadd``: per run, the network's ring and the circle flow from its own
+    initial phases; per fraction, the ring-formation rate beside the circle theory's ring probability."""
+    import dataclasses
+
+    from efftheory.circle import ring_probability
+    from efftheory.cli.train import task_defaults
+    from efftheory.comparison import run_ring_one, summarise_rings
+    from efftheory.errors import InputError, require
+    from efftheory.parallel import pmap
+    from efftheory.tasks import ModularAddition
+
+    p = MODADD_P if args.p is None else args.p
+    check_p(p)
+    task = ModularAddition(p)
+    require(task.p >= 3, f"--task modadd needs p >= 3, got {task.p}")
+    N = task.n_samples
+    if args.train_nums is not None and args.fracs is not None:
+        raise InputError("give --fracs or --train-nums, not both")
+    if args.train_nums is not None:
+        nums = sorted(set(args.train_nums))
+    else:
+        nums = sorted({task.n_train_for(frac=f) for f in (args.fracs or MODADD_FRACS)})
+    for n in nums:
+        require(2 <= n < N, f"training-set size {n} is outside [2, {N - 1}] for p={task.p} "
+                            "(a ring theory needs two samples and a test set)")
+    seeds = sorted(set(args.seeds))
+    for s in seeds:
+        require(s >= 0, f"--seeds: {s} is negative")
+    if args.preset != "paper":
+        raise InputError("--preset is for --task add; give network options instead")
+    config = network_config(args, 0, task_defaults("modadd"))
+    if config.dim < 2:
+        raise InputError(f"--task modadd needs --dim >= 2 (a ring needs a plane), got {config.dim}")
+
+    start = time.perf_counter()
+    tasks = [(task, n, s, args.steps, config, args.delta) for n in nums for s in seeds]
+    with ui.progress(len(tasks), "runs") as update:
+        runs = pmap(run_ring_one, tasks, args.jobs, update)
+    with ui.progress(len(nums), "ring probability") as update:
+        probs = {}
+        for n in nums:
+            probs[n] = ring_probability(task.p, n / N, args.ring_trials, seed=0)
+            update(1)
+    summary = summarise_rings(runs, task.p, N, probs)
+    seconds = time.perf_counter() - start
+    if plot_path is not None:
+        from efftheory.plotting.ring import plot_ring_compare
+
+        save_figure(plot_ring_compare(summary), plot_path)
+    result = {
+        "task": "modadd", "p": task.p, "n_samples": N, "train_nums": nums, "fracs": summary.frac, "seeds": seeds,
+        "steps": args.steps, "jobs": args.jobs, "settings": dataclasses.asdict(config), "loss": config.loss,
+        "runs": len(runs), "diverged": summary.diverged, "ring_trials": args.ring_trials,
+        "ring_rate": summary.ring_rate, "ring_ci": summary.ring_ci,
+        "generalised_rate": summary.generalised_rate, "generalised_ci": summary.generalised_ci,
+        "mean_test_acc": summary.mean_test_acc,
+        "flow_ring_rate": summary.flow_ring_rate, "flow_ring_ci": summary.flow_ring_ci,
+        "theory_ring_probability": summary.theory_ring_probability, "theory_ring_ci": summary.theory_ring_ci,
+        "theory_outcome_fractions": [probs[n].fraction for n in summary.n],
+        "frequency_match_rate": summary.match_total_rate, "frequency_match_ci": summary.match_total_ci,
+        "frequency_match_counts": summary.match_total, "chance_frequency_match": summary.chance_match,
+        "summary": summary.to_dict(),
+        "run_records": [r.to_dict() for r in runs],
+        "seconds": seconds,
+    }
+    return result, _modadd_text(result, summary, plot_path)
+
+
+def _modadd_text(r, summary, plot_path) -> str:
+    """The readable summary of ``compare --task modadd``."""
+    lines = [
+        f"Addition mod p = {r['p']} (N = {r['n_samples']}): {plural(r['runs'], 'network')} "
+        f"({plural(len(r['train_nums']), 'size')} x {plural(len(r['seeds']), 'seed')}), {plural(r['steps'], 'step')}, "
+        f"{r['loss'].upper()} head, d = {r['settings']['dim']}"
+        + (f"; {summary.diverged} diverged (left out)" if summary.diverged else ""),
+        "",
+        "ring formation (final circle RQI >= 0.95) against the circle theory, per training fraction [Wilson 95%]:",
+        f"    {'frac':>5} {'n':>5} {'networks ring':>19} {'generalised':>19} {'test acc':>8} "
+        f"{'flow from E0 rings':>19} {'theory P(ring)':>19} {'f agrees':>9}",
+    ]
+    for k, n in enumerate(summary.n):
+        prob, pci = summary.theory_ring_probability[k], summary.theory_ring_ci[k]
+        agree, compared = summary.match_counts[k]
+        lines.append(
+            f"    {summary.frac[k]:>5.2f} {n:>5d} {_rate_ci(summary.ring_rate[k], summary.ring_ci[k]):>19} "
+            f"{_rate_ci(summary.generalised_rate[k], summary.generalised_ci[k]):>19} {summary.mean_test_acc[k]:>8.3f} "
+            f"{_rate_ci(summary.flow_ring_rate[k], summary.flow_ring_ci[k]):>19} {_rate_ci(prob, pci):>19} "
+            f"{agree:>4d}/{compared:<4d}")
+    agree, compared = summary.match_total
+    lines += [
+        "    flow from E0: the circle flow from each network's own initial phases on its training set; theory P(ring): "
+        f"from {plural(r['ring_trials'], 'uniform random start')} on random training sets",
+        f"frequency agreement (network |f| = theory |f|, where both formed a ring): {agree} of {compared}"
+        + ("" if not compared else f" = {summary.match_total_rate:.2f}{_ci(summary.match_total_ci, '.2f')}")
+        + f"; chance 1/{r['p'] // 2} = {summary.chance_match:.3f}",
+        f"({r['seconds']:.1f} s with {plural(r['jobs'], 'job')})" + (f"; plot written to {plot_path}" if plot_path else ""),
+    ]
+    return "\n".join(lines)
+
+
+def _rate_ci(rate, ci) -> str:
+    return "n/a" if rate is None else f"{rate:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]"

@@ -102,6 +102,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="training-set size (default 45 of 55 at p=10, or the preset's: 24 of 36 for fig5d)")
     size.add_argument("--frac", type=fraction, help="training fraction instead of --train-num")
     parser.add_argument("--width", type=positive_int, help="decoder width for every cell (network default 200)")
+    parser.add_argument("--task", choices=("add", "modadd"), default="add",
+                        help="add: integer addition (the paper's toy); modadd: addition mod p, with 2-d embeddings "
+                             "and (unless --loss or a preset says otherwise) the CE head (default add)")
     parser.add_argument("--out", required=True, metavar="DIR", help="result directory (resumed if it exists)")
     parser.add_argument("--wait", action="store_true", help="if another sweep is running into --out, wait for it")
     parser.add_argument("--jobs", type=positive_int, default=_default_jobs(), help="local worker processes (default: all cores)")
@@ -149,6 +152,12 @@ def run(args, ui):
     grid = Grid(Axis.parse(x, xr), Axis.parse(y, yr))
     preset = PRESETS.get(args.preset)
     network = {**(preset.network if preset else {}), "loss": loss}
+    # a preset of another task (fig5d: S3) brings its own task; otherwise --task says
+    task = preset.task if preset and preset.task != "add" else args.task
+    if task == "modadd":  # a ring needs a plane; the CE head has one logit per residue
+        network["dim"] = 2
+        if args.loss is None and args.preset is None:
+            network["loss"] = "ce"
     if args.width is not None:
         network["width"] = args.width
     p = args.p if args.p is not None else (preset.p if preset and preset.p else 10)
@@ -160,7 +169,7 @@ def run(args, ui):
         elif p == 10:
             n_train = 45
     settings = SweepSettings(
-        task=preset.task if preset else "add",
+        task=task,
         p=p,
         n_train=n_train,
         frac=args.frac,

@@ -353,7 +353,7 @@ def _ring_text(r, plot_path, save_path) -> str:
         "  outcomes               " + ", ".join(f"{k} {v:.2f}" for k, v in fr.items()),
         "  frequencies found      " + " ".join(f"{f:+d}" for f in r["frequencies"]) + "   (signed, |f| <= p/2; 0 = collapsed)",
         f"  circle RQI >= 0.95     after {steps(r['steps_to_rqi'], 'never for most starts')} steps "
-        f"(median, {reached} of {plural(r['trials'], 'start')}; a collapsed ring also scores RQI 1)",
+        f"(median, {reached} of {plural(r['trials'], 'start')}; a collapsed state scores 0)",
         f"  final circle RQI       {r['final_rqi']:.4f} (mean over starts)",
     ]
     tail = f"({r['seconds']:.1f} s)"

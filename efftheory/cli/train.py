@@ -75,6 +75,26 @@ def add_arguments(parser) -> None:
     parser.add_argument("--eval-every", type=positive_int, default=1, help="evaluate every k steps (default 1)")
     parser.add_argument("--plot", metavar="PNG", help="curves, RQI and embedding trajectories")
     parser.add_argument("--save", metavar="NPZ", help="save the recorded arrays")
+    add_modadd_task_argument(parser)
+
+
+def add_modadd_task_argument(parser) -> None:
+    """--task add|modadd; network options left unset take the task's defaults (:func:`task_defaults`)."""
+    parser.add_argument("--task", choices=("add", "modadd"), default="add",
+                        help="add: integer addition (the paper's toy, defaults as listed); modadd: addition mod p, "
+                             "read as a ring beside the circle theory, with defaults CE head, --dim 2, --embed-lr 1e-2, "
+                             "--decoder-lr 1e-4 (docs/theory.md §13) (default add)")
+    # unset network options fall back to the task's defaults (for add: the values in their help)
+    parser.set_defaults(**{k: None for k in NETWORK_FIELDS})
+
+
+def task_defaults(task_name: str):
+    """The NetworkConfig an unset network option falls back to: the paper's toy for add, the
+    measured modular-addition setting for modadd."""
+    from efftheory.comparison import MODADD_CONFIG
+    from efftheory.network import NetworkConfig
+
+    return MODADD_CONFIG if task_name == "modadd" else NetworkConfig()
 
 
 def run(args, ui):
@@ -87,6 +107,8 @@ def run(args, ui):
     plot_path = check_output_path(args.plot, "--plot")
     save_path = check_output_path(args.save, "--save")
     check_p(args.p)
+    if getattr(args, "task", "add") == "modadd":
+        return _run_modadd(args, ui, plot_path, save_path)
     task = Addition(args.p)
     split = task.split(frac=args.frac, n_train=args.train_num,
                        seed=args.seed if args.split_seed is None else args.split_seed)
@@ -246,6 +268,95 @@ def _text(o, config, save_path, plot_path) -> str:
         *([] if o["diverged"] else _trajectory_rows(o, SCALES)),
         f"{plural(o['steps'], 'step')} in {o['seconds']:.2f} s"
         + (f" ({o['steps_per_second']:.0f} steps/s)" if o["steps_per_second"] else ""),
+    ]
+    if save_path:
+        lines.append(f"arrays saved to {save_path}")
+    if plot_path:
+        lines.append(f"plot written to {plot_path}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- modular addition: the ring
+
+
+def _run_modadd(args, ui, plot_path, save_path):
+    """``train --task modadd``: the network's ring over the evaluated steps, and the circle flow
+    from the network's own initial phases on the same training set (efftheory.network_ring)."""
+    from efftheory.circle import circle_linear_theory, modular_quads
+    from efftheory.errors import InputError
+    from efftheory.network import train_network
+    from efftheory.network_ring import network_ring
+    from efftheory.tasks import ModularAddition
+
+    task = ModularAddition(args.p)
+    if task.p < 3:
+        raise InputError(f"--task modadd needs p >= 3 (a ring of p points), got {task.p}")
+    split = task.split(frac=args.frac, n_train=args.train_num,
+                       seed=args.seed if args.split_seed is None else args.split_seed)
+    config = network_config(args, args.seed, task_defaults("modadd"))
+    if config.dim < 2:
+        raise InputError(f"--task modadd needs --dim >= 2 (a ring needs a plane), got {config.dim}")
+    with ui.progress(args.steps, "training") as update:
+        result = train_network(split, config, args.steps, eval_every=args.eval_every, delta=args.delta,
+                               gap=args.gap, progress=update)
+    if result.diverged:
+        raise InputError(f"the network diverged at step {result.steps_run} (lower the learning rates); "
+                         "there is no ring to read")
+    ring = network_ring(result)
+    lin = circle_linear_theory(task.p, modular_quads(task.p, split.train_pairs))
+    out = {
+        "task": "modadd", "p": task.p, "n_samples": task.n_samples, "n_train": split.n_train, "frac": split.frac,
+        "seed": args.seed, "split_seed": split.seed, "loss": config.loss, "dim": config.dim,
+        "embed_lr": config.embed_lr, "decoder_lr": config.decoder_lr,
+        "steps_to_train": result.steps_to_train, "steps_to_test": result.steps_to_test,
+        "final_train_acc": float(result.train_acc[-1]), "final_test_acc": float(result.test_acc[-1]),
+        "final_full_acc": result.final_full_acc, "phase": result.phase, "diverged": result.diverged,
+        "chance_test_accuracy": chance_test_accuracy(split),
+        "ring_free_directions": lin.free_directions, "ring_locally_unique": lin.locally_unique,
+        "ring_rate": lin.rate,
+        **ring.to_dict(),
+        "steps": result.steps_run, "seconds": result.seconds,
+        "steps_per_second": result.steps_run / result.seconds if result.seconds > 0 else None,
+    }
+    if save_path is not None:
+        save_arrays(save_path, dict(
+            train=split.train, steps=result.steps, train_loss=result.train_loss, test_loss=result.test_loss,
+            train_acc=result.train_acc, test_acc=result.test_acc, embeddings=result.embeddings, E0=result.E0,
+            E_final=result.E_final, ring_phases=ring.phases, ring_frequency=ring.frequency,
+            ring_coherence=ring.coherence, ring_circle_rqi=ring.circle_rqi, theta0=ring.theta0,
+            theory_theta=ring.theory_theta), compressed=True)
+    if plot_path is not None:
+        from efftheory.plotting.ring import plot_network_ring
+
+        save_figure(plot_network_ring(result, ring), plot_path)
+    return out, _modadd_text(out, config, save_path, plot_path)
+
+
+def _modadd_text(o, config, save_path, plot_path) -> str:
+    """The readable summary of ``train --task modadd``."""
+    if o["theory_outcome"] == "ring":
+        agree = ("yes" if o["frequency_match"] else "no") if o["ringed"] else "nothing to compare (no network ring)"
+    else:
+        agree = f"nothing to compare (the flow ended {o['theory_outcome']})"
+    lines = [
+        f"Addition mod p = {o['p']}: {o['n_train']} of {plural(o['n_samples'], 'sample')} in training "
+        f"(frac {o['frac']:.3f}, split seed {o['split_seed']}); network seed {o['seed']}, {config.loss.upper()} head,",
+        f"  d = {config.dim}, {config.depth} x {config.width} tanh, lr {config.embed_lr:g} / {config.decoder_lr:g}, "
+        f"wd {config.embed_wd:g} / {config.decoder_wd:g}, {config.dtype}",
+        "",
+        f"final train accuracy {o['final_train_acc']:.3f}, test accuracy {_acc(o['final_test_acc'])} "
+        f"(chance {_acc(o['chance_test_accuracy'])}); steps to train acc >= 0.9: {steps(o['steps_to_train'])}, "
+        f"to test acc >= 0.9: {steps(o['steps_to_test'])} -> phase: {o['phase']}",
+        f"network ring (embeddings' leading PCA plane): |f| = {o['ring_frequency']}, coherence "
+        f"{_acc(o['ring_coherence'])}, circle RQI {o['ring_circle_rqi']:.3f}, variance in the plane "
+        f"{_acc(o['ring_variance_explained'])} -> {'a ring' if o['ringed'] else 'no ring'} "
+        f"(circle RQI >= 0.95 first at step {steps(o['steps_to_ring'])})",
+        f"circle theory from the network's initial phases on this training set: {o['theory_outcome']}, "
+        f"|f| = {o['theory_frequency']} after {plural(o['theory_steps'], 'step')} of gradient descent "
+        f"({'at rest' if o['theory_converged'] else 'not at rest'}); free directions at a ring: "
+        f"{o['ring_free_directions']}",
+        f"network frequency = theory frequency (up to f -> p - f): {agree}",
+        f"{plural(o['steps'], 'step')} in {o['seconds']:.2f} s",
     ]
     if save_path:
         lines.append(f"arrays saved to {save_path}")
