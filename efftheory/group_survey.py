@@ -2,7 +2,7 @@
 :func:`efftheory.group_theory.outcome_curve`.
 
     python -m efftheory.group_survey --fracs 0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1.0 --trials 500 --seed 0
-    python -m efftheory.group_survey --fracs 0.5,1.0 --trials 200 --k 4 --json
+    python -m efftheory.group_survey --fracs 0.5,1.0 --trials 200 --k 4 --json --plot curve.png
 
 Each row: the fraction of trials (random training set of round(frac · 36) samples of S3 +
 Haar-random rotations, Riemannian descent until it comes to rest) ending faithful, unfaithful,
@@ -13,6 +13,7 @@ the step budget, the median number of quads and the wall time.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -42,6 +43,16 @@ def rows(curve, seconds: float) -> list[dict]:
     return out
 
 
+#: fields of a GroupOutcomeCurve indexed by fraction (first axis)
+_PER_FRACTION = ("fracs", "n_train", "counts", "fraction", "ci_low", "ci_high", "outcome", "train_loss",
+                 "full_loss", "min_distance", "n_quads", "steps", "converged")
+
+
+def merge(curves: list):
+    """One curve from curves computed one fraction at a time (same task, k, trials, seed)."""
+    return dataclasses.replace(curves[0], **{f: np.concatenate([getattr(c, f) for c in curves]) for f in _PER_FRACTION})
+
+
 def _print(r: dict) -> None:
     cells = "  ".join(f"{o} {r['fraction'][o]:.3f} [{r['ci_low'][o]:.3f}, {r['ci_high'][o]:.3f}]" for o in OUTCOMES)
     print(f"k={r['k']} frac={r['frac']:g} n={r['n_train']} trials={r['trials']}: {cells}; "
@@ -56,15 +67,25 @@ def main(argv=None) -> int:
     ap.add_argument("--k", type=int, default=3, help="rotation size: SO(k) (default 3)")
     ap.add_argument("--max-steps", type=int, default=DEFAULT_MAX_STEPS)
     ap.add_argument("--json", action="store_true", help="one JSON object per fraction on stdout")
+    ap.add_argument("--plot", metavar="PNG", help="draw the outcome fractions against the training fraction")
     args = ap.parse_args(argv)
     try:
+        from efftheory.files import check_writable_file
+
+        plot = check_writable_file(args.plot, "--plot") if args.plot else None
         fracs = [float(x) for x in args.fracs.split(",")]
         task = make_task("s3")
+        curves = []
         for frac in fracs:  # one row at a time, so a long survey prints as it goes
             start = time.perf_counter()
-            curve = outcome_curve(task, [frac], args.trials, args.seed, k=args.k, max_steps=args.max_steps)
-            for r in rows(curve, time.perf_counter() - start):
+            curves.append(outcome_curve(task, [frac], args.trials, args.seed, k=args.k, max_steps=args.max_steps))
+            for r in rows(curves[-1], time.perf_counter() - start):
                 print(json.dumps(r), flush=True) if args.json else _print(r)
+        if plot is not None:
+            from efftheory.files import save_figure
+            from efftheory.plotting.group import plot_outcome_curve
+
+            save_figure(plot_outcome_curve(merge(curves)), plot)
     except (InputError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -364,3 +364,16 @@ def test_survey_prints_one_json_row_per_fraction(capsys):
     assert rows[1]["median_quads"] == 90
     assert main(["--fracs", "1.5", "--trials", "2"]) == 2
     assert "fracs" in capsys.readouterr().err
+
+
+def test_survey_plot_draws_the_merged_curve(tmp_path):
+    from efftheory.group_survey import main, merge
+
+    png = tmp_path / "curve.png"
+    assert main(["--fracs", "0.4,0.8", "--trials", "3", "--max-steps", "300", "--plot", str(png)]) == 0
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    parts = [outcome_curve(S3, [f], trials=3, seed=0, max_steps=300) for f in (0.4, 0.8)]
+    whole = outcome_curve(S3, [0.4, 0.8], trials=3, seed=0, max_steps=300)
+    merged = merge(parts)
+    np.testing.assert_array_equal(merged.counts, whole.counts)
+    np.testing.assert_array_equal(merged.train_loss, whole.train_loss)
