@@ -20,7 +20,10 @@ from efftheory.group_theory import (
     group_loss,
     group_quads,
     haar_rotations,
+    conjugation_directions,
     outcome_curve,
+    representation_theory,
+    residual_jacobian,
     riemannian_gradient,
     score_matrices,
     sign_permutation_matrices,
@@ -377,3 +380,69 @@ def test_survey_plot_draws_the_merged_curve(tmp_path):
     merged = merge(parts)
     np.testing.assert_array_equal(merged.counts, whole.counts)
     np.testing.assert_array_equal(merged.train_loss, whole.train_loss)
+
+
+# ---------------------------------------------------------------- linearisation at a representation
+
+
+SIGN_REP = np.array([np.diag([1.0, s, s]) for s in np.round(np.linalg.det(permutation_matrices(3)))])
+CONSTANT = np.broadcast_to(np.eye(3), (6, 3, 3)).copy()
+
+
+def test_residual_jacobian_matches_finite_differences_of_the_residuals():
+    rng = np.random.default_rng(20)
+    M = haar_rotations(6, 3, rng)
+    q = group_quads(S3, np.sort(rng.choice(36, 20, replace=False)))
+    J = residual_jacobian(M, q)
+    x = rng.standard_normal(J.shape[1])
+    X = np.zeros((6, 3, 3))
+    iu = np.triu_indices(3, 1)
+    X[:, iu[0], iu[1]] = x.reshape(6, 3)
+    X = X - np.swapaxes(X, -1, -2)
+    eps = 1e-6
+    res = lambda N: (N[q[:, 0]] @ N[q[:, 1]] - N[q[:, 2]] @ N[q[:, 3]]).reshape(-1)  # noqa: E731
+    up = M @ np.array([scipy.linalg.expm(eps * x_) for x_ in X])
+    down = M @ np.array([scipy.linalg.expm(-eps * x_) for x_ in X])
+    np.testing.assert_allclose(J @ x, (res(up) - res(down)) / (2 * eps), atol=1e-8)
+
+
+@pytest.mark.parametrize("rep, orbit", [(standard_in_so3(), 3), (sign_permutation_matrices(3), 3), (SIGN_REP, 2),
+                                        (CONSTANT, 0)], ids=["std+sign", "sign-perm", "sign", "constant"])
+def test_on_the_full_table_every_representation_has_three_null_directions(rep, orbit):
+    th = representation_theory(S3, rep)
+    # faithful: the 3-dim conjugation orbit (finite centraliser); sign type: a 2-dim orbit and
+    # the rotations about its axis (the centraliser); constant: no orbit, any constant C
+    assert th.n_quads == 90 and th.n_coords == 18 and th.nullity == th.full_nullity == 3
+    assert th.orbit_dim == orbit and th.free_directions == 0 and th.locally_unique
+    J = residual_jacobian(rep, FULL)
+    np.testing.assert_allclose(J @ conjugation_directions(rep), 0.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_at_the_constant_representation_the_theory_is_three_copies_of_the_additive_one(seed):
+    from efftheory.theory import hessian
+
+    rng = np.random.default_rng(seed)
+    train = np.sort(rng.choice(36, 6 + 2 * seed, replace=False))
+    th = representation_theory(S3, CONSTANT, train)
+    # at M = I the first-order constraint is X_a + X_b = X_c + X_d per skew component: the additive
+    # parallelograms (a commuting (a, b), (b, a) gives 0 = 0 there too)
+    rank_additive = np.linalg.matrix_rank(hessian(S3, train).astype(float))
+    assert th.nullity == 3 * (6 - rank_additive)
+    assert th.locally_unique == (rank_additive == 5)
+
+
+def test_representation_theory_refuses_a_non_representation():
+    with pytest.raises(InputError, match="zero loss"):
+        representation_theory(S3, haar_rotations(6, 3, np.random.default_rng(0)))
+
+
+def test_unique_probability_counts_locally_unique_training_sets():
+    from efftheory.group_theory import unique_probability
+
+    frac, lo, hi = unique_probability(S3, standard_in_so3(), [0.2, 1.0], trials=20, seed=1)
+    assert frac[1] == 1.0 and lo[0] <= frac[0] <= hi[0]
+    rng = np.random.default_rng([1, 7])  # the sets of the first fraction, redrawn
+    hits = sum(representation_theory(S3, standard_in_so3(), np.sort(rng.choice(36, 7, replace=False))).locally_unique
+               for _ in range(20))
+    assert frac[0] == hits / 20
