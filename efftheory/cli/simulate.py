@@ -10,7 +10,10 @@ parallelogram (the effective loss is identically zero, e.g. p = 2) is refused wi
 With --task s3 (no --p: the group has 6 elements) the matrix theory runs instead: one rotation
 in SO(k) per element (--k, default 3), Riemannian descent of the mean squared mismatch over the
 training set's equal-product pairs from --trials Haar-random starts, for at most --steps accepted
-steps; each end state is classified faithful / unfaithful / stalled / fits-without-representation.
+steps (default 20000; --times sets how many step counts the loss is recorded at); each end state
+is classified faithful / unfaithful / stalled / fits-without-representation. The options of the
+additive theory (--dim, --lr, --method, --dt, --init-scale, --delta, --critical-trials) do not
+apply to s3 and are ignored; --save writes train, M0, M (final), record, loss, time.
 """
 
 from __future__ import annotations
