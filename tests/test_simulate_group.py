@@ -34,6 +34,7 @@ def test_simulate_s3_json_text_plot_and_save(cli_json, capsys, tmp_path):
     (("simulate", "--task", "add", "--p", 5, "--frac", 0.5, "--k", 3), "--k applies to --task s3 only"),
     (("simulate", "--frac", 0.5), "--p is required for --task add"),
     (("simulate", "--task", "s3", "--train-num", 37), "n_train must be in [1, 36]"),
+    (("simulate", "--task", "s3", "--train-num", 1), "no pair of samples with equal products"),
     (("critical", "--task", "s3", "--p", 5), "--task s3 has 6 symbols"),
     (("critical", "--trials", 10), "--p is required"),
 ])

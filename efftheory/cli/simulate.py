@@ -389,6 +389,11 @@ def _run_group(args, ui, task, n_train, plot_path, save_path, start):
     from efftheory.theory import count_parallelograms
 
     split = task.split(n_train=n_train, seed=args.seed)
+    if group_quads(task, split.train).shape[0] == 0:  # as for addition: nothing would move
+        from efftheory.errors import InputError
+
+        raise InputError(f"the training set ({split.n_train} samples of {task.title}) holds no pair of samples with "
+                         "equal products, so ℓ_grp is zero; use a larger --frac or --train-num")
     k = args.k or DEFAULT_K
     with ui.progress(1, "matrix flow") as update:
         sim = simulate_group(split, trials=args.trials, seed=args.seed, k=k, max_steps=args.steps or DEFAULT_MAX_STEPS,
