@@ -498,8 +498,19 @@ def classify(train_loss, full_loss, min_distance, *, loss_tol: float = DEFAULT_L
     return str(out) if out.ndim == 0 else out.astype(object)
 
 
-def score_matrices(task: FiniteGroup, M, train=None, *, normalise: bool = False, loss_tol: float = DEFAULT_LOSS_TOL,
-                   distance_tol: float = DEFAULT_DISTANCE_TOL) -> GroupScore:
+def nearest_rotations(M) -> np.ndarray:
+    """The rotation closest to each matrix in Frobenius norm, (..., k, k): with M = U S Vᵀ (SVD),
+    U diag(1, ..., 1, det(U Vᵀ)) Vᵀ (the polar factor, its last axis flipped when det M < 0)."""
+    M = np.asarray(M, dtype=np.float64)
+    require(M.ndim >= 2 and M.shape[-1] == M.shape[-2], f"matrices must have shape (..., k, k), got {M.shape}")
+    require(bool(np.all(np.isfinite(M))), "matrices have non-finite entries")
+    U, _, Vt = np.linalg.svd(M)
+    U[..., :, -1] *= np.sign(np.linalg.det(U @ Vt))[..., None]
+    return U @ Vt
+
+
+def score_matrices(task: FiniteGroup, M, train=None, *, normalise: bool = False, project: bool = False,
+                   loss_tol: float = DEFAULT_LOSS_TOL, distance_tol: float = DEFAULT_DISTANCE_TOL) -> GroupScore:
     """Score any matrices M (..., p, k, k) against the group ``task`` (e.g. a network's learned
     matrix embeddings): losses, homomorphism error, distinctness of the images, outcome.
 
@@ -507,6 +518,8 @@ def score_matrices(task: FiniteGroup, M, train=None, *, normalise: bool = False,
     ``normalise``: first multiply each set by one factor so that mean_a ‖M_a‖²_F = k (the value
     of rotations): ℓ_grp scales as the fourth power of the matrices, so unnormalised losses of
     different networks are not comparable. A set of zero matrices is refused then.
+    ``project``: replace each matrix by its :func:`nearest_rotations` first (after normalising),
+    which scores the rotations a network's matrices are closest to.
     """
     _check_group(task)
     M = _check_matrices(M)
@@ -518,6 +531,8 @@ def score_matrices(task: FiniteGroup, M, train=None, *, normalise: bool = False,
         require(bool(np.all(ms > 0)), "cannot normalise a set of zero matrices")
         scale = np.sqrt(k / ms)
         M = M * scale[..., None, None, None]
+    if project:
+        M = nearest_rotations(M)
     full_quads = group_quads(task)
     full = group_loss(M, full_quads)
     train_q = full_quads if train is None else group_quads(task, train)

@@ -20,6 +20,7 @@ from efftheory.group_theory import (
     group_loss,
     group_quads,
     haar_rotations,
+    nearest_rotations,
     conjugation_directions,
     outcome_curve,
     representation_theory,
@@ -138,6 +139,24 @@ def test_score_normalises_scaled_matrices_and_handles_a_singular_identity_image(
         score_matrices(S3, np.zeros((6, 3, 3)), normalise=True)
     with pytest.raises(InputError, match="6 matrices"):
         score_matrices(S3, np.zeros((5, 3, 3)))
+
+
+def test_nearest_rotations_recover_a_representation_from_scaled_noisy_matrices():
+    rep = standard_in_so3()
+    rng = np.random.default_rng(21)
+    np.testing.assert_allclose(nearest_rotations(rep), rep, atol=1e-14)
+    np.testing.assert_allclose(nearest_rotations(3.0 * rep), rep, atol=1e-14)
+    R = nearest_rotations(rng.standard_normal((50, 3, 3)))
+    assert in_so(R, 3)[0] < 1e-13 and in_so(R, 3)[1] < 1e-13
+    # no rotation is closer than the polar factor: compare with random rotations near it
+    A = rng.standard_normal((3, 3))
+    best = np.linalg.norm(A - nearest_rotations(A))
+    others = [np.linalg.norm(A - nearest_rotations(A) @ scipy.linalg.expm(0.1 * random_skew(rng, (), 3)))
+              for _ in range(50)]
+    assert best <= min(others) + 1e-12
+    noisy = 1.7 * (rep + 0.01 * rng.standard_normal(rep.shape))
+    s = score_matrices(S3, noisy, normalise=True, project=True, loss_tol=1e-2)
+    assert s.orthogonality < 1e-13 and s.outcome == "faithful" and 1e-6 < s.full_loss < 1e-2
 
 
 def test_conjugation_leaves_the_loss_unchanged():
