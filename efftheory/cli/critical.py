@@ -86,7 +86,8 @@ def run(args, ui):
 
 #: What P_unique measures on a group (its additive theory), printed under the table.
 GROUP_MEANING = ("for a group, 'unique' (rank p - 1) means the training set leaves only constant additive "
-                 "embeddings: the additive theory cannot represent the group; its matrix theory is "
+                 "embeddings (the additive theory cannot represent the group); equivalently, it fixes the "
+                 "constant representation of the matrix theory locally. The matrix theory itself: "
                  "`efftheory simulate --task s3`")
 
 
