@@ -7,6 +7,9 @@ BLAS runs single-threaded by default (``--blas-threads``, unless OPENBLAS_NUM_TH
 already set): the numba kernels bring their own threads, and on a shared 2-core machine a
 multi-threaded OpenBLAS on the networks' tiny matrices was measured 18x slower than one thread.
 
+Topics: critical, dynamics, network, phase, circle, group_flow (the matrix theory of S3:
+``--only group_flow``), and any other ``benchmarks/bench_<topic>.py``.
+
 Each ``benchmarks/bench_<topic>.py`` exposes ``run() -> list[dict]`` with rows
 (name, fast_s, naive_s, ratio, notes); this script gathers them with the machine and versions.
 """

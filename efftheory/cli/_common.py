@@ -205,20 +205,40 @@ def save_arrays(path: str | os.PathLike, arrays: dict, compressed: bool = False,
 
 
 def add_task_arguments(parser) -> None:
-    """--task and --ordered: the operation table a command works on."""
+    """--task and --ordered: the operation table a command works on. The command's own --p
+    should default to None: :func:`task_of` requires it for the tasks that need it (add, modadd)
+    and not for a group with a fixed order (s3)."""
     from efftheory.tasks import TASKS
 
     parser.add_argument("--task", choices=tuple(TASKS), default="add",
-                        help="add: integer addition (the paper's toy); modadd: addition mod p (default add)")
+                        help="add: integer addition (the paper's toy); modadd: addition mod p; "
+                             "s3: the symmetric group on 3 letters (6 symbols, ordered pairs, --p not needed) "
+                             "(default add)")
     parser.add_argument("--ordered", action="store_true",
-                        help="ordered samples (a, b) and (b, a) instead of unordered pairs a <= b")
+                        help="ordered samples (a, b) and (b, a) instead of unordered pairs a <= b "
+                             "(s3 is always ordered)")
+
+
+#: Tasks whose number of symbols is fixed by the task itself (no --p needed).
+FIXED_ORDER_TASKS = {"s3": 6}
 
 
 def task_of(args):
-    """The :class:`efftheory.tasks.Task` the options name (validates p)."""
+    """The :class:`efftheory.tasks.Task` the options name; validates --p (required unless the
+    task fixes it, and then it must be that number if given)."""
     from efftheory.tasks import make_task
 
-    return make_task(getattr(args, "task", "add"), args.p, ordered=getattr(args, "ordered", False))
+    name = getattr(args, "task", "add")
+    p = getattr(args, "p", None)
+    if name in FIXED_ORDER_TASKS:
+        if p is not None and p != FIXED_ORDER_TASKS[name]:
+            raise InputError(f"--task {name} has {FIXED_ORDER_TASKS[name]} symbols; --p {p} does not apply "
+                             "(leave --p out)")
+    elif p is None:
+        raise InputError(f"--p is required for --task {name} (the number of symbols)")
+    else:
+        check_p(p)
+    return make_task(name, p, ordered=getattr(args, "ordered", False))
 
 
 #: The largest p every command accepts. Measured: ``simulate --p 400 --frac 0.3`` takes 3 min
@@ -227,7 +247,8 @@ MAX_P = 400
 P_HELP = f"number of symbols (2 to {MAX_P})"
 
 
-def check_p(p: int) -> None:
-    """Refuse --p above :data:`MAX_P` with one line (p < 2 is the task's own error)."""
-    if p > MAX_P:
+def check_p(p: int | None) -> None:
+    """Refuse --p above :data:`MAX_P` with one line (p < 2 is the task's own error; None, a
+    missing --p, is :func:`task_of`'s to judge)."""
+    if p is not None and p > MAX_P:
         raise InputError(f"--p {p} is too large (max {MAX_P}: larger tables take hours here)")

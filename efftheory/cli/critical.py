@@ -1,20 +1,30 @@
 """Probability P_unique(n) that a random training set of n samples fixes the linear structure
 (dof = 0), with Wilson 95% intervals, and the critical size n_c where it crosses 1/2. With
---task modadd: the probability that the data fix the ring locally (rank p - 1)."""
+--task modadd: the probability that the data fix the ring locally (rank p - 1). With --task s3
+(no --p): the additive theory of the group, where rank p - 1 means that the training set leaves
+only constant additive embeddings (a non-abelian group has no additive structure; its matrix
+theory is `efftheory simulate --task s3`)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from efftheory.cli._common import (
+    FIXED_ORDER_TASKS,
     P_HELP,
-    check_p,add_task_arguments, check_output_path, integer, nonnegative_int, positive_int,
-                                   save_figure, task_of)
-
+    add_task_arguments,
+    check_output_path,
+    check_p,
+    integer,
+    nonnegative_int,
+    positive_int,
+    save_figure,
+    task_of,
+)
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--p", type=integer, required=True, help=P_HELP)
+    parser.add_argument("--p", type=integer, default=None, help=P_HELP + "; required except for --task s3")
     parser.add_argument("--trials", type=positive_int, default=10_000, help="random orders (default 10000)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default 0)")
     parser.add_argument("--plot", metavar="PNG", help="draw P_unique against the training fraction")
@@ -69,10 +79,19 @@ def run(args, ui):
         "r_c": curve.r_c,
         "seconds": curve.seconds,
     }
-    return result, _text(curve, plot_path)
+    if args.task in FIXED_ORDER_TASKS:
+        result["meaning"] = GROUP_MEANING
+    return result, _text(curve, plot_path, result.get("meaning"))
 
 
-def _text(curve, plot_path) -> str:
+#: What P_unique measures on a group (its additive theory), printed under the table.
+GROUP_MEANING = ("for a group, 'unique' (rank p - 1) means the training set leaves only constant additive "
+                 "embeddings (the additive theory cannot represent the group); equivalently, it fixes the "
+                 "constant representation of the matrix theory locally. The matrix theory itself: "
+                 "`efftheory simulate --task s3`")
+
+
+def _text(curve, plot_path, meaning: str | None = None) -> str:
     """The readable summary: the rows of :func:`_table_rows` (the JSON has every n), n_c, r_c."""
     rows = _table_rows(curve)
     lines = [
@@ -92,5 +111,7 @@ def _text(curve, plot_path) -> str:
         lines.append("P_unique never reaches 1/2")
     else:
         lines.append(f"critical size n_c = {curve.n_c:.2f} samples, r_c = n_c / N = {curve.r_c:.4f}")
+    if meaning:
+        lines.append(f"note: {meaning}")
     lines.append(f"({curve.seconds:.2f} s)" + (f"; plot written to {plot_path}" if plot_path else ""))
     return "\n".join(lines)

@@ -6,6 +6,14 @@ Time is counted in optimisation steps at learning rate --lr. The default horizon
 the slowest relaxation time Z0 / (2 lr λ) (λ = λ3 for a unique split), capped at 20000 RK4 steps
 (stiff spectra); for --method adam it is clipped to [2000, 20000] steps. A training set that holds no
 parallelogram (the effective loss is identically zero, e.g. p = 2) is refused with exit 2.
+
+With --task s3 (no --p: the group has 6 elements) the matrix theory runs instead: one rotation
+in SO(k) per element (--k, default 3), Riemannian descent of the mean squared mismatch over the
+training set's equal-product pairs from --trials Haar-random starts, for at most --steps accepted
+steps (default 20000; --times sets how many step counts the loss is recorded at); each end state
+is classified faithful / unfaithful / stalled / fits-without-representation. The options of the
+additive theory (--dim, --lr, --method, --dt, --init-scale, --delta, --critical-trials) do not
+apply to s3 and are ignored; --save writes train, M0, M (final), record, loss, time.
 """
 
 from __future__ import annotations
@@ -45,7 +53,7 @@ N_SMALLEST = 6  # eigenvalues of Ĥ reported
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--p", type=integer, required=True, help=P_HELP)
+    parser.add_argument("--p", type=integer, default=None, help=P_HELP + "; required except for --task s3")
     size = parser.add_mutually_exclusive_group(required=True)
     size.add_argument("--frac", type=fraction, help="training fraction in (0, 1]: n_train = round(frac * N)")
     size.add_argument("--train-num", type=integer, help="training-set size n_train in [1, N]")
@@ -67,6 +75,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--times", type=positive_int, default=200, help="number of saved times, log-spaced (default 200)")
     parser.add_argument("--plot", metavar="PNG", help="draw embeddings, ℓ_eff, RQI and accuracy, and the spectrum")
     parser.add_argument("--save", metavar="NPZ", help="write train, times, E (first trial), rqi, loss, E0")
+    parser.add_argument("--k", type=positive_int, default=None,
+                        help="--task s3 only: matrices in SO(k) (default 3)")
     add_task_arguments(parser)
 
 
@@ -76,6 +86,10 @@ def _validate(args):
     check_p(args.p)
     task = task_of(args)  # p >= 2
     n_train = task.n_train_for(frac=args.frac, n_train=args.train_num)
+    if args.k is not None and task.name != "group":
+        raise InputError(f"--k applies to --task s3 only (the matrix theory), not to --task {args.task}")
+    if args.k is not None and args.k < 2:
+        raise InputError(f"--k must be at least 2 (SO(1) is a single point), got {args.k}")
     if args.method not in METHOD_NAMES:
         raise InputError(f"--method {args.method!r} is unknown; choose one of {', '.join(METHOD_NAMES)}")
     if args.dt is not None and args.method in ("exact", "adam"):
@@ -101,6 +115,8 @@ def run(args, ui):
     start = time.perf_counter()
     if task.name == "modadd":
         return _run_ring(args, ui, task, n_train, plot_path, save_path, start)
+    if task.name == "group":
+        return _run_group(args, ui, task, n_train, plot_path, save_path, start)
 
     from efftheory.critical import critical_curve
     from efftheory.simulation import median_or_none, simulate
@@ -355,6 +371,86 @@ def _ring_text(r, plot_path, save_path) -> str:
         f"  circle RQI >= 0.95     after {steps(r['steps_to_rqi'], 'never for most starts')} steps "
         f"(median, {reached} of {plural(r['trials'], 'start')}; a collapsed state scores 0)",
         f"  final circle RQI       {r['final_rqi']:.4f} (mean over starts)",
+    ]
+    tail = f"({r['seconds']:.1f} s)"
+    if plot_path:
+        tail += f"; plot written to {plot_path}"
+    if save_path:
+        tail += f"; arrays written to {save_path}"
+    return "\n".join(lines + ["", tail])
+
+
+# ---------------------------------------------------------------- groups: the matrix theory
+
+
+def _run_group(args, ui, task, n_train, plot_path, save_path, start):
+    """``simulate --task s3``: the matrix theory of one split, from ``--trials`` Haar-random starts."""
+    from efftheory.group_theory import DEFAULT_K, DEFAULT_MAX_STEPS, group_quads, simulate_group
+    from efftheory.theory import count_parallelograms
+
+    split = task.split(n_train=n_train, seed=args.seed)
+    if group_quads(task, split.train).shape[0] == 0:  # as for addition: nothing would move
+        from efftheory.errors import InputError
+
+        raise InputError(f"the training set ({split.n_train} samples of {task.title}) holds no pair of samples with "
+                         "equal products, so ℓ_grp is zero; use a larger --frac or --train-num")
+    k = args.k or DEFAULT_K
+    with ui.progress(1, "matrix flow") as update:
+        sim = simulate_group(split, trials=args.trials, seed=args.seed, k=k, max_steps=args.steps or DEFAULT_MAX_STEPS,
+                             n_record=args.times)
+        update(1)
+    if plot_path is not None:
+        from efftheory.plotting.group import plot_group_simulation
+
+        save_figure(plot_group_simulation(sim), plot_path)
+    f, sc = sim.flow, sim.score
+    if save_path is not None:
+        save_arrays(save_path, dict(train=split.train, M0=f.M0, M=f.M, record=f.record, loss=f.loss_history,
+                                    time=f.time_history))
+    r = {
+        "task": task.describe(), "p": task.p, "n_samples": task.n_samples, "n_train": split.n_train,
+        "frac": split.frac, "seed": args.seed, "k": k, "n_quads": sim.n_quads,
+        "n_quads_full": int(group_quads(task).shape[0]),
+        "additive_parallelograms": int(count_parallelograms(task, split.train)),
+        "trials": int(sim.outcomes.size), "max_steps": f.max_steps, "gtol": f.gtol,
+        "outcome_fractions": sim.fraction, "ci_low": sim.ci_low, "ci_high": sim.ci_high,
+        "outcomes": list(sim.outcomes), "train_loss": f.loss, "full_loss": np.atleast_1d(sc.full_loss),
+        "homomorphism_error": np.atleast_1d(sc.homomorphism_error), "min_distance": np.atleast_1d(sc.min_distance),
+        "steps": f.steps, "at_rest": f.converged, "record": f.record,
+        "median_loss": np.median(f.loss_history, axis=0), "seconds": time.perf_counter() - start,
+    }
+    return r, _group_text(r, plot_path, save_path)
+
+
+def _group_text(r, plot_path, save_path) -> str:
+    fr, lo, hi = r["outcome_fractions"], r["ci_low"], r["ci_high"]
+    rec, med = np.asarray(r["record"]), np.asarray(r["median_loss"])
+    last = int(np.max(r["steps"]))  # later records only repeat the final values
+    marks = [x for x in (0, 1, 10, 100, 1000, 10_000, 100_000) if x < last] + [last]
+    shown = np.unique(np.searchsorted(rec, marks).clip(0, rec.size - 1))
+    fitted = [o in ("faithful", "unfaithful") for o in r["outcomes"]]
+    stalled = sorted({round(float(x), 4) for x, o in zip(r["train_loss"], r["outcomes"]) if o == "stalled"})
+    lines = [
+        f"{r['task'][0].upper()}{r['task'][1:]}: N = {r['n_samples']} samples, n_train = {r['n_train']} "
+        f"(frac {r['frac']:.3f}, seed {r['seed']})",
+        "",
+        f"Matrix theory of the split (one rotation M_a in SO({r['k']}) per element; "
+        "ℓ = mean over equal-product pairs of ‖M_a M_b − M_c M_d‖²)",
+        f"  equal-product pairs    Q = {r['n_quads']} of {r['n_quads_full']} on the full table "
+        f"({r['additive_parallelograms']} of them carry an additive constraint)",
+        "",
+        f"Flow: Riemannian descent (exponential-map steps, Armijo step control), "
+        f"{plural(r['trials'], 'Haar-random start')}, at most {r['max_steps']} steps",
+        "  outcomes               " + ", ".join(f"{o} {fr[o]:.2f} [{lo[o]:.2f}, {hi[o]:.2f}]" for o in fr),
+        f"  at rest                {int(np.sum(r['at_rest']))} of {r['trials']} (the others used the whole budget)",
+        "  median ℓ after steps   " + ", ".join(f"{int(rec[i])}: {med[i]:.3g}" for i in shown),
+        f"  fitted starts          {sum(fitted)}: max homomorphism error "
+        + (f"{max(h for h, ok in zip(r['homomorphism_error'], fitted) if ok):.2g}" if any(fitted) else "n/a")
+        + ", distinct images apart by at least "
+        + (f"{min(d for d, o in zip(r['min_distance'], r['outcomes']) if o == 'faithful'):.3g}"
+           if "faithful" in r["outcomes"] else "n/a (none faithful)"),
+        "  stalled at ℓ           " + (", ".join(f"{x:g}" for x in stalled[:8]) if stalled else "none")
+        + (f", ... ({len(stalled)} distinct values)" if len(stalled) > 8 else ""),
     ]
     tail = f"({r['seconds']:.1f} s)"
     if plot_path:

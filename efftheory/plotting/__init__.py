@@ -1,4 +1,5 @@
-"""Figures of efftheory, one module per command: ``critical``, ``dynamics``, ``network``, ``phase``.
+"""Figures of efftheory, one module per command: ``critical``, ``dynamics``, ``network``, ``phase``,
+and ``group`` (the matrix theory of a group, ``simulate --task s3``).
 
 Backend policy: figures are built as :class:`matplotlib.figure.Figure` objects, never through
 ``pyplot``, so no module selects a backend or touches pyplot's global state. A figure saves with
