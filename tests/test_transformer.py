@@ -293,3 +293,53 @@ def test_tiny_transformer_learns_modular_addition():
     assert res.test_acc[0] < 0.2 and not res.diverged  # it learned: at step 0 it is near chance
     np.testing.assert_array_equal(res.test_acc, again.test_acc)
     np.testing.assert_array_equal(res.theta_final, again.theta_final)
+
+
+# ------------------------------------------------------------------ command line
+
+
+def test_cli_train_transformer_json(cli_json, tmp_path):
+    plot = tmp_path / "fig.png"
+    o = cli_json("train", "--model", "transformer", "--task", "modadd", "--p", 7, "--frac", 0.8, "--dim", 8,
+                 "--width", 8, "--steps", 30, "--eval-every", 10, "--decoder-wd", 0, "--plot", plot)
+    assert o["model"] == "transformer" and o["n_samples"] == 49 and o["n_train"] == round(0.8 * 49)
+    assert o["config"]["dim"] == 8 and o["config"]["decoder_wd"] == 0 and o["config"]["layers"] == 1
+    assert o["curve"]["steps"] == [0, 10, 20, 30] and o["steps"] == 30
+    assert o["phase"] in ("comprehension", "grokking", "memorization", "confusion")
+    assert o["circle_outcome"] in ("ring", "collapsed", "stalled", "fits-without-ring")
+    assert plot.stat().st_size > 0
+
+
+def test_cli_train_transformer_paper_size_is_one_flag_away():
+    from tests.conftest import parse
+    from efftheory.cli._train_transformer import transformer_config
+
+    args = parse("train", "--model", "transformer", "--task", "modadd", "--p", 59, "--frac", 0.8, "--paper-size")
+    c = transformer_config(args)
+    assert (c.dim, c.width, c.layers, c.decoder_lr, c.decoder_wd, c.embed_lr) == (256, 128, 2, 2e-4, 1.0, 1e-3)
+    c = transformer_config(parse("train", "--model", "transformer", "--task", "modadd", "--p", 59, "--frac", 0.8,
+                                 "--paper-size", "--layers", 1))
+    assert c.layers == 1 and c.dim == 256
+
+
+def test_cli_toy_defaults_are_unchanged_by_the_transformer_options():
+    from tests.conftest import parse
+    from efftheory.cli._train_transformer import toy_args
+    from efftheory.cli.train import network_config
+    from efftheory.network import NetworkConfig
+
+    args = toy_args(parse("train", "--p", 10, "--frac", 0.5))
+    assert network_config(args, 0) == NetworkConfig() and args.steps == 5000 and args.eval_every == 1
+
+
+@pytest.mark.parametrize("extra, needle", [
+    (("--task", "add"), "--task modadd"),
+    (("--task", "modadd", "--depth", "3"), "--depth"),
+    (("--task", "modadd", "--dim", "1"), "dim"),
+])
+def test_cli_train_transformer_refuses_bad_input(cli_error, extra, needle):
+    cli_error("train", "--model", "transformer", "--p", 7, "--frac", 0.5, "--steps", 2, *extra, needles=(needle,))
+
+
+def test_cli_toy_refuses_transformer_options(cli_error):
+    cli_error("train", "--p", 7, "--frac", 0.5, "--layers", 2, needles=("--model transformer",))

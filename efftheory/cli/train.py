@@ -22,6 +22,7 @@ from efftheory.cli._common import (
     save_arrays,
     save_figure,
 )
+from efftheory.cli import _train_transformer
 from efftheory.cli._wording import chance_test_accuracy, exceeds, fit_note, fit_text, ideal_note, plural, steps, uniform_guess
 
 
@@ -75,9 +76,13 @@ def add_arguments(parser) -> None:
     parser.add_argument("--eval-every", type=positive_int, default=1, help="evaluate every k steps (default 1)")
     parser.add_argument("--plot", metavar="PNG", help="curves, RQI and embedding trajectories")
     parser.add_argument("--save", metavar="NPZ", help="save the recorded arrays")
+    _train_transformer.add_arguments(parser)  # --model and the transformer's options (last)
 
 
 def run(args, ui):
+    if args.model == "transformer":
+        return _train_transformer.run(args, ui)
+    args = _train_transformer.toy_args(args)
     from efftheory.comparison import effective_counterpart
     from efftheory.dynamics import time_scale
     from efftheory.network import train_network
