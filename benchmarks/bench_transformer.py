@@ -13,7 +13,9 @@ current clock, which may differ from the boost clock during the run).
 
 The fast timing is ``train_transformer`` over k steps with evaluation only at the two ends
 (k forward/backward/AdamW steps plus two passes over all samples, divided by k); the naive one
-is the twin's forward, backward and AdamW (efftheory/reference/transformer.py) per step.
+is the twin's forward, backward and AdamW (efftheory/reference/transformer.py) per step. The
+notes also give the fast path's CPU time per step (``time.process_time``): on a shared machine
+the wall time includes waiting for a core, the CPU time does not.
 
 Run: python -m benchmarks.bench_transformer
 """
@@ -72,18 +74,23 @@ def _row(name, p, config, fast_steps, naive_n, repeats):
     train_transformer(split, config, 2, eval_every=2)  # compile or load the cache
     fast = median_time(lambda: train_transformer(split, config, fast_steps, eval_every=fast_steps),
                        repeats=repeats) / fast_steps
+    cpu0 = time.process_time()  # CPU time of this process: on a shared machine, what the step cost us
+    train_transformer(split, config, fast_steps, eval_every=fast_steps)
+    cpu = (time.process_time() - cpu0) / fast_steps
     start = time.perf_counter()
     naive_steps(split, config, naive_n)
     naive = (time.perf_counter() - start) / naive_n
     flops = config.flops_per_step(split.n_train, p)
     mhz = cpu_mhz()
-    rate = flops / fast
+    rate, cpu_rate = flops / fast, flops / cpu
     peak = f", {rate / (FLOP_PER_CYCLE * mhz * 1e6):.1%} of the float32 peak {FLOP_PER_CYCLE * mhz / 1e3:.0f} GFLOP/s " \
-           f"({FLOP_PER_CYCLE} FLOP/cycle x {mhz:.0f} MHz)" if mhz else ""
+           f"({FLOP_PER_CYCLE} FLOP/cycle x {mhz:.0f} MHz; {cpu_rate / (FLOP_PER_CYCLE * mhz * 1e6):.1%} per CPU second)" \
+        if mhz else ""
     return {
         "name": f"{name}: one step, p={p} n={split.n_train} d={config.dim} w={config.width} L={config.layers}",
         "fast_s": fast, "naive_s": naive, "ratio": naive / fast,
-        "notes": f"{1 / fast:.1f} vs {1 / naive:.1f} steps/s; {flops / 1e9:.3g} GFLOP/step, {rate / 1e9:.1f} GFLOP/s"
+        "notes": f"{1 / fast:.1f} vs {1 / naive:.1f} steps/s (wall); {cpu:.3g} CPU s/step; {flops / 1e9:.3g} GFLOP/step, "
+                 f"{rate / 1e9:.1f} GFLOP/s"
                  f"{peak}; fast over {fast_steps} steps x {repeats}, naive over {naive_n}",
     }
 
