@@ -343,3 +343,14 @@ def test_cli_train_transformer_refuses_bad_input(cli_error, extra, needle):
 
 def test_cli_toy_refuses_transformer_options(cli_error):
     cli_error("train", "--p", 7, "--frac", 0.5, "--layers", 2, needles=("--model transformer",))
+
+
+def test_a_run_that_leaves_the_numbers_stops_as_diverged():
+    """An absurd learning rate throws the parameters past sqrt(float32 max) in one step: the run
+    records that step, stops, and is "diverged"."""
+    cfg = TransformerConfig(dim=4, width=4, embed_lr=1e25, decoder_lr=1e25, decoder_wd=0.0, seed=0)
+    res = train_transformer(_split(p=5), cfg, 50)
+    assert res.diverged and res.phase == "diverged"
+    np.testing.assert_array_equal(res.steps, [0, 1])
+    assert np.abs(res.theta_final).max() > np.sqrt(np.finfo(np.float32).max)
+    assert res.rqi.shape == (2,) and np.isfinite(res.rqi[0])
