@@ -581,7 +581,8 @@ def _train_chunk(theta, m, v, grad, boff, hoff, aoff, acts, gx, gh, gqkv, go, gu
 # ------------------------------------------------------------------ problem and gradients
 
 
-def _hyper(config: TransformerConfig, dtype) -> np.ndarray:
+def _hyper(config: TransformerConfig) -> np.ndarray:
+    """(embed lr, embed wd, decoder lr, decoder wd) as the kernels take them."""
     return np.array([config.embed_lr, config.embed_wd, config.decoder_lr, config.decoder_wd], dtype=np.float64)
 
 
@@ -668,7 +669,7 @@ def adamw_update(theta, grad, m, v, step: int, layout: Layout, config: Transform
     require(all(isinstance(a, np.ndarray) and a.shape == (layout.n_params,) and a.dtype == theta.dtype
                 and a.flags.c_contiguous for a in arrays),
             f"theta, grad, m, v must be contiguous ({layout.n_params},) arrays of one dtype")
-    _update(theta, grad, m, v, step, layout.n_embed, _hyper(config, theta.dtype), np.ones(8, theta.dtype))
+    _update(theta, grad, m, v, step, layout.n_embed, _hyper(config), np.ones(8, theta.dtype))
 
 
 # ------------------------------------------------------------------ training
@@ -793,7 +794,7 @@ def train_transformer(split: Split, config: TransformerConfig | None = None, ste
     rec_f = np.full((n_rec, 5), np.nan)
     rec_emb = np.zeros((n_rec, p, d))
     rec_pos = np.zeros(1, np.int64)
-    hyper = _hyper(config, theta.dtype)
+    hyper = _hyper(config)
     t, done, outcome = 0, 0, RAN
     with one_blas_thread():
         while t <= steps and outcome == RAN:

@@ -34,17 +34,19 @@ def _split(p=5, frac=0.6, seed=0):
 
 
 @pytest.mark.parametrize("field, value, needle", [
-    ("dim", 1, "dim"), ("width", 0, "width"), ("layers", 0, "layers"), ("embed_lr", 0.0, "embed_lr"),
+    ("dim", 0, "dim"), ("width", 0, "width"), ("layers", 0, "layers"), ("embed_lr", 0.0, "embed_lr"),
     ("decoder_lr", float("nan"), "decoder_lr"), ("decoder_wd", -1.0, "decoder_wd"), ("dtype", "float16", "dtype"),
     ("seed", -1, "seed"), ("final_ln", 1, "final_ln"), ("decoder_wd", 2000.0, "decoder_lr x decoder_wd"),
 ])
 def test_config_rejects_bad_values(field, value, needle):
-    if field == "dim":  # dim 1 is a valid config; the trainer refuses it (LayerNorm of one number is 0)
-        with pytest.raises(InputError, match=needle):
-            loss_and_gradient(_split(), TransformerConfig(dim=1))
-        return
     with pytest.raises(InputError, match=needle):
         TransformerConfig(**{field: value})
+
+
+def test_one_dimensional_tokens_are_refused():
+    """LayerNorm maps a single number to its bias: a d = 1 transformer could not tell tokens apart."""
+    with pytest.raises(InputError, match="dim must be >= 2"):
+        loss_and_gradient(_split(), TransformerConfig(dim=1))
 
 
 def test_trainer_refuses_other_tasks_and_bad_arguments():
@@ -85,9 +87,10 @@ def test_layout_counts_and_initialisation(final_ln):
             assert np.abs(blk[W]).max() > 0.8 * bound  # uniform over the whole range, not a smaller one
     assert np.all(np.abs(P["W_out"]) <= 1.0 / np.sqrt(2 * d) + 1e-7)
     # E ~ N(0, 1) from its own stream: the decoder's size does not change it
-    E2 = init_params(p, dataclasses.replace(cfg, width=3, layers=1))[1].unpack(init_params(p, dataclasses.replace(cfg, width=3, layers=1))[0])["E"]
-    np.testing.assert_array_equal(P["E"], E2)
-    big = init_params(400, TransformerConfig(dim=50))[1].unpack(init_params(400, TransformerConfig(dim=50))[0])["E"]
+    theta2, lay2 = init_params(p, dataclasses.replace(cfg, width=3, layers=1))
+    np.testing.assert_array_equal(P["E"], lay2.unpack(theta2)["E"])
+    theta3, lay3 = init_params(400, TransformerConfig(dim=50))
+    big = lay3.unpack(theta3)["E"]
     assert abs(big.mean()) < 0.02 and abs(big.std() - 1.0) < 0.02
 
 

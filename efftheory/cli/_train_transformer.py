@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from efftheory.cli._common import check_output_path, nonnegative_int, positive_int, save_arrays, save_figure
+from efftheory.cli._common import check_output_path, positive_int, save_arrays, save_figure
 from efftheory.cli._wording import plural, steps as steps_text
 from efftheory.errors import InputError
 
