@@ -234,9 +234,9 @@ def init_params(p: int, config: TransformerConfig) -> tuple[np.ndarray, Layout]:
 
 # ------------------------------------------------------------------ activations
 
-# Activation regions: per block (index l) or for the head (index 0). Each region holds up to
-# 2N token rows of ``cols`` values, so the first 2 n_train rows are always the training samples
-# whatever number of samples the forward pass ran over.
+# Activation regions: per block (index l) or for the head (index 0). A buffer is sized for the
+# samples of one set (training or test); each region holds 2 rows (the two tokens) of ``cols``
+# values per sample.
 X, XHAT1, RSTD1, H1, QKV, ATT, O, XMID, XHAT2, RSTD2, H2, U = range(12)  # per block; X also at l = layers
 XHATF, RSTDF, Z, LOGITS = range(12, 16)  # head (Z is X[layers] without final_ln)
 
@@ -247,8 +247,8 @@ def _region_cols(d: int, w: int, p: int) -> tuple:
 
 
 def _activation_table(n_samples: int, layout: Layout) -> tuple[np.ndarray, int]:
-    """(16, layers + 1) int64 start of every region in the flat activation buffer (-1 unused),
-    and the buffer's size."""
+    """(16, layers + 1) int64 start of every region in the flat activation buffer of
+    ``n_samples`` samples (-1 unused), and the buffer's size."""
     R = 2 * n_samples
     cols = _region_cols(layout.dim, layout.width, layout.p)
     table = np.full((16, layout.layers + 1), -1, np.int64)
@@ -527,34 +527,36 @@ def _update(theta, grad, m, v, step, n_embed, hyper, c):
 
 @njit(cache=True, error_model="numpy")
 def _train_chunk(theta, m, v, grad, boff, hoff, aoff, acts, gx, gh, gqkv, go, gu, gbuf,
-                 pi, pj, labels, templates, nt, N, p, d, w, eps,
+                 pi, pj, labels, aoff_te, acts_te, pi_te, pj_te, labels_te, templates, nt, n_test, p, d, w, eps,
                  hyper, t0, t1, total, eval_every, stop_at_full,
                  rec_f, rec_emb, rec_pos, limit):
     """Run steps t0 <= t < t1 (t <= total): evaluate if due, then update unless t == total.
 
+    The training samples always go through their own forward pass (buffer ``acts``) and the
+    test samples, on evaluated steps only, through another (``acts_te``): the products BLAS
+    computes for the training rows, and so the trajectory, do not depend on ``eval_every``.
     Records go to row ``rec_pos[0]`` of ``rec_f`` (step, train loss, test loss, train acc, test
     acc) and ``rec_emb`` (raw E). Returns RAN, DIVERGED (training loss not finite or a
     parameter beyond ``limit``; that step is recorded and no update follows) or, with
     ``stop_at_full``, 1 once train and test accuracy are both >= 0.99.
     """
-    n_test = N - nt
     c = np.ones(8, theta.dtype)
     inv_nt = 1.0 / nt
     G = _view(gbuf, 0, nt, p)
     for t in range(t0, t1):
-        evaluate = (t % eval_every == 0) or (t == total)
-        rows = N if evaluate else nt
-        _forward(theta, boff, hoff, aoff, acts, pi, pj, rows, p, d, w, eps)
-        out = _view(acts, aoff[LOGITS, 0], rows, p)
+        _forward(theta, boff, hoff, aoff, acts, pi, pj, nt, p, d, w, eps)
+        out = _view(acts, aoff[LOGITS, 0], nt, p)
         tr_loss, tr_ok = _head(out, labels, templates, True, 0, nt, G, True, inv_nt)
         diverged = not (np.isfinite(tr_loss) and _representable(theta, limit))
-        if diverged and not evaluate:  # record the step at which it diverged
-            evaluate, rows = True, N
-            _forward(theta, boff, hoff, aoff, acts, pi, pj, rows, p, d, w, eps)
-            out = _view(acts, aoff[LOGITS, 0], rows, p)
+        # the step at which a run diverges is recorded too
+        evaluate = (t % eval_every == 0) or (t == total) or diverged
         outcome = RAN
         if evaluate:
-            te_loss, te_ok = _head(out, labels, templates, True, nt, N, G, False, 0.0)
+            te_loss, te_ok = 0.0, 0
+            if n_test > 0:
+                _forward(theta, boff, hoff, aoff_te, acts_te, pi_te, pj_te, n_test, p, d, w, eps)
+                out_te = _view(acts_te, aoff_te[LOGITS, 0], n_test, p)
+                te_loss, te_ok = _head(out_te, labels_te, templates, True, 0, n_test, G, False, 0.0)
             i = rec_pos[0]
             rec_f[i, 0] = t
             rec_f[i, 1] = tr_loss * inv_nt
@@ -572,7 +574,6 @@ def _train_chunk(theta, m, v, grad, boff, hoff, aoff, acts, gx, gh, gqkv, go, gu
         if outcome != RAN:
             return outcome
         if t < total:
-            # G holds the training rows' gradient whether the pass ran over nt or N samples
             _backward(theta, grad, boff, hoff, aoff, acts, gx, gh, gqkv, go, gu, G, pi, pj, nt, p, d, w)
             _update(theta, grad, m, v, t + 1, p * d, hyper, c)
     return RAN
@@ -587,7 +588,8 @@ def _hyper(config: TransformerConfig) -> np.ndarray:
 
 
 class _Problem:
-    """Arrays the kernels need for one split and config (samples ordered train first)."""
+    """Arrays the kernels need for one split and config: the training samples and the test
+    samples each with their own token indices, labels and activation buffer."""
 
     def __init__(self, split: Split, config: TransformerConfig):
         require(isinstance(split, Split), f"split must be a Split, got {type(split).__name__}")
@@ -596,15 +598,14 @@ class _Problem:
         require(config.dim >= 2, f"dim must be >= 2 for LayerNorm to carry information, got {config.dim}")
         self.p = split.p
         self.theta, self.layout = init_params(self.p, config)
-        order = np.concatenate([split.train, split.test])
-        pairs = split.task.pairs[order]
-        self.pi = np.ascontiguousarray(pairs[:, 0])
-        self.pj = np.ascontiguousarray(pairs[:, 1])
-        self.labels = split.task.labels[order].astype(np.int64)
-        self.N, self.nt = split.task.n_samples, split.n_train
+        self.nt, self.n_test = split.n_train, split.n_test
         dtype = self.theta.dtype
-        self.aoff, size = _activation_table(self.N, self.layout)
-        self.acts = np.zeros(size, dtype=dtype)
+        self.sets = {}
+        for name, idx in (("train", split.train), ("test", split.test)):
+            pairs = split.task.pairs[idx]
+            aoff, size = _activation_table(max(idx.size, 1), self.layout)
+            self.sets[name] = (aoff, np.zeros(size, dtype), np.ascontiguousarray(pairs[:, 0]),
+                               np.ascontiguousarray(pairs[:, 1]), split.task.labels[idx].astype(np.int64))
         d, w = config.dim, config.width
         R = 2 * self.nt
         self.gx, self.gh, self.go = (np.zeros(R * d, dtype) for _ in range(3))
@@ -614,21 +615,23 @@ class _Problem:
         self.templates = np.zeros((self.p, 0), dtype)  # the CE head of network._head reads no template
         self.eps = dtype.type(LN_EPS)
 
-    def forward(self, theta, n):
-        """Logits (n, p) of the first n samples (a view into the activation buffer)."""
+    def forward(self, theta, which: str):
+        """Logits (n, p) of the ``which`` ("train" or "test") samples (a view into its buffer)."""
         lay = self.layout
-        _forward(theta, lay.block_off, lay.head_off, self.aoff, self.acts, self.pi, self.pj, n, self.p,
-                 lay.dim, lay.width, self.eps)
-        return _view(self.acts, self.aoff[LOGITS, 0], n, self.p)
+        aoff, acts, pi, pj, _ = self.sets[which]
+        n = pi.size
+        _forward(theta, lay.block_off, lay.head_off, aoff, acts, pi, pj, n, self.p, lay.dim, lay.width, self.eps)
+        return _view(acts, aoff[LOGITS, 0], n, self.p)
 
     def loss_and_gradient(self, theta):
         lay = self.layout
-        out = self.forward(theta, self.nt)
+        aoff, acts, pi, pj, labels = self.sets["train"]
+        out = self.forward(theta, "train")
         G = _view(self.gbuf, 0, self.nt, self.p)
-        loss, _ = _head(out, self.labels, self.templates, True, 0, self.nt, G, True, 1.0 / self.nt)
+        loss, _ = _head(out, labels, self.templates, True, 0, self.nt, G, True, 1.0 / self.nt)
         grad = np.zeros_like(theta)
-        _backward(theta, grad, lay.block_off, lay.head_off, self.aoff, self.acts, self.gx, self.gh, self.gqkv,
-                  self.go, self.gu, G, self.pi, self.pj, self.nt, self.p, lay.dim, lay.width)
+        _backward(theta, grad, lay.block_off, lay.head_off, aoff, acts, self.gx, self.gh, self.gqkv,
+                  self.go, self.gu, G, pi, pj, self.nt, self.p, lay.dim, lay.width)
         return loss / self.nt, grad
 
 
@@ -654,10 +657,11 @@ def loss_and_gradient(split: Split, config: TransformerConfig, theta: np.ndarray
 def logits(split: Split, config: TransformerConfig, theta: np.ndarray | None = None) -> np.ndarray:
     """(N, p) logits of every sample of the task, in the task's order (``split.task.pairs``)."""
     prob = _Problem(split, config)
-    out = prob.forward(_check_theta(theta, prob), prob.N).astype(np.float64)
-    order = np.concatenate([split.train, split.test])
-    res = np.empty_like(out)
-    res[order] = out
+    theta = _check_theta(theta, prob)
+    res = np.empty((split.task.n_samples, split.p))
+    res[split.train] = prob.forward(theta, "train")
+    if split.n_test:
+        res[split.test] = prob.forward(theta, "test")
     return res
 
 
@@ -799,9 +803,10 @@ def train_transformer(split: Split, config: TransformerConfig | None = None, ste
     with one_blas_thread():
         while t <= steps and outcome == RAN:
             t1 = min(t + _CHUNK, steps + 1)
-            outcome = _train_chunk(theta, m, v, grad, lay.block_off, lay.head_off, prob.aoff, prob.acts, prob.gx,
-                                   prob.gh, prob.gqkv, prob.go, prob.gu, prob.gbuf, prob.pi, prob.pj, prob.labels,
-                                   prob.templates, prob.nt, prob.N, p, d, config.width, prob.eps, hyper,
+            outcome = _train_chunk(theta, m, v, grad, lay.block_off, lay.head_off, *prob.sets["train"][:2], prob.gx,
+                                   prob.gh, prob.gqkv, prob.go, prob.gu, prob.gbuf, *prob.sets["train"][2:],
+                                   *prob.sets["test"], prob.templates, prob.nt, prob.n_test, p, d, config.width,
+                                   prob.eps, hyper,
                                    t, t1, steps, eval_every, stop_at_full, rec_f, rec_emb, rec_pos,
                                    _divergence_limit(theta.dtype))
             now = int(rec_f[rec_pos[0] - 1, 0]) if outcome != RAN else min(t1, steps)

@@ -64,7 +64,7 @@ def sweep(spec: dict, directory: Path) -> list[dict]:
     from efftheory.store import ResultStore
 
     expected = {(i, 0, s): {"wd": wd} for i, wd in enumerate(spec["wds"]) for s in spec["seeds"]}
-    manifest = {"what": "transformer decoder weight decay sweep", "spec": spec, "record": "transformer_wd v1"}
+    manifest = {"what": "transformer decoder weight decay sweep", "spec": spec, "record": "transformer_wd v2"}
     records = []
     with ResultStore.open(directory, manifest, expected, spec["steps"]) as store:
         for (i, _, s), want in expected.items():

@@ -282,13 +282,13 @@ def test_standardise_tokens():
 
 
 def test_tiny_transformer_learns_modular_addition():
-    """p = 13, 90 % of the ordered pairs: test accuracy reaches 1 within 2000 steps, the same run
-    twice. (Later the accuracy can drop for a few hundred steps: Adam's spikes once the loss is
+    """p = 13, 90 % of the ordered pairs: test accuracy reaches 1 within 1500 steps (measured: at
+    step 700), the same run twice. (Later the accuracy can drop for a few hundred steps: Adam's spikes once the loss is
     tiny, so the check is on the first time it reaches 1, not on the last step.)"""
     split = ModularAddition(13, ordered=True).split(frac=0.9, seed=0)
-    cfg = TransformerConfig(dim=32, width=64, layers=1, embed_lr=1e-2, decoder_lr=2e-3, decoder_wd=1.0, seed=0)
-    res = train_transformer(split, cfg, 2000, eval_every=100)
-    again = train_transformer(split, cfg, 2000, eval_every=100)
+    cfg = TransformerConfig(dim=32, width=64, layers=1, embed_lr=1e-2, decoder_lr=2e-3, decoder_wd=3.0, seed=0)
+    res = train_transformer(split, cfg, 1500, eval_every=100)
+    again = train_transformer(split, cfg, 1500, eval_every=100)
     full = np.flatnonzero(res.test_acc == 1.0)
     assert full.size > 0, res.test_acc
     assert res.train_acc[full[0]] == 1.0
@@ -357,3 +357,14 @@ def test_a_run_that_leaves_the_numbers_stops_as_diverged():
     np.testing.assert_array_equal(res.steps, [0, 1])
     assert np.abs(res.theta_final).max() > np.sqrt(np.finfo(np.float32).max)
     assert res.rqi.shape == (2,) and np.isfinite(res.rqi[0])
+
+
+def test_the_trajectory_does_not_depend_on_the_evaluation_interval():
+    """Training and test samples go through separate forward passes, so evaluating more or less
+    often changes no product BLAS computes for the update: float32 runs agree bit for bit."""
+    cfg = TransformerConfig(dim=8, width=8, layers=1, seed=2)
+    split = ModularAddition(11, ordered=True).split(frac=0.8, seed=0)
+    a = train_transformer(split, cfg, 40, eval_every=1)
+    b = train_transformer(split, cfg, 40, eval_every=13)
+    np.testing.assert_array_equal(a.theta_final, b.theta_final)
+    np.testing.assert_array_equal(a.train_loss[b.steps], b.train_loss)
