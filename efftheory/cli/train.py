@@ -22,6 +22,7 @@ from efftheory.cli._common import (
     save_arrays,
     save_figure,
 )
+from efftheory.cli import _train_transformer
 from efftheory.cli._wording import chance_test_accuracy, exceeds, fit_note, fit_text, ideal_note, plural, steps, uniform_guess
 
 
@@ -76,6 +77,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--plot", metavar="PNG", help="curves, RQI and embedding trajectories")
     parser.add_argument("--save", metavar="NPZ", help="save the recorded arrays")
     add_modadd_task_argument(parser)
+    _train_transformer.add_arguments(parser)  # --model and the transformer's options (last)
 
 
 def add_modadd_task_argument(parser) -> None:
@@ -98,6 +100,9 @@ def task_defaults(task_name: str):
 
 
 def run(args, ui):
+    if args.model == "transformer":
+        return _train_transformer.run(args, ui)
+    args = _train_transformer.toy_args(args)
     from efftheory.comparison import effective_counterpart
     from efftheory.dynamics import time_scale
     from efftheory.network import train_network

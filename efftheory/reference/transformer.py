@@ -1,0 +1,154 @@
+"""Slow, obviously correct numpy twin of efftheory.transformer (forward, backward, training step).
+
+Samples are (n, 2, d) arrays (sample, position, component) instead of the kernels' flat token
+rows; attention is an einsum over the two positions, LayerNorm is written out with its mean and
+variance, AdamW is the toy twin's term-by-term PyTorch update on each tensor. Shares only the
+initialisation and the parameter layout (``init_params``, ``Layout.unpack``) with the fast path.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from efftheory.reference.network import adamw
+from efftheory.transformer import LN_EPS, init_params
+
+
+def layer_norm(x, g, b):
+    """(y, cache) with y = g (x − μ)/sqrt(σ² + eps) + b over the last axis (σ² biased)."""
+    mu = x.mean(axis=-1, keepdims=True)
+    var = ((x - mu) ** 2).mean(axis=-1, keepdims=True)
+    xhat = (x - mu) / np.sqrt(var + LN_EPS)
+    return g * xhat + b, (xhat, var)
+
+
+def layer_norm_backward(gy, g, cache):
+    """(dL/dx, dL/dg, dL/db) of :func:`layer_norm`, from the chain rule through μ and σ²."""
+    xhat, var = cache
+    d = xhat.shape[-1]
+    axes = tuple(range(gy.ndim - 1))
+    gg = (gy * xhat).sum(axis=axes)
+    gb = gy.sum(axis=axes)
+    gxhat = gy * g
+    std = np.sqrt(var + LN_EPS)
+    # x̂ = (x − μ)/std: dx̂_k/dx_m = (δ_km − 1/d)/std − x̂_k x̂_m /(d std)
+    gx = (gxhat - gxhat.mean(axis=-1, keepdims=True) - xhat * (gxhat * xhat).sum(axis=-1, keepdims=True) / d) / std
+    return gx, gg, gb
+
+
+def forward(P, pairs, final_ln=True):
+    """Logits (n, p) and the caches of every block for samples ``pairs`` (n, 2).
+
+    ``P`` is the dict of :meth:`efftheory.transformer.Layout.unpack`."""
+    x = P["E"][pairs]  # (n, 2, d)
+    d = x.shape[-1]
+    caches = []
+    for blk in P["blocks"]:
+        c = {"x": x}
+        h, c["ln1"] = layer_norm(x, blk["ln1_g"], blk["ln1_b"])
+        qkv = h @ blk["W_qkv"] + blk["b_qkv"]
+        q, k, v = qkv[..., :d], qkv[..., d : 2 * d], qkv[..., 2 * d :]
+        s = np.einsum("nik,njk->nij", q, k) / np.sqrt(d)
+        a = np.exp(s - s.max(axis=-1, keepdims=True))
+        a /= a.sum(axis=-1, keepdims=True)
+        o = np.einsum("nij,njk->nik", a, v)
+        x = x + o @ blk["W_o"] + blk["b_o"]
+        c.update(h=h, q=q, k=k, v=v, a=a, o=o, xmid=x)
+        h2, c["ln2"] = layer_norm(x, blk["ln2_g"], blk["ln2_b"])
+        u = np.maximum(h2 @ blk["W_1"] + blk["c_1"], 0.0)
+        x = x + u @ blk["W_2"] + blk["c_2"]
+        c.update(h2=h2, u=u)
+        caches.append(c)
+    head = {"xL": x}
+    if final_ln:
+        x, head["lnf"] = layer_norm(x, P["lnf_g"], P["lnf_b"])
+    z = x.reshape(x.shape[0], 2 * d)
+    head["z"] = z
+    return z @ P["W_out"] + P["b_out"], caches, head
+
+
+def cross_entropy(logits, y):
+    """(mean loss, accuracy, dL/dlogits of the mean)."""
+    zs = logits - logits.max(axis=1, keepdims=True)
+    prob = np.exp(zs) / np.exp(zs).sum(axis=1, keepdims=True)
+    n = len(y)
+    loss = -np.log(prob[np.arange(n), y]).mean()
+    g = prob.copy()
+    g[np.arange(n), y] -= 1.0
+    return loss, float((logits.argmax(axis=1) == y).mean()), g / n
+
+
+def loss_and_grads(P, pairs, y, final_ln=True):
+    """Mean training loss and a dict of gradients shaped like ``P`` (blocks a list of dicts)."""
+    logits, caches, head = forward(P, pairs, final_ln)
+    loss, _, G = cross_entropy(logits, y)
+    d = P["E"].shape[1]
+    grads = {"W_out": head["z"].T @ G, "b_out": G.sum(axis=0), "blocks": [None] * len(caches)}
+    gx = (G @ P["W_out"].T).reshape(-1, 2, d)
+    if final_ln:
+        gx, grads["lnf_g"], grads["lnf_b"] = layer_norm_backward(gx, P["lnf_g"], head["lnf"])
+    for l in range(len(caches) - 1, -1, -1):
+        blk, c, gb = P["blocks"][l], caches[l], {}
+        # feed-forward branch
+        gb["W_2"] = np.einsum("nik,nim->km", c["u"], gx)
+        gb["c_2"] = gx.sum(axis=(0, 1))
+        gu = (gx @ blk["W_2"].T) * (c["u"] > 0)
+        gb["W_1"] = np.einsum("nik,nim->km", c["h2"], gu)
+        gb["c_1"] = gu.sum(axis=(0, 1))
+        gh2 = gu @ blk["W_1"].T
+        gxm, gb["ln2_g"], gb["ln2_b"] = layer_norm_backward(gh2, blk["ln2_g"], c["ln2"])
+        gx = gx + gxm
+        # attention branch
+        gb["W_o"] = np.einsum("nik,nim->km", c["o"], gx)
+        gb["b_o"] = gx.sum(axis=(0, 1))
+        go = gx @ blk["W_o"].T
+        gv = np.einsum("nij,nik->njk", c["a"], go)
+        ga = np.einsum("nik,njk->nij", go, c["v"])
+        gs = c["a"] * (ga - (ga * c["a"]).sum(axis=-1, keepdims=True)) / np.sqrt(d)
+        gq = np.einsum("nij,njk->nik", gs, c["k"])
+        gk = np.einsum("nij,nik->njk", gs, c["q"])
+        gqkv = np.concatenate([gq, gk, gv], axis=-1)
+        gb["W_qkv"] = np.einsum("nik,nim->km", c["h"], gqkv)
+        gb["b_qkv"] = gqkv.sum(axis=(0, 1))
+        gh = gqkv @ blk["W_qkv"].T
+        gxa, gb["ln1_g"], gb["ln1_b"] = layer_norm_backward(gh, blk["ln1_g"], c["ln1"])
+        gx = gx + gxa
+        grads["blocks"][l] = gb
+    gE = np.zeros_like(P["E"])
+    np.add.at(gE, pairs[:, 0], gx[:, 0])
+    np.add.at(gE, pairs[:, 1], gx[:, 1])
+    grads["E"] = gE
+    return loss, grads
+
+
+def _tensors(tree):
+    """The tensors of a parameter or gradient dict in a fixed order, with their group."""
+    out = [("embed", tree["E"])]
+    for blk in tree["blocks"]:
+        out += [("decoder", blk[k]) for k in sorted(blk)]
+    out += [("decoder", tree[k]) for k in ("lnf_g", "lnf_b", "W_out", "b_out") if k in tree]
+    return out
+
+
+def train(split, config, steps):
+    """Train for ``steps`` updates; returns (parameters θ after the last update, (steps + 1,)
+    training losses measured before each update and at the end, (steps + 1,) test accuracies)."""
+    theta, layout = init_params(split.p, config)
+    theta = theta.copy()
+    P = layout.unpack(theta)
+    params = _tensors(P)
+    ms = [np.zeros_like(q) for _, q in params]
+    vs = [np.zeros_like(q) for _, q in params]
+    hyper = {"embed": (config.embed_lr, config.embed_wd), "decoder": (config.decoder_lr, config.decoder_wd)}
+    tr, te = split.train_pairs, split.test_pairs
+    y_tr, y_te = split.task.labels[split.train], split.task.labels[split.test]
+    losses, test_acc = [], []
+    for t in range(steps + 1):
+        loss, grads = loss_and_grads(P, tr, y_tr, config.final_ln)
+        losses.append(loss)
+        test_acc.append(cross_entropy(forward(P, te, config.final_ln)[0], y_te)[1] if len(y_te) else np.nan)
+        if t == steps:
+            break
+        for (group, q), (_, g), m, v in zip(params, _tensors(grads), ms, vs):
+            adamw(q, g, m, v, t + 1, *hyper[group])
+    return theta, np.array(losses), np.array(test_acc)

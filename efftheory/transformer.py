@@ -1,0 +1,834 @@
+"""The paper's transformer on modular addition (docs/theory.md §14), in numpy and numba.
+
+Input. A sample (a, b) of addition mod p is the sequence of its two tokens; token t has the
+embedding E_t (E: (p, d), drawn N(0, 1)). No positional encoding and no "=" token, as in the
+paper, so the network sees the set {a, b} and attention is symmetric in the two positions.
+
+Encoder. ``layers`` pre-LayerNorm blocks on the two token vectors x_0, x_1 (d each):
+
+    x <- x + Attn(LN_1(x)),    x <- x + FF(LN_2(x)),
+
+with LN(x) = g ⊙ (x − mean x) / sqrt(var x + 1e-5) + b (learned gain g and bias b, biased
+variance over the d components), single-head attention
+
+    [q | k | v] = h W_qkv + b_qkv,   A_ij = softmax_j(q_i · k_j / sqrt(d)),
+    Attn(h)_i = (Σ_j A_ij v_j) W_o + b_o,
+
+and a ReLU feed-forward FF(h) = relu(h W_1 + c_1) W_2 + c_2 of width ``width``. With
+``final_ln`` (default on) one more LayerNorm follows the last block. The two output vectors are
+concatenated, z = [x_0, x_1] (2d), and mapped to p logits by W_out (2d, p), b_out. The loss is
+the softmax cross-entropy averaged over the training samples; the prediction is the argmax.
+
+Initialisation (``config.seed``; SeedSequence spawned into one stream for the embeddings and
+one for the rest, so the decoder's size does not change E0): E ~ N(0, 1); every linear layer's
+weight and bias uniform in ±1/sqrt(fan_in) (PyTorch's nn.Linear default; fan_in = d for
+W_qkv, W_o, W_1, width for W_2 and 2d for W_out); LayerNorm gain 1, bias 0.
+
+Parameters. One flat vector θ, row-major tensors in this order (:class:`Layout`): E (p, d);
+then for each block ln1_g, ln1_b (d), W_qkv (d, 3d), b_qkv (3d), W_o (d, d), b_o (d), ln2_g,
+ln2_b (d), W_1 (d, width), c_1 (width), W_2 (width, d), c_2 (d); then lnf_g, lnf_b (d, only
+with ``final_ln``), W_out (2d, p), b_out (p). The embeddings are θ[:p d] and the decoder is
+everything after them, so the two AdamW groups are two contiguous slices.
+
+Optimisation. Full batch; AdamW with PyTorch's semantics (the kernels of efftheory.network:
+decoupled decay θ <- θ (1 − lr wd), bias-corrected moments, β = (0.9, 0.999), ε = 1e-8) on
+two groups: the embeddings (``embed_lr``, ``embed_wd``) and the decoder, every other parameter
+(``decoder_lr``, ``decoder_wd``).
+
+Step convention (the toy network's, docs/theory.md §9): step t means the parameters after t
+updates; everything recorded at step t is measured on them, before update t + 1, and the
+forward pass that measures step t is the one whose gradient drives that update.
+
+The forward and backward passes run in numba kernels over the flat parameter vector with
+token rows (2 per sample: rows 2r and 2r + 1 are the two tokens of sample r) in contiguous
+matrices, so every matrix product goes to BLAS. A slow numpy twin lives in
+efftheory/reference/transformer.py. Dropout is not implemented.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from numba import njit
+
+from efftheory.circle import circle_rqi, modular_quads, ring_fit
+from efftheory.errors import require
+from efftheory.metrics import normalize
+from efftheory.network import DIVERGED, RAN, _adamw, _check_float, _check_int, _divergence_limit, _head, _representable
+from efftheory.phases import ACC_THRESHOLD, DEFAULT_GAP, phase_of
+from efftheory.stats import first_at_or_above, step_or_none
+from efftheory.tasks import ModularAddition, Split
+from efftheory.threads import one_blas_thread
+
+DTYPES = ("float32", "float64")
+LN_EPS = 1e-5
+#: test accuracy at which a run counts as fully generalised (the paper's Fig 1 reads this)
+ACC_FULL = 0.99
+#: circle RQI (docs/theory.md §13) of the fitted ring at which the ring counts as formed
+RING_RQI = 0.95
+_CHUNK = 100  # steps per kernel call between progress updates
+
+
+# ------------------------------------------------------------------ configuration
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    """Hyper-parameters of the transformer (docs/theory.md §14); p-independent, validated.
+
+    ``dim`` is the latent size d (embeddings and residual stream), ``width`` the feed-forward
+    width, ``layers`` the number of encoder blocks. The defaults are a small network that
+    generalises on p = 23 in a minute or two on one core; :meth:`paper` gives Fig 1's sizes.
+    """
+
+    dim: int = 32
+    width: int = 64
+    layers: int = 1
+    embed_lr: float = 1e-3
+    decoder_lr: float = 1e-3
+    embed_wd: float = 0.0
+    decoder_wd: float = 1.0
+    final_ln: bool = True
+    dtype: str = "float32"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        require(self.dtype in DTYPES, f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        require(isinstance(self.final_ln, bool), f"final_ln must be True or False, got {self.final_ln!r}")
+        _check_int("dim", self.dim, 1)
+        _check_int("width", self.width, 1)
+        _check_int("layers", self.layers, 1)
+        _check_int("seed", self.seed, 0)
+        _check_float("embed_lr", self.embed_lr, True)
+        _check_float("decoder_lr", self.decoder_lr, True)
+        _check_float("embed_wd", self.embed_wd, False)
+        _check_float("decoder_wd", self.decoder_wd, False)
+        # AdamW's decay factor 1 - lr wd must stay in [0, 1): beyond it the decay flips signs
+        for group in ("embed", "decoder"):
+            lr, wd = getattr(self, f"{group}_lr"), getattr(self, f"{group}_wd")
+            require(lr * wd < 1.0, f"{group}_lr x {group}_wd must be below 1, got {lr * wd:g}")
+
+    @classmethod
+    def paper(cls, **changes) -> "TransformerConfig":
+        """The paper's Fig 1 network: d = 256, width 128, two blocks, decoder lr 2e-4, weight decay
+        1 (its dropout 0.05 is not implemented here)."""
+        base = dict(dim=256, width=128, layers=2, embed_lr=1e-3, decoder_lr=2e-4, embed_wd=0.0, decoder_wd=1.0)
+        return cls(**{**base, **changes})
+
+    def flops_per_step(self, n_train: int, p: int) -> int:
+        """Multiply-adds x 2 of the matrix products of one training step (forward + backward).
+
+        Forward per sample: 2 tokens x 2 (3d² + d² + 2 d width) per block, plus 2 (2d) p for the
+        head; the backward pass does two products of the same size for each (weight gradient and
+        input gradient), so a step is 3 x forward. Attention scores, LayerNorm, the softmax and
+        AdamW are O(n d) or O(#params) and left out.
+        """
+        d, w = self.dim, self.width
+        forward = n_train * (2 * self.layers * 2 * (4 * d * d + 2 * d * w) + 2 * 2 * d * p)
+        return 3 * forward
+
+
+# ------------------------------------------------------------------ parameters
+
+# per-block tensors, in layout order
+LN1_G, LN1_B, W_QKV, B_QKV, W_O, B_O, LN2_G, LN2_B, W_1, C_1, W_2, C_2 = range(12)
+BLOCK_TENSORS = ("ln1_g", "ln1_b", "W_qkv", "b_qkv", "W_o", "b_o", "ln2_g", "ln2_b", "W_1", "c_1", "W_2", "c_2")
+# head tensors
+LNF_G, LNF_B, W_OUT, B_OUT = range(4)
+HEAD_TENSORS = ("lnf_g", "lnf_b", "W_out", "b_out")
+
+
+def _block_shapes(d: int, w: int) -> tuple:
+    return ((d,), (d,), (d, 3 * d), (3 * d,), (d, d), (d,), (d,), (d,), (d, w), (w,), (w, d), (d,))
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each tensor sits in the flat parameter vector θ (module docstring for the order).
+
+    Attributes:
+        p, dim, width, layers, final_ln: the sizes.
+        block_off: (layers, 12) int64 start of each block tensor (order :data:`BLOCK_TENSORS`).
+        head_off: (4,) int64 start of lnf_g, lnf_b, W_out, b_out (-1 for lnf without final_ln).
+        n_embed: p d, the size of the embedding group θ[:n_embed].
+        n_params: the size of θ.
+    """
+
+    p: int
+    dim: int
+    width: int
+    layers: int
+    final_ln: bool
+    block_off: np.ndarray
+    head_off: np.ndarray
+    n_embed: int
+    n_params: int
+
+    @classmethod
+    def build(cls, p: int, config: TransformerConfig) -> "Layout":
+        d, w, L = config.dim, config.width, config.layers
+        off = p * d
+        block_off = np.zeros((L, 12), np.int64)
+        for l in range(L):
+            for k, shape in enumerate(_block_shapes(d, w)):
+                block_off[l, k] = off
+                off += int(np.prod(shape))
+        head_off = np.full(4, -1, np.int64)
+        if config.final_ln:
+            head_off[LNF_G], head_off[LNF_B] = off, off + d
+            off += 2 * d
+        head_off[W_OUT] = off
+        off += 2 * d * p
+        head_off[B_OUT] = off
+        off += p
+        return cls(p, d, w, L, config.final_ln, block_off, head_off, p * d, off)
+
+    def unpack(self, theta: np.ndarray) -> dict:
+        """Views of θ by name: ``E``, ``blocks`` (a list of dicts keyed by :data:`BLOCK_TENSORS`),
+        and the head tensors ``lnf_g``, ``lnf_b`` (absent without final_ln), ``W_out``, ``b_out``."""
+        d, w, p = self.dim, self.width, self.p
+        out = {"E": theta[: self.n_embed].reshape(p, d), "blocks": []}
+        for l in range(self.layers):
+            blk = {}
+            for k, (name, shape) in enumerate(zip(BLOCK_TENSORS, _block_shapes(d, w))):
+                o = int(self.block_off[l, k])
+                blk[name] = theta[o : o + int(np.prod(shape))].reshape(shape)
+            out["blocks"].append(blk)
+        for k, (name, shape) in enumerate(zip(HEAD_TENSORS, ((d,), (d,), (2 * d, p), (p,)))):
+            o = int(self.head_off[k])
+            if o >= 0:
+                out[name] = theta[o : o + int(np.prod(shape))].reshape(shape)
+        return out
+
+
+def init_params(p: int, config: TransformerConfig) -> tuple[np.ndarray, Layout]:
+    """Initial flat parameters θ (n_params,) in ``config.dtype`` and their :class:`Layout`
+    (module docstring: E ~ N(0, 1), linear layers uniform ±1/sqrt(fan_in), LN gain 1 bias 0)."""
+    layout = Layout.build(p, config)
+    s_embed, s_dec = np.random.SeedSequence(config.seed).spawn(2)
+    theta = np.empty(layout.n_params)
+    v = layout.unpack(theta)
+    v["E"][...] = np.random.default_rng(s_embed).standard_normal(v["E"].shape)
+    rng = np.random.default_rng(s_dec)
+
+    def linear(W, b):
+        bound = 1.0 / math.sqrt(W.shape[0])
+        W[...] = rng.uniform(-bound, bound, size=W.shape)
+        b[...] = rng.uniform(-bound, bound, size=b.shape)
+
+    for blk in v["blocks"]:
+        blk["ln1_g"][...], blk["ln1_b"][...] = 1.0, 0.0
+        linear(blk["W_qkv"], blk["b_qkv"])
+        linear(blk["W_o"], blk["b_o"])
+        blk["ln2_g"][...], blk["ln2_b"][...] = 1.0, 0.0
+        linear(blk["W_1"], blk["c_1"])
+        linear(blk["W_2"], blk["c_2"])
+    if config.final_ln:
+        v["lnf_g"][...], v["lnf_b"][...] = 1.0, 0.0
+    linear(v["W_out"], v["b_out"])
+    return theta.astype(config.dtype), layout
+
+
+# ------------------------------------------------------------------ activations
+
+# Activation regions: per block (index l) or for the head (index 0). A buffer is sized for the
+# samples of one set (training or test); each region holds 2 rows (the two tokens) of ``cols``
+# values per sample.
+X, XHAT1, RSTD1, H1, QKV, ATT, O, XMID, XHAT2, RSTD2, H2, U = range(12)  # per block; X also at l = layers
+XHATF, RSTDF, Z, LOGITS = range(12, 16)  # head (Z is X[layers] without final_ln)
+
+
+def _region_cols(d: int, w: int, p: int) -> tuple:
+    """Columns per token row of each region (LOGITS: p per sample, i.e. p/2 per token row, kept p)."""
+    return (d, d, 1, d, 3 * d, 2, d, d, d, 1, d, w, d, 1, d, p)
+
+
+def _activation_table(n_samples: int, layout: Layout) -> tuple[np.ndarray, int]:
+    """(16, layers + 1) int64 start of every region in the flat activation buffer of
+    ``n_samples`` samples (-1 unused), and the buffer's size."""
+    R = 2 * n_samples
+    cols = _region_cols(layout.dim, layout.width, layout.p)
+    table = np.full((16, layout.layers + 1), -1, np.int64)
+    off = 0
+    for k in range(12):
+        for l in range(layout.layers + (1 if k == X else 0)):
+            table[k, l] = off
+            off += R * cols[k]
+    for k in range(12, 16):
+        if k in (XHATF, RSTDF, Z) and not layout.final_ln:
+            continue
+        table[k, 0] = off
+        off += R * cols[k]
+    if not layout.final_ln:
+        table[Z, 0] = table[X, layout.layers]
+    return table, off
+
+
+# ------------------------------------------------------------------ numba kernels
+
+
+@njit(cache=True, inline="always")
+def _view(buf, start, rows, cols):
+    """buf[start : start + rows cols] as a C-contiguous (rows, cols) matrix."""
+    return buf[start : start + rows * cols].reshape((rows, cols))
+
+
+@njit(cache=True, error_model="numpy")
+def _add_bias(Y, b):
+    rows, cols = Y.shape
+    for r in range(rows):
+        for k in range(cols):
+            Y[r, k] += b[k]
+
+
+@njit(cache=True, error_model="numpy")
+def _col_sums(G, out):
+    """out <- column sums of G (the gradient of a bias)."""
+    out[:] = 0.0
+    rows, cols = G.shape
+    for r in range(rows):
+        for k in range(cols):
+            out[k] += G[r, k]
+
+
+@njit(cache=True, error_model="numpy")
+def _ln_forward(Xin, g, b, Xhat, rstd, H, eps):
+    """H = g ⊙ x̂ + b with x̂ = (x − μ) / sqrt(σ² + eps) per row (σ² biased); saves x̂ and 1/sqrt(σ² + eps).
+    Sums are taken in float64."""
+    rows, d = Xin.shape
+    for r in range(rows):
+        mu = 0.0
+        for k in range(d):
+            mu += Xin[r, k]
+        mu /= d
+        var = 0.0
+        for k in range(d):
+            c = Xin[r, k] - mu
+            var += c * c
+        rs = 1.0 / math.sqrt(var / d + eps)
+        rstd[r, 0] = rs
+        for k in range(d):
+            xh = (Xin[r, k] - mu) * rs
+            Xhat[r, k] = xh
+            H[r, k] = g[k] * xh + b[k]
+
+
+@njit(cache=True, error_model="numpy")
+def _ln_backward(gH, Xhat, rstd, g, gX, gg, gb):
+    """gX += dL/dx; gg, gb <- dL/dg, dL/db, given gH = dL/dH.
+
+    With ĝ = gH ⊙ g: dL/dx = rstd (ĝ − mean(ĝ) − x̂ mean(ĝ ⊙ x̂)) (the mean and the variance
+    both depend on x)."""
+    rows, d = gH.shape
+    gg[:] = 0.0
+    gb[:] = 0.0
+    for r in range(rows):
+        s1 = 0.0
+        s2 = 0.0
+        for k in range(d):
+            gh = gH[r, k]
+            gxh = gh * g[k]
+            s1 += gxh
+            s2 += gxh * Xhat[r, k]
+            gg[k] += gh * Xhat[r, k]
+            gb[k] += gh
+        s1 /= d
+        s2 /= d
+        rs = rstd[r, 0]
+        for k in range(d):
+            gX[r, k] += rs * (gH[r, k] * g[k] - s1 - Xhat[r, k] * s2)
+
+
+@njit(cache=True, error_model="numpy")
+def _attention(QKV, A, Ov, n, d, scale):
+    """Per sample r (token rows 2r, 2r+1): A[2r+i, j] = softmax_j(q_i · k_j scale), Ov_i = Σ_j A_ij v_j."""
+    for r in range(n):
+        for i in range(2):
+            qi = 2 * r + i
+            s0 = 0.0
+            s1 = 0.0
+            for k in range(d):
+                s0 += QKV[qi, k] * QKV[2 * r, d + k]
+                s1 += QKV[qi, k] * QKV[2 * r + 1, d + k]
+            s0 *= scale
+            s1 *= scale
+            m = max(s0, s1)
+            e0 = math.exp(s0 - m)
+            e1 = math.exp(s1 - m)
+            a0 = e0 / (e0 + e1)
+            a1 = e1 / (e0 + e1)
+            A[qi, 0] = a0
+            A[qi, 1] = a1
+            for k in range(d):
+                Ov[qi, k] = a0 * QKV[2 * r, 2 * d + k] + a1 * QKV[2 * r + 1, 2 * d + k]
+
+
+@njit(cache=True, error_model="numpy")
+def _attention_backward(QKV, A, gO, gQKV, n, d, scale):
+    """gQKV <- dL/d[q | k | v] from gO = dL/d(Σ_j A_ij v_j).
+
+    dL/dv_j = Σ_i A_ij gO_i; dL/dA_ij = gO_i · v_j; through the softmax
+    dL/ds_ij = A_ij (dL/dA_ij − Σ_k A_ik dL/dA_ik); dL/dq_i = scale Σ_j dL/ds_ij k_j and
+    dL/dk_j = scale Σ_i dL/ds_ij q_i."""
+    for r in range(n):
+        r0 = 2 * r
+        for k in range(3 * d):
+            gQKV[r0, k] = 0.0
+            gQKV[r0 + 1, k] = 0.0
+        for i in range(2):
+            qi = r0 + i
+            ga0 = 0.0
+            ga1 = 0.0
+            for k in range(d):
+                ga0 += gO[qi, k] * QKV[r0, 2 * d + k]
+                ga1 += gO[qi, k] * QKV[r0 + 1, 2 * d + k]
+            a0 = A[qi, 0]
+            a1 = A[qi, 1]
+            mean = a0 * ga0 + a1 * ga1
+            gs0 = a0 * (ga0 - mean) * scale
+            gs1 = a1 * (ga1 - mean) * scale
+            for k in range(d):
+                go = gO[qi, k]
+                gQKV[qi, k] += gs0 * QKV[r0, d + k] + gs1 * QKV[r0 + 1, d + k]
+                gQKV[r0, d + k] += gs0 * QKV[qi, k]
+                gQKV[r0 + 1, d + k] += gs1 * QKV[qi, k]
+                gQKV[r0, 2 * d + k] += a0 * go
+                gQKV[r0 + 1, 2 * d + k] += a1 * go
+
+
+@njit(cache=True, error_model="numpy")
+def _forward(theta, boff, hoff, aoff, acts, pi, pj, n, p, d, w, eps):
+    """Forward pass of the first ``n`` samples; logits in region LOGITS (n, p)."""
+    L = boff.shape[0]
+    R = 2 * n
+    scale = 1.0 / math.sqrt(d)
+    Xs = _view(acts, aoff[X, 0], R, d)
+    for r in range(n):
+        a = pi[r] * d
+        b = pj[r] * d
+        for k in range(d):
+            Xs[2 * r, k] = theta[a + k]
+            Xs[2 * r + 1, k] = theta[b + k]
+    for l in range(L):
+        o = boff[l]
+        Xl = _view(acts, aoff[X, l], R, d)
+        Hl = _view(acts, aoff[H1, l], R, d)
+        _ln_forward(Xl, theta[o[LN1_G] : o[LN1_G] + d], theta[o[LN1_B] : o[LN1_B] + d],
+                    _view(acts, aoff[XHAT1, l], R, d), _view(acts, aoff[RSTD1, l], R, 1), Hl, eps)
+        Q = _view(acts, aoff[QKV, l], R, 3 * d)
+        np.dot(Hl, _view(theta, o[W_QKV], d, 3 * d), Q)
+        _add_bias(Q, theta[o[B_QKV] : o[B_QKV] + 3 * d])
+        Ov = _view(acts, aoff[O, l], R, d)
+        _attention(Q, _view(acts, aoff[ATT, l], R, 2), Ov, n, d, scale)
+        Xm = _view(acts, aoff[XMID, l], R, d)
+        np.dot(Ov, _view(theta, o[W_O], d, d), Xm)
+        bo = theta[o[B_O] : o[B_O] + d]
+        for r in range(R):
+            for k in range(d):
+                Xm[r, k] += bo[k] + Xl[r, k]
+        H2l = _view(acts, aoff[H2, l], R, d)
+        _ln_forward(Xm, theta[o[LN2_G] : o[LN2_G] + d], theta[o[LN2_B] : o[LN2_B] + d],
+                    _view(acts, aoff[XHAT2, l], R, d), _view(acts, aoff[RSTD2, l], R, 1), H2l, eps)
+        Ul = _view(acts, aoff[U, l], R, w)
+        np.dot(H2l, _view(theta, o[W_1], d, w), Ul)
+        c1 = theta[o[C_1] : o[C_1] + w]
+        for r in range(R):
+            for k in range(w):
+                Ul[r, k] = max(Ul[r, k] + c1[k], 0.0)
+        Xn = _view(acts, aoff[X, l + 1], R, d)
+        np.dot(Ul, _view(theta, o[W_2], w, d), Xn)
+        c2 = theta[o[C_2] : o[C_2] + d]
+        for r in range(R):
+            for k in range(d):
+                Xn[r, k] += c2[k] + Xm[r, k]
+    if hoff[LNF_G] >= 0:
+        _ln_forward(_view(acts, aoff[X, L], R, d), theta[hoff[LNF_G] : hoff[LNF_G] + d],
+                    theta[hoff[LNF_B] : hoff[LNF_B] + d], _view(acts, aoff[XHATF, 0], R, d),
+                    _view(acts, aoff[RSTDF, 0], R, 1), _view(acts, aoff[Z, 0], R, d), eps)
+    Zc = _view(acts, aoff[Z, 0], n, 2 * d)  # rows 2r, 2r+1 side by side: [x_0 | x_1] per sample
+    logits = _view(acts, aoff[LOGITS, 0], n, p)
+    np.dot(Zc, _view(theta, hoff[W_OUT], 2 * d, p), logits)
+    _add_bias(logits, theta[hoff[B_OUT] : hoff[B_OUT] + p])
+
+
+@njit(cache=True, error_model="numpy")
+def _backward(theta, grad, boff, hoff, aoff, acts, gx, gh, gqkv, go, gu, G, pi, pj, nt, p, d, w):
+    """grad <- dL/dθ given G = dL/dlogits (nt, p) and a forward pass whose first nt samples are
+    the training samples. gx, gh, go (2 nt d), gqkv (2 nt 3d), gu (2 nt w) are scratch."""
+    L = boff.shape[0]
+    R = 2 * nt
+    scale = 1.0 / math.sqrt(d)
+    # head: logits = z W_out + b_out
+    np.dot(_view(acts, aoff[Z, 0], nt, 2 * d).T, G, _view(grad, hoff[W_OUT], 2 * d, p))
+    _col_sums(G, grad[hoff[B_OUT] : hoff[B_OUT] + p])
+    gZ = _view(gh, 0, nt, 2 * d)
+    np.dot(G, _view(theta, hoff[W_OUT], 2 * d, p).T, gZ)
+    gX = _view(gx, 0, R, d)
+    gH = _view(gh, 0, R, d)
+    if hoff[LNF_G] >= 0:
+        gX[:, :] = 0.0
+        _ln_backward(gH, _view(acts, aoff[XHATF, 0], R, d), _view(acts, aoff[RSTDF, 0], R, 1),
+                     theta[hoff[LNF_G] : hoff[LNF_G] + d], gX, grad[hoff[LNF_G] : hoff[LNF_G] + d],
+                     grad[hoff[LNF_B] : hoff[LNF_B] + d])
+    else:
+        gX[:, :] = gH
+    gU = _view(gu, 0, R, w)
+    gO = _view(go, 0, R, d)
+    gQ = _view(gqkv, 0, R, 3 * d)
+    for l in range(L - 1, -1, -1):
+        o = boff[l]
+        # x_out = x_mid + relu(h2 W_1 + c_1) W_2 + c_2
+        Ul = _view(acts, aoff[U, l], R, w)
+        np.dot(Ul.T, gX, _view(grad, o[W_2], w, d))
+        _col_sums(gX, grad[o[C_2] : o[C_2] + d])
+        np.dot(gX, _view(theta, o[W_2], w, d).T, gU)
+        for r in range(R):
+            for k in range(w):
+                if Ul[r, k] <= 0.0:
+                    gU[r, k] = 0.0
+        np.dot(_view(acts, aoff[H2, l], R, d).T, gU, _view(grad, o[W_1], d, w))
+        _col_sums(gU, grad[o[C_1] : o[C_1] + w])
+        np.dot(gU, _view(theta, o[W_1], d, w).T, gH)
+        _ln_backward(gH, _view(acts, aoff[XHAT2, l], R, d), _view(acts, aoff[RSTD2, l], R, 1),
+                     theta[o[LN2_G] : o[LN2_G] + d], gX, grad[o[LN2_G] : o[LN2_G] + d],
+                     grad[o[LN2_B] : o[LN2_B] + d])
+        # x_mid = x + (A v) W_o + b_o
+        np.dot(_view(acts, aoff[O, l], R, d).T, gX, _view(grad, o[W_O], d, d))
+        _col_sums(gX, grad[o[B_O] : o[B_O] + d])
+        np.dot(gX, _view(theta, o[W_O], d, d).T, gO)
+        _attention_backward(_view(acts, aoff[QKV, l], R, 3 * d), _view(acts, aoff[ATT, l], R, 2), gO, gQ,
+                            nt, d, scale)
+        np.dot(_view(acts, aoff[H1, l], R, d).T, gQ, _view(grad, o[W_QKV], d, 3 * d))
+        _col_sums(gQ, grad[o[B_QKV] : o[B_QKV] + 3 * d])
+        np.dot(gQ, _view(theta, o[W_QKV], d, 3 * d).T, gH)
+        _ln_backward(gH, _view(acts, aoff[XHAT1, l], R, d), _view(acts, aoff[RSTD1, l], R, 1),
+                     theta[o[LN1_G] : o[LN1_G] + d], gX, grad[o[LN1_G] : o[LN1_G] + d],
+                     grad[o[LN1_B] : o[LN1_B] + d])
+    # the two token rows of sample r scatter back to the embeddings of its symbols
+    for k in range(p * d):
+        grad[k] = 0.0
+    for r in range(nt):
+        a = pi[r] * d
+        b = pj[r] * d
+        for k in range(d):
+            grad[a + k] += gX[2 * r, k]
+            grad[b + k] += gX[2 * r + 1, k]
+
+
+@njit(cache=True, error_model="numpy")
+def _update(theta, grad, m, v, step, n_embed, hyper, c):
+    """One AdamW update (``step`` from 1) of the two groups θ[:n_embed] (embeddings) and
+    θ[n_embed:] (decoder); hyper = (embed lr, embed wd, decoder lr, decoder wd)."""
+    _adamw(theta, grad, m, v, step, n_embed, hyper[0], hyper[1], hyper[2], hyper[3], c)
+
+
+@njit(cache=True, error_model="numpy")
+def _train_chunk(theta, m, v, grad, boff, hoff, aoff, acts, gx, gh, gqkv, go, gu, gbuf,
+                 pi, pj, labels, aoff_te, acts_te, pi_te, pj_te, labels_te, templates, nt, n_test, p, d, w, eps,
+                 hyper, t0, t1, total, eval_every, stop_at_full,
+                 rec_f, rec_emb, rec_pos, limit):
+    """Run steps t0 <= t < t1 (t <= total): evaluate if due, then update unless t == total.
+
+    The training samples always go through their own forward pass (buffer ``acts``) and the
+    test samples, on evaluated steps only, through another (``acts_te``): the products BLAS
+    computes for the training rows, and so the trajectory, do not depend on ``eval_every``.
+    Records go to row ``rec_pos[0]`` of ``rec_f`` (step, train loss, test loss, train acc, test
+    acc) and ``rec_emb`` (raw E). Returns RAN, DIVERGED (training loss not finite or a
+    parameter beyond ``limit``; that step is recorded and no update follows) or, with
+    ``stop_at_full``, 1 once train and test accuracy are both >= 0.99.
+    """
+    c = np.ones(8, theta.dtype)
+    inv_nt = 1.0 / nt
+    G = _view(gbuf, 0, nt, p)
+    for t in range(t0, t1):
+        _forward(theta, boff, hoff, aoff, acts, pi, pj, nt, p, d, w, eps)
+        out = _view(acts, aoff[LOGITS, 0], nt, p)
+        tr_loss, tr_ok = _head(out, labels, templates, True, 0, nt, G, True, inv_nt)
+        diverged = not (np.isfinite(tr_loss) and _representable(theta, limit))
+        # the step at which a run diverges is recorded too
+        evaluate = (t % eval_every == 0) or (t == total) or diverged
+        outcome = RAN
+        if evaluate:
+            te_loss, te_ok = 0.0, 0
+            if n_test > 0:
+                _forward(theta, boff, hoff, aoff_te, acts_te, pi_te, pj_te, n_test, p, d, w, eps)
+                out_te = _view(acts_te, aoff_te[LOGITS, 0], n_test, p)
+                te_loss, te_ok = _head(out_te, labels_te, templates, True, 0, n_test, G, False, 0.0)
+            i = rec_pos[0]
+            rec_f[i, 0] = t
+            rec_f[i, 1] = tr_loss * inv_nt
+            rec_f[i, 2] = te_loss / n_test if n_test > 0 else np.nan
+            rec_f[i, 3] = tr_ok / nt
+            rec_f[i, 4] = te_ok / n_test if n_test > 0 else np.nan
+            for a in range(p):
+                for k in range(d):
+                    rec_emb[i, a, k] = theta[a * d + k]
+            rec_pos[0] = i + 1
+            if diverged:
+                outcome = DIVERGED
+            elif stop_at_full and n_test > 0 and rec_f[i, 3] >= ACC_FULL and rec_f[i, 4] >= ACC_FULL:
+                outcome = 1
+        if outcome != RAN:
+            return outcome
+        if t < total:
+            _backward(theta, grad, boff, hoff, aoff, acts, gx, gh, gqkv, go, gu, G, pi, pj, nt, p, d, w)
+            _update(theta, grad, m, v, t + 1, p * d, hyper, c)
+    return RAN
+
+
+# ------------------------------------------------------------------ problem and gradients
+
+
+def _hyper(config: TransformerConfig) -> np.ndarray:
+    """(embed lr, embed wd, decoder lr, decoder wd) as the kernels take them."""
+    return np.array([config.embed_lr, config.embed_wd, config.decoder_lr, config.decoder_wd], dtype=np.float64)
+
+
+class _Problem:
+    """Arrays the kernels need for one split and config: the training samples and the test
+    samples each with their own token indices, labels and activation buffer."""
+
+    def __init__(self, split: Split, config: TransformerConfig):
+        require(isinstance(split, Split), f"split must be a Split, got {type(split).__name__}")
+        require(isinstance(split.task, ModularAddition),
+                f"the transformer learns modular addition; got a {type(split.task).__name__} split")
+        require(config.dim >= 2, f"dim must be >= 2 for LayerNorm to carry information, got {config.dim}")
+        self.p = split.p
+        self.theta, self.layout = init_params(self.p, config)
+        self.nt, self.n_test = split.n_train, split.n_test
+        dtype = self.theta.dtype
+        self.sets = {}
+        for name, idx in (("train", split.train), ("test", split.test)):
+            pairs = split.task.pairs[idx]
+            aoff, size = _activation_table(max(idx.size, 1), self.layout)
+            self.sets[name] = (aoff, np.zeros(size, dtype), np.ascontiguousarray(pairs[:, 0]),
+                               np.ascontiguousarray(pairs[:, 1]), split.task.labels[idx].astype(np.int64))
+        d, w = config.dim, config.width
+        R = 2 * self.nt
+        self.gx, self.gh, self.go = (np.zeros(R * d, dtype) for _ in range(3))
+        self.gqkv = np.zeros(R * 3 * d, dtype)
+        self.gu = np.zeros(R * w, dtype)
+        self.gbuf = np.zeros(self.nt * self.p, dtype)
+        self.templates = np.zeros((self.p, 0), dtype)  # the CE head of network._head reads no template
+        self.eps = dtype.type(LN_EPS)
+
+    def forward(self, theta, which: str):
+        """Logits (n, p) of the ``which`` ("train" or "test") samples (a view into its buffer)."""
+        lay = self.layout
+        aoff, acts, pi, pj, _ = self.sets[which]
+        n = pi.size
+        _forward(theta, lay.block_off, lay.head_off, aoff, acts, pi, pj, n, self.p, lay.dim, lay.width, self.eps)
+        return _view(acts, aoff[LOGITS, 0], n, self.p)
+
+    def loss_and_gradient(self, theta):
+        lay = self.layout
+        aoff, acts, pi, pj, labels = self.sets["train"]
+        out = self.forward(theta, "train")
+        G = _view(self.gbuf, 0, self.nt, self.p)
+        loss, _ = _head(out, labels, self.templates, True, 0, self.nt, G, True, 1.0 / self.nt)
+        grad = np.zeros_like(theta)
+        _backward(theta, grad, lay.block_off, lay.head_off, aoff, acts, self.gx, self.gh, self.gqkv,
+                  self.go, self.gu, G, pi, pj, self.nt, self.p, lay.dim, lay.width)
+        return loss / self.nt, grad
+
+
+def _check_theta(theta, prob: _Problem) -> np.ndarray:
+    if theta is None:
+        return prob.theta
+    theta = np.ascontiguousarray(theta, dtype=prob.theta.dtype)
+    require(theta.shape == prob.theta.shape, f"theta must have shape {prob.theta.shape}, got {theta.shape}")
+    return theta
+
+
+def loss_and_gradient(split: Split, config: TransformerConfig, theta: np.ndarray | None = None):
+    """Mean training loss and its gradient with respect to the flat parameters.
+
+    ``theta`` (n_params,) in the layout of :func:`init_params` (default: the initial parameters
+    of ``config``). Returns ``(loss, grad)``, grad (n_params,): the kernel path of the training
+    loop, exposed for checks against finite differences and the numpy twin.
+    """
+    prob = _Problem(split, config)
+    return prob.loss_and_gradient(_check_theta(theta, prob))
+
+
+def logits(split: Split, config: TransformerConfig, theta: np.ndarray | None = None) -> np.ndarray:
+    """(N, p) logits of every sample of the task, in the task's order (``split.task.pairs``)."""
+    prob = _Problem(split, config)
+    theta = _check_theta(theta, prob)
+    res = np.empty((split.task.n_samples, split.p))
+    res[split.train] = prob.forward(theta, "train")
+    if split.n_test:
+        res[split.test] = prob.forward(theta, "test")
+    return res
+
+
+def adamw_update(theta, grad, m, v, step: int, layout: Layout, config: TransformerConfig) -> None:
+    """The training loop's AdamW update, in place: group 1 = θ[:layout.n_embed] (embeddings,
+    ``embed_lr``, ``embed_wd``), group 2 = the rest (decoder). ``step`` counts from 1."""
+    _check_int("step", step, 1)
+    arrays = (theta, grad, m, v)
+    require(all(isinstance(a, np.ndarray) and a.shape == (layout.n_params,) and a.dtype == theta.dtype
+                and a.flags.c_contiguous for a in arrays),
+            f"theta, grad, m, v must be contiguous ({layout.n_params},) arrays of one dtype")
+    _update(theta, grad, m, v, step, layout.n_embed, _hyper(config), np.ones(8, theta.dtype))
+
+
+# ------------------------------------------------------------------ training
+
+
+@dataclass(frozen=True)
+class TransformerResult:
+    """One training run of the transformer; the fields of :class:`efftheory.network.TrainResult`
+    plus the ring read off the embeddings. T = number of evaluated steps.
+
+    Attributes:
+        config: the :class:`TransformerConfig`.
+        steps: (T,) int64 evaluated steps (parameters after that many updates).
+        train_loss, test_loss: (T,) mean cross-entropy over training / test samples.
+        train_acc, test_acc: (T,) accuracies (test NaN without a test set).
+        rqi: (T,) circle RQI (docs/theory.md §13) of the phases of the ring fitted to E.
+        predicted_test_acc: (T,) NaN: the additive predicted accuracy of §7 has no meaning for a
+            ring (kept so that code written for the toy's results reads this one).
+        embeddings: (T, p, d) float64 normalised embeddings (per dimension, as the toy's).
+        raw_embeddings: (T, p, d) float64 embeddings E as trained.
+        ring_frequency, ring_coherence, ring_variance: (T,) the :func:`efftheory.circle.ring_fit`
+            (PCA plane) of E at each evaluated step: signed frequency, coherence, variance share.
+        E0, E_final: (p, d) embeddings at step 0 and at the last step run.
+        theta_final: (n_params,) all parameters at the last step run (layout :class:`Layout`).
+        steps_to_train, steps_to_test: first evaluated step with train / test accuracy >= 0.9.
+        steps_to_test_99: first evaluated step with test accuracy >= 0.99.
+        steps_to_rqi: first evaluated step with circle RQI >= 0.95 (None if never, each).
+        phase: from steps_to_train, steps_to_test and ``gap`` (docs/theory.md §10), or "diverged".
+        steps_run, seconds, split, gap, diverged: as for the toy.
+    """
+
+    config: TransformerConfig
+    steps: np.ndarray
+    train_loss: np.ndarray
+    test_loss: np.ndarray
+    train_acc: np.ndarray
+    test_acc: np.ndarray
+    rqi: np.ndarray
+    predicted_test_acc: np.ndarray
+    embeddings: np.ndarray
+    raw_embeddings: np.ndarray
+    ring_frequency: np.ndarray
+    ring_coherence: np.ndarray
+    ring_variance: np.ndarray
+    E0: np.ndarray
+    E_final: np.ndarray
+    theta_final: np.ndarray
+    steps_to_train: int | None
+    steps_to_test: int | None
+    steps_to_test_99: int | None
+    steps_to_rqi: int | None
+    phase: str
+    steps_run: int
+    seconds: float
+    split: Split | None = field(default=None, repr=False)
+    gap: float = DEFAULT_GAP
+    diverged: bool = False
+
+    @property
+    def final_full_acc(self) -> float:
+        """Accuracy over the whole table at the last evaluated step."""
+        s = self.split
+        test = 0.0 if s.n_test == 0 else self.test_acc[-1] * s.n_test
+        return float((self.train_acc[-1] * s.n_train + test) / s.task.n_samples)
+
+
+def standardise_tokens(E: np.ndarray) -> np.ndarray:
+    """Each token's embedding standardised over its d components (mean 0, std 1): what the
+    first LayerNorm sees, before its gain and bias. (..., p, d) -> same shape, float64."""
+    E = np.asarray(E, dtype=np.float64)
+    c = E - E.mean(axis=-1, keepdims=True)
+    return c / np.sqrt(np.mean(c * c, axis=-1, keepdims=True))
+
+
+def ring_track(raw_embeddings: np.ndarray) -> dict:
+    """Ring fits (PCA plane) of a trajectory E (T, p, d): (T,) frequency, coherence, variance
+    share and circle RQI of the fitted phases on every parallelogram of the full table.
+
+    The fit reads each token's embedding standardised first (:func:`standardise_tokens`): the
+    network only ever sees E_a through LayerNorm, so a common offset or a token's norm is
+    invisible to it, and without this step a large shared component hides the ring."""
+    T, p, _ = raw_embeddings.shape
+    raw_embeddings = standardise_tokens(raw_embeddings)
+    freq = np.zeros(T, np.int64)
+    coh, var, phases = np.full(T, np.nan), np.full(T, np.nan), np.zeros((T, p))
+    ok = np.zeros(T, bool)
+    for i, E in enumerate(raw_embeddings):
+        if not np.all(np.isfinite(E)) or np.sum(np.ptp(E, axis=0) > 0) < 2:
+            continue  # a diverged or collapsed record has no ring
+        fit = ring_fit(E)
+        freq[i], coh[i], var[i], phases[i], ok[i] = fit.frequency, fit.coherence, fit.variance_explained, fit.phases, True
+    rqi = np.full(T, np.nan)
+    if ok.any():
+        rqi[ok] = circle_rqi(phases[ok], modular_quads(p))
+    return {"frequency": freq, "coherence": coh, "variance": var, "rqi": rqi}
+
+
+def train_transformer(split: Split, config: TransformerConfig | None = None, steps: int = 5000, *,
+                      eval_every: int = 1, gap: float = DEFAULT_GAP, stop_at_full: bool = False,
+                      progress=None) -> TransformerResult:
+    """Train the transformer on a modular-addition ``split`` for ``steps`` full-batch updates.
+
+    Steps 0, eval_every, 2 eval_every, ... and ``steps`` are evaluated on the parameters after
+    that many updates, before the next one (the toy's convention). With ``stop_at_full`` the run
+    ends at the first evaluated step with train and test accuracy both >= 0.99. A run whose
+    training loss or parameters leave the floating-point range stops there with phase
+    "diverged". ``progress(n)`` is called with the number of steps just done. The result
+    depends only on ``config`` and ``split``.
+    """
+    config = TransformerConfig() if config is None else config
+    require(isinstance(config, TransformerConfig), f"config must be a TransformerConfig, got {type(config).__name__}")
+    _check_int("steps", steps, 1)
+    _check_int("eval_every", eval_every, 1)
+    _check_float("gap", gap, False)
+    start = time.perf_counter()
+    prob = _Problem(split, config)
+    theta, lay = prob.theta, prob.layout
+    p, d = prob.p, config.dim
+    E0 = theta[: lay.n_embed].reshape(p, d).astype(np.float64)
+    grad, m, v = np.zeros_like(theta), np.zeros_like(theta), np.zeros_like(theta)
+    n_rec = steps // eval_every + 2
+    rec_f = np.full((n_rec, 5), np.nan)
+    rec_emb = np.zeros((n_rec, p, d))
+    rec_pos = np.zeros(1, np.int64)
+    hyper = _hyper(config)
+    t, done, outcome = 0, 0, RAN
+    with one_blas_thread():
+        while t <= steps and outcome == RAN:
+            t1 = min(t + _CHUNK, steps + 1)
+            outcome = _train_chunk(theta, m, v, grad, lay.block_off, lay.head_off, *prob.sets["train"][:2], prob.gx,
+                                   prob.gh, prob.gqkv, prob.go, prob.gu, prob.gbuf, *prob.sets["train"][2:],
+                                   *prob.sets["test"], prob.templates, prob.nt, prob.n_test, p, d, config.width,
+                                   prob.eps, hyper,
+                                   t, t1, steps, eval_every, stop_at_full, rec_f, rec_emb, rec_pos,
+                                   _divergence_limit(theta.dtype))
+            now = int(rec_f[rec_pos[0] - 1, 0]) if outcome != RAN else min(t1, steps)
+            if progress is not None and now > done:
+                progress(now - done)
+            t, done = t1, now
+    k = int(rec_pos[0])
+    rec = rec_f[:k]
+    steps_arr = rec[:, 0].astype(np.int64)
+    raw = rec_emb[:k].copy()
+    ring = ring_track(raw)
+    first = lambda values, level: step_or_none(first_at_or_above(steps_arr, values, level))  # noqa: E731
+    t_train, t_test = first(rec[:, 3], ACC_THRESHOLD), first(rec[:, 4], ACC_THRESHOLD)
+    diverged = outcome == DIVERGED
+    return TransformerResult(
+        config=config, steps=steps_arr, train_loss=rec[:, 1].copy(), test_loss=rec[:, 2].copy(),
+        train_acc=rec[:, 3].copy(), test_acc=rec[:, 4].copy(), rqi=ring["rqi"], predicted_test_acc=np.full(k, np.nan),
+        embeddings=normalize(raw), raw_embeddings=raw, ring_frequency=ring["frequency"],
+        ring_coherence=ring["coherence"], ring_variance=ring["variance"], E0=E0,
+        E_final=theta[: lay.n_embed].reshape(p, d).astype(np.float64), theta_final=theta.copy(),
+        steps_to_train=t_train, steps_to_test=t_test, steps_to_test_99=first(rec[:, 4], ACC_FULL),
+        steps_to_rqi=first(np.nan_to_num(ring["rqi"], nan=0.0), RING_RQI),
+        phase=phase_of(t_train, t_test, gap, diverged), steps_run=int(steps_arr[-1]),
+        seconds=time.perf_counter() - start, split=split, gap=gap, diverged=diverged,
+    )
