@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from efftheory.circle import (DEFAULT_GTOL, RING_RQI_THRESHOLD, circle_rqi, collapsed, modular_quads, ring_fit,
+from efftheory.circle import (DEFAULT_GTOL, RING_RQI_THRESHOLD, circle_rqi, modular_quads, ring_fit,
                               ring_frequency, settle)
 from efftheory.errors import InputError, require
 from efftheory.metrics import normalize
@@ -188,4 +188,4 @@ def network_ring(result, *, max_steps: int = THEORY_MAX_STEPS, gtol: float = DEF
     )
 
 
-__all__ = ["NetworkRing", "network_ring", "fit_phases", "collapsed"]
+__all__ = ["NetworkRing", "network_ring", "fit_phases"]
