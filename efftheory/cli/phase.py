@@ -112,7 +112,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plot", metavar="PNG", help="write the phase diagram here")
     parser.add_argument("--annotate-gap", action="store_true", help="write t_test - t_train in each plotted cell")
     parser.add_argument("--eval-every", type=positive_int, default=1,
-                        help="evaluate accuracies every K steps (step counts become multiples of K; default 1, exact)")
+                        help="record stride of a cell function (default 1); the network cell's step counts are exact "
+                             "at every step whatever K, so K > 1 only names a different sweep")
     parser.add_argument("--no-early-stop", action="store_true", help="run every cell to the full budget")
     parser.add_argument("--cell", choices=("network", "synthetic"), default="network",
                         help="what a cell runs: the toy network, or a cheap deterministic stand-in for testing the machinery")
