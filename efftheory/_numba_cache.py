@@ -8,10 +8,19 @@ one warning line says so on stderr. A ``NUMBA_CACHE_DIR`` set by the user is alw
 
 :func:`configure` must run before numba first reads its configuration, i.e. before
 ``import numba``: the package calls it first thing in ``efftheory/__init__.py``.
+
+Numba decides whether a cached kernel is still valid from the timestamp of the one file that
+defines it. A kernel that calls njit functions of another module (the network's training loop
+calls the metric kernels of ``efftheory.metrics``) compiles their code into itself, and would keep
+running the old code after only that other module changed. So the cache is tied to a
+fingerprint of every source file of the package (:func:`sources_fingerprint`): when it differs
+from the one stored beside the cache, every cached kernel of efftheory is removed and compiled
+again on first use (:func:`drop_stale_kernels`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import tempfile
@@ -23,6 +32,8 @@ ENV = "NUMBA_CACHE_DIR"
 _WARNED = "_EFFTHEORY_NUMBA_NO_CACHE_WARNED"
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+#: the file beside the cache that holds the fingerprint of the sources it was compiled from
+FINGERPRINT = "efftheory-sources.sha256"
 
 
 def writable_dir(directory: Path) -> bool:
@@ -55,11 +66,48 @@ def choose(environ=os.environ, package_dir: Path = PACKAGE_DIR) -> tuple[str, Pa
     return "none", None
 
 
+def sources_fingerprint(package_dir: Path = PACKAGE_DIR) -> str:
+    """SHA-256 over the relative path and bytes of every ``*.py`` file of the package, in order."""
+    digest = hashlib.sha256()
+    for path in sorted(package_dir.rglob("*.py")):
+        digest.update(path.relative_to(package_dir).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def drop_stale_kernels(cache_root: Path, stamp_dir: Path, package_dir: Path = PACKAGE_DIR) -> int:
+    """Remove every numba cache file (``*.nbi``, ``*.nbc``) under ``cache_root`` when the sources'
+    fingerprint differs from the one stored in ``stamp_dir``; then store the current one.
+    Returns the number of files removed. Never raises: a cache that cannot be cleaned is left
+    as it is (numba then behaves as it always did)."""
+    try:
+        current = sources_fingerprint(package_dir)
+        stamp = stamp_dir / FINGERPRINT
+        if stamp.is_file() and stamp.read_text().strip() == current:
+            return 0
+        removed = 0
+        for pattern in ("*.nbi", "*.nbc"):
+            for path in cache_root.rglob(pattern):
+                path.unlink(missing_ok=True)
+                removed += 1
+        stamp_dir.mkdir(parents=True, exist_ok=True)
+        temporary = stamp.with_name(f"{FINGERPRINT}.{os.getpid()}.tmp")
+        temporary.write_text(current + "\n")
+        os.replace(temporary, stamp)  # atomic: parallel imports see the old or the new stamp
+        return removed
+    except OSError:
+        return 0
+
+
 def configure(environ=os.environ, stderr=None) -> str:
-    """Apply :func:`choose` to ``environ`` (and to numba, if it is already imported); return the choice."""
+    """Apply :func:`choose` to ``environ`` (and to numba, if it is already imported), drop
+    kernels compiled from other sources (:func:`drop_stale_kernels`); return the choice."""
     choice, directory = choose(environ)
-    if choice == "per-user":
+    if choice == "in-tree":
+        drop_stale_kernels(PACKAGE_DIR, PACKAGE_DIR / "__pycache__")
+    elif choice == "per-user":
         environ[ENV] = str(directory)
+        drop_stale_kernels(directory, directory)
         _reload_numba_config()
     elif choice == "none":
         _compile_without_cache()

@@ -102,3 +102,56 @@ def test_no_writable_place_warns_once(tmp_path, monkeypatch):
     assert _numba_cache.configure(env, stderr=err) == "none"
     assert _numba_cache.configure(env, stderr=err) == "none"  # e.g. a worker process
     assert len(err.getvalue().splitlines()) == 1 and "NUMBA_CACHE_DIR" in err.getvalue()
+
+
+def _fake_package(root: Path) -> Path:
+    pkg = root / "pkg"
+    (pkg / "sub" / "__pycache__").mkdir(parents=True)
+    (pkg / "__pycache__").mkdir()
+    (pkg / "a.py").write_text("x = 1\n")
+    (pkg / "sub" / "b.py").write_text("y = 2\n")
+    return pkg
+
+
+def _kernels(pkg: Path) -> list[Path]:
+    for name in ("__pycache__/a.f-3.py311.nbi", "__pycache__/a.f-3.py311.1.nbc", "sub/__pycache__/b.g-1.py311.nbi"):
+        (pkg / name).write_bytes(b"compiled")
+    return sorted(pkg.rglob("*.nb[ic]"))
+
+
+def test_kernels_compiled_from_other_sources_are_dropped(tmp_path):
+    pkg = _fake_package(tmp_path)
+    stamp_dir = pkg / "__pycache__"
+    assert len(_kernels(pkg)) == 3
+    # no stamp yet: the cache's sources are unknown, so it is cleared and stamped
+    assert _numba_cache.drop_stale_kernels(pkg, stamp_dir, pkg) == 3
+    assert not list(pkg.rglob("*.nb[ic]"))
+    assert (stamp_dir / _numba_cache.FINGERPRINT).read_text().strip() == _numba_cache.sources_fingerprint(pkg)
+    # same sources: the kernels stay
+    _kernels(pkg)
+    assert _numba_cache.drop_stale_kernels(pkg, stamp_dir, pkg) == 0 and len(list(pkg.rglob("*.nb[ic]"))) == 3
+    # another module changed (not the one a kernel lives in): every kernel goes, .pyc and sources stay
+    (pkg / "sub" / "b.py").write_text("y = 3\n")
+    (pkg / "__pycache__" / "a.cpython-311.pyc").write_bytes(b"bytecode")
+    assert _numba_cache.drop_stale_kernels(pkg, stamp_dir, pkg) == 3
+    assert not list(pkg.rglob("*.nb[ic]")) and (pkg / "__pycache__" / "a.cpython-311.pyc").exists()
+    assert (pkg / "a.py").read_text() == "x = 1\n"
+
+
+def test_the_fingerprint_sees_content_and_names_not_timestamps(tmp_path):
+    pkg = _fake_package(tmp_path)
+    first = _numba_cache.sources_fingerprint(pkg)
+    os.utime(pkg / "a.py", (0, 0))
+    assert _numba_cache.sources_fingerprint(pkg) == first
+    (pkg / "a.py").rename(pkg / "c.py")
+    assert _numba_cache.sources_fingerprint(pkg) != first
+
+
+def test_importing_efftheory_stamps_the_cache_with_its_sources():
+    import pytest
+
+    if _numba_cache.choose()[0] != "in-tree":
+        pytest.skip("numba does not cache beside the sources here")
+    # the package was imported by this test session, so the in-tree cache carries the stamp
+    stamp = _numba_cache.PACKAGE_DIR / "__pycache__" / _numba_cache.FINGERPRINT
+    assert stamp.read_text().strip() == _numba_cache.sources_fingerprint()
