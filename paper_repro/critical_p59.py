@@ -48,17 +48,49 @@ QUICK = {"p": 59, "frac": "0.05:0.3:2:log", "embed_lr": "1e-2:1e-2:1", "seeds": 
 PRESET_OF_LR = {1e-3: "paper", 1e-2: "comprehension"}
 
 
+class StoredSweep:
+    """The finished records of a store, read as they are (see :func:`sweep`): ``grid``,
+    ``settings``, ``seeds`` and ``record(ix, iy, seed)`` like a :class:`efftheory.SweepResult`."""
+
+    def __init__(self, grid, settings, records: list[dict], kernel: str | None):
+        self.grid, self.settings, self.kernel = grid, settings, kernel
+        self.seeds = settings.network_seeds
+        self._by_key = {(r["ix"], r["iy"], r["seed"]): r for r in records}
+
+    def complete(self) -> bool:
+        return all((ix, iy, s) in self._by_key for ix, iy, _ in self.grid.cells() for s in self.seeds)
+
+    def record(self, ix: int, iy: int, seed: int) -> dict:
+        return self._by_key[(ix, iy, seed)]
+
+
 def sweep(out: Path, spec: dict, jobs: int, quick: bool):
-    """The finished sweep (resumed if its store exists)."""
+    """The finished sweep: its store's records when they are all there (also a store written by
+    an earlier network kernel, which a new run would refuse to resume: its manifest names the
+    kernel that made it, and the figure says so), else the sweep run or resumed now."""
     from efftheory import Axis, Grid, SweepSettings, run_sweep
+    from efftheory.store import read_sweep
 
     grid = Grid(Axis.parse("frac", spec["frac"]), Axis.parse("embed_lr", spec["embed_lr"]))
     settings = SweepSettings(p=spec["p"], n_train=None, steps=spec["steps"], eval_every=spec["eval_every"],
                              early_stop=False, network={"loss": "mse"}, seeds=tuple(range(spec["seeds"])),
-                             vary_split=True)
+                             vary_split=True).for_grid(grid)
     store = out / "sweeps" / (NAME + ("_quick" if quick else ""))
+    if (store / "manifest.json").exists():
+        manifest, records = read_sweep(store)
+        same = manifest["grid"] == grid.to_dict() and manifest["fixed"] == settings.to_dict()
+        stored = StoredSweep(grid, settings, records, manifest.get("kernel"))
+        if same and stored.complete():
+            return stored
     store.parent.mkdir(parents=True, exist_ok=True)
-    return run_sweep(grid, settings, store, jobs=jobs)
+    result = run_sweep(grid, settings, store, jobs=jobs)
+    return StoredSweep(grid, settings, [r for r in result.records], _kernel_of(store))
+
+
+def _kernel_of(store: Path) -> str | None:
+    from efftheory.store import read_sweep
+
+    return read_sweep(store)[0].get("kernel")
 
 
 def _crossing_log(fracs, rates) -> float | None:
@@ -84,6 +116,9 @@ def figure_data(result, trials: int) -> dict:
     unique = np.array([[linear_theory_unique(task, f, s) for s in seeds] for f in fracs])
     out = {"p": p, "n_samples": N, "fractions": fracs, "n_train": [task.n_train_for(frac=f) for f in fracs],
            "seeds": list(seeds), "steps": result.settings.steps, "eval_every": result.settings.eval_every,
+           # None: the first network kernel, whose trajectories at eval_every > 1 forwarded the
+           # test rows only on evaluated steps (its step counts are multiples of eval_every)
+           "network_kernel": result.kernel,
            "theory": {"train_fraction": (curve.n / N).tolist(), "p_unique": curve.p_unique, "ci_low": curve.ci_low,
                       "ci_high": curve.ci_high, "trials": trials, "r_c": curve.r_c, "n_c": curve.n_c},
            "p_unique_at_fraction": [float(curve.p_unique[task.n_train_for(frac=f) - 1]) for f in fracs],
