@@ -1,7 +1,8 @@
 """Every toy-model figure of the paper, one after the other: Figs 3, 4a, 4b, 4c/d, 5a-c, 5d (the S3
 permutation toy, 3 network seeds), the validation of the theory against networks in both
-compare presets (validation_p10), and networks on modular addition against the circle theory
-(ring_networks).
+compare presets (validation_p10), networks on modular addition against the circle theory
+(ring_networks), and structure formation at p = 59 against the critical size (critical_p59; its
+sweep is long and resumable, so a complete store is only redrawn).
 
     python paper_repro/all.py [--quick] [--out DIR] [--jobs J] [--budget STEPS] [--skip fig5,...]
 
@@ -23,7 +24,7 @@ except ImportError:
     sys.path.append(str(Path(__file__).resolve().parents[1]))
 from paper_repro.common import parser, prepare, write_json
 
-SCRIPTS = ("fig3", "fig4a", "fig4b", "fig4cd", "fig5", "fig5d", "validation", "ring_networks")
+SCRIPTS = ("fig3", "fig4a", "fig4b", "fig4cd", "fig5", "fig5d", "validation", "ring_networks", "critical_p59")
 
 
 def main(argv=None) -> int:
