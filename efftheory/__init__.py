@@ -44,6 +44,11 @@ from efftheory.comparison import ComparisonSummary, GridRun, effective_counterpa
 from efftheory.stats import wilson_interval
 from efftheory.parallel import pmap
 from efftheory.files import atomic_write, jsonable, save_figure, write_json
+from efftheory.tasks import FiniteGroup, permutation_matrices, symmetric_group
+from efftheory.metrics import matrix_predicted_accuracy, matrix_rqi
+from efftheory.network_ring import NetworkRing, network_ring
+from efftheory.comparison import RingRun, RingSummary, run_ring_one, summarise_rings
+from efftheory.transformer import TransformerConfig, TransformerResult, train_transformer
 
 __all__ = [
     "__version__",
@@ -98,4 +103,18 @@ __all__ = [
     "jsonable",
     "write_json",
     "save_figure",
+    "FiniteGroup",
+    "symmetric_group",
+    "permutation_matrices",
+    "matrix_rqi",
+    "matrix_predicted_accuracy",
+    "NetworkRing",
+    "network_ring",
+    "RingRun",
+    "RingSummary",
+    "run_ring_one",
+    "summarise_rings",
+    "TransformerConfig",
+    "TransformerResult",
+    "train_transformer",
 ]

@@ -13,7 +13,7 @@ Numba decides whether a cached kernel is still valid from the timestamp of the o
 defines it. A kernel that calls njit functions of another module (the network's training loop
 calls the metric kernels of ``efftheory.metrics``) compiles their code into itself, and would keep
 running the old code after only that other module changed. So the cache is tied to a
-fingerprint of every source file of the package (:func:`sources_fingerprint`): when it differs
+fingerprint of every source file of the package that uses numba (:func:`sources_fingerprint`): when it differs
 from the one stored beside the cache, every cached kernel of efftheory is removed and compiled
 again on first use (:func:`drop_stale_kernels`).
 """
@@ -67,11 +67,16 @@ def choose(environ=os.environ, package_dir: Path = PACKAGE_DIR) -> tuple[str, Pa
 
 
 def sources_fingerprint(package_dir: Path = PACKAGE_DIR) -> str:
-    """SHA-256 over the relative path and bytes of every ``*.py`` file of the package, in order."""
+    """SHA-256 over the relative path and bytes of every ``*.py`` file of the package that uses
+    numba, in order (only those can hold code a kernel compiles in; editing the others, the
+    command line or the plots, keeps the compiled kernels)."""
     digest = hashlib.sha256()
     for path in sorted(package_dir.rglob("*.py")):
+        source = path.read_bytes()
+        if b"numba" not in source:
+            continue
         digest.update(path.relative_to(package_dir).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes())
+        digest.update(source)
     return digest.hexdigest()
 
 

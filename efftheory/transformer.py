@@ -1,4 +1,4 @@
-"""The paper's transformer on modular addition (docs/theory.md §14), in numpy and numba.
+"""The paper's transformer on modular addition (docs/theory.md §15), in numpy and numba.
 
 Input. A sample (a, b) of addition mod p is the sequence of its two tokens; token t has the
 embedding E_t (E: (p, d), drawn N(0, 1)). No positional encoding and no "=" token, as in the
@@ -77,7 +77,7 @@ _CHUNK = 100  # steps per kernel call between progress updates
 
 @dataclass(frozen=True)
 class TransformerConfig:
-    """Hyper-parameters of the transformer (docs/theory.md §14); p-independent, validated.
+    """Hyper-parameters of the transformer (docs/theory.md §15); p-independent, validated.
 
     ``dim`` is the latent size d (embeddings and residual stream), ``width`` the feed-forward
     width, ``layers`` the number of encoder blocks. The defaults are a small network that

@@ -1,8 +1,11 @@
 """Every toy-model figure of the paper, one after the other: Figs 3, 4a, 4b, 4c/d, 5a-c, 5d (the S3
 permutation toy, 3 network seeds), the validation of the theory against networks in both
 compare presets (validation_p10), networks on modular addition against the circle theory
-(ring_networks), and structure formation at p = 59 against the critical size (critical_p59; its
-sweep is long and resumable, so a complete store is only redrawn).
+(ring_networks), structure formation at p = 59 against the critical size (critical_p59; its
+sweep is long and resumable, so a complete store is only redrawn), and the transformer on
+modular addition (transformer_fig1: the paper's Fig 1 layout; transformer_wd: decoder weight
+decay against the time to generalise), and the S3 matrix toy's learnt matrices against the
+group (s3_networks).
 
     python paper_repro/all.py [--quick] [--out DIR] [--jobs J] [--budget STEPS] [--skip fig5,...]
 
@@ -24,7 +27,8 @@ except ImportError:
     sys.path.append(str(Path(__file__).resolve().parents[1]))
 from paper_repro.common import parser, prepare, write_json
 
-SCRIPTS = ("fig3", "fig4a", "fig4b", "fig4cd", "fig5", "fig5d", "validation", "ring_networks", "critical_p59")
+SCRIPTS = ("fig3", "fig4a", "fig4b", "fig4cd", "fig5", "fig5d", "validation", "ring_networks", "critical_p59",
+           "s3_networks", "transformer_fig1", "transformer_wd")
 
 
 def main(argv=None) -> int:

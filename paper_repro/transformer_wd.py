@@ -1,7 +1,7 @@
 """Fig 6 of the paper, in small: does decoder weight decay shorten the transformer's time to
 generalise on modular addition?
 
-The transformer of efftheory.transformer (docs/theory.md §14) at its default size (d = 32,
+The transformer of efftheory.transformer (docs/theory.md §15) at its default size (d = 32,
 width 64, one block), p = 23, 80 % of the ordered pairs (split seed 0), embedding lr 1e-3,
 decoder lr fixed at 1e-3, decoder weight decay over a few values, network seeds 0-2. Each run
 stops at the first evaluated step (every 50) with train and test accuracy >= 0.99, or at the

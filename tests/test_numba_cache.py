@@ -108,8 +108,9 @@ def _fake_package(root: Path) -> Path:
     pkg = root / "pkg"
     (pkg / "sub" / "__pycache__").mkdir(parents=True)
     (pkg / "__pycache__").mkdir()
-    (pkg / "a.py").write_text("x = 1\n")
-    (pkg / "sub" / "b.py").write_text("y = 2\n")
+    (pkg / "a.py").write_text("from numba import njit\nx = 1\n")
+    (pkg / "sub" / "b.py").write_text("import numba\ny = 2\n")
+    (pkg / "plain.py").write_text("z = 0\n")  # no numba: cannot change a kernel
     return pkg
 
 
@@ -131,11 +132,13 @@ def test_kernels_compiled_from_other_sources_are_dropped(tmp_path):
     _kernels(pkg)
     assert _numba_cache.drop_stale_kernels(pkg, stamp_dir, pkg) == 0 and len(list(pkg.rglob("*.nb[ic]"))) == 3
     # another module changed (not the one a kernel lives in): every kernel goes, .pyc and sources stay
-    (pkg / "sub" / "b.py").write_text("y = 3\n")
+    (pkg / "plain.py").write_text("z = 1\n")
+    assert _numba_cache.drop_stale_kernels(pkg, stamp_dir, pkg) == 0  # a module without kernels
+    (pkg / "sub" / "b.py").write_text("import numba\ny = 3\n")
     (pkg / "__pycache__" / "a.cpython-311.pyc").write_bytes(b"bytecode")
     assert _numba_cache.drop_stale_kernels(pkg, stamp_dir, pkg) == 3
     assert not list(pkg.rglob("*.nb[ic]")) and (pkg / "__pycache__" / "a.cpython-311.pyc").exists()
-    assert (pkg / "a.py").read_text() == "x = 1\n"
+    assert (pkg / "a.py").read_text() == "from numba import njit\nx = 1\n"
 
 
 def test_the_fingerprint_sees_content_and_names_not_timestamps(tmp_path):

@@ -1,4 +1,4 @@
-"""``efftheory train --model transformer --task modadd``: the paper's transformer (docs/theory.md §14).
+"""``efftheory train --model transformer --task modadd``: the paper's transformer (docs/theory.md §15).
 
 Trains the transformer on the ordered pairs of addition mod p, reports the training curves, the
 ring read off the token embeddings along the run, and what the circle theory (§13) predicts from
