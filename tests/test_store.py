@@ -198,7 +198,7 @@ SWEEP_PARENT = textwrap.dedent("""
     if __name__ == "__main__":
         grid = Grid(Axis.parse("decoder_lr", "1e-5:1e-2:10:log"), Axis.parse("decoder_wd", "0:10:11"))
         try:
-            run_sweep(grid, SweepSettings(network={"sleep": 0.3}), sys.argv[1], cell_fn=synthetic_cell, jobs=2)
+            run_sweep(grid, SweepSettings(network={"sleep": 1.0}), sys.argv[1], cell_fn=synthetic_cell, jobs=2)
         except KeyboardInterrupt:
             sys.exit(130)
 """)
@@ -231,11 +231,12 @@ def test_ctrl_c_keeps_finished_runs_and_ends_the_workers(tmp_path):
     workers = [p for p in _children(proc.pid) if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]
     start = time.monotonic()
     proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=10) == 130
-    assert time.monotonic() - start < 5  # not the ~17 s the remaining 108 cells need
+    # the remaining ~108 cells need ~54 s on two workers; ending takes seconds even on a busy machine
+    assert proc.wait(timeout=40) == 130
+    assert time.monotonic() - start < 20
     assert len(workers) == 2 and _wait_gone(workers, 5.0) == []
     stored = [json.loads(line) for line in _lines(out)]
     assert 2 <= len(stored) < 110 and (out / RESULTS).read_bytes().endswith(b"\n")
     grid = Grid(Axis.parse("decoder_lr", "1e-5:1e-2:10:log"), Axis.parse("decoder_wd", "0:10:11"))
-    with _open(out, grid, SweepSettings(network={"sleep": 0.3})) as store:  # every finished run is valid
+    with _open(out, grid, SweepSettings(network={"sleep": 1.0})) as store:  # every finished run is valid
         assert len(store.finished) == len(stored) and store.dropped == 0
