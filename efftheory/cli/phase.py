@@ -24,7 +24,7 @@ import os
 import sys
 
 from efftheory.cli._common import P_HELP, check_p, check_output_path, fraction, nonnegative_float, nonnegative_int, positive_int
-from efftheory.errors import InputError
+from efftheory.errors import InputError, require
 from efftheory.phases import PHASES
 from efftheory.sweep import AXES, PRESETS
 
@@ -115,6 +115,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="record stride of a cell function (default 1); the network cell's step counts are exact "
                              "at every step whatever K, so K > 1 only names a different sweep")
     parser.add_argument("--no-early-stop", action="store_true", help="run every cell to the full budget")
+    parser.add_argument("--model", choices=("toy", "transformer"), default="toy",
+                        help="toy: the paper's toy network (default); transformer: the paper's transformer on "
+                             "--task modadd (ordered pairs; its defaults: d 32, width 64, one block)")
     parser.add_argument("--cell", choices=("network", "synthetic"), default="network",
                         help="what a cell runs: the toy network, or a cheap deterministic stand-in for testing the machinery")
 
@@ -147,8 +150,13 @@ def _executor(args):
 
 
 def run(args, ui):
-    from efftheory.sweep import Axis, Grid, SweepSettings, network_cell, run_sweep, synthetic_cell
+    from efftheory.sweep import Axis, Grid, SweepSettings, network_cell, run_sweep, synthetic_cell, transformer_cell
 
+    transformer = args.model == "transformer"
+    if transformer:
+        require(args.preset is None, "--preset is a toy-network panel; give --x/--y ranges with --model transformer")
+        require(args.task == "modadd", "--model transformer trains on modular addition: add --task modadd")
+        require(args.loss is None, "--loss is the toy's option (the transformer's head is cross-entropy)")
     x, xr, y, yr, loss = _resolve(args)
     grid = Grid(Axis.parse(x, xr), Axis.parse(y, yr))
     preset = PRESETS.get(args.preset)
@@ -159,6 +167,8 @@ def run(args, ui):
         network["dim"] = 2
         if args.loss is None and args.preset is None:
             network["loss"] = "ce"
+    if transformer:  # the transformer's own defaults (efftheory.transformer.TransformerConfig)
+        network = {}
     if args.width is not None:
         network["width"] = args.width
     p = args.p if args.p is not None else (preset.p if preset and preset.p else 10)
@@ -184,7 +194,7 @@ def run(args, ui):
     if settings.n_train is None and settings.frac is None and "frac" not in (x, y):
         raise InputError(f"--train-num or --frac is needed at p={p} (the default n_train=45 is for p=10)")
     plot = check_output_path(args.plot, "--plot")
-    cell_fn = synthetic_cell if args.cell == "synthetic" else network_cell
+    cell_fn = synthetic_cell if args.cell == "synthetic" else transformer_cell if transformer else network_cell
     fixed_split = "frac" not in (x, y)
     settings = _with_seeds(args, settings, fixed_split)
     ideal = _ideal_note(args, settings) if (cell_fn is network_cell and fixed_split) else {}
@@ -318,7 +328,9 @@ def _text(args, result, plot) -> str:
     lines = [
         f"phase sweep: {grid.x.name} {grid.x.spec()} x {grid.y.name} {grid.y.spec()}, "
         + ("" if fixed.task == "add" else f"task {fixed.task} ({fixed.network.get('embed', 'sum')} model), ")
-        + f"loss {fixed.network.get('loss', 'mse')}, {fixed.steps} steps, G = {fixed.gap:g}, {_seed_words(fixed)}",
+        + ("the transformer (CE head), " if getattr(args, "model", "toy") == "transformer"
+           else f"loss {fixed.network.get('loss', 'mse')}, ")
+        + f"{fixed.steps} steps, G = {fixed.gap:g}, {_seed_words(fixed)}",
         f"{len(result.records)} {what}: {result.computed} computed, {result.reused} reused, {result.dropped} stored "
         f"lines ignored, {result.seconds:.1f} s -> {args.out}",
         ", ".join(f"{p} {n}" for p, n in result.counts.items()) + (" runs" if many else ""),
