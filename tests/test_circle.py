@@ -231,7 +231,7 @@ def test_descend_kernel_equals_twin_with_two_training_sets():
         assert st == steps[b] and np.allclose(theta[b], th, atol=1e-12) and ell == pytest.approx(loss[b], abs=1e-14)
 
 
-@pytest.mark.parametrize("method", ["gd", "rk4"])
+@pytest.mark.parametrize("method", ["gd", pytest.param("rk4", marks=pytest.mark.jit_heavy)])
 def test_loss_never_increases_and_rotation_is_conserved(method):
     qs = random_split(23, 0.3, seed=5)
     theta0 = np.random.default_rng(8).uniform(0, 2 * np.pi, (4, 23))

@@ -28,6 +28,7 @@ def test_network_with_a_huge_learning_rate_stops_as_diverged():
     assert np.all(np.isfinite(run.train_loss[:-1]))  # finite until the recorded step
 
 
+@pytest.mark.jit_heavy
 def test_a_sane_network_does_not_diverge():
     split = Addition(10).split(n_train=45, seed=3)
     run = train_network(split, NetworkConfig(seed=0), steps=50)

@@ -197,7 +197,8 @@ def test_convergence_orders(pb):
     assert _observed_order(pb, "rk4-projected", 0.5) == pytest.approx(4.0, abs=0.4)
 
 
-@pytest.mark.parametrize("method", ["exact", "rk4-projected", "euler-projected"])
+@pytest.mark.parametrize("method", ["exact", pytest.param("rk4-projected", marks=pytest.mark.jit_heavy),
+                                    pytest.param("euler-projected", marks=pytest.mark.jit_heavy)])
 def test_norm_is_conserved_to_round_off(method):
     for pb in PROBLEMS:
         traj = evolve(pb.theory.H_hat, pb.E0(3), lr=LR, method=method)
