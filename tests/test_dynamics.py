@@ -1,4 +1,4 @@
-"""Effective-loss dynamics (design §5) against exact oracles, limits and numpy twins."""
+"""Effective-loss dynamics (docs/theory.md §8) against exact oracles, limits and numpy twins."""
 
 from __future__ import annotations
 
@@ -316,7 +316,7 @@ def test_bad_embeddings_raise_input_error():
 
 
 def test_zero_hessian_leaves_embeddings_still():
-    """P0(D) empty: Ĥ = 0, ℓ_eff ≡ 0, nothing moves (design §3 edge case)."""
+    """P0(D) empty: Ĥ = 0, ℓ_eff ≡ 0, nothing moves (docs/theory.md §2 edge case)."""
     E0 = np.random.default_rng(0).uniform(-0.5, 0.5, (2, 6, 2))
     for method in METHODS:
         traj = evolve(np.zeros((6, 6)), E0, lr=LR, method=method)

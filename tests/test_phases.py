@@ -1,4 +1,4 @@
-"""The phase rule (design §7) on every combination of reached / never and gap below / at / above G."""
+"""The phase rule (docs/theory.md §10) on every combination of reached / never and gap below / at / above G."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from tests.conftest import MISSING_DIR, assert_one_line_error, run_cli
 
 FAST = ("--critical-trials", "200", "--trials", "2", "--times", "60")
 
-# design §9 keys and their JSON types (None allowed where the theory can be silent)
+# the JSON keys of simulate and their types (None allowed where the theory can be silent)
 KEYS = {
     "p": int, "n_samples": int, "n_train": int, "frac": float, "n_parallelograms": int, "dof": int,
     "unique": bool, "grokking_rate": float, "spectrum": list, "ideal_test_accuracy": float,
