@@ -3,7 +3,9 @@ default size and at the paper's Fig 1 size, with the fraction of this core's flo
 
 Sizes (ordered pairs of addition mod p, 80 % in training, float32, one BLAS thread):
 - default: p = 23 (423 training pairs), d = 32, width 64, one block;
-- paper Fig 1: p = 59 (2785 training pairs), d = 256, width 128, two blocks.
+- paper Fig 1: p = 59 (2785 training pairs), d = 256, width 128, two blocks;
+each without dropout and with it (0.1 at the default size, the paper's 0.05 at its size): the
+masks cost one hash per dropped-or-kept unit, and the numpy twin draws the same masks.
 
 FLOPs per step (:meth:`efftheory.transformer.TransformerConfig.flops_per_step`): the matrix
 products only, 3 x forward, forward = n_train (2 L · 2 (4 d² + 2 d width) + 2 · 2d · p); the
@@ -32,6 +34,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks.timing import median_time, print_rows  # noqa: E402
+from efftheory.dropout import base_key  # noqa: E402
 from efftheory.tasks import ModularAddition  # noqa: E402
 from efftheory.transformer import TransformerConfig, init_params, train_transformer  # noqa: E402
 
@@ -63,8 +66,10 @@ def naive_steps(split, config, steps: int) -> None:
     vs = [np.zeros_like(q) for _, q in params]
     hyper = {"embed": (config.embed_lr, config.embed_wd), "decoder": (config.decoder_lr, config.decoder_wd)}
     y = split.task.labels[split.train]
+    base = base_key(config.seed)
     for t in range(steps):
-        _, grads = naive.loss_and_grads(P, split.train_pairs, y, config.final_ln)
+        masks = (config.dropout, naive.step_key(base, t)) if config.dropout else None
+        _, grads = naive.loss_and_grads(P, split.train_pairs, y, config.final_ln, masks)
         for (group, q), (_, g), m, v in zip(params, naive._tensors(grads), ms, vs):
             adamw(q, g, m, v, t + 1, *hyper[group])
 
@@ -87,7 +92,8 @@ def _row(name, p, config, fast_steps, naive_n, repeats):
            f"({FLOP_PER_CYCLE} FLOP/cycle x {mhz:.0f} MHz; {cpu_rate / (FLOP_PER_CYCLE * mhz * 1e6):.1%} per CPU second)" \
         if mhz else ""
     return {
-        "name": f"{name}: one step, p={p} n={split.n_train} d={config.dim} w={config.width} L={config.layers}",
+        "name": f"{name}: one step, p={p} n={split.n_train} d={config.dim} w={config.width} L={config.layers}"
+                + (f" dropout={config.dropout:g}" if config.dropout else ""),
         "fast_s": fast, "naive_s": naive, "ratio": naive / fast,
         "notes": f"{1 / fast:.1f} vs {1 / naive:.1f} steps/s (wall); {cpu:.3g} CPU s/step; {flops / 1e9:.3g} GFLOP/step, "
                  f"{rate / 1e9:.1f} GFLOP/s"
@@ -98,6 +104,8 @@ def _row(name, p, config, fast_steps, naive_n, repeats):
 def run() -> list[dict]:
     return [
         _row("default size", 23, TransformerConfig(), 300, 20, 3),
+        _row("default size", 23, TransformerConfig(dropout=0.1), 300, 20, 3),
+        _row("paper Fig 1 size", 59, TransformerConfig.paper(dropout=0.0), 6, 2, 1),
         _row("paper Fig 1 size", 59, TransformerConfig.paper(), 6, 2, 1),
     ]
 

@@ -42,7 +42,15 @@ forward pass that measures step t is the one whose gradient drives that update.
 The forward and backward passes run in numba kernels over the flat parameter vector with
 token rows (2 per sample: rows 2r and 2r + 1 are the two tokens of sample r) in contiguous
 matrices, so every matrix product goes to BLAS. A slow numpy twin lives in
-efftheory/reference/transformer.py. Dropout is not implemented.
+efftheory/reference/transformer.py.
+
+Dropout (``dropout`` = r > 0). The pass whose gradient drives update t + 1 drops units where
+PyTorch's encoder layer does: the attention weights A_ij, the attention output (Σ_j A_ij v_j)
+W_o + b_o and the feed-forward output before each is added to the residual stream, and the
+feed-forward hidden units relu(h W_1 + c_1); a kept unit is scaled by 1/(1 − r). Which units
+are kept is a hash of (the run's seed, t, the unit's place) (efftheory.dropout), so a run is
+still a function of its config and split alone. Everything recorded (losses, accuracies)
+reads the network without dropout, as a model in evaluation mode.
 """
 
 from __future__ import annotations
@@ -55,6 +63,7 @@ import numpy as np
 from numba import njit
 
 from efftheory.circle import circle_rqi, modular_quads, ring_fit
+from efftheory.dropout import base_key, keep_factor, step_key
 from efftheory.errors import require
 from efftheory.metrics import normalize
 from efftheory.network import DIVERGED, RAN, _adamw, _check_float, _check_int, _divergence_limit, _head, _representable
@@ -80,8 +89,10 @@ class TransformerConfig:
     """Hyper-parameters of the transformer (docs/theory.md §15); p-independent, validated.
 
     ``dim`` is the latent size d (embeddings and residual stream), ``width`` the feed-forward
-    width, ``layers`` the number of encoder blocks. The defaults are a small network that
-    generalises on p = 23 in a minute or two on one core; :meth:`paper` gives Fig 1's sizes.
+    width, ``layers`` the number of encoder blocks, ``dropout`` the rate of inverted dropout in
+    the passes that train (0: none, the default; the paper's Fig 1 uses 0.05). The defaults are
+    a small network that generalises on p = 23 in a minute or two on one core; :meth:`paper`
+    gives Fig 1's sizes.
     """
 
     dim: int = 32
@@ -92,6 +103,7 @@ class TransformerConfig:
     embed_wd: float = 0.0
     decoder_wd: float = 1.0
     final_ln: bool = True
+    dropout: float = 0.0
     dtype: str = "float32"
     seed: int = 0
 
@@ -106,6 +118,8 @@ class TransformerConfig:
         _check_float("decoder_lr", self.decoder_lr, True)
         _check_float("embed_wd", self.embed_wd, False)
         _check_float("decoder_wd", self.decoder_wd, False)
+        _check_float("dropout", self.dropout, False)
+        require(self.dropout < 1.0, f"dropout must be below 1 (the rate at which units are dropped), got {self.dropout:g}")
         # AdamW's decay factor 1 - lr wd must stay in [0, 1): beyond it the decay flips signs
         for group in ("embed", "decoder"):
             lr, wd = getattr(self, f"{group}_lr"), getattr(self, f"{group}_wd")
@@ -113,9 +127,10 @@ class TransformerConfig:
 
     @classmethod
     def paper(cls, **changes) -> "TransformerConfig":
-        """The paper's Fig 1 network: d = 256, width 128, two blocks, decoder lr 2e-4, weight decay
-        1 (its dropout 0.05 is not implemented here)."""
-        base = dict(dim=256, width=128, layers=2, embed_lr=1e-3, decoder_lr=2e-4, embed_wd=0.0, decoder_wd=1.0)
+        """The paper's Fig 1 network: d = 256, width 128, two blocks, decoder lr 2e-4, weight
+        decay 1, dropout 0.05."""
+        base = dict(dim=256, width=128, layers=2, embed_lr=1e-3, decoder_lr=2e-4, embed_wd=0.0, decoder_wd=1.0,
+                    dropout=0.05)
         return cls(**{**base, **changes})
 
     def flops_per_step(self, n_train: int, p: int) -> int:
@@ -239,19 +254,29 @@ def init_params(p: int, config: TransformerConfig) -> tuple[np.ndarray, Layout]:
 # values per sample.
 X, XHAT1, RSTD1, H1, QKV, ATT, O, XMID, XHAT2, RSTD2, H2, U = range(12)  # per block; X also at l = layers
 XHATF, RSTDF, Z, LOGITS = range(12, 16)  # head (Z is X[layers] without final_ln)
+# dropout multipliers, per block, in the training buffer of a run with dropout only: of the
+# attention weights (2 per token row), of the attention output and of the feed-forward output
+DA, D1, D3 = range(16, 19)
+N_REGIONS = 19
+# dropout sites, numbering the units of a step (efftheory.dropout): unit (row, col) of site s in
+# block l has counter (4 l + s) 2⁴⁰ + row cols + col
+SITE_ATT, SITE_ATT_OUT, SITE_FF_HIDDEN, SITE_FF_OUT = range(4)
+SITE_SHIFT = 1 << 40
+NO_KEY = np.uint64(0)  # the key argument of a pass without dropout (never read)
 
 
 def _region_cols(d: int, w: int, p: int) -> tuple:
     """Columns per token row of each region (LOGITS: p per sample, i.e. p/2 per token row, kept p)."""
-    return (d, d, 1, d, 3 * d, 2, d, d, d, 1, d, w, d, 1, d, p)
+    return (d, d, 1, d, 3 * d, 2, d, d, d, 1, d, w, d, 1, d, p, 2, d, d)
 
 
-def _activation_table(n_samples: int, layout: Layout) -> tuple[np.ndarray, int]:
-    """(16, layers + 1) int64 start of every region in the flat activation buffer of
-    ``n_samples`` samples (-1 unused), and the buffer's size."""
+def _activation_table(n_samples: int, layout: Layout, dropout: bool = False) -> tuple[np.ndarray, int]:
+    """(19, layers + 1) int64 start of every region in the flat activation buffer of
+    ``n_samples`` samples (-1 unused; the dropout regions only with ``dropout``), and the
+    buffer's size."""
     R = 2 * n_samples
     cols = _region_cols(layout.dim, layout.width, layout.p)
-    table = np.full((16, layout.layers + 1), -1, np.int64)
+    table = np.full((N_REGIONS, layout.layers + 1), -1, np.int64)
     off = 0
     for k in range(12):
         for l in range(layout.layers + (1 if k == X else 0)):
@@ -264,6 +289,11 @@ def _activation_table(n_samples: int, layout: Layout) -> tuple[np.ndarray, int]:
         off += R * cols[k]
     if not layout.final_ln:
         table[Z, 0] = table[X, layout.layers]
+    if dropout:
+        for k in (DA, D1, D3):
+            for l in range(layout.layers):
+                table[k, l] = off
+                off += R * cols[k]
     return table, off
 
 
@@ -343,8 +373,18 @@ def _ln_backward(gH, Xhat, rstd, g, gX, gg, gb):
 
 
 @njit(cache=True, error_model="numpy")
-def _attention(QKV, A, Ov, n, d, scale):
-    """Per sample r (token rows 2r, 2r+1): A[2r+i, j] = softmax_j(q_i · k_j scale), Ov_i = Σ_j A_ij v_j."""
+def _fill_mask(M, key, base, rate):
+    """M[r, k] <- the dropout multiplier of unit ``base`` + r cols + k of the step's ``key``."""
+    rows, cols = M.shape
+    for r in range(rows):
+        for k in range(cols):
+            M[r, k] = keep_factor(key, base + r * cols + k, rate)
+
+
+@njit(cache=True, error_model="numpy")
+def _attention(QKV, A, Ov, n, d, scale, DA, drop):
+    """Per sample r (token rows 2r, 2r+1): A[2r+i, j] = softmax_j(q_i · k_j scale), Ov_i = Σ_j A_ij v_j,
+    with A_ij multiplied by its dropout multiplier DA[2r+i, j] first if ``drop`` (A keeps the softmax)."""
     for r in range(n):
         for i in range(2):
             qi = 2 * r + i
@@ -362,15 +402,18 @@ def _attention(QKV, A, Ov, n, d, scale):
             a1 = e1 / (e0 + e1)
             A[qi, 0] = a0
             A[qi, 1] = a1
+            if drop:
+                a0 *= DA[qi, 0]
+                a1 *= DA[qi, 1]
             for k in range(d):
                 Ov[qi, k] = a0 * QKV[2 * r, 2 * d + k] + a1 * QKV[2 * r + 1, 2 * d + k]
 
 
 @njit(cache=True, error_model="numpy")
-def _attention_backward(QKV, A, gO, gQKV, n, d, scale):
-    """gQKV <- dL/d[q | k | v] from gO = dL/d(Σ_j A_ij v_j).
+def _attention_backward(QKV, A, gO, gQKV, n, d, scale, DA, drop):
+    """gQKV <- dL/d[q | k | v] from gO = dL/d(Σ_j A'_ij v_j), A' = A ⊙ DA with ``drop``, else A.
 
-    dL/dv_j = Σ_i A_ij gO_i; dL/dA_ij = gO_i · v_j; through the softmax
+    dL/dv_j = Σ_i A'_ij gO_i; dL/dA_ij = DA_ij gO_i · v_j; through the softmax
     dL/ds_ij = A_ij (dL/dA_ij − Σ_k A_ik dL/dA_ik); dL/dq_i = scale Σ_j dL/ds_ij k_j and
     dL/dk_j = scale Σ_i dL/ds_ij q_i."""
     for r in range(n):
@@ -387,6 +430,13 @@ def _attention_backward(QKV, A, gO, gQKV, n, d, scale):
                 ga1 += gO[qi, k] * QKV[r0 + 1, 2 * d + k]
             a0 = A[qi, 0]
             a1 = A[qi, 1]
+            w0 = a0  # the weights v_j entered the output with
+            w1 = a1
+            if drop:
+                ga0 *= DA[qi, 0]
+                ga1 *= DA[qi, 1]
+                w0 *= DA[qi, 0]
+                w1 *= DA[qi, 1]
             mean = a0 * ga0 + a1 * ga1
             gs0 = a0 * (ga0 - mean) * scale
             gs1 = a1 * (ga1 - mean) * scale
@@ -395,16 +445,25 @@ def _attention_backward(QKV, A, gO, gQKV, n, d, scale):
                 gQKV[qi, k] += gs0 * QKV[r0, d + k] + gs1 * QKV[r0 + 1, d + k]
                 gQKV[r0, d + k] += gs0 * QKV[qi, k]
                 gQKV[r0 + 1, d + k] += gs1 * QKV[qi, k]
-                gQKV[r0, 2 * d + k] += a0 * go
-                gQKV[r0 + 1, 2 * d + k] += a1 * go
+                gQKV[r0, 2 * d + k] += w0 * go
+                gQKV[r0 + 1, 2 * d + k] += w1 * go
 
 
 @njit(cache=True, error_model="numpy")
-def _forward(theta, boff, hoff, aoff, acts, pi, pj, n, p, d, w, eps):
-    """Forward pass of the first ``n`` samples; logits in region LOGITS (n, p)."""
+def _forward(theta, boff, hoff, aoff, acts, pi, pj, n, p, d, w, eps, rate, key):
+    """Forward pass of the first ``n`` samples; logits in region LOGITS (n, p).
+
+    With ``rate`` > 0 (training passes only; ``acts`` then has the dropout regions) inverted
+    dropout acts at the four places of PyTorch's encoder layer: on the attention weights, on the
+    attention output and on the feed-forward output before each joins the residual stream, and
+    on the feed-forward hidden units; the masks are those of ``key`` (efftheory.dropout), and
+    the multipliers of the first three are kept for the backward pass (U keeps the dropped
+    hidden units, which is all the backward pass needs of the fourth)."""
     L = boff.shape[0]
     R = 2 * n
     scale = 1.0 / math.sqrt(d)
+    drop = rate > 0.0
+    no_mask = _view(acts, 0, 0, 2)
     Xs = _view(acts, aoff[X, 0], R, d)
     for r in range(n):
         a = pi[r] * d
@@ -422,13 +481,24 @@ def _forward(theta, boff, hoff, aoff, acts, pi, pj, n, p, d, w, eps):
         np.dot(Hl, _view(theta, o[W_QKV], d, 3 * d), Q)
         _add_bias(Q, theta[o[B_QKV] : o[B_QKV] + 3 * d])
         Ov = _view(acts, aoff[O, l], R, d)
-        _attention(Q, _view(acts, aoff[ATT, l], R, 2), Ov, n, d, scale)
+        DAl = no_mask
+        if drop:
+            DAl = _view(acts, aoff[DA, l], R, 2)
+            _fill_mask(DAl, key, (4 * l + SITE_ATT) * SITE_SHIFT, rate)
+        _attention(Q, _view(acts, aoff[ATT, l], R, 2), Ov, n, d, scale, DAl, drop)
         Xm = _view(acts, aoff[XMID, l], R, d)
         np.dot(Ov, _view(theta, o[W_O], d, d), Xm)
         bo = theta[o[B_O] : o[B_O] + d]
-        for r in range(R):
-            for k in range(d):
-                Xm[r, k] += bo[k] + Xl[r, k]
+        if drop:
+            D1l = _view(acts, aoff[D1, l], R, d)
+            _fill_mask(D1l, key, (4 * l + SITE_ATT_OUT) * SITE_SHIFT, rate)
+            for r in range(R):
+                for k in range(d):
+                    Xm[r, k] = (Xm[r, k] + bo[k]) * D1l[r, k] + Xl[r, k]
+        else:
+            for r in range(R):
+                for k in range(d):
+                    Xm[r, k] += bo[k] + Xl[r, k]
         H2l = _view(acts, aoff[H2, l], R, d)
         _ln_forward(Xm, theta[o[LN2_G] : o[LN2_G] + d], theta[o[LN2_B] : o[LN2_B] + d],
                     _view(acts, aoff[XHAT2, l], R, d), _view(acts, aoff[RSTD2, l], R, 1), H2l, eps)
@@ -438,12 +508,24 @@ def _forward(theta, boff, hoff, aoff, acts, pi, pj, n, p, d, w, eps):
         for r in range(R):
             for k in range(w):
                 Ul[r, k] = max(Ul[r, k] + c1[k], 0.0)
+        if drop:
+            base = (4 * l + SITE_FF_HIDDEN) * SITE_SHIFT
+            for r in range(R):
+                for k in range(w):
+                    Ul[r, k] *= keep_factor(key, base + r * w + k, rate)
         Xn = _view(acts, aoff[X, l + 1], R, d)
         np.dot(Ul, _view(theta, o[W_2], w, d), Xn)
         c2 = theta[o[C_2] : o[C_2] + d]
-        for r in range(R):
-            for k in range(d):
-                Xn[r, k] += c2[k] + Xm[r, k]
+        if drop:
+            D3l = _view(acts, aoff[D3, l], R, d)
+            _fill_mask(D3l, key, (4 * l + SITE_FF_OUT) * SITE_SHIFT, rate)
+            for r in range(R):
+                for k in range(d):
+                    Xn[r, k] = (Xn[r, k] + c2[k]) * D3l[r, k] + Xm[r, k]
+        else:
+            for r in range(R):
+                for k in range(d):
+                    Xn[r, k] += c2[k] + Xm[r, k]
     if hoff[LNF_G] >= 0:
         _ln_forward(_view(acts, aoff[X, L], R, d), theta[hoff[LNF_G] : hoff[LNF_G] + d],
                     theta[hoff[LNF_B] : hoff[LNF_B] + d], _view(acts, aoff[XHATF, 0], R, d),
@@ -455,12 +537,16 @@ def _forward(theta, boff, hoff, aoff, acts, pi, pj, n, p, d, w, eps):
 
 
 @njit(cache=True, error_model="numpy")
-def _backward(theta, grad, boff, hoff, aoff, acts, gx, gh, gqkv, go, gu, G, pi, pj, nt, p, d, w):
+def _backward(theta, grad, boff, hoff, aoff, acts, gx, gh, gqkv, go, gu, G, pi, pj, nt, p, d, w, rate):
     """grad <- dL/dθ given G = dL/dlogits (nt, p) and a forward pass whose first nt samples are
-    the training samples. gx, gh, go (2 nt d), gqkv (2 nt 3d), gu (2 nt w) are scratch."""
+    the training samples, with dropout at ``rate`` (its multipliers read from ``acts``).
+    gx, gh, go (2 nt d), gqkv (2 nt 3d), gu (2 nt w) are scratch."""
     L = boff.shape[0]
     R = 2 * nt
     scale = 1.0 / math.sqrt(d)
+    drop = rate > 0.0
+    inv_keep = 1.0 / (1.0 - rate)
+    no_mask = _view(acts, 0, 0, 2)
     # head: logits = z W_out + b_out
     np.dot(_view(acts, aoff[Z, 0], nt, 2 * d).T, G, _view(grad, hoff[W_OUT], 2 * d, p))
     _col_sums(G, grad[hoff[B_OUT] : hoff[B_OUT] + p])
@@ -480,27 +566,47 @@ def _backward(theta, grad, boff, hoff, aoff, acts, gx, gh, gqkv, go, gu, G, pi, 
     gQ = _view(gqkv, 0, R, 3 * d)
     for l in range(L - 1, -1, -1):
         o = boff[l]
-        # x_out = x_mid + relu(h2 W_1 + c_1) W_2 + c_2
+        # x_out = x_mid + (relu(h2 W_1 + c_1) ⊙ m_2 W_2 + c_2) ⊙ m_3 (m = 1 without dropout)
         Ul = _view(acts, aoff[U, l], R, w)
-        np.dot(Ul.T, gX, _view(grad, o[W_2], w, d))
-        _col_sums(gX, grad[o[C_2] : o[C_2] + d])
-        np.dot(gX, _view(theta, o[W_2], w, d).T, gU)
+        gY = gX
+        if drop:  # gH is free until the LN2 backward: it holds dL/d(branch) = gX ⊙ m_3
+            gY = gH
+            D3l = _view(acts, aoff[D3, l], R, d)
+            for r in range(R):
+                for k in range(d):
+                    gY[r, k] = gX[r, k] * D3l[r, k]
+        np.dot(Ul.T, gY, _view(grad, o[W_2], w, d))
+        _col_sums(gY, grad[o[C_2] : o[C_2] + d])
+        np.dot(gY, _view(theta, o[W_2], w, d).T, gU)
+        # U holds relu(.) ⊙ m_2: it is > 0 exactly where the unit is active and kept, and the
+        # derivative there is m_2 = 1/(1 − rate)
         for r in range(R):
             for k in range(w):
                 if Ul[r, k] <= 0.0:
                     gU[r, k] = 0.0
+                elif drop:
+                    gU[r, k] *= inv_keep
         np.dot(_view(acts, aoff[H2, l], R, d).T, gU, _view(grad, o[W_1], d, w))
         _col_sums(gU, grad[o[C_1] : o[C_1] + w])
         np.dot(gU, _view(theta, o[W_1], d, w).T, gH)
         _ln_backward(gH, _view(acts, aoff[XHAT2, l], R, d), _view(acts, aoff[RSTD2, l], R, 1),
                      theta[o[LN2_G] : o[LN2_G] + d], gX, grad[o[LN2_G] : o[LN2_G] + d],
                      grad[o[LN2_B] : o[LN2_B] + d])
-        # x_mid = x + (A v) W_o + b_o
-        np.dot(_view(acts, aoff[O, l], R, d).T, gX, _view(grad, o[W_O], d, d))
-        _col_sums(gX, grad[o[B_O] : o[B_O] + d])
-        np.dot(gX, _view(theta, o[W_O], d, d).T, gO)
+        # x_mid = x + ((A ⊙ m_A) v W_o + b_o) ⊙ m_1
+        gY = gX
+        DAl = no_mask
+        if drop:
+            gY = gH
+            D1l = _view(acts, aoff[D1, l], R, d)
+            for r in range(R):
+                for k in range(d):
+                    gY[r, k] = gX[r, k] * D1l[r, k]
+            DAl = _view(acts, aoff[DA, l], R, 2)
+        np.dot(_view(acts, aoff[O, l], R, d).T, gY, _view(grad, o[W_O], d, d))
+        _col_sums(gY, grad[o[B_O] : o[B_O] + d])
+        np.dot(gY, _view(theta, o[W_O], d, d).T, gO)
         _attention_backward(_view(acts, aoff[QKV, l], R, 3 * d), _view(acts, aoff[ATT, l], R, 2), gO, gQ,
-                            nt, d, scale)
+                            nt, d, scale, DAl, drop)
         np.dot(_view(acts, aoff[H1, l], R, d).T, gQ, _view(grad, o[W_QKV], d, 3 * d))
         _col_sums(gQ, grad[o[B_QKV] : o[B_QKV] + 3 * d])
         np.dot(gQ, _view(theta, o[W_QKV], d, 3 * d).T, gH)
@@ -528,40 +634,55 @@ def _update(theta, grad, m, v, step, n_embed, hyper, c):
 @njit(cache=True, error_model="numpy")
 def _train_chunk(theta, m, v, grad, boff, hoff, aoff, acts, gx, gh, gqkv, go, gu, gbuf,
                  pi, pj, labels, aoff_te, acts_te, pi_te, pj_te, labels_te, templates, nt, n_test, p, d, w, eps,
-                 hyper, t0, t1, total, eval_every, stop_at_full,
+                 hyper, rate, key_base, t0, t1, total, eval_every, stop_at_full,
                  rec_f, rec_emb, rec_pos, limit):
     """Run steps t0 <= t < t1 (t <= total): evaluate if due, then update unless t == total.
 
     The training samples always go through their own forward pass (buffer ``acts``) and the
     test samples, on evaluated steps only, through another (``acts_te``): the products BLAS
     computes for the training rows, and so the trajectory, do not depend on ``eval_every``.
-    Records go to row ``rec_pos[0]`` of ``rec_f`` (step, train loss, test loss, train acc, test
-    acc) and ``rec_emb`` (raw E). Returns RAN, DIVERGED (training loss not finite or a
-    parameter beyond ``limit``; that step is recorded and no update follows) or, with
-    ``stop_at_full``, 1 once train and test accuracy are both >= 0.99.
+    With dropout (``rate`` > 0) the gradient's pass drops units with the masks of
+    step_key(key_base, t), and the records read the network without dropout from one more
+    training pass, run before it on evaluated steps (after it only on a diverged step, where no
+    update follows). Records go to row ``rec_pos[0]`` of ``rec_f`` (step, train loss, test
+    loss, train acc, test acc) and ``rec_emb`` (raw E). Returns RAN, DIVERGED (training loss not
+    finite or a parameter beyond ``limit``; that step is recorded and no update follows) or,
+    with ``stop_at_full``, 1 once train and test accuracy are both >= 0.99.
     """
     c = np.ones(8, theta.dtype)
     inv_nt = 1.0 / nt
     G = _view(gbuf, 0, nt, p)
+    drop = rate > 0.0
+    out = _view(acts, aoff[LOGITS, 0], nt, p)
     for t in range(t0, t1):
-        _forward(theta, boff, hoff, aoff, acts, pi, pj, nt, p, d, w, eps)
-        out = _view(acts, aoff[LOGITS, 0], nt, p)
+        due = (t % eval_every == 0) or (t == total)
+        ev_loss, ev_ok = 0.0, 0
+        if drop and due:
+            _forward(theta, boff, hoff, aoff, acts, pi, pj, nt, p, d, w, eps, 0.0, NO_KEY)
+            ev_loss, ev_ok = _head(out, labels, templates, True, 0, nt, G, False, 0.0)
+        key = step_key(key_base, t) if drop else NO_KEY
+        _forward(theta, boff, hoff, aoff, acts, pi, pj, nt, p, d, w, eps, rate, key)
         tr_loss, tr_ok = _head(out, labels, templates, True, 0, nt, G, True, inv_nt)
         diverged = not (np.isfinite(tr_loss) and _representable(theta, limit))
         # the step at which a run diverges is recorded too
-        evaluate = (t % eval_every == 0) or (t == total) or diverged
+        evaluate = due or diverged
+        if not drop:
+            ev_loss, ev_ok = tr_loss, tr_ok
+        elif evaluate and not due:
+            _forward(theta, boff, hoff, aoff, acts, pi, pj, nt, p, d, w, eps, 0.0, NO_KEY)
+            ev_loss, ev_ok = _head(out, labels, templates, True, 0, nt, G, False, 0.0)
         outcome = RAN
         if evaluate:
             te_loss, te_ok = 0.0, 0
             if n_test > 0:
-                _forward(theta, boff, hoff, aoff_te, acts_te, pi_te, pj_te, n_test, p, d, w, eps)
+                _forward(theta, boff, hoff, aoff_te, acts_te, pi_te, pj_te, n_test, p, d, w, eps, 0.0, NO_KEY)
                 out_te = _view(acts_te, aoff_te[LOGITS, 0], n_test, p)
                 te_loss, te_ok = _head(out_te, labels_te, templates, True, 0, n_test, G, False, 0.0)
             i = rec_pos[0]
             rec_f[i, 0] = t
-            rec_f[i, 1] = tr_loss * inv_nt
+            rec_f[i, 1] = ev_loss * inv_nt
             rec_f[i, 2] = te_loss / n_test if n_test > 0 else np.nan
-            rec_f[i, 3] = tr_ok / nt
+            rec_f[i, 3] = ev_ok / nt
             rec_f[i, 4] = te_ok / n_test if n_test > 0 else np.nan
             for a in range(p):
                 for k in range(d):
@@ -574,7 +695,7 @@ def _train_chunk(theta, m, v, grad, boff, hoff, aoff, acts, gx, gh, gqkv, go, gu
         if outcome != RAN:
             return outcome
         if t < total:
-            _backward(theta, grad, boff, hoff, aoff, acts, gx, gh, gqkv, go, gu, G, pi, pj, nt, p, d, w)
+            _backward(theta, grad, boff, hoff, aoff, acts, gx, gh, gqkv, go, gu, G, pi, pj, nt, p, d, w, rate)
             _update(theta, grad, m, v, t + 1, p * d, hyper, c)
     return RAN
 
@@ -599,11 +720,12 @@ class _Problem:
         self.p = split.p
         self.theta, self.layout = init_params(self.p, config)
         self.nt, self.n_test = split.n_train, split.n_test
+        self.rate, self.key_base = float(config.dropout), base_key(config.seed)
         dtype = self.theta.dtype
         self.sets = {}
         for name, idx in (("train", split.train), ("test", split.test)):
             pairs = split.task.pairs[idx]
-            aoff, size = _activation_table(max(idx.size, 1), self.layout)
+            aoff, size = _activation_table(max(idx.size, 1), self.layout, name == "train" and self.rate > 0)
             self.sets[name] = (aoff, np.zeros(size, dtype), np.ascontiguousarray(pairs[:, 0]),
                                np.ascontiguousarray(pairs[:, 1]), split.task.labels[idx].astype(np.int64))
         d, w = config.dim, config.width
@@ -615,23 +737,31 @@ class _Problem:
         self.templates = np.zeros((self.p, 0), dtype)  # the CE head of network._head reads no template
         self.eps = dtype.type(LN_EPS)
 
-    def forward(self, theta, which: str):
-        """Logits (n, p) of the ``which`` ("train" or "test") samples (a view into its buffer)."""
+    def forward(self, theta, which: str, step: int | None = None):
+        """Logits (n, p) of the ``which`` ("train" or "test") samples (a view into its buffer);
+        with dropout and a ``step``, the training pass with that step's masks."""
         lay = self.layout
         aoff, acts, pi, pj, _ = self.sets[which]
         n = pi.size
-        _forward(theta, lay.block_off, lay.head_off, aoff, acts, pi, pj, n, self.p, lay.dim, lay.width, self.eps)
+        rate, key = self._dropout(step)
+        _forward(theta, lay.block_off, lay.head_off, aoff, acts, pi, pj, n, self.p, lay.dim, lay.width, self.eps,
+                 rate, key)
         return _view(acts, aoff[LOGITS, 0], n, self.p)
 
-    def loss_and_gradient(self, theta):
+    def _dropout(self, step: int | None) -> tuple[float, np.uint64]:
+        if step is None or self.rate == 0.0:
+            return 0.0, NO_KEY
+        return self.rate, np.uint64(step_key(self.key_base, step))  # numba hands back a Python int
+
+    def loss_and_gradient(self, theta, step: int | None = None):
         lay = self.layout
         aoff, acts, pi, pj, labels = self.sets["train"]
-        out = self.forward(theta, "train")
+        out = self.forward(theta, "train", step)
         G = _view(self.gbuf, 0, self.nt, self.p)
         loss, _ = _head(out, labels, self.templates, True, 0, self.nt, G, True, 1.0 / self.nt)
         grad = np.zeros_like(theta)
         _backward(theta, grad, lay.block_off, lay.head_off, aoff, acts, self.gx, self.gh, self.gqkv,
-                  self.go, self.gu, G, pi, pj, self.nt, self.p, lay.dim, lay.width)
+                  self.go, self.gu, G, pi, pj, self.nt, self.p, lay.dim, lay.width, self._dropout(step)[0])
         return loss / self.nt, grad
 
 
@@ -643,15 +773,21 @@ def _check_theta(theta, prob: _Problem) -> np.ndarray:
     return theta
 
 
-def loss_and_gradient(split: Split, config: TransformerConfig, theta: np.ndarray | None = None):
+def loss_and_gradient(split: Split, config: TransformerConfig, theta: np.ndarray | None = None, *,
+                      dropout_step: int | None = None):
     """Mean training loss and its gradient with respect to the flat parameters.
 
     ``theta`` (n_params,) in the layout of :func:`init_params` (default: the initial parameters
-    of ``config``). Returns ``(loss, grad)``, grad (n_params,): the kernel path of the training
-    loop, exposed for checks against finite differences and the numpy twin.
+    of ``config``). Without ``dropout_step`` the network runs without dropout; with it (and
+    ``config.dropout`` > 0) the loss is that of the dropout masks the training loop draws at
+    step ``dropout_step``, for which the loss is a fixed function of θ. Returns ``(loss,
+    grad)``, grad (n_params,): the kernel path of the training loop, exposed for checks against
+    finite differences and the numpy twin.
     """
+    if dropout_step is not None:
+        _check_int("dropout_step", dropout_step, 0)
     prob = _Problem(split, config)
-    return prob.loss_and_gradient(_check_theta(theta, prob))
+    return prob.loss_and_gradient(_check_theta(theta, prob), dropout_step)
 
 
 def logits(split: Split, config: TransformerConfig, theta: np.ndarray | None = None) -> np.ndarray:
@@ -806,7 +942,7 @@ def train_transformer(split: Split, config: TransformerConfig | None = None, ste
             outcome = _train_chunk(theta, m, v, grad, lay.block_off, lay.head_off, *prob.sets["train"][:2], prob.gx,
                                    prob.gh, prob.gqkv, prob.go, prob.gu, prob.gbuf, *prob.sets["train"][2:],
                                    *prob.sets["test"], prob.templates, prob.nt, prob.n_test, p, d, config.width,
-                                   prob.eps, hyper,
+                                   prob.eps, hyper, prob.rate, prob.key_base,
                                    t, t1, steps, eval_every, stop_at_full, rec_f, rec_emb, rec_pos,
                                    _divergence_limit(theta.dtype))
             now = int(rec_f[rec_pos[0] - 1, 0]) if outcome != RAN else min(t1, steps)

@@ -6,10 +6,11 @@ and at the end.
 The paper's run is p = 59, 80 % of the 3481 ordered pairs, d = 256, width 128, two blocks,
 decoder lr 2e-4, weight decay 1, dropout 0.05: 22 GFLOP per full-batch step, about 0.4 CPU
 seconds here (benchmarks/bench_transformer.py), too slow for the ~10^4 steps it needs. The
-default here keeps p = 59 and 80 % and shrinks the network (SIZE below); ``--paper-size`` runs
-the paper's sizes (without dropout, which is not implemented) for ``--steps``.
+default here keeps p = 59 and 80 % and shrinks the network (SIZE below), without dropout;
+``--dropout RATE`` adds it (written to transformer_fig1_dropoutRATE.*); ``--paper-size`` runs the
+paper's sizes, its dropout 0.05 included, for ``--steps``.
 
-    python paper_repro/transformer_fig1.py [--quick] [--paper-size] [--steps S] [--out DIR]
+    python paper_repro/transformer_fig1.py [--quick] [--paper-size] [--dropout RATE] [--steps S] [--out DIR]
 """
 
 from __future__ import annotations
@@ -36,7 +37,10 @@ QUICK = {"p": 11, "frac": 0.8, "split_seed": 0, "steps": 200, "eval_every": 20,
 
 def main(argv=None) -> int:
     ap = parser(__doc__.splitlines()[0])
-    ap.add_argument("--paper-size", action="store_true", help="d = 256, width 128, two blocks, decoder lr 2e-4")
+    ap.add_argument("--paper-size", action="store_true",
+                    help="d = 256, width 128, two blocks, decoder lr 2e-4, dropout 0.05")
+    ap.add_argument("--dropout", type=float, default=None, metavar="RATE",
+                    help="dropout rate in the training passes (default 0, or 0.05 with --paper-size)")
     ap.add_argument("--steps", type=int, default=None, help=f"training steps (default {SIZE['steps']})")
     args = ap.parse_args(argv)
     out = prepare(args)
@@ -49,6 +53,8 @@ def main(argv=None) -> int:
         spec["config"] = {**dataclasses.asdict(TransformerConfig.paper()), "seed": spec["config"]["seed"]}
     if args.steps is not None:
         spec["steps"] = args.steps
+    if args.dropout is not None:
+        spec["config"] = {**spec["config"], "dropout": args.dropout}
     config = TransformerConfig(**spec["config"])
     spec["config"] = dataclasses.asdict(config)
     split = ModularAddition(spec["p"], ordered=True).split(frac=spec["frac"], seed=spec["split_seed"])
@@ -58,7 +64,8 @@ def main(argv=None) -> int:
             "ring_variance": r.ring_variance, "ring_coherence": r.ring_coherence, "ring_rqi": r.rqi,
             "steps_to_train": r.steps_to_train, "steps_to_test": r.steps_to_test,
             "steps_to_test_99": r.steps_to_test_99, "phase": r.phase, "steps_per_second": r.steps_run / r.seconds}
-    name = "transformer_fig1" + ("_paper_size" if args.paper_size else "") + ("_quick" if args.quick else "")
+    name = ("transformer_fig1" + ("_paper_size" if args.paper_size else "")
+            + (f"_dropout{config.dropout:g}" if args.dropout is not None else "") + ("_quick" if args.quick else ""))
     save(out, name, plot_transformer_training(r), data, spec, time.perf_counter() - start)
     print(f"p = {spec['p']}: test acc 0.9 at step {r.steps_to_test}, 0.99 at {r.steps_to_test_99}; final test acc "
           f"{r.test_acc[-1]:.3f}; final ring fit f = {r.ring_frequency[-1]} (coherence {r.ring_coherence[-1]:.2f}, "

@@ -9,6 +9,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from efftheory.dropout import base_key
 from efftheory.errors import InputError
 from efftheory.reference import transformer as naive
 from efftheory.tasks import Addition, ModularAddition
@@ -37,6 +38,7 @@ def _split(p=5, frac=0.6, seed=0):
     ("dim", 0, "dim"), ("width", 0, "width"), ("layers", 0, "layers"), ("embed_lr", 0.0, "embed_lr"),
     ("decoder_lr", float("nan"), "decoder_lr"), ("decoder_wd", -1.0, "decoder_wd"), ("dtype", "float16", "dtype"),
     ("seed", -1, "seed"), ("final_ln", 1, "final_ln"), ("decoder_wd", 2000.0, "decoder_lr x decoder_wd"),
+    ("dropout", 1.0, "dropout"), ("dropout", -0.1, "dropout"),
 ])
 def test_config_rejects_bad_values(field, value, needle):
     with pytest.raises(InputError, match=needle):
@@ -147,10 +149,13 @@ def test_logits_match_the_numpy_twin(final_ln):
 # ------------------------------------------------------------------ gradients
 
 
-@pytest.mark.parametrize("final_ln, layers", [(True, 2), (False, 1)])
-def test_gradient_of_every_tensor_matches_central_differences(final_ln, layers):
+@pytest.mark.parametrize("final_ln, layers, dropout", [(True, 2, 0.0), (False, 1, 0.0), (True, 2, 0.3)])
+def test_gradient_of_every_tensor_matches_central_differences(final_ln, layers, dropout):
+    """With dropout the masks of one step are fixed, so that step's loss is a function of θ
+    whose gradient the training loop takes."""
     p = 5
-    cfg = TransformerConfig(**{**TINY, "layers": layers, "final_ln": final_ln}, seed=7)
+    cfg = TransformerConfig(**{**TINY, "layers": layers, "final_ln": final_ln}, dropout=dropout, seed=7)
+    step = 3 if dropout else None
     split = _split(p=p, frac=0.7, seed=1)
     theta, lay = init_params(p, cfg)
     # random LN gains and biases, so that their gradients are not at a special point
@@ -159,7 +164,7 @@ def test_gradient_of_every_tensor_matches_central_differences(final_ln, layers):
     for blk in P["blocks"]:
         for k in ("ln1_g", "ln1_b", "ln2_g", "ln2_b"):
             blk[k][...] = rng.normal(1.0 if k.endswith("g") else 0.0, 0.3, size=blk[k].shape)
-    _, grad = loss_and_gradient(split, cfg, theta)
+    _, grad = loss_and_gradient(split, cfg, theta, dropout_step=step)
     G = lay.unpack(grad)
     named = [("E", P["E"], G["E"])]
     named += [(f"{k}[{l}]", P["blocks"][l][k], G["blocks"][l][k]) for l in range(layers) for k in BLOCK_TENSORS]
@@ -170,22 +175,25 @@ def test_gradient_of_every_tensor_matches_central_differences(final_ln, layers):
         for i in rng.choice(flat.size, min(flat.size, 6), replace=False):
             old = flat[i]
             flat[i] = old + h
-            up = loss_and_gradient(split, cfg, theta)[0]
+            up = loss_and_gradient(split, cfg, theta, dropout_step=step)[0]
             flat[i] = old - h
-            down = loss_and_gradient(split, cfg, theta)[0]
+            down = loss_and_gradient(split, cfg, theta, dropout_step=step)[0]
             flat[i] = old
             fd = (up - down) / (2 * h)
             assert abs(fd - gflat[i]) <= 1e-7 + 1e-6 * abs(fd), (name, i, fd, gflat[i])
     assert np.abs(G["E"]).max() > 0  # a real check: the embeddings do receive gradient
 
 
-@pytest.mark.parametrize("final_ln", [True, False])
-def test_gradient_matches_the_numpy_twin(final_ln):
-    cfg = TransformerConfig(**{**TINY, "final_ln": final_ln}, seed=11)
+@pytest.mark.parametrize("final_ln, dropout", [(True, 0.0), (False, 0.0), (True, 0.4), (False, 0.1)])
+def test_gradient_matches_the_numpy_twin(final_ln, dropout):
+    cfg = TransformerConfig(**{**TINY, "final_ln": final_ln}, dropout=dropout, seed=11)
     split = _split(p=7, frac=0.5, seed=2)
     theta, lay = init_params(7, cfg)
-    loss, grad = loss_and_gradient(split, cfg, theta)
-    loss_n, G = naive.loss_and_grads(lay.unpack(theta), split.train_pairs, split.task.labels[split.train], final_ln)
+    step = 9 if dropout else None
+    loss, grad = loss_and_gradient(split, cfg, theta, dropout_step=step)
+    masks = (dropout, naive.step_key(base_key(11), 9)) if dropout else None
+    loss_n, G = naive.loss_and_grads(lay.unpack(theta), split.train_pairs, split.task.labels[split.train], final_ln,
+                                     masks)
     assert loss == pytest.approx(loss_n, rel=1e-12)
     expect = np.zeros_like(grad)
     Pe = lay.unpack(expect)
@@ -202,10 +210,13 @@ def test_gradient_matches_the_numpy_twin(final_ln):
 # ------------------------------------------------------------------ training steps and AdamW
 
 
-def test_training_steps_match_the_numpy_twin():
+@pytest.mark.parametrize("dropout", [0.0, 0.25])
+def test_training_steps_match_the_numpy_twin(dropout):
     """Five full steps (forward, backward, AdamW on two groups with weight decay on both): losses
-    and every parameter agree with the twin."""
-    cfg = TransformerConfig(**TINY, embed_lr=3e-3, decoder_lr=2e-3, embed_wd=0.5, decoder_wd=1.0, seed=4)
+    and every parameter agree with the twin; with dropout each step draws its own masks and the
+    recorded losses are those without dropout."""
+    cfg = TransformerConfig(**TINY, embed_lr=3e-3, decoder_lr=2e-3, embed_wd=0.5, decoder_wd=1.0, dropout=dropout,
+                            seed=4)
     split = _split(p=6, frac=0.7, seed=3)
     steps = 5
     res = train_transformer(split, cfg, steps)
@@ -319,7 +330,8 @@ def test_cli_train_transformer_paper_size_is_one_flag_away():
 
     args = parse("train", "--model", "transformer", "--task", "modadd", "--p", 59, "--frac", 0.8, "--paper-size")
     c = transformer_config(args)
-    assert (c.dim, c.width, c.layers, c.decoder_lr, c.decoder_wd, c.embed_lr) == (256, 128, 2, 2e-4, 1.0, 1e-3)
+    assert (c.dim, c.width, c.layers, c.decoder_lr, c.decoder_wd, c.embed_lr, c.dropout) == (256, 128, 2, 2e-4, 1.0,
+                                                                                          1e-3, 0.05)
     c = transformer_config(parse("train", "--model", "transformer", "--task", "modadd", "--p", 59, "--frac", 0.8,
                                  "--paper-size", "--layers", 1))
     assert c.layers == 1 and c.dim == 256
@@ -346,6 +358,19 @@ def test_cli_train_transformer_refuses_bad_input(cli_error, extra, needle):
 
 def test_cli_toy_refuses_transformer_options(cli_error):
     cli_error("train", "--p", 7, "--frac", 0.5, "--layers", 2, needles=("--model transformer",))
+    cli_error("train", "--p", 7, "--frac", 0.5, "--dropout", 0.1, needles=("--model transformer",))
+
+
+@pytest.mark.parametrize("rate", ["1", "-0.5", "nan"])
+def test_cli_train_transformer_refuses_a_bad_dropout(cli_error, rate):
+    cli_error("train", "--model", "transformer", "--task", "modadd", "--p", 7, "--frac", 0.5, "--steps", 2,
+              "--dropout", rate, needles=("dropout",))
+
+
+def test_cli_train_transformer_with_dropout(cli_json):
+    o = cli_json("train", "--model", "transformer", "--task", "modadd", "--p", 7, "--frac", 0.8, "--dim", 8,
+                 "--width", 8, "--steps", 20, "--eval-every", 10, "--dropout", 0.1)
+    assert o["config"]["dropout"] == 0.1 and o["curve"]["steps"] == [0, 10, 20]
 
 
 def test_a_run_that_leaves_the_numbers_stops_as_diverged():
@@ -368,3 +393,38 @@ def test_the_trajectory_does_not_depend_on_the_evaluation_interval():
     b = train_transformer(split, cfg, 40, eval_every=13)
     np.testing.assert_array_equal(a.theta_final, b.theta_final)
     np.testing.assert_array_equal(a.train_loss[b.steps], b.train_loss)
+
+
+# ------------------------------------------------------------------ dropout
+
+
+def test_dropout_acts_on_the_gradient_and_not_on_the_records():
+    cfg = TransformerConfig(dim=8, width=8, layers=2, dropout=0.2, dtype="float64", seed=3)
+    split = ModularAddition(7, ordered=True).split(frac=0.7, seed=0)
+    plain = dataclasses.replace(cfg, dropout=0.0)
+    loss0, g0 = loss_and_gradient(split, plain)
+    assert loss_and_gradient(split, cfg)[0] == loss0  # no step: the network without dropout
+    loss_a, g_a = loss_and_gradient(split, cfg, dropout_step=0)
+    loss_b, g_b = loss_and_gradient(split, cfg, dropout_step=1)
+    assert loss_a != loss0 and loss_a != loss_b and not np.allclose(g_a, g0)
+    res = train_transformer(split, cfg, 3)
+    assert res.train_loss[0] == pytest.approx(loss0, rel=1e-12)  # the record reads the plain network
+    # the first update is AdamW on the gradient with step 0's masks, not on the plain one
+    ref = train_transformer(split, plain, 3)
+    assert not np.allclose(res.theta_final, ref.theta_final)
+
+
+def test_dropout_trajectory_does_not_depend_on_the_evaluation_interval():
+    """The masks are a function of the step, and the records' extra pass writes nothing the
+    update reads: evaluating every step or every 7th gives the same parameters bit for bit."""
+    cfg = TransformerConfig(dim=8, width=8, layers=1, dropout=0.1, seed=2)
+    split = ModularAddition(11, ordered=True).split(frac=0.8, seed=0)
+    a = train_transformer(split, cfg, 30, eval_every=1)
+    b = train_transformer(split, cfg, 30, eval_every=7)
+    np.testing.assert_array_equal(a.theta_final, b.theta_final)
+    np.testing.assert_array_equal(a.train_loss[b.steps], b.train_loss)
+    np.testing.assert_array_equal(a.test_acc[b.steps], b.test_acc)
+
+
+def test_paper_config_carries_its_dropout():
+    assert TransformerConfig.paper().dropout == 0.05 and TransformerConfig().dropout == 0.0

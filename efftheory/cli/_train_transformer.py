@@ -27,7 +27,7 @@ SHARED = ("dim", "width", "embed_lr", "decoder_lr", "embed_wd", "decoder_wd", "d
 #: toy-network options the transformer has no use for (refused with --model transformer)
 TOY_ONLY = ("loss", "depth", "out_dim", "init_scale", "decoder_init_scale")
 #: transformer config fields the options set (option --x-y is field x_y)
-CONFIG_FIELDS = ("dim", "width", "layers", "embed_lr", "decoder_lr", "embed_wd", "decoder_wd", "dtype")
+CONFIG_FIELDS = ("dim", "width", "layers", "embed_lr", "decoder_lr", "embed_wd", "decoder_wd", "dropout", "dtype")
 #: steps of the circle flow started from the network's initial phases (gradient descent at
 #: lr 1/λ_max, which never increases ℓ_circ)
 CIRCLE_STEPS = 20000
@@ -45,9 +45,12 @@ def add_arguments(parser) -> None:
                              f"{STEPS} steps, evaluated every {EVAL_EVERY})")
     parser.add_argument("--layers", type=positive_int, default=None, help="transformer blocks (default 1)")
     parser.add_argument("--no-final-ln", action="store_true", help="transformer: no LayerNorm after the last block")
+    parser.add_argument("--dropout", type=float, default=None, metavar="RATE",
+                        help="transformer: rate of the dropout in the training passes, in [0, 1) (default 0; "
+                             "--paper-size 0.05); the curves read the network without it")
     parser.add_argument("--paper-size", action="store_true",
                         help="transformer: the paper's Fig 1 sizes (d = 256, width 128, 2 layers, decoder lr 2e-4, "
-                             "wd 1); other options override them")
+                             "wd 1, dropout 0.05); other options override them")
     defaults = {k: parser.get_default(k) for k in SHARED + TOY_ONLY}
     parser.set_defaults(**{k: None for k in defaults}, _toy_defaults=defaults)
 
@@ -55,8 +58,8 @@ def add_arguments(parser) -> None:
 def toy_args(args):
     """``args`` with the toy's defaults restored for every shared option the user did not give;
     refuses the transformer-only options."""
-    if args.layers is not None or args.no_final_ln or args.paper_size:
-        raise InputError("--layers, --no-final-ln and --paper-size need --model transformer")
+    if args.layers is not None or args.no_final_ln or args.paper_size or args.dropout is not None:
+        raise InputError("--layers, --no-final-ln, --dropout and --paper-size need --model transformer")
     for k, v in args._toy_defaults.items():
         if getattr(args, k) is None:
             setattr(args, k, v)
@@ -178,7 +181,8 @@ def _text(o, save_path, plot_path) -> str:
         f"{plural(o['n_samples'], 'sample')} in training (frac {o['frac']:.3f}, split seed {o['split_seed']}); seed {o['seed']}",
         f"  d = {c['dim']}, {plural(c['layers'], 'block')}, FF width {c['width']}, "
         f"{'final LayerNorm' if c['final_ln'] else 'no final LayerNorm'}, lr {c['embed_lr']:g} / {c['decoder_lr']:g}, "
-        f"wd {c['embed_wd']:g} / {c['decoder_wd']:g} (embeddings / decoder), {c['dtype']}",
+        f"wd {c['embed_wd']:g} / {c['decoder_wd']:g} (embeddings / decoder), "
+        f"{'dropout ' + format(c['dropout'], 'g') + ', ' if c['dropout'] else ''}{c['dtype']}",
         "",
         *_curve_rows(o),
         "  (ring f, var 2 PCs, coherence: PCA ring fit of the token-standardised embeddings; circle RQI of its phases)",
