@@ -691,10 +691,13 @@ def run_sweep(
     jobs: int = 1,
     progress=None,
     wait: bool = False,
+    compute: bool = True,
 ) -> SweepResult:
     """Run every unfinished (cell, seed) of the sweep and store it in directory ``out`` as it
     finishes.
 
+    With ``compute=False`` nothing runs: the result holds the stored runs as they stand (None
+    for the others), e.g. to draw a sweep that is being computed in pieces.
     ``progress(n)`` (optional) is called with the number of newly finished runs. Raises
     :class:`InputError` if ``out`` holds a different sweep, or is in use by another sweep
     (unless ``wait``: then it waits until that one ends). If a run raises (or on Ctrl-C), the
@@ -712,7 +715,7 @@ def run_sweep(
     expected = {(ix, iy, seed): {"settings": cs, "split_seed": settings.split_seed(seed)} for ix, iy, seed, cs in runs}
     with ResultStore.open(out, manifest_for(grid, settings, cell_fn), expected, settings.steps, wait=wait) as store:
         done = store.finished
-        pending = [r for r in runs if r[:3] not in done]
+        pending = [r for r in runs if r[:3] not in done] if compute else []
         computed = _compute(pending, settings, cell_fn, store, executor, jobs, progress or (lambda n: None), len(done))
     records = tuple(done.get(r[:3]) or computed.get(r[:3]) for r in runs)
     return SweepResult(grid, settings, records, len(computed), len(done), store.dropped, time.perf_counter() - start)

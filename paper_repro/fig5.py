@@ -12,7 +12,15 @@ paper's) by the sweep engine :func:`efftheory.sweep.run_sweep`, resumably stored
 ``<out>/fig5_runs/<panel>_budget<B>/`` (re-running continues an interrupted sweep).
 Phase rule (docs/theory.md §10): train/test accuracy 0.9 reached or not, gap G = 1000 steps.
 
-    python paper_repro/fig5.py [--panel a|b|c|all] [--budget 1e4] [--quick] [--out DIR] [--jobs J]
+``--seeds K`` runs every cell for network seeds 0..K-1 on the one split (docs/theory.md §10:
+the majority phase of each cell is drawn with its share) and keeps the runs in
+``<out>/sweeps/fig5<panel>_<budget>_<K>seeds/``, the store ``efftheory phase --preset fig5<panel>
+--steps <budget> --seeds K --out <that directory>`` writes too, so either can compute it in
+pieces. ``--stored-only`` draws the runs stored so far without running any (the title says how
+many of how many) and writes ``fig5<panel>_phase_<budget>_<K>seeds.*``.
+
+    python paper_repro/fig5.py [--panel a|b|c|all] [--budget 1e4] [--seeds K] [--stored-only] [--quick]
+                               [--out DIR] [--jobs J]
 """
 
 from __future__ import annotations
@@ -49,8 +57,23 @@ def _ideal(p: int, n_train: int, seed: int) -> float:
     return linear_theory(Addition(p).split(n_train=n_train, seed=seed)).ideal_test_accuracy
 
 
-def run_panel(letter: str, budget: int, out: Path, jobs: int, quick: bool, seed: int):
-    """The finished :class:`SweepResult` of panel ``letter`` (quick: the 2 x 2 corners)."""
+def _budget_text(budget: int) -> str:
+    """1e4, 1e5, ... for powers of ten (the stores' names), else the number."""
+    exponent = len(str(budget)) - 1
+    return f"1e{exponent}" if budget == 10**exponent else str(budget)
+
+
+def store_path(out: Path, letter: str, budget: int, seed: int, seeds: int, quick: bool) -> Path:
+    """Where panel ``letter``'s runs are kept (one seed: fig5_runs/, not committed; several: sweeps/)."""
+    if seeds == 1:
+        return out / "fig5_runs" / f"fig5{letter}_budget{budget}_seed{seed}{'_quick' if quick else ''}"
+    return out / "sweeps" / f"fig5{letter}_{_budget_text(budget)}_{seeds}seeds{'_quick' if quick else ''}"
+
+
+def run_panel(letter: str, budget: int, out: Path, jobs: int, quick: bool, seed: int, seeds: int = 1,
+              compute: bool = True):
+    """The :class:`SweepResult` of panel ``letter`` over network seeds 0..seeds-1 (one seed: the
+    split's seed, as before) (quick: the 2 x 2 corners); finished unless ``compute`` is False."""
     import efftheory as et
     from efftheory import Axis, Grid, SweepSettings, run_sweep
 
@@ -59,10 +82,11 @@ def run_panel(letter: str, budget: int, out: Path, jobs: int, quick: bool, seed:
     gx, gy = Axis.parse(x, x_range), Axis.parse(y, y_range)
     if quick:
         gx, gy = (Axis(a.name, a.lo, a.hi, 2, a.log) for a in (gx, gy))
-    settings = SweepSettings(steps=budget, seed=seed, network={"loss": loss}, eval_every=10 if quick else 1)
-    store = out / "fig5_runs" / f"fig5{letter}_budget{budget}_seed{seed}{'_quick' if quick else ''}"
+    settings = SweepSettings(steps=budget, seed=seed, network={"loss": loss}, eval_every=10 if quick else 1,
+                             seeds=None if seeds == 1 else tuple(range(seeds)))
+    store = store_path(out, letter, budget, seed, seeds, quick)
     store.parent.mkdir(parents=True, exist_ok=True)
-    return run_sweep(Grid(gx, gy), settings, store, jobs=jobs)
+    return run_sweep(Grid(gx, gy), settings, store, jobs=jobs, compute=compute)
 
 
 def figure_data(result) -> dict:
@@ -70,7 +94,10 @@ def figure_data(result) -> dict:
     return {
         "x": grid.x.name, "x_label": grid.x.label, "x_values": list(grid.x.values), "x_log": grid.x.log,
         "y": grid.y.name, "y_label": grid.y.label, "y_values": list(grid.y.values), "y_log": grid.y.log,
-        "phases": result.phases.tolist(), "counts": result.counts,
+        "phases": result.phases.tolist(), "counts": result.counts, "seeds": list(result.seeds),
+        "majority_share": result.majority_share.tolist(), "cell_counts": result.cell_counts,
+        "phase_counts_by_cell": result.phase_counts.tolist(),
+        "runs_done": sum(r is not None for r in result.records), "runs_total": len(result.records),
         "t_train": result.steps("t_train"), "t_test": result.steps("t_test"), "t_rqi": result.steps("t_rqi"),
         "gap_t_test_minus_t_train": result.gaps, "fixed": fixed.to_dict(),
         "cells_computed_now": result.computed, "cells_reused": result.reused,
@@ -92,9 +119,14 @@ def plot(result, letter: str):
     axes = {result.grid.x.name, result.grid.y.name}
     held = ", ".join(f"{name.replace('_', ' ')} {getattr(base, name):g}"
                      for name in ("embed_lr", "decoder_lr", "decoder_wd") if name not in axes)
+    seeds = result.seeds
+    done = sum(r is not None for r in result.records)
+    who = (f"seed {fixed.seed}" if len(seeds) == 1 else
+           f"network seeds {seeds[0]}-{seeds[-1]} on split seed {fixed.seed}, majority phase")
     title = (f"Fig 5{letter} — p = {fixed.p}, n_train = {fixed.n_train}, {loss} loss, budget {fixed.steps} steps; {held}\n"
-             f"numbers: grokking delay t_test − t_train (steps), G = {fixed.gap:g}, seed {fixed.seed} "
-             f"(split's ideal test acc {_ideal(fixed.p, fixed.n_train, fixed.seed):.2f})")
+             f"numbers: {'median ' if len(seeds) > 1 else ''}grokking delay t_test − t_train (steps), G = {fixed.gap:g}, "
+             f"{who} (split's ideal test acc {_ideal(fixed.p, fixed.n_train, fixed.seed):.2f})"
+             + ("" if result.complete else f"\n{done} of {len(result.records)} runs computed so far"))
     fig = plot_phase_diagram(result, annotate_gap=True, title=title)
     ax = fig.axes[0]  # the library's sizes suit a small inline plot; a paper figure reads larger
     ax.title.set_fontsize(12)
@@ -112,7 +144,11 @@ def main(argv=None) -> int:
     ap.add_argument("--panel", choices=PANELS + ("all",), default="all", help="which panel (default all)")
     ap.add_argument("--seed", type=int, default=None, help="seed of split and network (default: first with ideal test acc 1)")
     ap.add_argument("--budget", type=float, default=None, help="steps per cell (default 1e4; quick 200)")
+    ap.add_argument("--seeds", type=int, default=1, help="network seeds 0..K-1 per cell on the one split (default 1)")
+    ap.add_argument("--stored-only", action="store_true", help="draw the runs stored so far; run none")
     args = ap.parse_args(argv)
+    if args.seeds < 1:
+        raise SystemExit(f"--seeds {args.seeds}: must be at least 1")
     out = prepare(args)
     budget = int(args.budget) if args.budget else (QUICK_BUDGET if args.quick else 10_000)
     if budget < 1 or budget != (args.budget or budget):
@@ -121,11 +157,17 @@ def main(argv=None) -> int:
     seed = auto if args.seed is None else args.seed
     for letter in PANELS if args.panel == "all" else (args.panel,):
         start = time.perf_counter()
-        result = run_panel(letter, budget, out, args.jobs, args.quick, seed)
-        name = f"fig5{letter}_phase" + ("_quick" if args.quick else "" if budget == 10_000 else f"_budget{budget}")
+        result = run_panel(letter, budget, out, args.jobs, args.quick, seed, args.seeds, not args.stored_only)
+        if args.seeds == 1:
+            name = f"fig5{letter}_phase" + ("_quick" if args.quick else "" if budget == 10_000 else f"_budget{budget}")
+        else:
+            name = f"fig5{letter}_phase_{_budget_text(budget)}_{args.seeds}seeds" + ("_quick" if args.quick else "")
         name += "" if seed == auto else f"_seed{seed}"
         save(out, name, plot(result, letter), figure_data(result),
-             {"panel": letter, "budget": budget, "seed": seed, "default_seed": auto, "jobs": args.jobs, "quick": args.quick}, time.perf_counter() - start)
+             {"panel": letter, "budget": budget, "seed": seed, "default_seed": auto, "seeds": args.seeds,
+              "stored_only": args.stored_only, "jobs": args.jobs, "quick": args.quick}, time.perf_counter() - start)
+        print(f"Fig 5{letter}: {sum(r is not None for r in result.records)} of {len(result.records)} runs; "
+              f"runs per phase {result.counts}; cells per majority phase {result.cell_counts}")
     return 0
 
 

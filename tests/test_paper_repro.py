@@ -118,6 +118,26 @@ def test_fig5_quick_panels(quick):
         assert obj["settings"]["seed"] == obj["settings"]["default_seed"] == 3
 
 
+def test_fig5_over_seeds_in_pieces(tmp_path):
+    """--seeds 2 keeps its runs in sweeps/; --stored-only draws what is stored, runs nothing,
+    and says how many runs are missing; the finished panel counts every (cell, seed)."""
+    args = (ROOT / "paper_repro" / "fig5.py", "--quick", "--panel", "b", "--seeds", 2, "--out", tmp_path, "--jobs", 1)
+    proc = _script(*args, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    d = json.loads((tmp_path / "fig5b_phase_200_2seeds_quick.json").read_text())["data"]
+    assert d["seeds"] == [0, 1] and d["runs_done"] == d["runs_total"] == 8 and sum(d["counts"].values()) == 8
+    assert sum(d["cell_counts"].values()) == 4
+    assert [sum(c) for row in d["phase_counts_by_cell"] for c in row] == [2, 2, 2, 2]
+    store = tmp_path / "sweeps" / "fig5b_200_2seeds_quick" / "results.jsonl"
+    lines = store.read_text().splitlines()
+    store.write_text("\n".join(lines[:3]) + "\n")
+    proc = _script(*args, "--stored-only", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    d = json.loads((tmp_path / "fig5b_phase_200_2seeds_quick.json").read_text())["data"]
+    assert d["runs_done"] == 3 and sum(d["counts"].values()) == 3 and d["cells_computed_now"] == 0
+    assert len(store.read_text().splitlines()) == 3
+
+
 def test_ring_networks_summarises_its_own_runs(quick):
     d = _data(quick, "ring_networks")["data"]
     s, runs = d["summary"], d["runs"]

@@ -142,6 +142,22 @@ def test_resume_recomputes_exactly_the_lost_cells(tmp_path):
     assert len(path.read_text().splitlines()) == 9 + 1 + 3
 
 
+def test_a_store_read_without_computing_holds_only_the_stored_runs(tmp_path):
+    """compute=False reads a sweep as it stands (a sweep computed in pieces): stored runs are
+    there, the others None, nothing runs and the store is left as it was."""
+    out = tmp_path / "s"
+    full = run_sweep(GRID, FIXED, out, cell_fn=counting_cell)
+    path = out / RESULTS
+    lines = path.read_bytes().split(b"\n")[:-1]
+    path.write_bytes(b"".join(line + b"\n" for line in lines[:5]))
+    CALLS.clear()
+    part = run_sweep(GRID, FIXED, out, cell_fn=counting_cell, compute=False)
+    assert CALLS == [] and part.computed == 0 and part.reused == 5 and not part.complete
+    assert sum(r is not None for r in part.records) == 5 and sum(part.counts.values()) == 5
+    assert _strip(r for r in part.records if r is not None) == _strip(full.records[:5])
+    assert len(path.read_bytes().split(b"\n")[:-1]) == 5
+
+
 def test_garbled_and_foreign_lines_are_dropped_and_redone(tmp_path):
     out = tmp_path / "g"
     clean = run_sweep(GRID, FIXED, out, cell_fn=synthetic_cell)
