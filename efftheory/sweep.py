@@ -65,6 +65,7 @@ AXES = {
     "decoder_init_scale": ("decoder init scale", float, 0.0, False),
     "width": ("decoder width", int, 1, True),
     "dim": ("embedding dimension", int, 1, True),
+    "dropout": ("dropout rate (transformer)", float, 0.0, True),
 }
 
 #: the training kernel behind :func:`network_cell`'s records. Version 2 forwards all samples at
@@ -412,10 +413,13 @@ def _check_network_cell(grid: Grid, fixed: dict) -> None:
     """Build every cell's NetworkConfig here, so bad settings fail before any worker starts."""
     from efftheory.network import NetworkConfig
 
+    names = {f.name for f in dataclasses.fields(NetworkConfig)}
+    for axis in (grid.x, grid.y):
+        require(axis.name == "frac" or axis.name in names, f"the toy network has no setting {axis.name!r}")
     try:
         base = NetworkConfig(**fixed["network"], seed=fixed["seed"])
     except TypeError:
-        bad = sorted(set(fixed["network"]) - {f.name for f in dataclasses.fields(NetworkConfig)})
+        bad = sorted(set(fixed["network"]) - names)
         raise InputError(f"unknown network setting {bad[0] if bad else fixed['network']!r}") from None
     for _, _, settings in grid.cells():
         dataclasses.replace(base, **{k: v for k, v in settings.items() if k != "frac"})

@@ -35,6 +35,20 @@ def test_a_cell_is_the_transformer_run_of_its_settings(tmp_path):
     assert again.computed == 0 and again.reused == 4  # resumed, nothing recomputed
 
 
+def test_dropout_is_an_axis_of_the_transformer_and_not_of_the_toy(tmp_path):
+    grid = Grid(Axis.parse("dropout", "0,0.2"), Axis.parse("decoder_lr", "1e-3:1e-3:1"))
+    settings = SweepSettings(task="modadd", p=7, n_train=None, frac=0.8, steps=30, eval_every=10)
+    result = run_sweep(grid, settings, tmp_path / "t", cell_fn=transformer_cell)
+    split = ModularAddition(7, ordered=True).split(frac=0.8, seed=0)
+    run = train_transformer(split, TransformerConfig(dropout=0.2, seed=0), 30, eval_every=10, stop_at_full=True)
+    assert result.record(1, 0, 0)["final_test_acc"] == pytest.approx(float(run.test_acc[-1]))
+    assert result.record(1, 0, 0)["settings"]["dropout"] == 0.2
+    with pytest.raises(InputError, match="dropout"):
+        run_sweep(grid, SweepSettings(steps=10), tmp_path / "toy")
+    with pytest.raises(InputError, match="dropout must be below 1"):
+        run_sweep(Grid(Axis.parse("dropout", "0,1"), grid.y), settings, tmp_path / "t1", cell_fn=transformer_cell)
+
+
 def test_axes_the_transformer_does_not_have_are_refused_before_any_run(tmp_path):
     grid = Grid(Axis.parse("init_scale", "1:2:2"), Axis.parse("decoder_lr", "1e-3:1e-3:1"))
     with pytest.raises(InputError, match="no setting 'init_scale'"):
