@@ -661,6 +661,38 @@ class SweepResult:
     def complete(self) -> bool:
         return all(r is not None for r in self.records)
 
+    def at_budget(self, steps: int) -> "SweepResult":
+        """The sweep as a budget of ``steps`` (<= this sweep's) would have given it, read off
+        these records with nothing run again.
+
+        Exact because nothing in a run depends on its budget until it ends: the trajectory to
+        step ``steps`` is the same, and so are the first crossings up to it. A run that ended by
+        then (stopped early, or diverged) keeps its record; in any other, a step count beyond
+        ``steps`` becomes None, ``steps_run`` becomes ``steps``, the phase and gap are
+        recomputed, and the final accuracies and RQI (measured at the longer run's end) become
+        None. ``seconds`` stays that of the longer run."""
+        require(isinstance(steps, numbers.Integral) and 1 <= steps <= self.settings.steps,
+                f"steps must be between 1 and the sweep's budget {self.settings.steps}, got {steps!r}")
+        records = tuple(None if r is None else _record_at_budget(r, int(steps), self.settings.gap)
+                        for r in self.records)
+        settings = dataclasses.replace(self.settings, steps=int(steps))
+        return SweepResult(self.grid, settings, records, 0, sum(r is not None for r in records), 0, 0.0)
+
+
+def _record_at_budget(rec: dict, steps: int, gap: float) -> dict:
+    """One result line read at the smaller budget ``steps`` (:meth:`SweepResult.at_budget`)."""
+    if rec["steps_run"] <= steps:
+        return rec
+    out = dict(rec)
+    for key in ("t_train", "t_test", "t_rqi"):
+        if out[key] is not None and out[key] > steps:
+            out[key] = None
+    out.update(steps_run=steps, final_train_acc=None, final_test_acc=None, final_rqi=None)
+    t_train, t_test = out["t_train"], out["t_test"]
+    out["phase"] = phase_of(t_train, t_test, gap)
+    out["gap"] = None if (t_train is None or t_test is None) else t_test - t_train
+    return out
+
 
 # ---------------------------------------------------------------- engine
 

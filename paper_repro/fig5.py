@@ -17,10 +17,13 @@ the majority phase of each cell is drawn with its share) and keeps the runs in
 ``<out>/sweeps/fig5<panel>_<budget>_<K>seeds/``, the store ``efftheory phase --preset fig5<panel>
 --steps <budget> --seeds K --out <that directory>`` writes too, so either can compute it in
 pieces. ``--stored-only`` draws the runs stored so far without running any (the title says how
-many of how many) and writes ``fig5<panel>_phase_<budget>_<K>seeds.*``.
+many of how many) and writes ``fig5<panel>_phase_<budget>_<K>seeds.*``. ``--read-at B`` draws
+the panel a budget B below ``--budget`` would give, read off the same runs (exact: a run does
+not depend on its budget until it ends; :meth:`efftheory.sweep.SweepResult.at_budget`), as
+``fig5<panel>_phase_<B>_<K>seeds_from_<budget>.*``.
 
-    python paper_repro/fig5.py [--panel a|b|c|all] [--budget 1e4] [--seeds K] [--stored-only] [--quick]
-                               [--out DIR] [--jobs J]
+    python paper_repro/fig5.py [--panel a|b|c|all] [--budget 1e4] [--seeds K] [--stored-only]
+                               [--read-at B] [--quick] [--out DIR] [--jobs J]
 """
 
 from __future__ import annotations
@@ -107,7 +110,7 @@ def figure_data(result) -> dict:
     }
 
 
-def plot(result, letter: str):
+def plot(result, letter: str, runs_budget: int | None = None):
     from efftheory.plotting import plot_phase_diagram
 
     pyplot()  # font sizes
@@ -126,6 +129,7 @@ def plot(result, letter: str):
     title = (f"Fig 5{letter} — p = {fixed.p}, n_train = {fixed.n_train}, {loss} loss, budget {fixed.steps} steps; {held}\n"
              f"numbers: {'median ' if len(seeds) > 1 else ''}grokking delay t_test − t_train (steps), G = {fixed.gap:g}, "
              f"{who} (split's ideal test acc {_ideal(fixed.p, fixed.n_train, fixed.seed):.2f})"
+             + ("" if runs_budget is None else f"; read off runs of {runs_budget} steps")
              + ("" if result.complete else f"\n{done} of {len(result.records)} runs computed so far"))
     fig = plot_phase_diagram(result, annotate_gap=True, title=title)
     ax = fig.axes[0]  # the library's sizes suit a small inline plot; a paper figure reads larger
@@ -146,6 +150,8 @@ def main(argv=None) -> int:
     ap.add_argument("--budget", type=float, default=None, help="steps per cell (default 1e4; quick 200)")
     ap.add_argument("--seeds", type=int, default=1, help="network seeds 0..K-1 per cell on the one split (default 1)")
     ap.add_argument("--stored-only", action="store_true", help="draw the runs stored so far; run none")
+    ap.add_argument("--read-at", type=float, default=None, metavar="B",
+                    help="draw the panel at the smaller budget B, read off the runs of --budget")
     args = ap.parse_args(argv)
     if args.seeds < 1:
         raise SystemExit(f"--seeds {args.seeds}: must be at least 1")
@@ -153,18 +159,26 @@ def main(argv=None) -> int:
     budget = int(args.budget) if args.budget else (QUICK_BUDGET if args.quick else 10_000)
     if budget < 1 or budget != (args.budget or budget):
         raise SystemExit(f"--budget {args.budget}: must be a positive whole number")
+    if args.read_at is not None and not (1 <= args.read_at <= budget and args.read_at == int(args.read_at)):
+        raise SystemExit(f"--read-at {args.read_at:g}: must be a whole number of steps between 1 and the budget {budget}")
     auto = default_seed()
     seed = auto if args.seed is None else args.seed
     for letter in PANELS if args.panel == "all" else (args.panel,):
         start = time.perf_counter()
         result = run_panel(letter, budget, out, args.jobs, args.quick, seed, args.seeds, not args.stored_only)
+        shown = budget if args.read_at is None else int(args.read_at)
+        if shown != budget:
+            result = result.at_budget(shown)
+        source = "" if shown == budget else f"_from_{_budget_text(budget)}"
         if args.seeds == 1:
-            name = f"fig5{letter}_phase" + ("_quick" if args.quick else "" if budget == 10_000 else f"_budget{budget}")
+            name = f"fig5{letter}_phase" + ("_quick" if args.quick else "" if budget == 10_000 else f"_budget{shown}")
+            name += source
         else:
-            name = f"fig5{letter}_phase_{_budget_text(budget)}_{args.seeds}seeds" + ("_quick" if args.quick else "")
+            name = f"fig5{letter}_phase_{_budget_text(shown)}_{args.seeds}seeds{source}" + ("_quick" if args.quick else "")
         name += "" if seed == auto else f"_seed{seed}"
-        save(out, name, plot(result, letter), figure_data(result),
-             {"panel": letter, "budget": budget, "seed": seed, "default_seed": auto, "seeds": args.seeds,
+        save(out, name, plot(result, letter, None if shown == budget else budget), figure_data(result),
+             {"panel": letter, "budget": shown, "runs_budget": budget, "seed": seed, "default_seed": auto,
+              "seeds": args.seeds,
               "stored_only": args.stored_only, "jobs": args.jobs, "quick": args.quick}, time.perf_counter() - start)
         print(f"Fig 5{letter}: {sum(r is not None for r in result.records)} of {len(result.records)} runs; "
               f"runs per phase {result.counts}; cells per majority phase {result.cell_counts}")

@@ -128,6 +128,11 @@ def test_fig5_over_seeds_in_pieces(tmp_path):
     assert d["seeds"] == [0, 1] and d["runs_done"] == d["runs_total"] == 8 and sum(d["counts"].values()) == 8
     assert sum(d["cell_counts"].values()) == 4
     assert [sum(c) for row in d["phase_counts_by_cell"] for c in row] == [2, 2, 2, 2]
+    proc = _script(*args, "--stored-only", "--read-at", 100, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    obj = json.loads((tmp_path / "fig5b_phase_1e2_2seeds_from_200_quick.json").read_text())
+    assert obj["settings"]["budget"] == 100 and obj["data"]["fixed"]["steps"] == 100
+    assert obj["data"]["runs_done"] == 8 and all(t is None or t <= 100 for row in obj["data"]["t_train"] for t in row)
     store = tmp_path / "sweeps" / "fig5b_200_2seeds_quick" / "results.jsonl"
     lines = store.read_text().splitlines()
     store.write_text("\n".join(lines[:3]) + "\n")

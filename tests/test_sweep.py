@@ -158,6 +158,26 @@ def test_a_store_read_without_computing_holds_only_the_stored_runs(tmp_path):
     assert len(path.read_bytes().split(b"\n")[:-1]) == 5
 
 
+def test_a_sweep_read_at_a_smaller_budget_is_the_sweep_run_at_it(tmp_path):
+    """at_budget(B) of a budget-700 sweep of real networks gives the step counts, phases and gaps
+    of the same sweep run at budget B = 300, over runs that crossed after 300 (memorization
+    turned confusion), stopped early before it (kept) and never crossed."""
+    from efftheory.sweep import network_cell
+
+    grid = Grid(Axis.parse("embed_lr", "1e-3,1e-2"), Axis.parse("decoder_lr", "1e-3,3e-3"))
+    long = run_sweep(grid, SweepSettings(steps=700, seed=3, seeds=(0, 1)), tmp_path / "long", cell_fn=network_cell)
+    short = run_sweep(grid, SweepSettings(steps=300, seed=3, seeds=(0, 1)), tmp_path / "short", cell_fn=network_cell)
+    read = long.at_budget(300)
+    assert read.settings.steps == 300 and read.complete
+    keys = ("t_train", "t_test", "t_rqi", "steps_run", "phase", "gap")
+    assert [[r[k] for k in keys] for r in read.records] == [[r[k] for k in keys] for r in short.records]
+    changed = [a["phase"] != b["phase"] for a, b in zip(long.records, read.records)]
+    assert any(changed) and not all(changed)  # the reading did something, and not everywhere
+    np.testing.assert_array_equal(read.phase_counts, short.phase_counts)
+    with pytest.raises(InputError, match="budget 700"):
+        long.at_budget(701)
+
+
 def test_garbled_and_foreign_lines_are_dropped_and_redone(tmp_path):
     out = tmp_path / "g"
     clean = run_sweep(GRID, FIXED, out, cell_fn=synthetic_cell)
