@@ -158,3 +158,39 @@ def test_a_terminal_gets_progress_bars(monkeypatch, capsys):
     bars = terminal.getvalue()
     assert "rk4:" in bars and "critical size:" in bars and "|" in bars
     assert capsys.readouterr().err == ""
+
+
+def test_a_log_gets_progress_lines_with_the_time_left(monkeypatch):
+    """On a stderr that is not a terminal, progress is a plain line at most every log_every
+    seconds (here: every update), with the count and an estimate of the time left; short work
+    with the default interval writes nothing; --json writes nothing either."""
+    import io
+
+    from efftheory.cli._common import UI
+
+    clock = iter(range(0, 1000, 30))  # 30 s per update
+    monkeypatch.setattr("time.monotonic", lambda: float(next(clock)))
+    log = io.StringIO()
+    ui = UI(False, stream=log)
+    ui.log_every = 45.0
+    with ui.progress(10, "runs") as update:
+        update(4)  # found done (a resumed sweep): sets the pace's origin
+        for _ in range(6):
+            update(1)
+    lines = log.getvalue().splitlines()
+    # the clock reads 0 at the start and 30 s more at every update: the 4 found done at 30 s
+    # set the origin, so at 60 s the pace is 30 s a run and 5 runs are left
+    assert lines[0] == "runs: 5/10 (50%), 60 s elapsed, about 150 s left"
+    assert lines[1] == "runs: 7/10 (70%), 120 s elapsed, about 90 s left"
+    assert lines[-1] == "runs: 10/10 (100%), 210 s elapsed"
+    assert len(lines) == 4  # at 60, 120 and 180 s (45 s apart at least), and the last
+    monkeypatch.undo()  # real time: ten quick updates are short work
+    quiet = io.StringIO()
+    with UI(False, stream=quiet).progress(10, "runs") as update:
+        for _ in range(10):
+            update(1)
+    assert quiet.getvalue() == ""
+    silent = io.StringIO()
+    with UI(True, stream=silent).progress(10, "runs") as update:
+        update(10)
+    assert silent.getvalue() == ""

@@ -136,22 +136,71 @@ def dumps(result: dict) -> str:
 
 
 class UI:
-    """How a command talks to the user while it works (progress bars on stderr)."""
+    """How a command talks to the user while it works: a progress bar on a terminal; on a
+    stderr that is a file or a pipe (a run in the background, a batch job), a plain line at
+    most every :attr:`log_every` seconds with the count, the elapsed time and an estimate of
+    the time left; nothing under ``--json``."""
+
+    #: seconds between two progress lines in a log
+    log_every = 60.0
 
     def __init__(self, json_mode: bool, stream=None):
         self.stream = stream if stream is not None else sys.stderr
+        self.json_mode = json_mode
         self.show_progress = (not json_mode) and hasattr(self.stream, "isatty") and self.stream.isatty()
 
     @contextmanager
     def progress(self, total: int | None, desc: str):
-        """Yield ``update(n)``; draws a tqdm bar on stderr only for an interactive terminal."""
-        if not self.show_progress:
+        """Yield ``update(n)``: a tqdm bar on a terminal, log lines elsewhere (class docstring)."""
+        if self.json_mode or (not self.show_progress and total is None):
             yield lambda n=1: None
+            return
+        if not self.show_progress:
+            yield _LogLines(self.stream, total, desc, self.log_every).update
             return
         from tqdm import tqdm
 
         with tqdm(total=total, desc=desc, file=self.stream, leave=False, dynamic_ncols=True) as bar:
             yield bar.update
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 300 else f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
+class _LogLines:
+    """``update(n)`` that writes "desc: done/total (pct), elapsed, about T left" to a log at most
+    every ``every`` seconds, and a last line at the end if it wrote any (short work writes
+    none). The estimate uses the pace since the first update, so work found already done (a
+    resumed sweep reports it in its first update) does not make it optimistic."""
+
+    def __init__(self, stream, total: int, desc: str, every: float):
+        import time
+
+        self.clock = time.monotonic
+        self.stream, self.total, self.desc, self.every = stream, total, desc, every
+        self.start = self.clock()
+        self.last = self.start
+        self.done = 0
+        self.first = None  # (time, done) at the first update
+        self.wrote = False
+
+    def update(self, n: int = 1) -> None:
+        self.done += n
+        now = self.clock()
+        if self.first is None:
+            self.first = (now, self.done)
+            return
+        finished = self.done >= self.total
+        if now - self.last < self.every and not (finished and self.wrote):
+            return
+        self.last, self.wrote = now, True
+        t0, n0 = self.first
+        pace = (now - t0) / (self.done - n0) if self.done > n0 else None
+        left = "" if pace is None or self.done >= self.total else f", about {_minutes(pace * (self.total - self.done))} left"
+        self.stream.write(f"{self.desc}: {self.done}/{self.total} ({self.done / self.total:.0%}), "
+                          f"{_minutes(now - self.start)} elapsed{left}\n")
+        self.stream.flush()
 
 
 # ---------------------------------------------------------------- files
