@@ -72,6 +72,7 @@ def plot_transformer_training(result):
     split = result.split
     c = result.config
     fig.suptitle(f"Transformer on addition mod {split.p}: {split.n_train} of {split.task.n_samples} pairs in training; "
-                 f"d = {c.dim}, {c.layers} block(s), decoder lr {c.decoder_lr:g}, wd {c.decoder_wd:g}; phase: {result.phase}")
+                 f"d = {c.dim}, {c.layers} block(s), decoder lr {c.decoder_lr:g}, wd {c.decoder_wd:g}"
+                 f"{f', dropout {c.dropout:g}' if c.dropout else ''}; phase: {result.phase}")
     fig.set_layout_engine("constrained")
     return fig
