@@ -8,11 +8,15 @@ stops at the first evaluated step (every 50) with train and test accuracy >= 0.9
 step budget (10 000). Reported per run: steps to test accuracy 0.9 and 0.99 (None = not within
 the budget), the phase, and the final ring frequency.
 
+``--dropouts R1,R2,...`` crosses the weight decays with dropout rates (the paper's Fig 1 run
+uses 0.05; docs/theory.md §15) into ``transformer_wd_dropout.*``, its runs in
+``transformer_wd_dropout_runs/``; without it every run is without dropout.
+
 Runs are stored one JSON line each in ``<out>/transformer_wd_runs/`` (efftheory.store: locked,
 append-only, fsynced), so an interrupted sweep continues where it stopped when started again
 with the same settings.
 
-    python paper_repro/transformer_wd.py [--quick] [--out DIR]
+    python paper_repro/transformer_wd.py [--quick] [--dropouts R1,R2,...] [--out DIR]
 """
 
 from __future__ import annotations
@@ -37,17 +41,30 @@ QUICK = {"p": 7, "frac": 0.8, "split_seed": 0, "wds": [0.0, 1.0], "seeds": [0], 
          "decoder_lr": 1e-3}
 
 
+def _rates(text: str) -> list[float]:
+    """Comma-separated dropout rates, each in [0, 1)."""
+    import argparse
+
+    try:
+        rates = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"dropout rates must be numbers, got {text!r}") from None
+    if not rates or any(not 0.0 <= r < 1.0 for r in rates):
+        raise argparse.ArgumentTypeError(f"dropout rates must lie in [0, 1), got {text!r}")
+    return rates
+
+
 def _fraction_or_none(x) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
 
 
-def run_one(spec: dict, wd: float, seed: int) -> dict:
+def run_one(spec: dict, wd: float, seed: int, dropout: float = 0.0) -> dict:
     """One training run of the sweep as a store record (efftheory.store field names)."""
     from efftheory.tasks import ModularAddition
     from efftheory.transformer import TransformerConfig, train_transformer
 
     split = ModularAddition(spec["p"], ordered=True).split(frac=spec["frac"], seed=spec["split_seed"])
-    config = TransformerConfig(decoder_lr=spec["decoder_lr"], decoder_wd=wd, seed=seed)
+    config = TransformerConfig(decoder_lr=spec["decoder_lr"], decoder_wd=wd, dropout=dropout, seed=seed)
     r = train_transformer(split, config, spec["steps"], eval_every=spec["eval_every"], stop_at_full=True)
     return {
         "t_train": r.steps_to_train, "t_test": r.steps_to_test, "t_rqi": r.steps_to_rqi,
@@ -59,64 +76,92 @@ def run_one(spec: dict, wd: float, seed: int) -> dict:
     }
 
 
+def _dropouts(spec: dict) -> list[float]:
+    """The dropout rates of a spec (a spec without the key is the sweep without dropout)."""
+    return spec.get("dropouts", [0.0])
+
+
 def sweep(spec: dict, directory: Path) -> list[dict]:
-    """Every (wd, seed) run, from the store where already done; in (wd, seed) order."""
+    """Every (wd, dropout, seed) run, from the store where already done; in (wd, dropout, seed) order."""
     from efftheory.store import ResultStore
 
-    expected = {(i, 0, s): {"wd": wd} for i, wd in enumerate(spec["wds"]) for s in spec["seeds"]}
+    with_rates = "dropouts" in spec
+    expected = {(i, j, s): {"wd": wd, **({"dropout": rate} if with_rates else {})}
+                for i, wd in enumerate(spec["wds"]) for j, rate in enumerate(_dropouts(spec)) for s in spec["seeds"]}
     manifest = {"what": "transformer decoder weight decay sweep", "spec": spec, "record": "transformer_wd v2"}
     records = []
     with ResultStore.open(directory, manifest, expected, spec["steps"]) as store:
-        for (i, _, s), want in expected.items():
-            rec = store.finished.get((i, 0, s))
+        for (i, j, s), want in expected.items():
+            rec = store.finished.get((i, j, s))
             if rec is None:
-                rec = store.append({"ix": i, "iy": 0, "seed": s, **want, **run_one(spec, want["wd"], s)})
-                print(f"wd {want['wd']:g} seed {s}: test 0.99 at {rec['t_test_99']}, phase {rec['phase']} "
-                      f"({rec['seconds']:.0f} s)", flush=True)
+                rate = want.get("dropout", 0.0)
+                rec = store.append({"ix": i, "iy": j, "seed": s, **want, **run_one(spec, want["wd"], s, rate)})
+                print(f"wd {want['wd']:g} dropout {rate:g} seed {s}: test 0.99 at {rec['t_test_99']}, "
+                      f"phase {rec['phase']} ({rec['seconds']:.0f} s)", flush=True)
             records.append(rec)
     return records
 
 
 def summarise(spec: dict, records: list[dict]) -> list[dict]:
-    """Per wd: the seeds' steps to test accuracy 0.99 (None = not within the budget) and their median
-    (None when the median run never got there: unreached runs count as infinitely long)."""
+    """Per (wd, dropout): the seeds' steps to test accuracy 0.99 (None = not within the budget) and
+    their median (None when the median run never got there: unreached runs count as infinitely long)."""
     rows = []
     for i, wd in enumerate(spec["wds"]):
-        t99 = [r["t_test_99"] for r in records if r["ix"] == i]
-        median = float(np.median([math.inf if t is None else t for t in t99]))  # never reached counts as inf
-        median = None if math.isinf(median) else median
-        rows.append({"decoder_wd": wd, "t_test_99": t99, "median_t_test_99": median,
-                     "t_test": [r["t_test"] for r in records if r["ix"] == i],
-                     "phases": [r["phase"] for r in records if r["ix"] == i]})
+        for j, rate in enumerate(_dropouts(spec)):
+            mine = [r for r in records if r["ix"] == i and r["iy"] == j]
+            t99 = [r["t_test_99"] for r in mine]
+            median = float(np.median([math.inf if t is None else t for t in t99]))  # never reached counts as inf
+            median = None if math.isinf(median) else median
+            rows.append({"decoder_wd": wd, "dropout": rate, "t_test_99": t99, "median_t_test_99": median,
+                         "t_test": [r["t_test"] for r in mine], "phases": [r["phase"] for r in mine]})
     return rows
 
 
 def main(argv=None) -> int:
     ap = parser(__doc__.splitlines()[0])
+    ap.add_argument("--dropouts", type=_rates, default=None, metavar="R1,R2,...",
+                    help="cross the weight decays with these dropout rates (each in [0, 1))")
     args = ap.parse_args(argv)
     out = prepare(args)
-    spec = QUICK if args.quick else FULL
+    spec = dict(QUICK if args.quick else FULL)
+    if args.dropouts is not None:
+        spec["dropouts"] = args.dropouts
+    stem = "transformer_wd" + ("_dropout" if args.dropouts is not None else "")
     start = time.perf_counter()
-    records = sweep(spec, out / f"transformer_wd_runs{'_quick' if args.quick else ''}")
+    records = sweep(spec, out / f"{stem}_runs{'_quick' if args.quick else ''}")
     rows = summarise(spec, records)
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
+    rates = _dropouts(spec)
+    several = len(rates) > 1
     for row in rows:
-        for t, s in zip(row["t_test_99"], spec["seeds"]):
+        j = rates.index(row["dropout"])
+        # side by side within a wd, so that the rates' points do not hide each other
+        shift = 1.12 ** (j - (len(rates) - 1) / 2)
+        for t in row["t_test_99"]:
             y = spec["steps"] * 1.15 if t is None else t
-            ax.scatter(row["decoder_wd"] if row["decoder_wd"] > 0 else 0.03, y, color="C0" if t is not None else "C3",
+            color = f"C{j}" if several else "C0" if t is not None else "C3"
+            ax.scatter((row["decoder_wd"] if row["decoder_wd"] > 0 else 0.03) * shift, y, color=color,
                        marker="o" if t is not None else "^")
     ax.axhline(spec["steps"], color="0.5", ls=":", lw=1, label=f"budget ({spec['steps']} steps; triangles: not reached)")
     ax.set(xscale="log", yscale="log", xlabel="decoder weight decay (wd 0 drawn at 0.03)",
            ylabel="steps to test accuracy 0.99",
            title=f"Transformer, addition mod {spec['p']}, frac {spec['frac']}, decoder lr {spec['decoder_lr']:g}")
-    ax.legend(fontsize=9)
+    handles, labels = ax.get_legend_handles_labels()
+    if several:  # one entry per rate (the points themselves carry no label: a rate's first may be a triangle)
+        from matplotlib.lines import Line2D
+
+        handles += [Line2D([], [], color=f"C{j}", marker="o", ls="") for j in range(len(rates))]
+        labels += [f"dropout {r:g}" for r in rates]
+    ax.legend(handles, labels, fontsize=9)
     fig.tight_layout()
-    save(out, "transformer_wd" + ("_quick" if args.quick else ""), fig, {"rows": rows, "runs": records}, spec,
+    save(out, stem + ("_quick" if args.quick else ""), fig,
+         # the runs' own seconds, kept in the store, so a re-plot from stored runs keeps them
+         {"rows": rows, "runs": records, "run_seconds_total": round(sum(r["seconds"] for r in records), 1)}, spec,
          time.perf_counter() - start)
     for row in rows:
-        print(f"decoder wd {row['decoder_wd']:g}: steps to test acc 0.99 per seed {row['t_test_99']}, "
-              f"median {row['median_t_test_99']}")
+        print(f"decoder wd {row['decoder_wd']:g}, dropout {row['dropout']:g}: steps to test acc 0.99 per seed "
+              f"{row['t_test_99']}, median {row['median_t_test_99']}")
     return 0
 
 
