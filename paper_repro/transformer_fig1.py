@@ -6,9 +6,10 @@ and at the end.
 The paper's run is p = 59, 80 % of the 3481 ordered pairs, d = 256, width 128, two blocks,
 decoder lr 2e-4, weight decay 1, dropout 0.05: 22 GFLOP per full-batch step, about 0.4 CPU
 seconds here (benchmarks/bench_transformer.py), too slow for the ~10^4 steps it needs. The
-default here keeps p = 59 and 80 % and shrinks the network (SIZE below), without dropout;
-``--dropout RATE`` adds it (written to transformer_fig1_dropoutRATE.*); ``--paper-size`` runs the
-paper's sizes, its dropout 0.05 included, for ``--steps``.
+default here keeps p = 59, 80 % and the paper's dropout 0.05 and shrinks the network (SIZE
+below); ``--dropout RATE`` changes the rate (written to transformer_fig1_dropoutRATE.*; without
+dropout the ring is far less clean, paper_repro/README.md); ``--paper-size`` runs the paper's
+sizes for ``--steps``.
 
     python paper_repro/transformer_fig1.py [--quick] [--paper-size] [--dropout RATE] [--steps S] [--out DIR]
 """
@@ -29,10 +30,11 @@ from paper_repro.common import parser, prepare, save  # noqa: E402
 #: p, training fraction, split seed, steps, evaluation interval and the network (TransformerConfig fields)
 SIZE = {"p": 59, "frac": 0.8, "split_seed": 0, "steps": 6000, "eval_every": 50,
         "config": {"dim": 32, "width": 64, "layers": 1, "embed_lr": 1e-3, "decoder_lr": 1e-3, "decoder_wd": 1.0,
-                   "seed": 0}}
+                   "dropout": 0.05, "seed": 0}}
 QUICK = {"p": 11, "frac": 0.8, "split_seed": 0, "steps": 200, "eval_every": 20,
          "config": {"dim": 8, "width": 16, "layers": 1, "embed_lr": 1e-3, "decoder_lr": 1e-3, "decoder_wd": 1.0,
-                    "seed": 0}}
+                    "dropout": 0.05, "seed": 0}}
+PAPER_DROPOUT = 0.05
 
 
 def main(argv=None) -> int:
@@ -40,7 +42,7 @@ def main(argv=None) -> int:
     ap.add_argument("--paper-size", action="store_true",
                     help="d = 256, width 128, two blocks, decoder lr 2e-4, dropout 0.05")
     ap.add_argument("--dropout", type=float, default=None, metavar="RATE",
-                    help="dropout rate in the training passes (default 0, or 0.05 with --paper-size)")
+                    help=f"dropout rate in the training passes (default the paper's {PAPER_DROPOUT})")
     ap.add_argument("--steps", type=int, default=None, help=f"training steps (default {SIZE['steps']})")
     args = ap.parse_args(argv)
     out = prepare(args)
@@ -65,7 +67,7 @@ def main(argv=None) -> int:
             "steps_to_train": r.steps_to_train, "steps_to_test": r.steps_to_test,
             "steps_to_test_99": r.steps_to_test_99, "phase": r.phase, "steps_per_second": r.steps_run / r.seconds}
     name = ("transformer_fig1" + ("_paper_size" if args.paper_size else "")
-            + (f"_dropout{config.dropout:g}" if args.dropout is not None else "") + ("_quick" if args.quick else ""))
+            + (f"_dropout{config.dropout:g}" if config.dropout != PAPER_DROPOUT else "") + ("_quick" if args.quick else ""))
     save(out, name, plot_transformer_training(r), data, spec, time.perf_counter() - start)
     print(f"p = {spec['p']}: test acc 0.9 at step {r.steps_to_test}, 0.99 at {r.steps_to_test_99}; final test acc "
           f"{r.test_acc[-1]:.3f}; final ring fit f = {r.ring_frequency[-1]} (coherence {r.ring_coherence[-1]:.2f}, "
