@@ -119,25 +119,24 @@ def test_fig5_quick_panels(quick):
 
 
 def test_fig5_over_seeds_in_pieces(tmp_path):
-    """--seeds 2 keeps its runs in sweeps/; --stored-only draws what is stored, runs nothing,
-    and says how many runs are missing; the finished panel counts every (cell, seed)."""
-    args = (ROOT / "paper_repro" / "fig5.py", "--quick", "--panel", "b", "--seeds", 2, "--out", tmp_path, "--jobs", 1)
-    proc = _script(*args, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr
+    """--seeds 2 keeps its runs in sweeps/; --read-at draws a smaller budget off them;
+    --stored-only draws what is stored, runs nothing, and says how many runs are missing."""
+    from paper_repro import fig5
+
+    args = ["--quick", "--panel", "b", "--seeds", "2", "--out", str(tmp_path), "--jobs", "1"]
+    assert fig5.main(args) == 0
     d = json.loads((tmp_path / "fig5b_phase_200_2seeds_quick.json").read_text())["data"]
     assert d["seeds"] == [0, 1] and d["runs_done"] == d["runs_total"] == 8 and sum(d["counts"].values()) == 8
     assert sum(d["cell_counts"].values()) == 4
     assert [sum(c) for row in d["phase_counts_by_cell"] for c in row] == [2, 2, 2, 2]
-    proc = _script(*args, "--stored-only", "--read-at", 100, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr
+    assert fig5.main(args + ["--stored-only", "--read-at", "100"]) == 0
     obj = json.loads((tmp_path / "fig5b_phase_1e2_2seeds_from_200_quick.json").read_text())
     assert obj["settings"]["budget"] == 100 and obj["data"]["fixed"]["steps"] == 100
     assert obj["data"]["runs_done"] == 8 and all(t is None or t <= 100 for row in obj["data"]["t_train"] for t in row)
     store = tmp_path / "sweeps" / "fig5b_200_2seeds_quick" / "results.jsonl"
     lines = store.read_text().splitlines()
     store.write_text("\n".join(lines[:3]) + "\n")
-    proc = _script(*args, "--stored-only", cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr
+    assert fig5.main(args + ["--stored-only"]) == 0
     d = json.loads((tmp_path / "fig5b_phase_200_2seeds_quick.json").read_text())["data"]
     assert d["runs_done"] == 3 and sum(d["counts"].values()) == 3 and d["cells_computed_now"] == 0
     assert len(store.read_text().splitlines()) == 3
