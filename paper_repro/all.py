@@ -4,7 +4,8 @@ compare presets (validation_p10), networks on modular addition against the circl
 (ring_networks), structure formation at p = 59 against the critical size (critical_p59; its
 sweep is long and resumable, so a complete store is only redrawn), and the transformer on
 modular addition (transformer_fig1: the paper's Fig 1 layout; transformer_wd: decoder weight
-decay against the time to generalise), and the S3 matrix toy's learnt matrices against the
+decay against the time to generalise; transformer_fig6: its phase diagram over decoder lr and
+weight decay), and the S3 matrix toy's learnt matrices against the
 group (s3_networks).
 
     python paper_repro/all.py [--quick] [--out DIR] [--jobs J] [--budget STEPS] [--skip fig5,...]
@@ -28,7 +29,7 @@ except ImportError:
 from paper_repro.common import parser, prepare, write_json
 
 SCRIPTS = ("fig3", "fig4a", "fig4b", "fig4cd", "fig5", "fig5d", "validation", "ring_networks", "critical_p59",
-           "s3_networks", "transformer_fig1", "transformer_wd")
+           "s3_networks", "transformer_fig1", "transformer_wd", "transformer_fig6")
 
 
 def main(argv=None) -> int:

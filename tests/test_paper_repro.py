@@ -154,3 +154,13 @@ def test_ring_networks_summarises_its_own_runs(quick):
         assert s["theory_ring_probability"][k] == outcomes["ring"] and sum(outcomes.values()) == pytest.approx(1.0)
     compared = [r for r in runs if r["frequency_match"] is not None]
     assert s["match_total"] == [sum(r["frequency_match"] for r in compared), len(compared)]
+
+
+def test_transformer_fig6_quick_is_a_phase_diagram_of_the_transformer(quick):
+    from efftheory.phases import PHASES
+
+    obj = _data(quick, "transformer_fig6")
+    d = obj["data"]
+    assert (d["x"], d["y"]) == ("decoder_lr", "decoder_wd") and d["x_values"] == [1e-3, 1e-2]
+    assert sum(d["counts"].values()) == 4 and all(p in PHASES for row in d["phases"] for p in row)
+    assert d["fixed"]["task"] == "modadd" and d["fixed"]["frac"] == 0.8
