@@ -66,6 +66,19 @@ def _budget_text(budget: int) -> str:
     return f"1e{exponent}" if budget == 10**exponent else str(budget)
 
 
+def figure_name(letter: str, shown: int, budget: int, seeds: int, quick: bool, suffix: str = "") -> str:
+    """fig5<panel>_phase[_budget<B> | _<B>_<K>seeds][_from_<runs' budget>][_quick]<suffix>: the
+    1e4 one-seed panels keep their plain names."""
+    name = f"fig5{letter}_phase"
+    if seeds > 1:
+        name += f"_{_budget_text(shown)}_{seeds}seeds"
+    elif shown != budget or not (quick or budget == 10_000):
+        name += f"_budget{shown}"
+    if shown != budget:
+        name += f"_from_{_budget_text(budget)}"
+    return name + ("_quick" if quick else "") + suffix
+
+
 def store_path(out: Path, letter: str, budget: int, seed: int, seeds: int, quick: bool) -> Path:
     """Where panel ``letter``'s runs are kept (one seed: fig5_runs/, not committed; several: sweeps/)."""
     if seeds == 1:
@@ -169,13 +182,7 @@ def main(argv=None) -> int:
         shown = budget if args.read_at is None else int(args.read_at)
         if shown != budget:
             result = result.at_budget(shown)
-        source = "" if shown == budget else f"_from_{_budget_text(budget)}"
-        if args.seeds == 1:
-            name = f"fig5{letter}_phase" + ("_quick" if args.quick else "" if budget == 10_000 else f"_budget{shown}")
-            name += source
-        else:
-            name = f"fig5{letter}_phase_{_budget_text(shown)}_{args.seeds}seeds{source}" + ("_quick" if args.quick else "")
-        name += "" if seed == auto else f"_seed{seed}"
+        name = figure_name(letter, shown, budget, args.seeds, args.quick, "" if seed == auto else f"_seed{seed}")
         save(out, name, plot(result, letter, None if shown == budget else budget), figure_data(result),
              {"panel": letter, "budget": shown, "runs_budget": budget, "seed": seed, "default_seed": auto,
               "seeds": args.seeds,
