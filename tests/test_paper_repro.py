@@ -164,3 +164,21 @@ def test_transformer_fig6_quick_is_a_phase_diagram_of_the_transformer(quick):
     assert (d["x"], d["y"]) == ("decoder_lr", "decoder_wd") and d["x_values"] == [1e-3, 1e-2]
     assert sum(d["counts"].values()) == 4 and all(p in PHASES for row in d["phases"] for p in row)
     assert d["fixed"]["task"] == "modadd" and d["fixed"]["frac"] == 0.8
+
+
+def test_same_phases_finds_every_changed_cell(tmp_path, capsys):
+    from paper_repro import same_phases
+
+    data = {"phases": [["grokking", "memorization"]], "t_train": [[10.0, 20.0]], "t_test": [[2000.0, float("nan")]],
+            "t_rqi": [[None, 5.0]]}
+    for name in ("old", "same", "changed"):
+        (tmp_path / name).mkdir()
+    for name, d in (("old", data), ("same", {**data, "t_rqi": [[float("nan"), 5.0]]}),
+                    ("changed", {**data, "phases": [["comprehension", "memorization"]], "t_test": [[900.0, None]]})):
+        (tmp_path / name / "fig5a_phase.json").write_text(json.dumps({"data": d}))
+    args = ["--names", "fig5a_phase"]
+    assert same_phases.main([str(tmp_path / "old"), str(tmp_path / "same"), *args]) == 0  # NaN = None
+    assert same_phases.main([str(tmp_path / "old"), str(tmp_path / "changed"), *args]) == 1
+    out = capsys.readouterr().out
+    assert "2 cells, 2 differing values" in out and "phases[0][0]: 'grokking' -> 'comprehension'" in out
+    assert same_phases.main([str(tmp_path / "old"), str(tmp_path / "nowhere"), *args]) == 1
