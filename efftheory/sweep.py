@@ -526,6 +526,11 @@ def _finite_or_none(value):
     return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
+def _delay(t_train, t_test):
+    """The grokking delay t_test - t_train of a result line (None unless both were reached)."""
+    return None if (t_train is None or t_test is None) else t_test - t_train
+
+
 def _record(run: tuple, split_seed: int, out: dict, seconds: float, gap: float) -> dict:
     """One result line: the run (cell, seeds, settings), its step counts, phase, gap
     t_test - t_train and final metrics. The phase is the cell function's ``"phase"`` if it
@@ -540,7 +545,7 @@ def _record(run: tuple, split_seed: int, out: dict, seconds: float, gap: float) 
     rec["phase"] = out.get("phase") or phase_of(t_train, t_test, gap)
     if rec["phase"] not in PHASES:
         raise RuntimeError(f"cell function returned the unknown phase {rec['phase']!r}")
-    rec["gap"] = None if (t_train is None or t_test is None) else t_test - t_train
+    rec["gap"] = _delay(t_train, t_test)
     rec["seconds"] = round(float(seconds), 4)
     return rec
 
@@ -690,7 +695,7 @@ def _record_at_budget(rec: dict, steps: int, gap: float) -> dict:
     out.update(steps_run=steps, final_train_acc=None, final_test_acc=None, final_rqi=None)
     t_train, t_test = out["t_train"], out["t_test"]
     out["phase"] = phase_of(t_train, t_test, gap)
-    out["gap"] = None if (t_train is None or t_test is None) else t_test - t_train
+    out["gap"] = _delay(t_train, t_test)
     return out
 
 

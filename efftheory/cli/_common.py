@@ -164,7 +164,7 @@ class UI:
             yield bar.update
 
 
-def _minutes(seconds: float) -> str:
+def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 300 else f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
 
 
@@ -197,9 +197,9 @@ class _LogLines:
         self.last, self.wrote = now, True
         t0, n0 = self.first
         pace = (now - t0) / (self.done - n0) if self.done > n0 else None
-        left = "" if pace is None or self.done >= self.total else f", about {_minutes(pace * (self.total - self.done))} left"
+        left = "" if pace is None or finished else f", about {_duration(pace * (self.total - self.done))} left"
         self.stream.write(f"{self.desc}: {self.done}/{self.total} ({self.done / self.total:.0%}), "
-                          f"{_minutes(now - self.start)} elapsed{left}\n")
+                          f"{_duration(now - self.start)} elapsed{left}\n")
         self.stream.flush()
 
 
