@@ -252,6 +252,11 @@ def _problem(rec: dict, dig: str, expected: dict, budget: int) -> str | None:
         return "not a run of this sweep"
     if any(rec.get(field) != value for field, value in want.items()):
         return "values of another run"
+    return value_problem(rec, budget)
+
+
+def value_problem(rec: dict, budget: int) -> str | None:
+    """Which result field of ``rec`` holds an impossible value for ``budget`` (None: none does)."""
     if not _step(rec.get("steps_run"), budget):
         return "steps_run"
     if any(rec.get(f, "") is not None and not _step(rec.get(f), budget) for f in STEP_FIELDS):

@@ -53,6 +53,7 @@ import numpy as np
 from efftheory.errors import InputError, require
 from efftheory.parallel import as_finished, local_pool
 from efftheory.phases import PHASES, phase_of
+from efftheory.shared_runs import shared_records
 
 # axis name -> (human label, kind, lowest allowed value, lowest value included?)
 AXES = {
@@ -376,18 +377,9 @@ def network_cell(settings: dict, fixed: dict) -> dict:
     computed only until it crosses and nothing else is stored per step. The records equal those
     of the plain loop (every step recorded) up to where early stopping ends the run.
     """
-    from efftheory.network import NetworkConfig, train_network
-    from efftheory.tasks import make_task
+    from efftheory.network import train_network
 
-    task = make_task(fixed.get("task", "add"), fixed["p"])
-    frac = settings.get("frac", fixed.get("frac"))
-    split_seed = fixed.get("split_seed", fixed["seed"])
-    if frac is not None:
-        split = task.split(frac=frac, seed=split_seed)
-    else:
-        split = task.split(n_train=fixed["n_train"], seed=split_seed)
-    overrides = {k: v for k, v in settings.items() if k != "frac"}
-    config = dataclasses.replace(NetworkConfig(**fixed["network"], seed=fixed["seed"]), **overrides)
+    split, config = _network_run(settings, fixed)
     result = train_network(
         split,
         config,
@@ -406,6 +398,39 @@ def network_cell(settings: dict, fixed: dict) -> dict:
         "final_test_acc": float(result.test_acc[-1]),
         "final_rqi": float(result.rqi[-1]),
         "phase": result.phase,
+    }
+
+
+def _network_run(settings: dict, fixed: dict):
+    """``(split, config)`` of one :func:`network_cell` run: what it trains on and with what."""
+    from efftheory.network import NetworkConfig
+    from efftheory.tasks import make_task
+
+    task = make_task(fixed.get("task", "add"), fixed["p"])
+    frac = settings.get("frac", fixed.get("frac"))
+    split_seed = fixed.get("split_seed", fixed["seed"])
+    if frac is not None:
+        split = task.split(frac=frac, seed=split_seed)
+    else:
+        split = task.split(n_train=fixed["n_train"], seed=split_seed)
+    overrides = {k: v for k, v in settings.items() if k != "frac"}
+    config = dataclasses.replace(NetworkConfig(**fixed["network"], seed=fixed["seed"]), **overrides)
+    return split, config
+
+
+def _network_identity(settings: dict, fixed: dict) -> dict:
+    """Everything a :func:`network_cell` record depends on, resolved: the task, the training
+    and test indices in the order the kernel sees them, every field of the network config (seed
+    included), the budget, the RQI threshold, the phase gap, early stopping and ``eval_every``
+    (kept although version 2 of the kernel ignores it, because version 1 did not). Two runs
+    with the same identity have the same record (:mod:`efftheory.shared_runs`)."""
+    split, config = _network_run(settings, fixed)
+    return {
+        "task": fixed.get("task", "add"), "p": int(fixed["p"]),
+        "train": split.train.tolist(), "test": split.test.tolist(),
+        "network": dataclasses.asdict(config),
+        "steps": int(fixed["steps"]), "delta": float(fixed["delta"]), "gap": float(fixed["gap"]),
+        "early_stop": bool(fixed["early_stop"]), "eval_every": int(fixed["eval_every"]),
     }
 
 
@@ -428,6 +453,8 @@ def _check_network_cell(grid: Grid, fixed: dict) -> None:
 network_cell.check = _check_network_cell
 #: recorded in the manifest: records of another version of the training kernel are not resumed
 network_cell.kernel = _network_kernel
+#: the resolved run behind a record, so that another sweep holding the same run can take it
+network_cell.identity = _network_identity
 
 
 def transformer_cell(settings: dict, fixed: dict) -> dict:
@@ -566,7 +593,8 @@ class SweepResult:
     order and within a cell seed by seed (so with one seed ``records[k]`` is cell ``k``); each
     is a result line (dict) or ``None`` for a run not done yet. ``computed``/``reused``: runs
     done now / taken from the store; ``dropped``: stored lines ignored (invalid, foreign,
-    repeated or cut short; their runs were done again).
+    repeated or cut short; their runs were done again); ``shared``: runs copied now from the
+    store of another sweep that holds the same run (``run_sweep(share_from=...)``).
 
     Per-cell maps are (ny, nx) arrays, rows y, columns x. Over several seeds a cell's phase is
     the *majority* phase of its finished runs (ties go to the phase listed first in
@@ -581,6 +609,7 @@ class SweepResult:
     reused: int
     dropped: int
     seconds: float
+    shared: int = 0
 
     @property
     def seeds(self) -> tuple[int, ...]:
@@ -733,13 +762,16 @@ def run_sweep(
     progress=None,
     wait: bool = False,
     compute: bool = True,
+    share_from=(),
 ) -> SweepResult:
     """Run every unfinished (cell, seed) of the sweep and store it in directory ``out`` as it
     finishes.
 
     With ``compute=False`` nothing runs: the result holds the stored runs as they stand (None
     for the others), e.g. to draw a sweep that is being computed in pieces.
-    ``progress(n)`` (optional) is called with the number of newly finished runs. Raises
+    ``share_from``: result directories of other sweeps; a run one of them already holds (the
+    same resolved run, :mod:`efftheory.shared_runs`) is copied into this store instead of being
+    computed again. ``progress(n)`` (optional) is called with the number of newly finished runs. Raises
     :class:`InputError` if ``out`` holds a different sweep, or is in use by another sweep
     (unless ``wait``: then it waits until that one ends). If a run raises (or on Ctrl-C), the
     runs not finished are cancelled, finished ones stay stored, and the error propagates.
@@ -754,12 +786,18 @@ def run_sweep(
         cell_fn.check(grid, settings.to_dict())
     runs = runs_of(grid, settings)
     expected = {(ix, iy, seed): {"settings": cs, "split_seed": settings.split_seed(seed)} for ix, iy, seed, cs in runs}
-    with ResultStore.open(out, manifest_for(grid, settings, cell_fn), expected, settings.steps, wait=wait) as store:
+    manifest = manifest_for(grid, settings, cell_fn)
+    with ResultStore.open(out, manifest, expected, settings.steps, wait=wait) as store:
         done = store.finished
         pending = [r for r in runs if r[:3] not in done] if compute else []
-        computed = _compute(pending, settings, cell_fn, store, executor, jobs, progress or (lambda n: None), len(done))
-    records = tuple(done.get(r[:3]) or computed.get(r[:3]) for r in runs)
-    return SweepResult(grid, settings, records, len(computed), len(done), store.dropped, time.perf_counter() - start)
+        shared = {key: store.append(rec) for key, rec in
+                  shared_records(pending, settings.run_fixed, settings.split_seed, cell_fn, manifest, share_from).items()}
+        pending = [r for r in pending if r[:3] not in shared]
+        tick = progress or (lambda n: None)
+        computed = _compute(pending, settings, cell_fn, store, executor, jobs, tick, len(done) + len(shared))
+    records = tuple(done.get(r[:3]) or shared.get(r[:3]) or computed.get(r[:3]) for r in runs)
+    return SweepResult(grid, settings, records, len(computed), len(done), store.dropped,
+                       time.perf_counter() - start, len(shared))
 
 
 def _compute(pending, settings, cell_fn, store, executor, jobs, tick, already: int) -> dict:

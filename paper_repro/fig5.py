@@ -28,6 +28,7 @@ not depend on its budget until it ends; :meth:`efftheory.sweep.SweepResult.at_bu
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -87,9 +88,11 @@ def store_path(out: Path, letter: str, budget: int, seed: int, seeds: int, quick
 
 
 def run_panel(letter: str, budget: int, out: Path, jobs: int, quick: bool, seed: int, seeds: int = 1,
-              compute: bool = True):
+              compute: bool = True, ui=None):
     """The :class:`SweepResult` of panel ``letter`` over network seeds 0..seeds-1 (one seed: the
-    split's seed, as before) (quick: the 2 x 2 corners); finished unless ``compute`` is False."""
+    split's seed, as before) (quick: the 2 x 2 corners); finished unless ``compute`` is False.
+    Runs that another panel's store already holds are copied from it; ``ui`` (an
+    :class:`efftheory.cli._common.UI`) shows the progress."""
     import efftheory as et
     from efftheory import Axis, Grid, SweepSettings, run_sweep
 
@@ -102,7 +105,12 @@ def run_panel(letter: str, budget: int, out: Path, jobs: int, quick: bool, seed:
                              seeds=None if seeds == 1 else tuple(range(seeds)))
     store = store_path(out, letter, budget, seed, seeds, quick)
     store.parent.mkdir(parents=True, exist_ok=True)
-    return run_sweep(Grid(gx, gy), settings, store, jobs=jobs, compute=compute)
+    # the panels share runs (5a's embedding lr 1e-3 column is 5b's weight decay 0 row): take them
+    others = [store_path(out, o, budget, seed, seeds, quick) for o in "abc" if o != letter]
+    others = [d for d in others if (d / "manifest.json").is_file()]
+    grid = Grid(gx, gy)
+    with contextlib.nullcontext(None) if ui is None else ui.progress(grid.size * seeds, f"Fig 5{letter} runs") as update:
+        return run_sweep(grid, settings, store, jobs=jobs, compute=compute, share_from=others, progress=update)
 
 
 def figure_data(result) -> dict:
@@ -116,7 +124,7 @@ def figure_data(result) -> dict:
         "runs_done": sum(r is not None for r in result.records), "runs_total": len(result.records),
         "t_train": result.steps("t_train"), "t_test": result.steps("t_test"), "t_rqi": result.steps("t_rqi"),
         "gap_t_test_minus_t_train": result.gaps, "fixed": fixed.to_dict(),
-        "cells_computed_now": result.computed, "cells_reused": result.reused,
+        "cells_computed_now": result.computed, "cells_reused": result.reused, "cells_shared": result.shared,
         # summed over cells (CPU time of the workers; divide by the jobs for a wall-time estimate),
         # kept in the store, so it survives re-plotting from stored cells
         "cell_seconds_total": sum(r.get("seconds", 0.0) for r in result.records if r is not None),
@@ -157,6 +165,8 @@ def plot(result, letter: str, runs_budget: int | None = None):
 
 
 def main(argv=None) -> int:
+    from efftheory.cli._common import UI
+
     ap = parser(__doc__.splitlines()[0])
     ap.add_argument("--panel", choices=PANELS + ("all",), default="all", help="which panel (default all)")
     ap.add_argument("--seed", type=int, default=None, help="seed of split and network (default: first with ideal test acc 1)")
@@ -178,7 +188,8 @@ def main(argv=None) -> int:
     seed = auto if args.seed is None else args.seed
     for letter in PANELS if args.panel == "all" else (args.panel,):
         start = time.perf_counter()
-        result = run_panel(letter, budget, out, args.jobs, args.quick, seed, args.seeds, not args.stored_only)
+        result = run_panel(letter, budget, out, args.jobs, args.quick, seed, args.seeds, not args.stored_only,
+                           UI(json_mode=False))
         shown = budget if args.read_at is None else int(args.read_at)
         if shown != budget:
             result = result.at_budget(shown)

@@ -107,6 +107,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "and (unless --loss or a preset says otherwise) the CE head (default add)")
     parser.add_argument("--out", required=True, metavar="DIR", help="result directory (resumed if it exists)")
     parser.add_argument("--wait", action="store_true", help="if another sweep is running into --out, wait for it")
+    parser.add_argument("--share-from", action="append", default=[], metavar="DIR",
+                        help="result directory of another sweep: runs it holds (the same resolved run) are copied, "
+                             "not computed again (repeatable)")
     parser.add_argument("--jobs", type=positive_int, default=_default_jobs(), help="local worker processes (default: all cores)")
     parser.add_argument("--dask", metavar="ADDRESS", help="run cells on this Dask scheduler instead (needs efftheory[cluster])")
     parser.add_argument("--plot", metavar="PNG", help="write the phase diagram here")
@@ -150,8 +153,11 @@ def _executor(args):
 
 
 def run(args, ui):
+    from efftheory.store import read_sweep
     from efftheory.sweep import Axis, Grid, SweepSettings, network_cell, run_sweep, synthetic_cell, transformer_cell
 
+    for other in args.share_from:  # a directory that holds no sweep is refused before any work
+        read_sweep(other)
     transformer = args.model == "transformer"
     if transformer:
         require(args.preset is None, "--preset is a toy-network panel; give --x/--y ranges with --model transformer")
@@ -202,7 +208,7 @@ def run(args, ui):
     try:
         with ui.progress(grid.size * len(settings.network_seeds), "runs") as update:
             result = run_sweep(grid, settings, args.out, cell_fn=cell_fn, executor=executor, jobs=args.jobs,
-                               progress=update, wait=args.wait)
+                               progress=update, wait=args.wait, share_from=args.share_from)
     finally:
         close()
     if plot is not None:
@@ -295,6 +301,7 @@ def _summary(args, result, plot) -> dict:
         "runs": len(result.records),
         "computed": result.computed,
         "reused": result.reused,
+        "shared": result.shared,
         "dropped": result.dropped,
         "counts": result.counts,
         "cell_counts": result.cell_counts,
@@ -331,7 +338,9 @@ def _text(args, result, plot) -> str:
         + ("the transformer (CE head), " if getattr(args, "model", "toy") == "transformer"
            else f"loss {fixed.network.get('loss', 'mse')}, ")
         + f"{fixed.steps} steps, G = {fixed.gap:g}, {_seed_words(fixed)}",
-        f"{len(result.records)} {what}: {result.computed} computed, {result.reused} reused, {result.dropped} stored "
+        f"{len(result.records)} {what}: {result.computed} computed, {result.reused} reused, "
+        + (f"{result.shared} shared from other sweeps, " if result.shared else "")
+        + f"{result.dropped} stored "
         f"lines ignored, {result.seconds:.1f} s -> {args.out}",
         ", ".join(f"{p} {n}" for p, n in result.counts.items()) + (" runs" if many else ""),
     ]
