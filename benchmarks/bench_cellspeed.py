@@ -24,7 +24,16 @@ change: same trajectories).
 Last, the parts of one step timed alone (forward, head, backward, AdamW, tanh, the matrix
 products, the metrics; :mod:`benchmarks.profile_step`).
 
+``--full`` instead runs a whole panel, as a user would: ``efftheory phase --preset fig5b --steps
+1e5 --seed 3 --jobs 2`` with the first kernel's tree and then with this checkout (each after a
+warm-up sweep of one cell, so compilation is outside the timing), reports the wall times and
+cells per minute, checks every record field but the wall time, and sets the seconds per
+1e5-step cell (the workers' own seconds, per step run) beside the single-core FLOP limit of
+one toy-network step. Records are checked to the bit: both versions run on the same machine,
+so they use the same arithmetic (docs/theory.md §10).
+
 Run: python -m benchmarks.bench_cellspeed [--steps 1e5] [--cells 6] [--no-parts]
+     python -m benchmarks.bench_cellspeed --full [--preset fig5b] [--steps 1e5] [--jobs 2] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -196,15 +206,100 @@ def part_rows(repeats: int = 1000) -> list[dict]:
              "notes": f"{1e6 * sec:.1f} us per call (current kernels)"} for name, sec in parts.items()]
 
 
+def _one_thread_env(path: Path) -> dict:
+    return {**os.environ, "PYTHONPATH": str(path), "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1"}
+
+
+def sweep_wall(path: Path, out: Path, preset: str, steps: int, jobs: int, cells: str = "") -> float:
+    """Wall seconds of ``efftheory phase --preset P --steps S --seed SEED --jobs J --out OUT`` run
+    with efftheory from ``path`` (``cells``: extra options, e.g. a one-cell range for a warm-up)."""
+    cmd = [sys.executable, "-m", "efftheory", "phase", "--preset", preset, "--steps", str(steps),
+           "--seed", str(SEED), "--jobs", str(jobs), "--out", str(out), "--json", *cells.split()]
+    start = time.perf_counter()
+    subprocess.run(cmd, env=_one_thread_env(path), check=True, capture_output=True, cwd=tempfile.gettempdir())
+    return time.perf_counter() - start
+
+
+def stored_records(out: Path) -> dict:
+    """(ix, iy, seed) -> the record's fields but the wall time and the store's digest."""
+    lines = (json.loads(line) for line in (out / "results.jsonl").read_text().splitlines() if line.strip())
+    return {(r["ix"], r["iy"], r["seed"]): r for r in lines}
+
+
+def _same(a: dict, b: dict) -> bool:
+    skip = {"seconds", "digest"}
+    return {k: v for k, v in a.items() if k not in skip} == {k: v for k, v in b.items() if k not in skip}
+
+
+def _steps_text(steps: int) -> str:
+    """1e5 for a power of ten, else the number."""
+    exponent = len(str(steps)) - 1
+    return f"1e{exponent}" if steps == 10**exponent else str(steps)
+
+
+def full_rows(preset: str = "fig5b", steps: int = 100_000, jobs: int = 2, keep: Path | None = None) -> list[dict]:
+    """A whole panel at one seed, first kernel against this checkout, both on ``jobs`` workers."""
+    base = keep or Path(tempfile.mkdtemp(prefix="efftheory-full-"))
+    base.mkdir(parents=True, exist_ok=True)
+    trees = {"before": before_tree(), "after": ROOT}
+    for name, tree in trees.items():  # compile (or load) each version's kernels outside the timing
+        sweep_wall(tree, base / f"warm_{name}", preset, 50, 1, "--x-range 1e-4:1e-4:1 --y-range 0:0:1")
+    wall, recs, loads = {}, {}, {}
+    for name, tree in trees.items():
+        load0 = os.getloadavg()[0]
+        wall[name] = sweep_wall(tree, base / name, preset, steps, jobs)
+        loads[name] = (load0, os.getloadavg()[0])
+        recs[name] = stored_records(base / name)
+    before, after = recs["before"], recs["after"]
+    same = sum(_same(before[k], after[k]) for k in after if k in before)
+    n_cells = len(after)
+    n_steps = sum(r["steps_run"] for r in after.values())
+    phases = {p: sum(r["phase"] == p for r in after.values()) for p in
+              ("comprehension", "grokking", "memorization", "confusion", "diverged")}
+    rows = [{
+        "name": f"{preset} at {_steps_text(steps)} steps, seed {SEED}, {jobs} workers: whole panel",
+        "fast_s": wall["after"], "naive_s": wall["before"], "ratio": wall["before"] / wall["after"],
+        "notes": f"{60 * n_cells / wall['after']:.1f} vs {60 * n_cells / wall['before']:.1f} cells/min; "
+                 f"{n_steps / 1e6:.2f} M steps run; records identical in every field but the wall time: "
+                 f"{same} of {n_cells}; phases {', '.join(f'{k} {v}' for k, v in phases.items())}; load average "
+                 f"{loads['before'][0]:.1f}->{loads['before'][1]:.1f} (before), "
+                 f"{loads['after'][0]:.1f}->{loads['after'][1]:.1f} (after)",
+    }]
+    f = flops_per_step()
+    total = f["forward"] + f["backward"] + f["adamw"]
+    ghz = clock_ghz()
+    per_cell = {name: 1e5 * sum(r["seconds"] for r in recs[name].values())
+                / sum(r["steps_run"] for r in recs[name].values()) for name in recs}
+    if ghz:
+        limit = 1e5 * total / (32 * ghz * 1e9)
+        rows.append({
+            "name": "s per 1e5-step cell (workers' own seconds) vs the single-core FLOP limit",
+            "fast_s": per_cell["after"], "naive_s": per_cell["before"], "ratio": per_cell["before"] / per_cell["after"],
+            "notes": f"limit {limit:.1f} s = 1e5 x {total / 1e6:.2f} MFLOP per step / ({ghz:.2f} GHz x 32 "
+                     f"float32 FLOP per cycle: 2 FMA pipes x 8 lanes x 2); after: {limit / per_cell['after']:.0%} "
+                     f"of that limit, {1e5 * total / per_cell['after'] / 1e9:.1f} GFLOP/s per worker",
+        })
+    return rows
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=lambda s: int(float(s)), default=10_000)
+    parser.add_argument("--steps", type=lambda s: int(float(s)), default=None,
+                        help="budget per cell (default 1e4, or 1e5 with --full)")
     parser.add_argument("--cells", type=int, default=6)
     parser.add_argument("--no-parts", action="store_true", help="skip the per-part profile of one step")
+    parser.add_argument("--full", action="store_true", help="a whole panel at one seed, before and after")
+    parser.add_argument("--preset", default="fig5b", choices=("fig5a", "fig5b", "fig5c"), help="with --full")
+    parser.add_argument("--jobs", type=int, default=2, help="workers, with --full")
+    parser.add_argument("--keep", type=Path, default=None, help="with --full: keep both stores here")
     args = parser.parse_args(argv)
     from benchmarks.timing import print_rows
 
-    print_rows(run(args.steps, args.cells, not args.no_parts))
+    if args.full:
+        print_rows(full_rows(args.preset, args.steps or 100_000, args.jobs, args.keep))
+    else:
+        print_rows(run(args.steps or 10_000, args.cells, not args.no_parts))
 
 
 if __name__ == "__main__":
