@@ -240,7 +240,7 @@ def sweep_wall(path: Path, out: Path, preset: str, steps: int, jobs: int, cells:
 
 
 def stored_records(out: Path) -> dict:
-    """(ix, iy, seed) -> the record's fields but the wall time and the store's digest."""
+    """(ix, iy, seed) -> the stored record of that run."""
     lines = (json.loads(line) for line in (out / "results.jsonl").read_text().splitlines() if line.strip())
     return {(r["ix"], r["iy"], r["seed"]): r for r in lines}
 
@@ -284,7 +284,7 @@ def full_rows(preset: str = "fig5b", steps: int = 100_000, jobs: int = 2, keep: 
                  f"{loads['before'][0]:.1f}->{loads['before'][1]:.1f} (before), "
                  f"{loads['after'][0]:.1f}->{loads['after'][1]:.1f} (after)",
     }]
-    f = flops_per_step()
+    f = flops_per_step(_layer_dims(preset))
     total = f["forward"] + f["backward"] + f["adamw"]
     ghz = clock_ghz()
     per_cell = {name: 1e5 * sum(r["seconds"] for r in recs[name].values())
@@ -294,12 +294,22 @@ def full_rows(preset: str = "fig5b", steps: int = 100_000, jobs: int = 2, keep: 
         rows.append({
             "name": "s per 1e5-step cell (workers' own seconds) vs the single-core FLOP limit",
             "fast_s": per_cell["after"], "naive_s": per_cell["before"], "ratio": per_cell["before"] / per_cell["after"],
-            "notes": f"limit {limit:.1f} s = 1e5 x {total / 1e6:.2f} MFLOP per step / ({ghz:.2f} GHz x 32 "
+            "notes": f"limit {limit:.1f} s = 1e5 x {total / 1e6:.2f} MFLOP per step (layers "
+                     f"{'-'.join(map(str, _layer_dims(preset)))}) / ({ghz:.2f} GHz x 32 "
                      f"float32 FLOP per cycle: 2 FMA pipes x 8 lanes x 2); after: {limit / per_cell['after']:.0%} "
                      f"of that limit, {1e5 * total / per_cell['after'] / 1e9:.1f} GFLOP/s per worker",
         })
     rows.append(ceiling_row(1e5 * total / per_cell["after"]))
     return rows
+
+
+def _layer_dims(preset: str) -> tuple[int, ...]:
+    """The decoder's layer sizes in the preset's panel (the CE head has one output per sum)."""
+    from efftheory.network import NetworkConfig
+    from efftheory.sweep import PRESETS
+    from efftheory.tasks import Addition
+
+    return NetworkConfig(loss=PRESETS[preset].loss).layer_dims(Addition(10).n_classes)
 
 
 def ceiling_row(rate: float) -> dict:
