@@ -12,7 +12,8 @@ A record is taken only if the other sweep's manifest names the same cell functio
 kernel version (:func:`efftheory.sweep.manifest_for`), the identities are equal to the last bit
 of every float, and its values are possible for the budget
 (:func:`efftheory.store.value_problem`). The copy keeps the other run's step counts, final
-metrics, phase, gap and seconds (the compute the record cost), takes this sweep's cell, seed and
+metrics, phase, gap, seconds (the compute the record cost) and arithmetic (None where the other
+record names none: :mod:`efftheory.arithmetic`), takes this sweep's cell, seed and
 settings, and names where it came from in ``shared_from`` (the other manifest's digest).
 """
 
@@ -25,7 +26,7 @@ from efftheory.store import read_sweep, value_problem
 
 #: the fields a shared record keeps from the record it copies
 RESULT_FIELDS = ("t_train", "t_test", "t_rqi", "steps_run", "final_train_acc", "final_test_acc",
-                 "final_rqi", "phase", "gap", "seconds")
+                 "final_rqi", "phase", "gap", "seconds", "arithmetic")
 
 
 def identity_text(cell_fn, sweep: dict, settings: dict, fixed: dict) -> str | None:

@@ -541,11 +541,14 @@ def synthetic_cell(settings: dict, fixed: dict) -> dict:
     }
 
 
-def _timed_call(cell_fn, settings: dict, fixed: dict) -> tuple[dict, float]:
-    """Run one cell in a worker and time it there (top-level, so it pickles)."""
+def _timed_call(cell_fn, settings: dict, fixed: dict) -> tuple[dict, float, str]:
+    """Run one cell in a worker; its output, the seconds it took there and the worker's
+    :func:`~efftheory.arithmetic.arithmetic` (top-level, so it pickles)."""
+    from efftheory.arithmetic import arithmetic
+
     start = time.perf_counter()
     out = cell_fn(settings, fixed)
-    return out, time.perf_counter() - start
+    return out, time.perf_counter() - start, arithmetic()
 
 
 def _finite_or_none(value):
@@ -558,9 +561,10 @@ def _delay(t_train, t_test):
     return None if (t_train is None or t_test is None) else t_test - t_train
 
 
-def _record(run: tuple, split_seed: int, out: dict, seconds: float, gap: float) -> dict:
+def _record(run: tuple, split_seed: int, out: dict, seconds: float, gap: float, arithmetic: str) -> dict:
     """One result line: the run (cell, seeds, settings), its step counts, phase, gap
-    t_test - t_train and final metrics. The phase is the cell function's ``"phase"`` if it
+    t_test - t_train, final metrics, the seconds it took and the arithmetic it ran with
+    (:mod:`efftheory.arithmetic`). The phase is the cell function's ``"phase"`` if it
     returns one (e.g. "diverged"), else :func:`efftheory.phases.phase_of` of the step counts."""
     missing = [k for k in CELL_KEYS if k not in out]
     if missing:
@@ -574,6 +578,7 @@ def _record(run: tuple, split_seed: int, out: dict, seconds: float, gap: float) 
         raise RuntimeError(f"cell function returned the unknown phase {rec['phase']!r}")
     rec["gap"] = _delay(t_train, t_test)
     rec["seconds"] = round(float(seconds), 4)
+    rec["arithmetic"] = arithmetic
     return rec
 
 
@@ -695,6 +700,14 @@ class SweepResult:
     def complete(self) -> bool:
         return all(r is not None for r in self.records)
 
+    @property
+    def arithmetics(self) -> dict:
+        """``{arithmetic: runs}`` over the finished runs (:mod:`efftheory.arithmetic`); None
+        counts the runs stored before records named it. More than one name means the runs
+        are not bit-for-bit those one machine would give (docs/theory.md §10)."""
+        names = [r.get("arithmetic") for r in self.records if r is not None]
+        return {name: names.count(name) for name in sorted(set(names), key=lambda n: (n is None, n or ""))}
+
     def at_budget(self, steps: int) -> "SweepResult":
         """The sweep as a budget of ``steps`` (<= this sweep's) would have given it, read off
         these records with nothing run again.
@@ -806,16 +819,16 @@ def _compute(pending, settings, cell_fn, store, executor, jobs, tick, already: i
     computed = {}
     tick(already)
     with contextlib.closing(_completed(tasks, executor, jobs)) as finished:
-        for i, (out, seconds) in finished:
+        for i, (out, seconds, arithmetic) in finished:
             run = pending[i]
-            rec = _record(run, settings.split_seed(run[2]), out, seconds, settings.gap)
+            rec = _record(run, settings.split_seed(run[2]), out, seconds, settings.gap, arithmetic)
             computed[run[:3]] = store.append(rec)
             tick(1)
     return computed
 
 
 def _completed(tasks, executor, jobs):
-    """``(index, (output, seconds))`` of every task as it finishes, on the chosen executor."""
+    """``(index, (output, seconds, arithmetic))`` of every task as it finishes, on the chosen executor."""
     if executor is not None:
         yield from as_finished(executor, _timed_call, tasks)
     elif jobs == 1 or len(tasks) <= 1:

@@ -211,6 +211,7 @@ def run(args, ui):
                                progress=update, wait=args.wait, share_from=args.share_from)
     finally:
         close()
+    _mixed_arithmetic_note(args, result)
     if plot is not None:
         from efftheory.cli._common import save_figure
         from efftheory.plotting.phase import plot_phase_diagram
@@ -227,6 +228,16 @@ def _note(args, text: str) -> None:
     """One line on stderr, unless --json."""
     if not args.json:
         sys.stderr.write(f"efftheory phase: note: {text}\n")
+
+
+def _mixed_arithmetic_note(args, result) -> None:
+    """Say so when the stored runs were computed with more than one arithmetic."""
+    known = {name: n for name, n in result.arithmetics.items() if name is not None}
+    if len(known) > 1:
+        listed = ", ".join(f"{name}: {n}" for name, n in known.items())
+        _note(args, f"the runs in {args.out} were computed with {len(known)} arithmetics ({listed} runs); they "
+                    f"agree to the bit only within one, and a few may differ in step counts or phase "
+                    f"(docs/theory.md §10)")
 
 
 def _split_size(settings) -> dict:
@@ -303,6 +314,7 @@ def _summary(args, result, plot) -> dict:
         "reused": result.reused,
         "shared": result.shared,
         "dropped": result.dropped,
+        "arithmetics": [[name, n] for name, n in result.arithmetics.items()],
         "counts": result.counts,
         "cell_counts": result.cell_counts,
         "phases": result.phases.tolist(),
