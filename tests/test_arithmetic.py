@@ -84,7 +84,7 @@ def test_the_cli_points_out_a_store_of_two_arithmetics(cli_json, capsys, tmp_pat
     path.write_text("".join(json.dumps(rec) + "\n" for rec in lines))
     assert main(["phase", *SMALL, "--out", str(out)]) == 0
     notes = [line for line in capsys.readouterr().err.splitlines() if "arithmetic" in line]
-    assert len(notes) == 1 and "2 arithmetics" in notes[0] and "elsewhere/Haswell: 1" in notes[0]
+    assert len(notes) == 1 and "2 arithmetics" in notes[0] and "1 on elsewhere/Haswell" in notes[0]
     again = cli_json("phase", *SMALL, "--out", out)
     assert again["computed"] == 0
     assert sorted(again["arithmetics"]) == sorted([[arithmetic(), 5], ["elsewhere/Haswell", 1]])

@@ -234,8 +234,8 @@ def _mixed_arithmetic_note(args, result) -> None:
     """Say so when the stored runs were computed with more than one arithmetic."""
     known = {name: n for name, n in result.arithmetics.items() if name is not None}
     if len(known) > 1:
-        listed = ", ".join(f"{name}: {n}" for name, n in known.items())
-        _note(args, f"the runs in {args.out} were computed with {len(known)} arithmetics ({listed} runs); they "
+        listed = ", ".join(f"{n} on {name}" for name, n in known.items())
+        _note(args, f"the runs in {args.out} were computed with {len(known)} arithmetics ({listed}); they "
                     f"agree to the bit only within one, and a few may differ in step counts or phase "
                     f"(docs/theory.md §10)")
 
