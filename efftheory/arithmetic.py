@@ -3,9 +3,9 @@
 A training run is a pure function of its config and split *on one kind of CPU*. Its float32
 sums are done in an order that two things fix: the CPU that numba compiles the kernels for
 (LLVM's host CPU name, e.g. ``znver4``), and the matrix kernel OpenBLAS picks for that CPU
-(e.g. ``SkylakeX`` or ``Haswell``; ``OPENBLAS_CORETYPE`` overrides it). Where both agree, runs
-agree to the bit; where they differ, a run can end at other step counts and now and then in
-another phase (docs/theory.md §10, measured). Every sweep record carries this name as
+(e.g. ``SkylakeX`` or ``Haswell``; ``OPENBLAS_CORETYPE`` overrides it). Where both agreed, the
+runs we compared agreed to the bit; where they differ, a run can end at other step counts and
+now and then in another phase (docs/theory.md §10, measured). Every sweep record carries this name as
 ``arithmetic``.
 """
 
