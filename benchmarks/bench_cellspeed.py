@@ -2,7 +2,7 @@
 
 "Before" is efftheory at commit :data:`BEFORE` (the last one with the first kernel), extracted
 with ``git archive`` into a directory under the temp dir (kept, so its numba cache persists),
-running :func:`efftheory.sweep.network_cell` as the sweeps did then: every step evaluated and
+running :func:`efftheory.experiments.sweep.engine.network_cell` as the sweeps did then: every step evaluated and
 recorded (``eval_every`` = 1). "After" is this checkout's ``network_cell``: the cheap path
 (records at step 0 and the last step only, crossings tracked at every step). Both give the same
 records (checked per cell: every field but the wall time); the current kernel forwards the same
@@ -60,7 +60,7 @@ FIG5B_1E5 = (1209.0, 8.54e6)
 
 _WORKER = r"""
 import json, sys, time
-from efftheory.sweep import PRESETS, SweepSettings, network_cell
+from efftheory.experiments.sweep.engine import PRESETS, SweepSettings, network_cell
 ix, iy, steps, every, seed, repeats, early = json.loads(sys.argv[1])
 grid = PRESETS["fig5b"].grid
 settings = {grid.x.name: grid.x.values[ix], grid.y.name: grid.y.values[iy]}
@@ -308,8 +308,8 @@ def full_rows(preset: str = "fig5b", steps: int = 100_000, jobs: int = 2, keep: 
 
 def _layer_dims(preset: str) -> tuple[int, ...]:
     """The decoder's layer sizes in the preset's panel (the CE head has one output per sum)."""
-    from efftheory.network import NetworkConfig
-    from efftheory.sweep import PRESETS
+    from efftheory.models.toy.kernels import NetworkConfig
+    from efftheory.experiments.sweep.engine import PRESETS
     from efftheory.tasks import Addition
 
     return NetworkConfig(loss=PRESETS[preset].loss).layer_dims(Addition(10).n_classes)

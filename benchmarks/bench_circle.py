@@ -2,7 +2,7 @@
 
 Gradient descent and RK4 on ℓ_circ at p = 59 with 256 initial conditions (uniform random
 phases), training set: 40% of the unordered samples, seed 0 (its modular parallelograms).
-``efftheory.circle.circle_flow`` against the numpy code one would write first (constraint matrix
+``efftheory.theories.circle.flow.circle_flow`` against the numpy code one would write first (constraint matrix
 A, φ = Θ Aᵀ and ∇ℓ = sin(φ) A / M for the whole batch, one Python-level step at a time;
 efftheory/reference/circle.py). The twin is timed on fewer steps and scaled linearly (its cost per step
 is constant); both end at the same phases. A last row times the flow through class sums
@@ -19,7 +19,7 @@ import numba
 import numpy as np
 
 from benchmarks.timing import median_time, print_rows
-from efftheory.circle import circle_flow, curvature_bound, modular_quads
+from efftheory.theories.circle.flow import circle_flow, curvature_bound, modular_quads
 from efftheory import ModularAddition
 from efftheory.reference.circle import BatchFlow
 

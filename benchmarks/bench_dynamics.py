@@ -1,11 +1,11 @@
 """Effective-theory dynamics: numba integrators and RQI against straightforward numpy.
 
 1. Integrator throughput at p = 59, d = 2 and a batch of 256 initial conditions (split frac 0.4,
-   seed 0): ``efftheory.dynamics.evolve`` (numba, batch in parallel) against the paper-style
+   seed 0): ``efftheory.theories.linear.dynamics.evolve`` (numba, batch in parallel) against the paper-style
    numpy code (explicit parallelogram matrix A, ℓ0 = mean |A E|², one Python-level step at a
    time over the whole batch; efftheory/reference/dynamics.py). The naive code is timed on fewer steps
    and scaled linearly (its cost per step is constant). Both end at the same embeddings.
-2. RQI of a 1000-point trajectory at p = 59 (d = 2): ``efftheory.metrics.rqi`` against its
+2. RQI of a 1000-point trajectory at p = 59 (d = 2): ``efftheory.theories.linear.metrics.rqi`` against its
    numpy twin (efftheory/reference/metrics.py, loops over parallelograms; timed on a few points and
    scaled) and against a vectorised numpy version that loops over trajectory points only.
 3. Wall time of ``efftheory simulate --p 59 --frac 0.4`` in a fresh process with numba's cache

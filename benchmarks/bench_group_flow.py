@@ -1,7 +1,7 @@
 """Matrix flow of S3: the numba kernel (batch in parallel) against its numpy twin.
 
 Riemannian descent with Armijo steps on SO(3)^6 over the full S3 table (90 equal-product pairs)
-from 256 Haar-random starts, ``efftheory.group_theory.group_flow`` against the numpy code one
+from 256 Haar-random starts, ``efftheory.theories.group.flow.group_flow`` against the numpy code one
 would write first (the whole batch at once: residuals and gradients by fancy indexing, one
 scipy ``expm`` per matrix and trial step; efftheory/reference/group_theory.py). Both take the
 same 30 steps per member and must end at the same rotations (to 1e-6: both are exact to
@@ -20,7 +20,7 @@ import numba
 import numpy as np
 
 from benchmarks.timing import median_time, print_rows
-from efftheory.group_theory import group_flow, group_quads, haar_rotations
+from efftheory.theories.group.flow import group_flow, group_quads, haar_rotations
 from efftheory.reference.group_theory import BatchDescent
 from efftheory.tasks import make_task
 

@@ -1,6 +1,6 @@
 """Where the time of one toy-network training step goes: forward, tanh, head, backward, AdamW, evaluation.
 
-Each part is timed by a small numba loop that calls only that kernel of efftheory.network
+Each part is timed by a small numba loop that calls only that kernel of efftheory.models.toy.kernels
 ``repeats`` times on fixed arrays (no Python between calls; best of 3), so the numbers are per
 call of the part alone. The forward is timed over all N = 55 samples (what every training step
 does), over the nt = 45 training rows alone and over the 10 test rows alone: a step that
@@ -32,8 +32,8 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 from numba import njit  # noqa: E402
 
-from efftheory import network as net  # noqa: E402
-from efftheory.metrics import count_holding, count_implied, normalize_into, threshold  # noqa: E402
+from efftheory.models.toy import kernels as net  # noqa: E402
+from efftheory.theories.linear.metrics import count_holding, count_implied, normalize_into, threshold  # noqa: E402
 from efftheory.tasks import Addition  # noqa: E402
 
 

@@ -12,7 +12,7 @@ implementation and may change.
 
 from __future__ import annotations
 
-from efftheory import _numba_cache
+from efftheory.runtime import numba_cache as _numba_cache
 
 _numba_cache.configure()  # first: numba must learn where to cache before it is imported
 
@@ -25,30 +25,30 @@ except PackageNotFoundError:  # running from a source tree that was not installe
 
 from efftheory.errors import InputError
 from efftheory.tasks import Addition, Split
-from efftheory.theory import LinearTheory, linear_theory
-from efftheory.critical import CriticalCurve, critical_curve
-from efftheory.metrics import normalize, predicted_accuracy, rqi
-from efftheory.dynamics import ExactFlow, Trajectory, effective_gradient, effective_loss, evolve
-from efftheory.simulation import Simulation, simulate
-from efftheory.network import NetworkConfig, TrainResult, train_network
-from efftheory.phases import PHASES, phase_of
-from efftheory.sweep import PRESETS as PHASE_PRESETS
-from efftheory.sweep import Axis, Grid, SweepResult, SweepSettings, first_split_seed, run_sweep
+from efftheory.theories.linear.theory import LinearTheory, linear_theory
+from efftheory.theories.linear.critical import CriticalCurve, critical_curve
+from efftheory.theories.linear.metrics import normalize, predicted_accuracy, rqi
+from efftheory.theories.linear.dynamics import ExactFlow, Trajectory, effective_gradient, effective_loss, evolve
+from efftheory.theories.linear.simulation import Simulation, simulate
+from efftheory.models.toy.kernels import NetworkConfig, TrainResult, train_network
+from efftheory.models.phases import PHASES, phase_of
+from efftheory.experiments.sweep.engine import PRESETS as PHASE_PRESETS
+from efftheory.experiments.sweep.engine import Axis, Grid, SweepResult, SweepSettings, first_split_seed, run_sweep
 from efftheory.tasks import ModularAddition, Task, make_task
-from efftheory.simulation import adam_structure_step, exact_structure_time
-from efftheory.dynamics import default_step, time_scale
-from efftheory.network import init_params
-from efftheory.theory import parallelogram_quads, parallelograms
-from efftheory.comparison import PRESETS as COMPARE_PRESETS
-from efftheory.comparison import ComparisonSummary, GridRun, effective_counterpart, run_one, summarise
+from efftheory.theories.linear.simulation import adam_structure_step, exact_structure_time
+from efftheory.theories.linear.dynamics import default_step, time_scale
+from efftheory.models.toy.kernels import init_params
+from efftheory.theories.linear.theory import parallelogram_quads, parallelograms
+from efftheory.experiments.comparison.linear import PRESETS as COMPARE_PRESETS
+from efftheory.experiments.comparison.linear import ComparisonSummary, GridRun, effective_counterpart, run_one, summarise
 from efftheory.stats import wilson_interval
-from efftheory.parallel import pmap
-from efftheory.files import atomic_write, jsonable, save_figure, write_json
+from efftheory.runtime.parallel import pmap
+from efftheory.runtime.files import atomic_write, jsonable, save_figure, write_json
 from efftheory.tasks import FiniteGroup, permutation_matrices, symmetric_group
-from efftheory.metrics import matrix_predicted_accuracy, matrix_rqi
-from efftheory.network_ring import NetworkRing, network_ring
-from efftheory.comparison import RingRun, RingSummary, run_ring_one, summarise_rings
-from efftheory.transformer import TransformerConfig, TransformerResult, train_transformer
+from efftheory.theories.linear.metrics import matrix_predicted_accuracy, matrix_rqi
+from efftheory.experiments.network_ring import NetworkRing, network_ring
+from efftheory.experiments.comparison.linear import RingRun, RingSummary, run_ring_one, summarise_rings
+from efftheory.models.transformer.kernels import TransformerConfig, TransformerResult, train_transformer
 
 __all__ = [
     "__version__",

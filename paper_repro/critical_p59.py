@@ -15,7 +15,7 @@ accuracy 0.9), with Wilson 95% intervals, beside P_unique and beside the share o
 splits that are unique (dof = 0). The networks' own critical fraction is where their
 structure curve crosses 1/2 (linear interpolation in log r).
 
-The runs are one phase sweep (efftheory.sweep) with the fraction and the embedding lr as its
+The runs are one phase sweep (efftheory.experiments.sweep.engine) with the fraction and the embedding lr as its
 axes, stored resumably in ``<out>/sweeps/critical_p59/``: the same sweep as
 
     efftheory phase --p 59 --x frac --x-range 0.03:0.3:9:log --y embed_lr --y-range 1e-2:1e-2:1 \\
@@ -69,7 +69,7 @@ def sweep(out: Path, spec: dict, jobs: int, quick: bool):
     an earlier network kernel, which a new run would refuse to resume: its manifest names the
     kernel that made it, and the figure says so), else the sweep run or resumed now."""
     from efftheory import Axis, Grid, SweepSettings, run_sweep
-    from efftheory.store import read_sweep
+    from efftheory.runtime.store import read_sweep
 
     grid = Grid(Axis.parse("frac", spec["frac"]), Axis.parse("embed_lr", spec["embed_lr"]))
     settings = SweepSettings(p=spec["p"], n_train=None, steps=spec["steps"], eval_every=spec["eval_every"],
@@ -88,7 +88,7 @@ def sweep(out: Path, spec: dict, jobs: int, quick: bool):
 
 
 def _kernel_of(store: Path) -> str | None:
-    from efftheory.store import read_sweep
+    from efftheory.runtime.store import read_sweep
 
     return read_sweep(store)[0].get("kernel")
 

@@ -1,7 +1,7 @@
 """Fig 4a: probability of a unique linear structure against the training fraction, with the
 networks' generalisation on top (p = 10), in both network presets.
 
-Theory: P_unique(n) from :func:`efftheory.critical.critical_curve` (10,000 random orders, Wilson
+Theory: P_unique(n) from :func:`efftheory.theories.linear.critical.critical_curve` (10,000 random orders, Wilson
 95% band), r_c where it crosses 1/2. Networks: the validation grid (n = 5, 10, ..., 50, 54, 20
 seeds each, seed = split and network, 5000 steps; cached in ``validation_p10_<preset>_runs.json``)
 in each compare preset: ``paper`` (the authors' settings, kept as they are) and

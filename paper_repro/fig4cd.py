@@ -3,7 +3,7 @@ initial embeddings (p = 10, n_train = 45, 1-d embeddings).
 
 The seed (of split and network alike) is the first of 0, 1, 2, ... whose network reaches
 RQI >= 0.95 within the step budget (seeds tried and rejected are recorded in the JSON). From the
-network's own E0 the effective theory is run two ways (:func:`efftheory.comparison.
+network's own E0 the effective theory is run two ways (:func:`efftheory.experiments.comparison.linear.
 effective_counterpart`): gradient flow of ℓ_eff (RK4; time in steps at the embedding lr η) and
 discrete Adam on ℓ_eff at the same lr (the optimiser the network's embeddings use). All panels
 show normalised embeddings (zero mean, unit sample std over the 10 symbols, docs/theory.md §7) against

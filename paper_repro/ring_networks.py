@@ -41,7 +41,7 @@ def runs(out: Path, spec: dict, jobs: int) -> list[dict]:
     import dataclasses
 
     import efftheory as et
-    from efftheory.comparison import MODADD_CONFIG, run_ring_one
+    from efftheory.experiments.comparison.linear import MODADD_CONFIG, run_ring_one
 
     task = et.ModularAddition(spec["p"])
     settings = {k: spec[k] for k in ("p", "fracs", "seeds", "steps")} | {
@@ -64,8 +64,8 @@ def figure_data(records: list[dict], spec: dict) -> dict:
     import dataclasses
 
     import efftheory as et
-    from efftheory.circle import ring_probability
-    from efftheory.comparison import RingRun, summarise_rings
+    from efftheory.theories.circle.flow import ring_probability
+    from efftheory.experiments.comparison.linear import RingRun, summarise_rings
 
     task = et.ModularAddition(spec["p"])
     N = task.n_samples
@@ -79,7 +79,7 @@ def figure_data(records: list[dict], spec: dict) -> dict:
 
 
 def main(argv=None) -> int:
-    from efftheory.comparison import RingSummary
+    from efftheory.experiments.comparison.linear import RingSummary
     from efftheory.plotting.ring import plot_ring_compare
 
     args = parser(__doc__.splitlines()[0]).parse_args(argv)

@@ -9,7 +9,7 @@ Networks: the paper's permutation toy (3x3 matrix embeddings multiplied into the
 L1 penalty 1e-3, embeddings initialised in [-0.05, 0.05), 24 of the 36 ordered samples for
 training) at a comprehension cell of Fig 5d (decoder lr 1e-3, decoder weight decay 1), 1e4
 steps, seeds 0-19 (seed = split and network). Per run: test accuracy, phase, the paper's matrix
-RQI, and the learnt matrices scored against S3 (efftheory.group_theory.score_matrices, after
+RQI, and the learnt matrices scored against S3 (efftheory.theories.group.flow.score_matrices, after
 scaling to the mean squared norm of rotations): the full-table loss on the equal-product pairs
 and the same loss on pairs with different products (the contrast: a representation makes the
 first 0 and keeps the second large), and the homomorphism error of the nearest rotations.
@@ -54,8 +54,8 @@ def one_run(seed: int, spec: dict) -> dict:
     import numpy as np
 
     import efftheory as et
-    from efftheory import group_theory as gt
-    from efftheory.sweep import MATRIX_TOY
+    from efftheory.theories.group import flow as gt
+    from efftheory.experiments.sweep.engine import MATRIX_TOY
 
     task = et.make_task("s3")
     split = task.split(n_train=spec["n_train"], seed=seed)

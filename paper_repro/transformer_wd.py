@@ -1,7 +1,7 @@
 """Fig 6 of the paper, in small: does decoder weight decay shorten the transformer's time to
 generalise on modular addition?
 
-The transformer of efftheory.transformer (docs/theory.md §15) at its default size (d = 32,
+The transformer of efftheory.models.transformer.kernels (docs/theory.md §15) at its default size (d = 32,
 width 64, one block), p = 23, 80 % of the ordered pairs (split seed 0), embedding lr 1e-3,
 decoder lr fixed at 1e-3, decoder weight decay over a few values, network seeds 0-2. Each run
 stops at the first evaluated step (every 50) with train and test accuracy >= 0.99, or at the
@@ -12,7 +12,7 @@ the budget), the phase, and the final ring frequency.
 uses 0.05; docs/theory.md §15) into ``transformer_wd_dropout.*``, its runs in
 ``transformer_wd_dropout_runs/``; without it every run is without dropout.
 
-Runs are stored one JSON line each in ``<out>/transformer_wd_runs/`` (efftheory.store: locked,
+Runs are stored one JSON line each in ``<out>/transformer_wd_runs/`` (efftheory.runtime.store: locked,
 append-only, fsynced), so an interrupted sweep continues where it stopped when started again
 with the same settings.
 
@@ -59,9 +59,9 @@ def _fraction_or_none(x) -> float | None:
 
 
 def run_one(spec: dict, wd: float, seed: int, dropout: float = 0.0) -> dict:
-    """One training run of the sweep as a store record (efftheory.store field names)."""
+    """One training run of the sweep as a store record (efftheory.runtime.store field names)."""
     from efftheory.tasks import ModularAddition
-    from efftheory.transformer import TransformerConfig, train_transformer
+    from efftheory.models.transformer.kernels import TransformerConfig, train_transformer
 
     split = ModularAddition(spec["p"], ordered=True).split(frac=spec["frac"], seed=spec["split_seed"])
     config = TransformerConfig(decoder_lr=spec["decoder_lr"], decoder_wd=wd, dropout=dropout, seed=seed)
@@ -83,7 +83,7 @@ def _dropouts(spec: dict) -> list[float]:
 
 def sweep(spec: dict, directory: Path) -> list[dict]:
     """Every (wd, dropout, seed) run, from the store where already done; in (wd, dropout, seed) order."""
-    from efftheory.store import ResultStore
+    from efftheory.runtime.store import ResultStore
 
     with_rates = "dropouts" in spec
     expected = {(i, j, s): {"wd": wd, **({"dropout": rate} if with_rates else {})}

@@ -108,8 +108,8 @@ _hyp_settings.load_profile("deterministic")
 
 
 def grid_run(**fields):
-    """A :class:`efftheory.comparison.GridRun` with neutral defaults, for summary tests."""
-    from efftheory.comparison import GridRun
+    """A :class:`efftheory.experiments.comparison.linear.GridRun` with neutral defaults, for summary tests."""
+    from efftheory.experiments.comparison.linear import GridRun
 
     base = dict(n_train=4, seed=0, dof=0, ideal_test_acc=None, full_acc=0.5, final_test_acc=0.0,
                 predicted_full_acc=0.5, predicted_test_acc=0.0, generalised=False, reached_ideal=False,

@@ -11,9 +11,9 @@ import sys
 
 import pytest
 
-from efftheory.arithmetic import arithmetic
-from efftheory.store import RESULTS
-from efftheory.sweep import Axis, Grid, SweepSettings, run_sweep, synthetic_cell
+from efftheory.runtime.arithmetic import arithmetic
+from efftheory.runtime.store import RESULTS
+from efftheory.experiments.sweep.engine import Axis, Grid, SweepSettings, run_sweep, synthetic_cell
 from tests.conftest import ROOT
 
 GRID = Grid(Axis.parse("decoder_lr", "1e-4:1e-2:3:log"), Axis.parse("decoder_wd", "0:1:2"))
@@ -22,7 +22,7 @@ SMALL = ("--x", "decoder_lr", "--x-range", "1e-4:1e-2:3:log", "--y", "decoder_wd
 
 
 def _in_fresh_interpreter(**env) -> str:
-    code = "from efftheory.arithmetic import arithmetic; print(arithmetic())"
+    code = "from efftheory.runtime.arithmetic import arithmetic; print(arithmetic())"
     full = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""), **env}
     done = subprocess.run([sys.executable, "-c", code], env=full, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr

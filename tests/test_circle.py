@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from efftheory.circle import (
+from efftheory.theories.circle.flow import (
     OUTCOMES,
     _by_class,
     _class_loss_grad,
@@ -317,7 +317,7 @@ def test_ring_probability_is_reproducible_and_consistent():
 def test_survey_prints_one_json_row_per_fraction(capsys):
     import json
 
-    from efftheory.circle_survey import main
+    from efftheory.theories.circle.survey import main
 
     assert main(["--p", "7", "--fracs", "0.5,1.0", "--trials", "3", "--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
@@ -344,7 +344,7 @@ def test_flow_from_samples_equals_flow_from_parallelograms(method):
 def test_circle_linear_theory_is_the_linear_theory_of_the_modular_task():
     """One Hessian: the circle's linearisation at a ring is linear_theory of a ModularAddition split."""
     from efftheory.tasks import ModularAddition
-    from efftheory.theory import linear_theory
+    from efftheory.theories.linear.theory import linear_theory
 
     for frac, seed in ((0.3, 0), (0.5, 1), (1.0, 0)):
         split = ModularAddition(11).split(frac=frac, seed=seed)

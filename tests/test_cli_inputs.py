@@ -41,15 +41,15 @@ def _no_computation(monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("computed before refusing the input")
 
-    import efftheory.critical
-    import efftheory.network
-    import efftheory.simulation
-    import efftheory.sweep
+    import efftheory.theories.linear.critical
+    import efftheory.models.toy.kernels
+    import efftheory.theories.linear.simulation
+    import efftheory.experiments.sweep.engine
 
-    monkeypatch.setattr(efftheory.critical, "critical_curve", forbidden)
-    monkeypatch.setattr(efftheory.simulation, "simulate", forbidden)
-    monkeypatch.setattr(efftheory.network, "train_network", forbidden)
-    monkeypatch.setattr(efftheory.sweep, "run_sweep", forbidden)
+    monkeypatch.setattr(efftheory.theories.linear.critical, "critical_curve", forbidden)
+    monkeypatch.setattr(efftheory.theories.linear.simulation, "simulate", forbidden)
+    monkeypatch.setattr(efftheory.models.toy.kernels, "train_network", forbidden)
+    monkeypatch.setattr(efftheory.experiments.sweep.engine, "run_sweep", forbidden)
 
 
 @pytest.mark.parametrize("command", WITH_PLOT)
@@ -72,12 +72,12 @@ def test_unwritable_save_is_refused_first(cli_error, argv, monkeypatch, command)
 @pytest.mark.parametrize("command, option, name", [("critical", "--plot", "x.png"), ("simulate", "--save", "x.npz")])
 def test_a_write_that_fails_after_computing_is_one_line_and_leaves_no_file(cli_error, argv, monkeypatch,
                                                                              tmp_path, command, option, name):
-    import efftheory.files
+    import efftheory.runtime.files
 
     def disk_full(src, dst):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(efftheory.files, "_rename", disk_full)
+    monkeypatch.setattr(efftheory.runtime.files, "_rename", disk_full)
     cli_error(*argv(command, option, tmp_path / name), needles=[option, "No space left on device"])
     assert list(tmp_path.iterdir()) == []
 

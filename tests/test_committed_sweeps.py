@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 
-from efftheory.sweep import PRESETS, Axis, Grid, SweepSettings, run_sweep
+from efftheory.experiments.sweep.engine import PRESETS, Axis, Grid, SweepSettings, run_sweep
 from tests.conftest import ROOT
 
 SEEDS = (0, 1, 2, 3, 4)

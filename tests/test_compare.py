@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from efftheory.comparison import match_rms, summarise
-from efftheory.dynamics import time_scale
+from efftheory.experiments.comparison.linear import match_rms, summarise
+from efftheory.theories.linear.dynamics import time_scale
 from tests.conftest import grid_run
-from efftheory.critical import critical_curve
+from efftheory.theories.linear.critical import critical_curve
 
 GRID = ["--p", "5", "--train-nums", "9,13", "--seeds", "0,1", "--steps", "150", "--width", "16",
         "--embed-lr", "1e-2", "--decoder-lr", "1e-3", "--trials", "300"]

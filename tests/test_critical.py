@@ -2,11 +2,11 @@ import numba
 import numpy as np
 import pytest
 
-from efftheory.critical import _prefix_ranks, critical_curve, n_star_samples
+from efftheory.theories.linear.critical import _prefix_ranks, critical_curve, n_star_samples
 from efftheory.errors import InputError
 from efftheory.stats import crossing, wilson_interval
 from efftheory.tasks import Addition, Split
-from efftheory.theory import hessian, linear_theory
+from efftheory.theories.linear.theory import hessian, linear_theory
 from efftheory.reference import theory as naive
 
 

@@ -4,12 +4,12 @@ the members that diverged, and nothing downstream averages over NaNs as if they 
 import numpy as np
 import pytest
 
-from efftheory.dynamics import evolve
-from efftheory.network import NetworkConfig, train_network
-from efftheory.phases import PHASES, phase_of
-from efftheory.simulation import simulate
+from efftheory.theories.linear.dynamics import evolve
+from efftheory.models.toy.kernels import NetworkConfig, train_network
+from efftheory.models.phases import PHASES, phase_of
+from efftheory.theories.linear.simulation import simulate
 from efftheory.tasks import Addition
-from efftheory.theory import linear_theory
+from efftheory.theories.linear.theory import linear_theory
 
 
 def test_phase_rule_has_diverged_first():

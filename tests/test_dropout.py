@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from efftheory.dropout import base_key, keep_factor, step_key, uniform
+from efftheory.models.dropout import base_key, keep_factor, step_key, uniform
 from efftheory.reference import transformer as naive
 
 # the hash's arithmetic is modulo 2^64 on purpose: run as plain Python (CI's pass with the JIT

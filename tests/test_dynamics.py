@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.integrate import solve_ivp
 
-from efftheory.dynamics import (
+from efftheory.theories.linear.dynamics import (
     METHODS,
     default_step,
     effective_gradient,
@@ -19,9 +19,9 @@ from efftheory.dynamics import (
     exact_flow,
 )
 from efftheory.errors import InputError
-from efftheory.metrics import predicted_accuracy, rqi
+from efftheory.theories.linear.metrics import predicted_accuracy, rqi
 from efftheory.tasks import Addition
-from efftheory.theory import linear_theory
+from efftheory.theories.linear.theory import linear_theory
 from efftheory.reference import dynamics as naive
 
 LR = 1e-3

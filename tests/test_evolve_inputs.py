@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from efftheory.dynamics import MAX_INTEGRATOR_STEPS, _integrator_steps, evolve
+from efftheory.theories.linear.dynamics import MAX_INTEGRATOR_STEPS, _integrator_steps, evolve
 from efftheory.errors import InputError
 from efftheory.tasks import Addition
-from efftheory.theory import linear_theory
+from efftheory.theories.linear.theory import linear_theory
 
 H = linear_theory(Addition(6).split(frac=0.8, seed=0)).H_hat
 E0 = np.random.default_rng(0).uniform(-0.5, 0.5, (2, 6, 1))

@@ -4,7 +4,7 @@ import stat
 import numpy as np
 import pytest
 
-from efftheory.files import atomic_write, save_npz, write_bytes
+from efftheory.runtime.files import atomic_write, save_npz, write_bytes
 
 
 def test_save_npz_writes_exactly_the_path_asked_for(tmp_path):
@@ -41,7 +41,7 @@ def test_a_failing_writer_leaves_the_old_file_and_no_temporary(tmp_path):
 
 def test_check_writable_file_tries_the_directory_for_real(tmp_path):
     from efftheory.errors import InputError
-    from efftheory.files import check_writable_file
+    from efftheory.runtime.files import check_writable_file
 
     assert check_writable_file(tmp_path / "new.npz", "--save") == tmp_path / "new.npz"
     assert list(tmp_path.iterdir()) == []  # the trial file is gone

@@ -10,7 +10,7 @@ import pytest
 import scipy.linalg
 
 from efftheory.errors import InputError
-from efftheory.group_theory import (
+from efftheory.theories.group.flow import (
     OUTCOMES,
     _expm_skew,
     _loss_grad,
@@ -377,7 +377,7 @@ def test_simulate_group_on_one_split():
 def test_survey_prints_one_json_row_per_fraction(capsys):
     import json
 
-    from efftheory.group_survey import main
+    from efftheory.theories.group.survey import main
 
     assert main(["--fracs", "0.5,1.0", "--trials", "4", "--max-steps", "500", "--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
@@ -389,7 +389,7 @@ def test_survey_prints_one_json_row_per_fraction(capsys):
 
 
 def test_survey_plot_draws_the_merged_curve(tmp_path):
-    from efftheory.group_survey import main, merge
+    from efftheory.theories.group.survey import main, merge
 
     png = tmp_path / "curve.png"
     assert main(["--fracs", "0.4,0.8", "--trials", "3", "--max-steps", "300", "--plot", str(png)]) == 0
@@ -439,7 +439,7 @@ def test_on_the_full_table_every_representation_has_three_null_directions(rep, o
 
 @pytest.mark.parametrize("seed", range(6))
 def test_at_the_constant_representation_the_theory_is_three_copies_of_the_additive_one(seed):
-    from efftheory.theory import hessian
+    from efftheory.theories.linear.theory import hessian
 
     rng = np.random.default_rng(seed)
     train = np.sort(rng.choice(36, 6 + 2 * seed, replace=False))
@@ -457,7 +457,7 @@ def test_representation_theory_refuses_a_non_representation():
 
 
 def test_unique_probability_counts_locally_unique_training_sets():
-    from efftheory.group_theory import unique_probability
+    from efftheory.theories.group.flow import unique_probability
 
     frac, lo, hi = unique_probability(S3, standard_in_so3(), [0.2, 1.0], trials=20, seed=1)
     assert frac[1] == 1.0 and lo[0] <= frac[0] <= hi[0]

@@ -64,8 +64,8 @@ def run_json(args: list[str]) -> str:
 
 def _same_arithmetic() -> bool:
     """True on the arithmetic the fixtures were written with (results agree to the bit only
-    within one: numba's target CPU and OpenBLAS's kernel, efftheory.arithmetic)."""
-    from efftheory.arithmetic import arithmetic
+    within one: numba's target CPU and OpenBLAS's kernel, efftheory.runtime.arithmetic)."""
+    from efftheory.runtime.arithmetic import arithmetic
 
     return (DATA / "arithmetic.txt").read_text(encoding="utf-8").strip() == arithmetic()
 
@@ -79,7 +79,7 @@ def test_cli_output_unchanged(name):
 
 
 def _write_all() -> None:
-    from efftheory.arithmetic import arithmetic
+    from efftheory.runtime.arithmetic import arithmetic
 
     DATA.mkdir(parents=True, exist_ok=True)
     (DATA / "arithmetic.txt").write_text(arithmetic() + "\n", encoding="utf-8")

@@ -4,9 +4,9 @@ import tracemalloc
 
 import numpy as np
 
-from efftheory.metrics import rqi
+from efftheory.theories.linear.metrics import rqi
 from efftheory.tasks import Addition
-from efftheory.theory import count_parallelograms, linear_theory, parallelograms
+from efftheory.theories.linear.theory import count_parallelograms, linear_theory, parallelograms
 
 
 def _peak(fn) -> int:
@@ -42,7 +42,7 @@ def test_simulate_refuses_trial_counts_beyond_the_memory_budget_before_allocatin
     import pytest
 
     from efftheory.errors import InputError
-    from efftheory.simulation import MEMORY_BUDGET, memory_estimate, simulate
+    from efftheory.theories.linear.simulation import MEMORY_BUDGET, memory_estimate, simulate
 
     th = linear_theory(Addition(59).split(frac=0.4, seed=0))
     assert memory_estimate(59, 1, 100_000, 200) > MEMORY_BUDGET

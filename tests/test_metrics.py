@@ -4,9 +4,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from efftheory.errors import InputError
-from efftheory.metrics import normalize, predicted_accuracy, rqi, threshold
+from efftheory.theories.linear.metrics import normalize, predicted_accuracy, rqi, threshold
 from efftheory.tasks import Addition
-from efftheory.theory import linear_theory
+from efftheory.theories.linear.theory import linear_theory
 from efftheory.reference import metrics as naive
 
 

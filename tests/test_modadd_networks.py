@@ -9,10 +9,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from efftheory.circle import (circle_rqi, classify_outcome, modular_quads, ring_fit, ring_frequency,
+from efftheory.theories.circle.flow import (circle_rqi, classify_outcome, modular_quads, ring_fit, ring_frequency,
                               ring_probability, settle)
-from efftheory.comparison import MODADD_CONFIG, RingRun, run_ring_one, summarise_rings
-from efftheory.network_ring import fit_phases, network_ring
+from efftheory.experiments.comparison.linear import MODADD_CONFIG, RingRun, run_ring_one, summarise_rings
+from efftheory.experiments.network_ring import fit_phases, network_ring
 from efftheory.reference import circle as naive
 from efftheory.stats import wilson_interval
 from efftheory.tasks import Addition, ModularAddition
@@ -144,7 +144,7 @@ def test_settle_matches_the_twin_per_member_on_its_own_training_set():
 
 @pytest.fixture(scope="module")
 def real_run():
-    from efftheory.network import train_network
+    from efftheory.models.toy.kernels import train_network
 
     split = ModularAddition(11).split(frac=0.6, seed=1)
     import dataclasses
@@ -284,8 +284,8 @@ def test_phase_modadd_2x2(cli_json, tmp_path):
 def test_network_cell_builds_the_named_task_and_add_is_unchanged():
     import dataclasses
 
-    from efftheory.network import NetworkConfig, train_network
-    from efftheory.sweep import SweepSettings, network_cell
+    from efftheory.models.toy.kernels import NetworkConfig, train_network
+    from efftheory.experiments.sweep.engine import SweepSettings, network_cell
 
     settings = {"embed_lr": 1e-2, "decoder_lr": 1e-3}
     mod = SweepSettings(p=11, frac=0.6, steps=30, network={"dim": 2, "loss": "ce"}, task="modadd", early_stop=False)

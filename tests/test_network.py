@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numba import njit
 
-from efftheory import metrics
+from efftheory.theories.linear import metrics
 from efftheory.errors import InputError
-from efftheory.network import (
+from efftheory.models.toy.kernels import (
     NetworkConfig,
     _adamw,
     _tanh_fast,
@@ -20,7 +20,7 @@ from efftheory.network import (
     loss_and_gradient,
     train_network,
 )
-from efftheory.phases import phase_of
+from efftheory.models.phases import phase_of
 from efftheory.tasks import Addition
 from efftheory.reference import network as naive
 
@@ -245,7 +245,7 @@ def test_seeds_determine_runs():
 
 
 def test_chunking_does_not_change_the_run(monkeypatch):
-    import efftheory.network as net
+    import efftheory.models.toy.kernels as net
 
     split = Addition(5).split(n_train=10, seed=4)
     cfg = NetworkConfig(width=20, seed=6)

@@ -8,13 +8,13 @@ import dataclasses
 import numpy as np
 import pytest
 
-from efftheory import metrics
+from efftheory.theories.linear import metrics
 from efftheory.errors import InputError
-from efftheory.network import NetworkConfig, _input_stage, init_params, loss_and_gradient, train_network
+from efftheory.models.toy.kernels import NetworkConfig, _input_stage, init_params, loss_and_gradient, train_network
 from efftheory.reference import metrics as naive_metrics
 from efftheory.reference import network as naive
 from efftheory.tasks import Addition, make_task, permutation_matrices
-from efftheory.theory import (count_equal_result_pairs, equal_result_pairs, equal_result_quads, parallelograms,
+from efftheory.theories.linear.theory import (count_equal_result_pairs, equal_result_pairs, equal_result_quads, parallelograms,
                               reachable_test_accuracy)
 
 S3 = make_task("s3")

@@ -14,13 +14,13 @@ import sys
 import numpy as np
 import pytest
 
-import efftheory.network as net
-from efftheory.network import NetworkConfig, train_network
-from efftheory.phases import ACC_THRESHOLD, phase_of
-from efftheory.metrics import RQI_THRESHOLD
+import efftheory.models.toy.kernels as net
+from efftheory.models.toy.kernels import NetworkConfig, train_network
+from efftheory.models.phases import ACC_THRESHOLD, phase_of
+from efftheory.theories.linear.metrics import RQI_THRESHOLD
 from efftheory.stats import first_at_or_above, step_or_none
-from efftheory.store import MANIFEST
-from efftheory.sweep import NETWORK_KERNEL, Axis, Grid, SweepSettings, manifest_for, network_cell, run_sweep
+from efftheory.runtime.store import MANIFEST
+from efftheory.experiments.sweep.engine import NETWORK_KERNEL, Axis, Grid, SweepSettings, manifest_for, network_cell, run_sweep
 from efftheory.tasks import Addition
 from tests.conftest import ROOT
 
@@ -155,7 +155,7 @@ OLD_RECORDS = [
 
 _REPEAT = """
 import json, sys
-from efftheory.sweep import SweepSettings, network_cell
+from efftheory.experiments.sweep.engine import SweepSettings, network_cell
 fixed = SweepSettings(steps=100_000, seed=3, seeds=(0, 1, 2, 3, 4), network={"loss": "mse"}).run_fixed(4)
 print(json.dumps([network_cell(settings, fixed) for settings in json.loads(sys.argv[1])]))
 """

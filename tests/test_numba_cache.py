@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from efftheory import _numba_cache
+from efftheory.runtime import numba_cache as _numba_cache
 from tests.conftest import ROOT
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0

@@ -1,8 +1,8 @@
 import operator
 import os
 
-from efftheory.parallel import pmap
-from efftheory.threads import THREAD_VARIABLES, single_threaded_env
+from efftheory.runtime.parallel import pmap
+from efftheory.runtime.threads import THREAD_VARIABLES, single_threaded_env
 
 
 def test_pmap_keeps_task_order_and_reports_progress():
@@ -58,7 +58,7 @@ def _wait_gone(pids, timeout: float) -> list[int]:
 
 PARENT = textwrap.dedent("""
     import sys, time
-    from efftheory.parallel import local_pool, worker_pids
+    from efftheory.runtime.parallel import local_pool, worker_pids
     if __name__ == "__main__":
         with local_pool(2) as pool:
             futures = [pool.submit(time.sleep, 60) for _ in range(4)]

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from efftheory.phases import PHASES
-from efftheory.store import RESULTS
+from efftheory.models.phases import PHASES
+from efftheory.runtime.store import RESULTS
 from tests.conftest import MISSING_DIR, assert_one_line_error, run_cli
 
 SMALL = ("--x", "decoder_lr", "--x-range", "1e-5:1e-2:4:log", "--y", "decoder_wd", "--y-range", "0:10:3",

@@ -9,9 +9,9 @@ import sys
 import pytest
 
 from efftheory.errors import InputError
-from efftheory.sweep import Axis, Grid, SweepSettings, run_sweep, transformer_cell
+from efftheory.experiments.sweep.engine import Axis, Grid, SweepSettings, run_sweep, transformer_cell
 from efftheory.tasks import ModularAddition
-from efftheory.transformer import TransformerConfig, train_transformer
+from efftheory.models.transformer.kernels import TransformerConfig, train_transformer
 from tests.conftest import ROOT
 
 GRID = Grid(Axis.parse("decoder_wd", "0:1:2"), Axis.parse("decoder_lr", "1e-3:1e-3:1"))

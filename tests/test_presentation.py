@@ -13,7 +13,7 @@ import pytest
 
 from efftheory.cli import main
 from efftheory.cli._wording import chance_test_accuracy, fit_text, loss_value, plural, steps
-from efftheory.comparison import SCALES, bound_of, match_rms, summarise
+from efftheory.experiments.comparison.linear import SCALES, bound_of, match_rms, summarise
 from tests.conftest import grid_run
 from efftheory.tasks import Addition
 
@@ -121,10 +121,10 @@ def test_train_reports_a_fit_at_the_bound(stuck_run):
 
 
 def test_train_plot_says_no_fit(stuck_run):
-    from efftheory.comparison import effective_counterpart
-    from efftheory.network import NetworkConfig, train_network
+    from efftheory.experiments.comparison.linear import effective_counterpart
+    from efftheory.models.toy.kernels import NetworkConfig, train_network
     from efftheory.plotting.network import plot_training
-    from efftheory.theory import linear_theory
+    from efftheory.theories.linear.theory import linear_theory
 
     assert stuck_run[2].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     split = Addition(6).split(n_train=16, seed=0)
@@ -208,8 +208,8 @@ def test_simulate_text_plurals_and_ideal_note(capsys):
 
 def test_simulate_plot_marks_zero_eigenvalues():
     from efftheory.plotting.dynamics import plot_simulation
-    from efftheory.simulation import simulate
-    from efftheory.theory import linear_theory
+    from efftheory.theories.linear.simulation import simulate
+    from efftheory.theories.linear.theory import linear_theory
 
     sim = simulate(linear_theory(Addition(10).split(frac=0.3, seed=0)), trials=2, n_times=20)
     texts = _figure_texts(plot_simulation(sim))
@@ -228,7 +228,7 @@ def test_critical_text_says_which_n(capsys):
 
 
 def test_critical_plot_states_the_band_width():
-    from efftheory.critical import critical_curve
+    from efftheory.theories.linear.critical import critical_curve
     from efftheory.plotting.critical import plot_critical
 
     curve = critical_curve(10, 200, 0)

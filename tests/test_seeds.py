@@ -9,9 +9,9 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from efftheory.phases import PHASES
-from efftheory.store import RESULTS
-from efftheory.sweep import (PRESETS, Axis, Grid, SweepSettings, first_split_seed, ideal_test_accuracy, run_sweep,
+from efftheory.models.phases import PHASES
+from efftheory.runtime.store import RESULTS
+from efftheory.experiments.sweep.engine import (PRESETS, Axis, Grid, SweepSettings, first_split_seed, ideal_test_accuracy, run_sweep,
                              synthetic_cell)
 from tests.conftest import assert_one_line_error, run_cli
 

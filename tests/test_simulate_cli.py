@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from efftheory.tasks import Addition
-from efftheory.theory import linear_theory
+from efftheory.theories.linear.theory import linear_theory
 from tests.conftest import MISSING_DIR, assert_one_line_error, run_cli
 
 FAST = ("--critical-trials", "200", "--trials", "2", "--times", "60")
@@ -131,7 +131,7 @@ def test_bad_input_exits_2_with_one_line(cli_error, args, needle):
 
 
 def test_steps_above_the_integrator_cap_are_refused_before_any_work(cli_error):
-    from efftheory.dynamics import MAX_INTEGRATOR_STEPS
+    from efftheory.theories.linear.dynamics import MAX_INTEGRATOR_STEPS
 
     line = cli_error("simulate", "--p", 10, "--frac", 0.8, "--method", "adam", "--steps", "1e9", *FAST)
     assert "1e+09" in line and f"{MAX_INTEGRATOR_STEPS:.0e}" in line

@@ -4,12 +4,12 @@ import math
 
 import numpy as np
 
-from efftheory.dynamics import evolve, log_times
-from efftheory.metrics import rqi
-from efftheory.simulation import adam_structure_step, exact_structure_time
+from efftheory.theories.linear.dynamics import evolve, log_times
+from efftheory.theories.linear.metrics import rqi
+from efftheory.theories.linear.simulation import adam_structure_step, exact_structure_time
 from efftheory.stats import first_at_or_above
 from efftheory.tasks import Addition
-from efftheory.theory import linear_theory
+from efftheory.theories.linear.theory import linear_theory
 
 
 def _setup(p=10, frac=0.8, seed=0):

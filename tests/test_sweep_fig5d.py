@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from efftheory.errors import InputError
-from efftheory.phases import PHASES
-from efftheory.store import RESULTS
-from efftheory.sweep import PRESETS, Axis, SweepSettings, first_split_seed, ideal_test_accuracy, network_cell
+from efftheory.models.phases import PHASES
+from efftheory.runtime.store import RESULTS
+from efftheory.experiments.sweep.engine import PRESETS, Axis, SweepSettings, first_split_seed, ideal_test_accuracy, network_cell
 from efftheory.tasks import make_task
-from efftheory.theory import reachable_test_accuracy
+from efftheory.theories.linear.theory import reachable_test_accuracy
 from tests.conftest import assert_one_line_error, run_cli
 
 WD = "0,1,2,3,5,10,20,30,50,100,200"

@@ -4,11 +4,11 @@
 import numpy as np
 import pytest
 
-from efftheory.critical import n_star_samples
+from efftheory.theories.linear.critical import n_star_samples
 from efftheory.errors import InputError
-from efftheory.metrics import rqi
+from efftheory.theories.linear.metrics import rqi
 from efftheory.tasks import Addition, ModularAddition, Split, make_task
-from efftheory.theory import count_parallelograms, hessian, linear_theory, parallelograms
+from efftheory.theories.linear.theory import count_parallelograms, hessian, linear_theory, parallelograms
 from efftheory.reference import theory as naive
 
 
@@ -106,7 +106,7 @@ def test_make_task_and_bad_inputs():
 def test_modadd_critical_curve_agrees_with_a_direct_per_n_computation():
     """One-pass P_unique(n) (target rank p - 1) against linear_theory(split).unique on fresh
     random splits, within 4 binomial standard errors of the two estimates."""
-    from efftheory.critical import critical_curve
+    from efftheory.theories.linear.critical import critical_curve
 
     task = ModularAddition(7)
     curve = critical_curve(task, trials=3000, seed=1)

@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from efftheory.tasks import Addition, Split
-from efftheory.theory import (
+from efftheory.theories.linear.theory import (
     count_parallelograms,
     hessian,
     linear_theory,

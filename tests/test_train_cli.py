@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from efftheory.phases import phase_of
+from efftheory.models.phases import phase_of
 from efftheory.tasks import Addition
-from efftheory.theory import linear_theory
+from efftheory.theories.linear.theory import linear_theory
 from tests.conftest import MISSING_DIR, assert_one_line_error, run_cli
 
 KEYS = {"steps_to_train", "steps_to_test", "steps_to_rqi", "final_train_acc", "final_test_acc", "final_rqi",

@@ -9,11 +9,11 @@ import dataclasses
 import numpy as np
 import pytest
 
-from efftheory.dropout import base_key
+from efftheory.models.dropout import base_key
 from efftheory.errors import InputError
 from efftheory.reference import transformer as naive
 from efftheory.tasks import Addition, ModularAddition
-from efftheory.transformer import (
+from efftheory.models.transformer.kernels import (
     BLOCK_TENSORS,
     TransformerConfig,
     adamw_update,
@@ -341,7 +341,7 @@ def test_cli_toy_defaults_are_unchanged_by_the_transformer_options():
     from tests.conftest import parse
     from efftheory.cli._train_transformer import toy_args
     from efftheory.cli.train import network_config
-    from efftheory.network import NetworkConfig
+    from efftheory.models.toy.kernels import NetworkConfig
 
     args = toy_args(parse("train", "--p", 10, "--frac", 0.5))
     assert network_config(args, 0) == NetworkConfig() and args.steps == 5000 and args.eval_every == 1

@@ -17,8 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from efftheory.errors import InputError
-from efftheory import files
-from efftheory.files import atomic_write, check_writable_file, jsonable, save_npz  # noqa: F401  (re-exported for commands)
+from efftheory.runtime import files
+from efftheory.runtime.files import atomic_write, check_writable_file, jsonable, save_npz  # noqa: F401  (re-exported for commands)
 
 # A value that starts with '-' and then a digit, '.digit', 'inf' or 'nan' is a (negative) number,
 # never an option: argparse's own pattern misses scientific notation, so '--lr -1e-3' would be

@@ -8,7 +8,7 @@ initial phases forms, beside the frequency the network ends on.
 The ``train`` command shares its options with the toy network. Options whose default differs
 between the two models (sizes, learning rates, weight decays, steps, evaluation interval) are
 parsed with no default here; :func:`toy_args` puts the toy's defaults back for the toy, and
-:class:`efftheory.transformer.TransformerConfig` supplies the transformer's.
+:class:`efftheory.models.transformer.kernels.TransformerConfig` supplies the transformer's.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def transformer_config(args):
     """The TransformerConfig of the options (paper sizes with --paper-size, else the defaults)."""
     import dataclasses
 
-    from efftheory.transformer import TransformerConfig
+    from efftheory.models.transformer.kernels import TransformerConfig
 
     base = TransformerConfig.paper() if args.paper_size else TransformerConfig()
     given = {k: getattr(args, k) for k in CONFIG_FIELDS if getattr(args, k, None) is not None}
@@ -86,8 +86,8 @@ def circle_prediction(result, split) -> dict:
     """The circle theory from the network's initial embeddings: phases = the ring fit of the
     standardised E0; gradient descent on ℓ_circ over the training set's parallelograms; the
     frequency and outcome it ends on, beside the network's final ring."""
-    from efftheory.circle import circle_flow, classify_outcome, ring_fit, ring_frequency
-    from efftheory.transformer import standardise_tokens
+    from efftheory.theories.circle.flow import circle_flow, classify_outcome, ring_fit, ring_frequency
+    from efftheory.models.transformer.kernels import standardise_tokens
 
     theta0 = ring_fit(standardise_tokens(result.E0)).phases
     flow = circle_flow(theta0, samples=_unordered(split.train_pairs), steps=CIRCLE_STEPS, n_times=2)
@@ -104,7 +104,7 @@ def circle_prediction(result, split) -> dict:
 def run(args, ui):
     from efftheory.cli._common import check_p
     from efftheory.tasks import ModularAddition
-    from efftheory.transformer import train_transformer
+    from efftheory.models.transformer.kernels import train_transformer
 
     plot_path = check_output_path(args.plot, "--plot")
     save_path = check_output_path(args.save, "--save")

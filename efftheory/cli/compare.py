@@ -49,7 +49,7 @@ def add_arguments(parser) -> None:
                              "5, 10, ..., 50, 54 for p = 10)")
     parser.add_argument("--seeds", type=int_list, default=[0, 1, 2], help="seeds of split and network (default 0,1,2)")
     add_network_arguments(parser)
-    from efftheory.comparison import PRESETS
+    from efftheory.experiments.comparison.linear import PRESETS
 
     parser.add_argument("--preset", choices=tuple(PRESETS), default="paper",
                         help="network settings: paper (the authors' toy: embedding lr 1e-3, decoder lr 1e-4) or "
@@ -70,8 +70,8 @@ def default_train_nums(N: int) -> list[int]:
 
 def _run_grid(tasks, jobs, update):
     """Run comparison.run_one over ``tasks`` (argument tuples); results in task order."""
-    from efftheory.comparison import run_one
-    from efftheory.parallel import pmap
+    from efftheory.experiments.comparison.linear import run_one
+    from efftheory.runtime.parallel import pmap
 
     return pmap(run_one, tasks, jobs, update)
 
@@ -79,8 +79,8 @@ def _run_grid(tasks, jobs, update):
 def run(args, ui):
     import dataclasses
 
-    from efftheory.comparison import summarise
-    from efftheory.critical import critical_curve
+    from efftheory.experiments.comparison.linear import summarise
+    from efftheory.theories.linear.critical import critical_curve
     from efftheory.errors import InputError, require
     from efftheory.tasks import Addition
 
@@ -99,7 +99,7 @@ def run(args, ui):
     seeds = sorted(set(args.seeds))
     for s in seeds:
         require(s >= 0, f"--seeds: {s} is negative")
-    from efftheory.comparison import PRESETS
+    from efftheory.experiments.comparison.linear import PRESETS
 
     config = network_config(args, 0, PRESETS[args.preset])
 
@@ -216,11 +216,11 @@ def _run_modadd(args, ui, plot_path):
     initial phases; per fraction, the ring-formation rate beside the circle theory's ring probability."""
     import dataclasses
 
-    from efftheory.circle import ring_probability
+    from efftheory.theories.circle.flow import ring_probability
     from efftheory.cli.train import task_defaults
-    from efftheory.comparison import run_ring_one, summarise_rings
+    from efftheory.experiments.comparison.linear import run_ring_one, summarise_rings
     from efftheory.errors import InputError, require
-    from efftheory.parallel import pmap
+    from efftheory.runtime.parallel import pmap
     from efftheory.tasks import ModularAddition
 
     p = MODADD_P if args.p is None else args.p

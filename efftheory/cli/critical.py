@@ -53,7 +53,7 @@ def _table_rows(curve, max_rows: int = 24) -> np.ndarray:
 
 
 def run(args, ui):
-    from efftheory.critical import critical_curve
+    from efftheory.theories.linear.critical import critical_curve
 
     check_p(args.p)
     task = task_of(args)  # p >= 2

@@ -9,7 +9,7 @@ fig5b (decoder lr x decoder weight decay, MSE), fig5c (fig5b with cross-entropy)
 permutation toy: 3x3 matrix embeddings of S3, 24 of 36 samples, decoder lr x decoder weight
 decay 0..200); explicit options override a preset, and without --seed/--split-seed a preset
 trains on the first split seed whose ideal test accuracy is 1 (for S3: whose test samples can
-all be implied, efftheory.sweep.ideal_test_accuracy). Budget: --steps 10000 by default; the
+all be implied, efftheory.experiments.sweep.engine.ideal_test_accuracy). Budget: --steps 10000 by default; the
 paper used 100000 for Figs 5a-c, 10000 for Fig 5d.
 Split: p = 10, n_train = 45 of 55 (the paper's toy) unless --p/--train-num/--frac or the preset
 say otherwise. Ranges are LO:HI:N[:log] or an explicit list of values (0,1,2,5,10).
@@ -25,8 +25,8 @@ import sys
 
 from efftheory.cli._common import P_HELP, check_p, check_output_path, fraction, nonnegative_float, nonnegative_int, positive_int
 from efftheory.errors import InputError, require
-from efftheory.phases import PHASES
-from efftheory.sweep import AXES, PRESETS
+from efftheory.models.phases import PHASES
+from efftheory.experiments.sweep.engine import AXES, PRESETS
 
 SEED_TRIES = 1000  # split seeds searched for one that can generalise
 
@@ -153,8 +153,8 @@ def _executor(args):
 
 
 def run(args, ui):
-    from efftheory.store import read_sweep
-    from efftheory.sweep import Axis, Grid, SweepSettings, network_cell, run_sweep, synthetic_cell, transformer_cell
+    from efftheory.runtime.store import read_sweep
+    from efftheory.experiments.sweep.engine import Axis, Grid, SweepSettings, network_cell, run_sweep, synthetic_cell, transformer_cell
 
     for other in args.share_from:  # a directory that holds no sweep is refused before any work
         read_sweep(other)
@@ -173,7 +173,7 @@ def run(args, ui):
         network["dim"] = 2
         if args.loss is None and args.preset is None:
             network["loss"] = "ce"
-    if transformer:  # the transformer's own defaults (efftheory.transformer.TransformerConfig)
+    if transformer:  # the transformer's own defaults (efftheory.models.transformer.kernels.TransformerConfig)
         network = {}
     if args.width is not None:
         network["width"] = args.width
@@ -253,7 +253,7 @@ def _with_seeds(args, settings, fixed_split: bool):
     """
     import dataclasses
 
-    from efftheory.sweep import first_split_seed
+    from efftheory.experiments.sweep.engine import first_split_seed
 
     split_seed = args.split_seed if args.split_seed is not None else args.seed
     if split_seed is None and args.preset and fixed_split and not args.vary_split:
@@ -273,7 +273,7 @@ def _with_seeds(args, settings, fixed_split: bool):
 def _ideal_note(args, settings) -> dict:
     """``{split seed: ideal test accuracy}`` of the splits the runs train on; a note on stderr
     for those that cannot reach the test threshold 0.9."""
-    from efftheory.sweep import first_split_seed, ideal_test_accuracy
+    from efftheory.experiments.sweep.engine import first_split_seed, ideal_test_accuracy
 
     split_seeds = sorted({settings.split_seed(s) for s in settings.network_seeds})
     ideal = {s: ideal_test_accuracy(settings.p, **_split_size(settings), seed=s, task=settings.task)

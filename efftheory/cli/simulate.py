@@ -118,9 +118,9 @@ def run(args, ui):
     if task.name == "group":
         return _run_group(args, ui, task, n_train, plot_path, save_path, start)
 
-    from efftheory.critical import critical_curve
-    from efftheory.simulation import median_or_none, simulate
-    from efftheory.theory import linear_theory
+    from efftheory.theories.linear.critical import critical_curve
+    from efftheory.theories.linear.simulation import median_or_none, simulate
+    from efftheory.theories.linear.theory import linear_theory
 
     split = task.split(n_train=n_train, seed=args.seed)
     theory = linear_theory(split)
@@ -311,8 +311,8 @@ RING_STEPS = 20_000
 def _run_ring(args, ui, task, n_train, plot_path, save_path, start):
     """``simulate --task modadd``: the split's algebra (is the ring locally unique, its rate, the
     ideal accuracy, the critical fraction) and the circle flow from random phases."""
-    from efftheory.circle import simulate_ring
-    from efftheory.critical import critical_curve
+    from efftheory.theories.circle.flow import simulate_ring
+    from efftheory.theories.linear.critical import critical_curve
 
     split = task.split(n_train=n_train, seed=args.seed)
     with ui.progress(1, "circle flow") as update:
@@ -385,8 +385,8 @@ def _ring_text(r, plot_path, save_path) -> str:
 
 def _run_group(args, ui, task, n_train, plot_path, save_path, start):
     """``simulate --task s3``: the matrix theory of one split, from ``--trials`` Haar-random starts."""
-    from efftheory.group_theory import DEFAULT_K, DEFAULT_MAX_STEPS, group_quads, simulate_group
-    from efftheory.theory import count_parallelograms
+    from efftheory.theories.group.flow import DEFAULT_K, DEFAULT_MAX_STEPS, group_quads, simulate_group
+    from efftheory.theories.linear.theory import count_parallelograms
 
     split = task.split(n_train=n_train, seed=args.seed)
     if group_quads(task, split.train).shape[0] == 0:  # as for addition: nothing would move

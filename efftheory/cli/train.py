@@ -58,7 +58,7 @@ def network_config(args, seed: int, base=None):
     option the user gave (not None) put over it."""
     import dataclasses
 
-    from efftheory.network import NetworkConfig
+    from efftheory.models.toy.kernels import NetworkConfig
 
     given = {k: getattr(args, k) for k in NETWORK_FIELDS if getattr(args, k, None) is not None}
     return dataclasses.replace(base or NetworkConfig(), **given, seed=seed)
@@ -93,8 +93,8 @@ def add_modadd_task_argument(parser) -> None:
 def task_defaults(task_name: str):
     """The NetworkConfig an unset network option falls back to: the paper's toy for add, the
     measured modular-addition setting for modadd."""
-    from efftheory.comparison import MODADD_CONFIG
-    from efftheory.network import NetworkConfig
+    from efftheory.experiments.comparison.linear import MODADD_CONFIG
+    from efftheory.models.toy.kernels import NetworkConfig
 
     return MODADD_CONFIG if task_name == "modadd" else NetworkConfig()
 
@@ -103,11 +103,11 @@ def run(args, ui):
     if args.model == "transformer":
         return _train_transformer.run(args, ui)
     args = _train_transformer.toy_args(args)
-    from efftheory.comparison import effective_counterpart
-    from efftheory.dynamics import time_scale
-    from efftheory.network import train_network
+    from efftheory.experiments.comparison.linear import effective_counterpart
+    from efftheory.theories.linear.dynamics import time_scale
+    from efftheory.models.toy.kernels import train_network
     from efftheory.tasks import Addition
-    from efftheory.theory import linear_theory
+    from efftheory.theories.linear.theory import linear_theory
 
     plot_path = check_output_path(args.plot, "--plot")
     save_path = check_output_path(args.save, "--save")
@@ -205,7 +205,7 @@ def _time_scale_text(o) -> str:
 
 
 def _fit_line(o, name: str, label: str) -> str:
-    from efftheory.comparison import SCALES
+    from efftheory.experiments.comparison.linear import SCALES
 
     fit = fit_text(o[f"trajectory_best_grid_scale_{name}"], o[f"trajectory_scale_edge_{name}"], SCALES)
     mirrored = ", ends mirrored" if o[f"trajectory_mirrored_{name}"] else ""
@@ -254,7 +254,7 @@ def _trajectory_rows(o, scales) -> list[str]:
 
 def _text(o, config, save_path, plot_path) -> str:
     """The readable summary of ``train`` (``o`` is the JSON object)."""
-    from efftheory.comparison import SCALES
+    from efftheory.experiments.comparison.linear import SCALES
 
     lam = "none (p = 2)" if o["grokking_rate"] is None else f"{o['grokking_rate']:.4g}"
     lines = [
@@ -286,11 +286,11 @@ def _text(o, config, save_path, plot_path) -> str:
 
 def _run_modadd(args, ui, plot_path, save_path):
     """``train --task modadd``: the network's ring over the evaluated steps, and the circle flow
-    from the network's own initial phases on the same training set (efftheory.network_ring)."""
-    from efftheory.circle import circle_linear_theory, modular_quads
+    from the network's own initial phases on the same training set (efftheory.experiments.network_ring)."""
+    from efftheory.theories.circle.flow import circle_linear_theory, modular_quads
     from efftheory.errors import InputError
-    from efftheory.network import train_network
-    from efftheory.network_ring import network_ring
+    from efftheory.models.toy.kernels import train_network
+    from efftheory.experiments.network_ring import network_ring
     from efftheory.tasks import ModularAddition
 
     task = ModularAddition(args.p)

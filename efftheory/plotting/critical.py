@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from efftheory.critical import CriticalCurve
+from efftheory.theories.linear.critical import CriticalCurve
 from efftheory import plotting
 
 

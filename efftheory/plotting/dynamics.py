@@ -12,12 +12,12 @@ from __future__ import annotations
 import numpy as np
 
 from efftheory import plotting
-from efftheory.metrics import normalize
+from efftheory.theories.linear.metrics import normalize
 from efftheory.plotting._symbols import symbol_colourbar, symbol_lines
 
 
 def plot_simulation(sim):
-    """Return a matplotlib figure of a :class:`efftheory.simulation.Simulation`."""
+    """Return a matplotlib figure of a :class:`efftheory.theories.linear.simulation.Simulation`."""
     fig, axes = plotting.subplots(2, 2, figsize=(11.0, 8.0), layout=None)
     th, traj = sim.theory, sim.trajectory
     later = traj.times > 0  # log time axes
@@ -117,7 +117,7 @@ def _spectrum(ax, theory):
 
 
 def plot_ring(sim):
-    """Figure of ``simulate --task modadd`` (a :class:`efftheory.circle.RingSimulation`): the
+    """Figure of ``simulate --task modadd`` (a :class:`efftheory.theories.circle.flow.RingSimulation`): the
     first start's phases on the circle at the start and at the end (symbols coloured by index),
     and ℓ_circ and the circle RQI of every start against steps."""
     from matplotlib.patches import Circle

@@ -118,8 +118,8 @@ def plot_compare(summary, runs, p_unique: np.ndarray):
     """2 x 2 panels (a) accuracy vs Âcc, (b) structure formation vs P_unique, (c) steps to RQI
     vs the theory's time scale, (d) trajectory mismatch per run (when computed).
 
-    ``summary`` is a :class:`efftheory.comparison.ComparisonSummary` and ``runs`` its
-    :class:`efftheory.comparison.GridRun` list (diverged runs are left out of every panel).
+    ``summary`` is a :class:`efftheory.experiments.comparison.linear.ComparisonSummary` and ``runs`` its
+    :class:`efftheory.experiments.comparison.linear.GridRun` list (diverged runs are left out of every panel).
     """
     runs = [r for r in runs if not r.diverged]
     fig, ax = plotting.subplots(2, 2, figsize=(12, 9.5))

@@ -20,7 +20,7 @@ def _label_symbols(ax, xy, p: int) -> None:
 
 def _plane(ax, E, title: str) -> None:
     """Normalised embeddings (p, d) in their leading PCA plane (the plane the ring fit reads)."""
-    from efftheory.circle import _normalize, _pca_plane
+    from efftheory.theories.circle.flow import _normalize, _pca_plane
 
     try:
         En = _normalize(np.asarray(E, float))
@@ -59,8 +59,8 @@ def plot_network_ring(result, ring):
     the end, accuracies against steps; the circle theory's phases at its start (E0's phases) and
     where its flow came to rest, and the network's circle RQI and ring coherence against steps.
 
-    ``result`` is a :class:`efftheory.network.TrainResult`, ``ring`` its
-    :class:`efftheory.network_ring.NetworkRing`.
+    ``result`` is a :class:`efftheory.models.toy.kernels.TrainResult`, ``ring`` its
+    :class:`efftheory.experiments.network_ring.NetworkRing`.
     """
     fig, ax = plotting.subplots(2, 3, figsize=(15.0, 9.0))
     last = int(result.steps[-1])
@@ -107,7 +107,7 @@ def _errorbar(ax, x, rate, ci, **kwargs) -> None:
 
 
 def plot_ring_compare(summary):
-    """Figure of ``compare --task modadd`` (a :class:`efftheory.comparison.RingSummary`): (a) against
+    """Figure of ``compare --task modadd`` (a :class:`efftheory.experiments.comparison.linear.RingSummary`): (a) against
     the training fraction, the networks' ring-formation and generalisation rates beside the circle
     theory's ring probability (uniform random starts) and the rate at which the flow from the
     networks' own initial phases rings; (b) per fraction, how often a ringed network's frequency

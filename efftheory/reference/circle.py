@@ -1,4 +1,4 @@
-"""Slow, obviously correct twins of efftheory.circle: Python loops over parallelograms and steps.
+"""Slow, obviously correct twins of efftheory.theories.circle.flow: Python loops over parallelograms and steps.
 
 Written from the definitions only (nothing imported from efftheory). Phases θ are (p,) arrays;
 a parallelogram is a symbol quadruple (a, b, c, d) with a + b ≡ c + d (mod p) and residual

@@ -1,4 +1,4 @@
-"""Slow, obviously correct numpy twins of efftheory.dynamics (one Python-level step at a time).
+"""Slow, obviously correct numpy twins of efftheory.theories.linear.dynamics (one Python-level step at a time).
 
 Every function works on one initial condition E0 (p, d) unless it says otherwise.
 """

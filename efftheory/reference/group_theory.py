@@ -1,4 +1,4 @@
-"""Slow, obviously correct twins of efftheory.group_theory: Python loops over quads and steps.
+"""Slow, obviously correct twins of efftheory.theories.group.flow: Python loops over quads and steps.
 
 Written from the definitions only (nothing imported from efftheory). A group is its Cayley
 table (p, p); M is a (p, k, k) array of matrices, one per element; a quad (a, b, c, d) is a pair

@@ -1,4 +1,4 @@
-"""Slow, obviously correct numpy twin of efftheory.network (the toy model and its training loop).
+"""Slow, obviously correct numpy twin of efftheory.models.toy.kernels (the toy model and its training loop).
 
 Lists of weight matrices, whole-array numpy, numpy's tanh, PyTorch's AdamW written out term by
 term, and the slow metric twins of efftheory/reference/metrics.py on every evaluated step. Shares only
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from efftheory.network import init_params
+from efftheory.models.toy.kernels import init_params
 from efftheory.reference import metrics as naive_metrics
 from efftheory.reference.theory import brute_force_parallelograms
 

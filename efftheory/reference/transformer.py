@@ -1,11 +1,11 @@
-"""Slow, obviously correct numpy twin of efftheory.transformer (forward, backward, training step).
+"""Slow, obviously correct numpy twin of efftheory.models.transformer.kernels (forward, backward, training step).
 
 Samples are (n, 2, d) arrays (sample, position, component) instead of the kernels' flat token
 rows; attention is an einsum over the two positions, LayerNorm is written out with its mean and
 variance, AdamW is the toy twin's term-by-term PyTorch update on each tensor. Shares only the
 initialisation and the parameter layout (``init_params``, ``Layout.unpack``) with the fast path.
 
-Dropout masks are recomputed here from their definition (efftheory.dropout's module docstring:
+Dropout masks are recomputed here from their definition (efftheory.models.dropout's module docstring:
 SplitMix64 of the step's key and the unit's counter) with numpy's wrapping uint64 arithmetic and
 Python integers, not with the kernels' hash.
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from efftheory.reference.network import adamw
-from efftheory.transformer import LN_EPS, init_params
+from efftheory.models.transformer.kernels import LN_EPS, init_params
 
 _U64 = (1 << 64) - 1
 _GOLDEN = 0x9E3779B97F4A7C15
@@ -71,7 +71,7 @@ def layer_norm_backward(gy, g, cache):
 def forward(P, pairs, final_ln=True, dropout=None):
     """Logits (n, p) and the caches of every block for samples ``pairs`` (n, 2).
 
-    ``P`` is the dict of :meth:`efftheory.transformer.Layout.unpack`; ``dropout`` None or
+    ``P`` is the dict of :meth:`efftheory.models.transformer.kernels.Layout.unpack`; ``dropout`` None or
     (rate, key): the masks of the step with that key, on the attention weights (site 0), the
     attention output (1), the feed-forward hidden units (2) and output (3)."""
     x = P["E"][pairs]  # (n, 2, d)
@@ -179,7 +179,7 @@ def train(split, config, steps):
     training losses measured before each update and at the end, (steps + 1,) test accuracies).
     With dropout the gradient of step t is taken with the masks of step_key(base, t) and the
     losses recorded are those without dropout."""
-    from efftheory.dropout import base_key
+    from efftheory.models.dropout import base_key
 
     theta, layout = init_params(split.p, config)
     theta = theta.copy()

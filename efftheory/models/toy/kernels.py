@@ -36,7 +36,7 @@ does not change the initial embeddings.
 
 The training loop, the forward and backward passes, AdamW and the per-step metrics (RQI and
 predicted accuracy on the normalised embeddings, docs/theory.md §7, or their matrix versions for
-the matrix model, computed by the kernels of efftheory.metrics) run in one numba kernel over a flat parameter vector; matrix products go to
+the matrix model, computed by the kernels of efftheory.theories.linear.metrics) run in one numba kernel over a flat parameter vector; matrix products go to
 BLAS. A slow numpy twin lives in efftheory/reference/network.py.
 """
 
@@ -51,12 +51,12 @@ import numpy as np
 from numba import njit
 
 from efftheory.errors import require
-from efftheory.metrics import (DEFAULT_DELTA, MATRIX_THRESHOLD, RQI_THRESHOLD, holding_into, implied_arrays, implied_count,
+from efftheory.theories.linear.metrics import (DEFAULT_DELTA, MATRIX_THRESHOLD, RQI_THRESHOLD, holding_into, implied_arrays, implied_count,
                                threshold)
-from efftheory.phases import ACC_THRESHOLD, DEFAULT_GAP, phase_of
+from efftheory.models.phases import ACC_THRESHOLD, DEFAULT_GAP, phase_of
 from efftheory.tasks import Split
-from efftheory.threads import one_blas_thread
-from efftheory.theory import count_equal_result_pairs, count_parallelograms
+from efftheory.runtime.threads import one_blas_thread
+from efftheory.theories.linear.theory import count_equal_result_pairs, count_parallelograms
 
 LOSSES = ("mse", "ce")
 DTYPES = ("float32", "float64")
@@ -514,7 +514,7 @@ def _train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf
     Records go to row ``rec_pos[0]`` of ``rec_f`` (columns: step, train loss, test loss, train
     acc, test acc, rqi, predicted test acc) and ``rec_emb``; steps 0, k, 2k, ... (k =
     ``eval_every``), ``total`` and a stopping step are recorded. RQI and predicted accuracy
-    come from the kernels of :mod:`efftheory.metrics` (samples indexed as in the task's table).
+    come from the kernels of :mod:`efftheory.theories.linear.metrics` (samples indexed as in the task's table).
     ``limit`` is in theta's dtype. Returns RAN, STOPPED_AT_TEST (with
     ``stop_at_test``, at the first step with train and test accuracy both >= 0.9), or DIVERGED
     when the training loss is not finite or a parameter's magnitude exceeds ``limit`` (that
@@ -586,7 +586,7 @@ class TrainResult:
             the head's loss only (an ``embed_l1`` penalty is not included).
         train_acc, test_acc: (T,) accuracies in [0, 1] (test NaN without a test set).
         rqi: (T,) representation quality index of the embeddings (docs/theory.md §7; for the
-            matrix model the matrix RQI of :func:`efftheory.metrics.matrix_rqi`).
+            matrix model the matrix RQI of :func:`efftheory.theories.linear.metrics.matrix_rqi`).
         predicted_test_acc: (T,) predicted test accuracy Âcc from the embeddings.
         embeddings: (T, p, d) float64 normalised embeddings at each recorded step (matrix model:
             the matrices divided by their global RMS, row-major, d = k²).

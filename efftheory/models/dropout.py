@@ -30,7 +30,7 @@ _INV_2_53 = 1.0 / 9007199254740992.0
 
 def base_key(seed: int) -> np.uint64:
     """The dropout base key of a run with seed ``seed``: the third child of SeedSequence(seed)
-    (the first two draw the embeddings and the other parameters, efftheory.transformer)."""
+    (the first two draw the embeddings and the other parameters, efftheory.models.transformer.kernels)."""
     return np.random.SeedSequence(seed).spawn(3)[2].generate_state(1, np.uint64)[0]
 
 

@@ -30,7 +30,7 @@ import numpy as np
 from numba import njit, prange
 
 from efftheory.errors import positive_number, require
-from efftheory.metrics import DEFAULT_DELTA, predicted_accuracy, rqi
+from efftheory.theories.linear.metrics import DEFAULT_DELTA, predicted_accuracy, rqi
 
 METHODS = ("exact", "rk4", "euler", "rk4-projected", "euler-projected", "adam")
 """Accepted values of ``method``."""

@@ -1,8 +1,8 @@
 """Outcome probabilities of the matrix theory over training fractions: a table of
-:func:`efftheory.group_theory.outcome_curve`.
+:func:`efftheory.theories.group.flow.outcome_curve`.
 
-    python -m efftheory.group_survey --fracs 0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1.0 --trials 500 --seed 0
-    python -m efftheory.group_survey --fracs 0.5,1.0 --trials 200 --k 4 --json --plot curve.png
+    python -m efftheory.theories.group.survey --fracs 0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1.0 --trials 500 --seed 0
+    python -m efftheory.theories.group.survey --fracs 0.5,1.0 --trials 200 --k 4 --json --plot curve.png
 
 Each row: the fraction of trials (random training set of round(frac · 36) samples of S3 +
 Haar-random rotations, Riemannian descent until it comes to rest) ending faithful, unfaithful,
@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 from efftheory.errors import InputError
-from efftheory.group_theory import DEFAULT_MAX_STEPS, OUTCOMES, outcome_curve
+from efftheory.theories.group.flow import DEFAULT_MAX_STEPS, OUTCOMES, outcome_curve
 from efftheory.tasks import make_task
 
 
@@ -60,7 +60,7 @@ def _print(r: dict) -> None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m efftheory.group_survey", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m efftheory.theories.group.survey", description=__doc__.split("\n")[0])
     ap.add_argument("--fracs", required=True, help="comma-separated training fractions")
     ap.add_argument("--trials", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
@@ -70,7 +70,7 @@ def main(argv=None) -> int:
     ap.add_argument("--plot", metavar="PNG", help="draw the outcome fractions against the training fraction")
     args = ap.parse_args(argv)
     try:
-        from efftheory.files import check_writable_file
+        from efftheory.runtime.files import check_writable_file
 
         plot = check_writable_file(args.plot, "--plot") if args.plot else None
         fracs = [float(x) for x in args.fracs.split(",")]
@@ -82,7 +82,7 @@ def main(argv=None) -> int:
             for r in rows(curves[-1], time.perf_counter() - start):
                 print(json.dumps(r), flush=True) if args.json else _print(r)
         if plot is not None:
-            from efftheory.files import save_figure
+            from efftheory.runtime.files import save_figure
             from efftheory.plotting.group import plot_outcome_curve
 
             save_figure(plot_outcome_curve(merge(curves)), plot)

@@ -14,7 +14,7 @@
 :func:`local_pool` is the context manager around it (stop at once on any error or Ctrl-C, wait
 for the workers otherwise); :func:`as_finished` feeds tasks through any executor and yields
 results as they complete; :func:`pmap` is the ordered map built from the two. The phase sweep
-(:mod:`efftheory.sweep`) uses the same three.
+(:mod:`efftheory.experiments.sweep.engine`) uses the same three.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import threading
 import time
 from contextlib import contextmanager
 
-from efftheory.threads import single_threaded_env
+from efftheory.runtime.threads import single_threaded_env
 
 #: seconds between two checks of the parent's pid in a worker
 WATCHDOG_PERIOD = 0.5

@@ -1,21 +1,21 @@
 """A network trained on modular addition, read as a ring and set beside the circle theory (docs/theory.md §13).
 
-The network's embeddings E (p, d), d >= 2, are read as phases by :func:`efftheory.circle.ring_fit`
+The network's embeddings E (p, d), d >= 2, are read as phases by :func:`efftheory.theories.circle.flow.ring_fit`
 (normalised per dimension, projected on their two leading principal components, phase = angle in
 that plane). At every evaluated step this gives the ring's frequency, its coherence, the share of
 the variance the plane holds, and the circle RQI of the phases on the full table.
 
 The network has *formed a ring* (``ringed``) when the circle RQI of its final phases is at least
-:data:`efftheory.circle.RING_RQI_THRESHOLD` (0.95): at least 95% of all modular parallelograms
+:data:`efftheory.theories.circle.flow.RING_RQI_THRESHOLD` (0.95): at least 95% of all modular parallelograms
 hold within κ = 0.3 of the ring spacing. That implies a ring of some frequency f ≠ 0 (collapsed
-phases score 0, :func:`efftheory.circle.collapsed`), and it is the same score the circle theory's
+phases score 0, :func:`efftheory.theories.circle.flow.collapsed`), and it is the same score the circle theory's
 own runs are held to. The coherence and the variance share are reported beside it, not used.
 
 The theory's prediction for the run. The circle flow starts from the phases of the network's own
 initial embeddings E0, read the same way (E0 normalised, its own leading PCA plane). That plane
 uses nothing from the end of training, so the prediction is made from the start alone; for d = 2
 it is the whole embedding plane. Gradient descent on ℓ_circ of the network's training set runs
-until it comes to rest (:func:`efftheory.circle.settle`), and the end state is classified
+until it comes to rest (:func:`efftheory.theories.circle.flow.settle`), and the end state is classified
 (ring / collapsed / stalled / fits-without-ring). The prediction holds when the network ringed,
 the flow ended in a ring, and the two frequencies are equal up to the mirror f -> p - f (the same
 ring traversed the other way; a PCA plane has no preferred orientation, so signs are not compared).
@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from efftheory.circle import (DEFAULT_GTOL, RING_RQI_THRESHOLD, circle_rqi, modular_quads, ring_fit,
+from efftheory.theories.circle.flow import (DEFAULT_GTOL, RING_RQI_THRESHOLD, circle_rqi, modular_quads, ring_fit,
                               ring_frequency, settle)
 from efftheory.errors import InputError, require
-from efftheory.metrics import normalize
+from efftheory.theories.linear.metrics import normalize
 from efftheory.stats import step_or_none, first_at_or_above
 from efftheory.tasks import ModularAddition
 
@@ -117,7 +117,7 @@ def _float(x) -> float | None:
 def fit_phases(embeddings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Ring fits of (T, p, d) embeddings: ((T, p) phases, (T,) coherence, (T,) variance share).
 
-    The same fit as :func:`efftheory.circle.ring_fit` (method "pca") at every step, batched: the
+    The same fit as :func:`efftheory.theories.circle.flow.ring_fit` (method "pca") at every step, batched: the
     steps whose every dimension varies go through one batched normalisation and SVD (a run has
     thousands of evaluated steps), the others one by one. Steps that cannot be fitted
     (non-finite, or fewer than two non-constant dimensions) get NaN everywhere. A PCA basis is
@@ -149,7 +149,7 @@ def fit_phases(embeddings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def network_ring(result, *, max_steps: int = THEORY_MAX_STEPS, gtol: float = DEFAULT_GTOL) -> NetworkRing:
-    """Read a :class:`efftheory.network.TrainResult` on unordered modular addition as a ring, and run
+    """Read a :class:`efftheory.models.toy.kernels.TrainResult` on unordered modular addition as a ring, and run
     the circle theory from its initial embeddings on its training set (module docstring).
 
     Needs d >= 2 (a ring needs a plane) and finite initial embeddings with two non-constant

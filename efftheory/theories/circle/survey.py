@@ -1,7 +1,7 @@
-"""Ring probabilities over training fractions: a table of :func:`efftheory.circle.ring_probability`.
+"""Ring probabilities over training fractions: a table of :func:`efftheory.theories.circle.flow.ring_probability`.
 
-    python -m efftheory.circle_survey --p 23 --fracs 0.1,0.2,0.3,0.4,0.6 --trials 1000 --seed 0
-    python -m efftheory.circle_survey --p 59 --fracs 0.05,0.1,0.2,0.4 --trials 500 --seed 0 --json
+    python -m efftheory.theories.circle.survey --p 23 --fracs 0.1,0.2,0.3,0.4,0.6 --trials 1000 --seed 0
+    python -m efftheory.theories.circle.survey --p 59 --fracs 0.05,0.1,0.2,0.4 --trials 500 --seed 0 --json
 
 Each row: the fraction of trials (random training set + uniform random phases, gradient descent
 at lr = 1/λ_max(Ĥ_mod) until max |∇ℓ| < gtol) ending in each outcome, with Wilson 95% intervals,
@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from efftheory.circle import DEFAULT_GTOL, OUTCOMES, RingProbability, ring_probability
+from efftheory.theories.circle.flow import DEFAULT_GTOL, OUTCOMES, RingProbability, ring_probability
 from efftheory.errors import InputError
 
 
@@ -43,7 +43,7 @@ def _print(r: dict) -> None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m efftheory.circle_survey", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m efftheory.theories.circle.survey", description=__doc__.split("\n")[0])
     ap.add_argument("--p", type=int, required=True)
     ap.add_argument("--fracs", required=True, help="comma-separated training fractions")
     ap.add_argument("--trials", type=int, default=200)

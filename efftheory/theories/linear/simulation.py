@@ -2,7 +2,7 @@
 
 :func:`simulate` draws ``trials`` random initial embeddings (uniform in [-0.5, 0.5) times
 ``init_scale``, shape (B, p, d)), evolves them under ℓ_eff of the split's Ĥ
-(:func:`efftheory.dynamics.evolve`), solves the same problem in closed form at the same times
+(:func:`efftheory.theories.linear.dynamics.evolve`), solves the same problem in closed form at the same times
 for comparison, and scores every saved embedding (docs/theory.md §7). This is what
 ``efftheory simulate`` prints; it is a library function so that other code can reuse it.
 """
@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from efftheory.dynamics import ExactFlow, Trajectory, default_horizon, evolve, time_scale
+from efftheory.theories.linear.dynamics import ExactFlow, Trajectory, default_horizon, evolve, time_scale
 from efftheory.errors import require
-from efftheory.metrics import DEFAULT_DELTA, RQI_THRESHOLD, predicted_accuracy, rqi
+from efftheory.theories.linear.metrics import DEFAULT_DELTA, RQI_THRESHOLD, predicted_accuracy, rqi
 from efftheory.stats import first_at_or_above
-from efftheory.theory import LinearTheory
+from efftheory.theories.linear.theory import LinearTheory
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def simulate(theory: LinearTheory, *, dim: int = 1, trials: int = 8, init_scale:
     """Evolve ``trials`` random embeddings of dimension ``dim`` under the split's ℓ_eff.
 
     ``steps`` is the final time in optimisation steps (default: :func:`default_horizon`);
-    times are saved at 0 and log-spaced up to ``steps`` (:func:`efftheory.dynamics.log_times`).
+    times are saved at 0 and log-spaced up to ``steps`` (:func:`efftheory.theories.linear.dynamics.log_times`).
     Raises InputError when the training set holds no parallelogram (ℓ_eff ≡ 0: nothing to
     simulate).
     """

@@ -25,7 +25,7 @@ flow. ℓ_circ is not convex, so a flow from random phases may stall in a local 
 training parallelograms without forming a ring; :func:`classify_outcome` tells these apart and
 :func:`ring_probability` estimates how often each happens.
 
-Time is counted in optimisation steps at learning rate η, as in :mod:`efftheory.dynamics`:
+Time is counted in optimisation steps at learning rate η, as in :mod:`efftheory.theories.linear.dynamics`:
 the flow is dθ/dt = −η ∇ℓ_circ and gradient descent at learning rate η is its Euler scheme with
 a step of 1.
 """
@@ -39,12 +39,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit, prange
 
-from efftheory.dynamics import log_times, substeps
+from efftheory.theories.linear.dynamics import log_times, substeps
 from efftheory.errors import positive_number, require
-from efftheory.metrics import normalize
+from efftheory.theories.linear.metrics import normalize
 from efftheory.stats import wilson_interval
 from efftheory.tasks import ModularAddition
-from efftheory.theory import class_hessian
+from efftheory.theories.linear.theory import class_hessian
 
 METHODS = ("gd", "rk4")
 """Accepted values of ``method`` in :func:`circle_flow`."""
@@ -628,7 +628,7 @@ def circle_linear_theory(p: int, quads_train) -> CircleTheory:
 
 def modular_hessian_from_classes(p: int, samples) -> np.ndarray:
     """H_mod of all modular parallelograms of ``samples`` (n, 2), from class sums
-    (:func:`efftheory.theory.class_hessian` with classes (a + b) mod p): the same matrix as
+    (:func:`efftheory.theories.linear.theory.class_hessian` with classes (a + b) mod p): the same matrix as
     :func:`modular_hessian` of :func:`modular_quads`, in O(n + p³) instead of O(M p²)."""
     p = _check_p(p)
     samples = _check_samples(samples, p)
@@ -908,7 +908,7 @@ def simulate_ring(split, *, trials: int = 8, seed: int = 0, steps: int = 20_000,
     steps up to ``steps``; each final state classified (docs/theory.md §13)."""
     from efftheory.stats import first_at_or_above
     from efftheory.tasks import ModularAddition
-    from efftheory.theory import linear_theory, parallelogram_quads
+    from efftheory.theories.linear.theory import linear_theory, parallelogram_quads
 
     require(isinstance(split.task, ModularAddition) and not split.task.ordered,
             f"the circle theory runs on unordered modular addition, got {split.task.describe()}")

@@ -30,7 +30,7 @@ ln2_b (d), W_1 (d, width), c_1 (width), W_2 (width, d), c_2 (d); then lnf_g, lnf
 with ``final_ln``), W_out (2d, p), b_out (p). The embeddings are θ[:p d] and the decoder is
 everything after them, so the two AdamW groups are two contiguous slices.
 
-Optimisation. Full batch; AdamW with PyTorch's semantics (the kernels of efftheory.network:
+Optimisation. Full batch; AdamW with PyTorch's semantics (the kernels of efftheory.models.toy.kernels:
 decoupled decay θ <- θ (1 − lr wd), bias-corrected moments, β = (0.9, 0.999), ε = 1e-8) on
 two groups: the embeddings (``embed_lr``, ``embed_wd``) and the decoder, every other parameter
 (``decoder_lr``, ``decoder_wd``).
@@ -48,7 +48,7 @@ Dropout (``dropout`` = r > 0). The pass whose gradient drives update t + 1 drops
 PyTorch's encoder layer does: the attention weights A_ij, the attention output (Σ_j A_ij v_j)
 W_o + b_o and the feed-forward output before each is added to the residual stream, and the
 feed-forward hidden units relu(h W_1 + c_1); a kept unit is scaled by 1/(1 − r). Which units
-are kept is a hash of (the run's seed, t, the unit's place) (efftheory.dropout), so a run is
+are kept is a hash of (the run's seed, t, the unit's place) (efftheory.models.dropout), so a run is
 still a function of its config and split alone. Everything recorded (losses, accuracies)
 reads the network without dropout, as a model in evaluation mode.
 """
@@ -62,15 +62,15 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit
 
-from efftheory.circle import circle_rqi, modular_quads, ring_fit
-from efftheory.dropout import base_key, keep_factor, step_key
+from efftheory.theories.circle.flow import circle_rqi, modular_quads, ring_fit
+from efftheory.models.dropout import base_key, keep_factor, step_key
 from efftheory.errors import require
-from efftheory.metrics import normalize
-from efftheory.network import DIVERGED, RAN, _adamw, _check_float, _check_int, _divergence_limit, _head, _representable
-from efftheory.phases import ACC_THRESHOLD, DEFAULT_GAP, phase_of
+from efftheory.theories.linear.metrics import normalize
+from efftheory.models.toy.kernels import DIVERGED, RAN, _adamw, _check_float, _check_int, _divergence_limit, _head, _representable
+from efftheory.models.phases import ACC_THRESHOLD, DEFAULT_GAP, phase_of
 from efftheory.stats import first_at_or_above, step_or_none
 from efftheory.tasks import ModularAddition, Split
-from efftheory.threads import one_blas_thread
+from efftheory.runtime.threads import one_blas_thread
 
 DTYPES = ("float32", "float64")
 LN_EPS = 1e-5
@@ -258,7 +258,7 @@ XHATF, RSTDF, Z, LOGITS = range(12, 16)  # head (Z is X[layers] without final_ln
 # attention weights (2 per token row), of the attention output and of the feed-forward output
 DA, D1, D3 = range(16, 19)
 N_REGIONS = 19
-# dropout sites, numbering the units of a step (efftheory.dropout): unit (row, col) of site s in
+# dropout sites, numbering the units of a step (efftheory.models.dropout): unit (row, col) of site s in
 # block l has counter (4 l + s) 2⁴⁰ + row cols + col
 SITE_ATT, SITE_ATT_OUT, SITE_FF_HIDDEN, SITE_FF_OUT = range(4)
 SITE_SHIFT = 1 << 40
@@ -456,7 +456,7 @@ def _forward(theta, boff, hoff, aoff, acts, pi, pj, n, p, d, w, eps, rate, key):
     With ``rate`` > 0 (training passes only; ``acts`` then has the dropout regions) inverted
     dropout acts at the four places of PyTorch's encoder layer: on the attention weights, on the
     attention output and on the feed-forward output before each joins the residual stream, and
-    on the feed-forward hidden units; the masks are those of ``key`` (efftheory.dropout), and
+    on the feed-forward hidden units; the masks are those of ``key`` (efftheory.models.dropout), and
     the multipliers of the first three are kept for the backward pass (U keeps the dropped
     hidden units, which is all the backward pass needs of the fourth)."""
     L = boff.shape[0]
@@ -817,7 +817,7 @@ def adamw_update(theta, grad, m, v, step: int, layout: Layout, config: Transform
 
 @dataclass(frozen=True)
 class TransformerResult:
-    """One training run of the transformer; the fields of :class:`efftheory.network.TrainResult`
+    """One training run of the transformer; the fields of :class:`efftheory.models.toy.kernels.TrainResult`
     plus the ring read off the embeddings. T = number of evaluated steps.
 
     Attributes:
@@ -830,7 +830,7 @@ class TransformerResult:
             ring (kept so that code written for the toy's results reads this one).
         embeddings: (T, p, d) float64 normalised embeddings (per dimension, as the toy's).
         raw_embeddings: (T, p, d) float64 embeddings E as trained.
-        ring_frequency, ring_coherence, ring_variance: (T,) the :func:`efftheory.circle.ring_fit`
+        ring_frequency, ring_coherence, ring_variance: (T,) the :func:`efftheory.theories.circle.flow.ring_fit`
             (PCA plane) of E at each evaluated step: signed frequency, coherence, variance share.
         E0, E_final: (p, d) embeddings at step 0 and at the last step run.
         theta_final: (n_params,) all parameters at the last step run (layout :class:`Layout`).

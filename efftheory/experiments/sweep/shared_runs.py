@@ -9,11 +9,11 @@ embedding lr 1e-3 is Fig 5b's row at decoder weight decay 0 (both MSE, no weight
 the same decoder learning rates), cell for cell and seed for seed.
 
 A record is taken only if the other sweep's manifest names the same cell function and the same
-kernel version (:func:`efftheory.sweep.manifest_for`), the identities are equal to the last bit
+kernel version (:func:`efftheory.experiments.sweep.engine.manifest_for`), the identities are equal to the last bit
 of every float, and its values are possible for the budget
-(:func:`efftheory.store.value_problem`). The copy keeps the other run's step counts, final
+(:func:`efftheory.runtime.store.value_problem`). The copy keeps the other run's step counts, final
 metrics, phase, gap, seconds (the compute the record cost) and arithmetic (None where the other
-record names none: :mod:`efftheory.arithmetic`), takes this sweep's cell, seed and
+record names none: :mod:`efftheory.runtime.arithmetic`), takes this sweep's cell, seed and
 settings, and names where it came from in ``shared_from`` (the other manifest's digest).
 """
 
@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from efftheory.store import read_sweep, value_problem
+from efftheory.runtime.store import read_sweep, value_problem
 
 #: the fields a shared record keeps from the record it copies
 RESULT_FIELDS = ("t_train", "t_test", "t_rqi", "steps_run", "final_train_acc", "final_test_acc",
@@ -65,7 +65,7 @@ def shared_records(pending, run_fixed, split_seed, cell_fn, sweep: dict, sources
     tuples) that one of the result directories ``sources`` already holds.
 
     ``run_fixed(seed)`` and ``split_seed(seed)`` give a run's ``fixed`` dict and split seed in
-    this sweep (:class:`efftheory.sweep.SweepSettings`); ``sweep`` is this sweep's manifest part.
+    this sweep (:class:`efftheory.experiments.sweep.engine.SweepSettings`); ``sweep`` is this sweep's manifest part.
     Sources are searched in order; the records are not yet stamped or stored."""
     if not pending or not sources or getattr(cell_fn, "identity", None) is None:
         return {}

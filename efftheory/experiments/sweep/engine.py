@@ -7,13 +7,13 @@ is run once per network seed (:attr:`SweepSettings.network_seeds`; one seed by d
 :class:`SweepSettings` with ``fixed["seed"]`` the run's network seed and ``fixed["split_seed"]``
 its split seed. :func:`run_sweep` maps the unfinished runs through any
 :class:`concurrent.futures.Executor` and appends each finished run to a locked, resumable
-:class:`~efftheory.store.ResultStore` as it arrives, so an interrupted sweep loses at most the
+:class:`~efftheory.runtime.store.ResultStore` as it arrives, so an interrupted sweep loses at most the
 runs in flight.
 
 Execution
 ---------
 - ``jobs=1`` (and no executor): runs go one after the other in this process.
-- ``jobs=J > 1``: the local pool of :mod:`efftheory.parallel` (``J`` spawned workers with one
+- ``jobs=J > 1``: the local pool of :mod:`efftheory.runtime.parallel` (``J`` spawned workers with one
   BLAS / numba thread each, ending with the parent). Ctrl-C cancels the pending runs at once and
   keeps the finished ones. Scripts that call :func:`run_sweep` with ``jobs > 1`` need the usual
   ``if __name__ == "__main__":`` guard (the ``efftheory`` command has it).
@@ -51,9 +51,9 @@ from types import MappingProxyType
 import numpy as np
 
 from efftheory.errors import InputError, require
-from efftheory.parallel import as_finished, local_pool
-from efftheory.phases import PHASES, phase_of
-from efftheory.shared_runs import shared_records
+from efftheory.runtime.parallel import as_finished, local_pool
+from efftheory.models.phases import PHASES, phase_of
+from efftheory.experiments.sweep.shared_runs import shared_records
 
 # axis name -> (human label, kind, lowest allowed value, lowest value included?)
 AXES = {
@@ -251,7 +251,7 @@ class SweepSettings:
     steps, ``delta`` the RQI threshold; ``eval_every`` the record stride of cell functions that
     keep records (:func:`network_cell` keeps none and measures its step counts at every step,
     whatever it is); ``early_stop`` ends a run once both accuracies reached 0.9 (its
-    phase is then decided); ``network`` holds further :class:`efftheory.network.NetworkConfig`
+    phase is then decided); ``network`` holds further :class:`efftheory.models.toy.kernels.NetworkConfig`
     fields fixed for every cell (e.g. ``{"loss": "ce"}``, or the matrix model of Fig 5d).
     ``task`` names the task (:func:`efftheory.tasks.make_task`; ``"s3"`` needs p = 6).
     Defaults are the paper's toy: addition, p = 10, n_train = 45 of N = 55, budget 1e4 steps,
@@ -363,6 +363,17 @@ def _seed_ok(seed) -> bool:
 # ---------------------------------------------------------------- cell functions
 
 
+def _stored_as(name: str):
+    """Give a cell function the manifest name ``efftheory.sweep:NAME`` (see :func:`cell_name`)."""
+
+    def mark(cell_fn):
+        cell_fn.stored_name = f"efftheory.sweep:{name}"
+        return cell_fn
+
+    return mark
+
+
+@_stored_as("network_cell")
 def network_cell(settings: dict, fixed: dict) -> dict:
     """Train the toy network (docs/theory.md §9) at one grid cell; return the :data:`CELL_KEYS` and its phase.
 
@@ -370,14 +381,14 @@ def network_cell(settings: dict, fixed: dict) -> dict:
     default ``"add"``); the network config is
     ``replace(NetworkConfig(**fixed["network"], seed=seed), **settings)`` (``frac`` goes to the
     split instead). With ``early_stop`` the run ends once train and test accuracy have both
-    reached 0.9. The phase is the network run's own (see :mod:`efftheory.phases`).
+    reached 0.9. The phase is the network run's own (see :mod:`efftheory.models.phases`).
 
     The cheap path: t_train, t_test and t_rqi are exact first steps (train_network tracks the
     crossings at every step) and only step 0 and the last step are recorded, so the RQI is
     computed only until it crosses and nothing else is stored per step. The records equal those
     of the plain loop (every step recorded) up to where early stopping ends the run.
     """
-    from efftheory.network import train_network
+    from efftheory.models.toy.kernels import train_network
 
     split, config = _network_run(settings, fixed)
     result = train_network(
@@ -403,7 +414,7 @@ def network_cell(settings: dict, fixed: dict) -> dict:
 
 def _network_run(settings: dict, fixed: dict):
     """``(split, config)`` of one :func:`network_cell` run: what it trains on and with what."""
-    from efftheory.network import NetworkConfig
+    from efftheory.models.toy.kernels import NetworkConfig
     from efftheory.tasks import make_task
 
     task = make_task(fixed.get("task", "add"), fixed["p"])
@@ -423,7 +434,7 @@ def _network_identity(settings: dict, fixed: dict) -> dict:
     and test indices in the order the kernel sees them, every field of the network config (seed
     included), the budget, the RQI threshold, the phase gap, early stopping and ``eval_every``
     (kept although version 2 of the kernel ignores it, because version 1 did not). Two runs
-    with the same identity have the same record (:mod:`efftheory.shared_runs`)."""
+    with the same identity have the same record (:mod:`efftheory.experiments.sweep.shared_runs`)."""
     split, config = _network_run(settings, fixed)
     return {
         "task": fixed.get("task", "add"), "p": int(fixed["p"]),
@@ -436,7 +447,7 @@ def _network_identity(settings: dict, fixed: dict) -> dict:
 
 def _check_network_cell(grid: Grid, fixed: dict) -> None:
     """Build every cell's NetworkConfig here, so bad settings fail before any worker starts."""
-    from efftheory.network import NetworkConfig
+    from efftheory.models.toy.kernels import NetworkConfig
 
     names = {f.name for f in dataclasses.fields(NetworkConfig)}
     for axis in (grid.x, grid.y):
@@ -457,6 +468,7 @@ network_cell.kernel = _network_kernel
 network_cell.identity = _network_identity
 
 
+@_stored_as("transformer_cell")
 def transformer_cell(settings: dict, fixed: dict) -> dict:
     """Train the paper's transformer (docs/theory.md §15) at one grid cell; the :data:`CELL_KEYS`
     and its phase, like :func:`network_cell`.
@@ -469,7 +481,7 @@ def transformer_cell(settings: dict, fixed: dict) -> dict:
     RQI of the ring fitted to the token embeddings.
     """
     from efftheory.tasks import ModularAddition
-    from efftheory.transformer import TransformerConfig, train_transformer
+    from efftheory.models.transformer.kernels import TransformerConfig, train_transformer
 
     task = ModularAddition(fixed["p"], ordered=True)
     frac = settings.get("frac", fixed.get("frac"))
@@ -494,7 +506,7 @@ def transformer_cell(settings: dict, fixed: dict) -> dict:
 
 def _check_transformer_cell(grid: Grid, fixed: dict) -> None:
     """Refuse axes and settings the transformer does not have before any worker starts."""
-    from efftheory.transformer import TransformerConfig
+    from efftheory.models.transformer.kernels import TransformerConfig
 
     names = {f.name for f in dataclasses.fields(TransformerConfig)}
     for axis in (grid.x, grid.y):
@@ -511,6 +523,7 @@ def _check_transformer_cell(grid: Grid, fixed: dict) -> None:
 transformer_cell.check = _check_transformer_cell
 
 
+@_stored_as("synthetic_cell")
 def synthetic_cell(settings: dict, fixed: dict) -> dict:
     """A cheap, deterministic stand-in for :func:`network_cell` (same keys; not physics).
 
@@ -543,8 +556,8 @@ def synthetic_cell(settings: dict, fixed: dict) -> dict:
 
 def _timed_call(cell_fn, settings: dict, fixed: dict) -> tuple[dict, float, str]:
     """Run one cell in a worker; its output, the seconds it took there and the worker's
-    :func:`~efftheory.arithmetic.arithmetic` (top-level, so it pickles)."""
-    from efftheory.arithmetic import arithmetic
+    :func:`~efftheory.runtime.arithmetic.arithmetic` (top-level, so it pickles)."""
+    from efftheory.runtime.arithmetic import arithmetic
 
     start = time.perf_counter()
     out = cell_fn(settings, fixed)
@@ -564,8 +577,8 @@ def _delay(t_train, t_test):
 def _record(run: tuple, split_seed: int, out: dict, seconds: float, gap: float, arithmetic: str) -> dict:
     """One result line: the run (cell, seeds, settings), its step counts, phase, gap
     t_test - t_train, final metrics, the seconds it took and the arithmetic it ran with
-    (:mod:`efftheory.arithmetic`). The phase is the cell function's ``"phase"`` if it
-    returns one (e.g. "diverged"), else :func:`efftheory.phases.phase_of` of the step counts."""
+    (:mod:`efftheory.runtime.arithmetic`). The phase is the cell function's ``"phase"`` if it
+    returns one (e.g. "diverged"), else :func:`efftheory.models.phases.phase_of` of the step counts."""
     missing = [k for k in CELL_KEYS if k not in out]
     if missing:
         raise RuntimeError(f"cell function returned no {missing[0]!r}")
@@ -583,8 +596,12 @@ def _record(run: tuple, split_seed: int, out: dict, seconds: float, gap: float, 
 
 
 def cell_name(cell_fn) -> str:
-    """``module:qualname`` of a cell function; recorded in the manifest."""
-    return f"{cell_fn.__module__}:{cell_fn.__qualname__}"
+    """The name of a cell function recorded in the manifest: ``module:qualname``, or the
+    function's ``stored_name`` when it has one. The built-in cells keep the names they had when
+    they lived in ``efftheory/sweep.py`` (``efftheory.sweep:network_cell``, ...), so the stores
+    written then stay the same sweeps (resumable, shareable) after the module moved."""
+    return getattr(cell_fn, "stored_name", None) or f"{cell_fn.__module__}:{cell_fn.__qualname__}"
+
 
 
 # ---------------------------------------------------------------- results
@@ -603,7 +620,7 @@ class SweepResult:
 
     Per-cell maps are (ny, nx) arrays, rows y, columns x. Over several seeds a cell's phase is
     the *majority* phase of its finished runs (ties go to the phase listed first in
-    :data:`~efftheory.phases.PHASES`), with its share; step maps are medians over the seeds that
+    :data:`~efftheory.models.phases.PHASES`), with its share; step maps are medians over the seeds that
     reached the step. With one seed they are that seed's values.
     """
 
@@ -702,7 +719,7 @@ class SweepResult:
 
     @property
     def arithmetics(self) -> dict:
-        """``{arithmetic: runs}`` over the finished runs (:mod:`efftheory.arithmetic`); None
+        """``{arithmetic: runs}`` over the finished runs (:mod:`efftheory.runtime.arithmetic`); None
         counts the runs stored before records named it. More than one name means the runs
         are not bit-for-bit those one machine would give (docs/theory.md §10)."""
         names = [r.get("arithmetic") for r in self.records if r is not None]
@@ -783,13 +800,13 @@ def run_sweep(
     With ``compute=False`` nothing runs: the result holds the stored runs as they stand (None
     for the others), e.g. to draw a sweep that is being computed in pieces.
     ``share_from``: result directories of other sweeps; a run one of them already holds (the
-    same resolved run, :mod:`efftheory.shared_runs`) is copied into this store instead of being
+    same resolved run, :mod:`efftheory.experiments.sweep.shared_runs`) is copied into this store instead of being
     computed again. ``progress(n)`` (optional) is called with the number of newly finished runs. Raises
     :class:`InputError` if ``out`` holds a different sweep, or is in use by another sweep
     (unless ``wait``: then it waits until that one ends). If a run raises (or on Ctrl-C), the
     runs not finished are cancelled, finished ones stay stored, and the error propagates.
     """
-    from efftheory.store import ResultStore
+    from efftheory.runtime.store import ResultStore
 
     require(isinstance(jobs, numbers.Integral) and jobs >= 1, f"jobs must be >= 1, got {jobs!r}")
     settings = settings.for_grid(grid)
@@ -846,7 +863,7 @@ def _completed(tasks, executor, jobs):
 class Preset:
     """A panel of the paper's Fig 5: axis names, their ``LO:HI:N[:log]`` ranges (or value lists)
     and the loss; optionally the task, its split size (None: the sweep defaults) and further
-    :class:`~efftheory.network.NetworkConfig` fields."""
+    :class:`~efftheory.models.toy.kernels.NetworkConfig` fields."""
 
     x: str
     x_range: str
@@ -885,14 +902,14 @@ def ideal_test_accuracy(p: int, *, n_train: int | None = None, frac: float | Non
 
     Addition: the linear theory's ideal test accuracy, the share of test samples the training
     set's parallelograms imply. Other tasks (S3 and its matrix toy): the reachable test accuracy
-    (:func:`efftheory.theory.reachable_test_accuracy`), the share of test samples whose label
+    (:func:`efftheory.theories.linear.theory.reachable_test_accuracy`), the share of test samples whose label
     has a training sample and whose symbols both occur in training. For S3 there is no linear
     theory of the matrix representation (its constraints M_a M_b = M_c M_d are bilinear), and
     with the group's own matrices every equal-product pair holds, so this is exactly the
     matrix model's ideal predicted accuracy.
     """
     from efftheory.tasks import make_task
-    from efftheory.theory import linear_theory, reachable_test_accuracy
+    from efftheory.theories.linear.theory import linear_theory, reachable_test_accuracy
 
     split = make_task(task, p).split(frac=frac, n_train=n_train, seed=seed)
     if task == "add":

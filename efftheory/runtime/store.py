@@ -5,7 +5,7 @@ Layout of the directory:
 - ``manifest.json``: ``{"format": ..., "digest": ..., "sweep": {...}}``, the sweep (grid,
   fixed settings, seeds, cell function) and its :func:`digest`; written once, atomically.
 - ``results.jsonl``: one JSON object per finished run (a cell and a seed, see
-  :func:`efftheory.sweep.run_sweep`), each stamped with the manifest's digest and appended,
+  :func:`efftheory.experiments.sweep.engine.run_sweep`), each stamped with the manifest's digest and appended,
   flushed and fsynced as it finishes.
 - ``.lock``: the lock file. A store holds an exclusive ``flock`` on it from :meth:`ResultStore.open`
   to :meth:`ResultStore.close`, so two runs never write into one directory at once.
@@ -30,8 +30,8 @@ import os
 from pathlib import Path
 
 from efftheory.errors import InputError
-from efftheory.files import write_bytes
-from efftheory.phases import PHASES
+from efftheory.runtime.files import write_bytes
+from efftheory.models.phases import PHASES
 
 FORMAT = "efftheory-phase-sweep/2"
 MANIFEST = "manifest.json"

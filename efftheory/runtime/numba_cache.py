@@ -11,7 +11,7 @@ one warning line says so on stderr. A ``NUMBA_CACHE_DIR`` set by the user is alw
 
 Numba decides whether a cached kernel is still valid from the timestamp of the one file that
 defines it. A kernel that calls njit functions of another module (the network's training loop
-calls the metric kernels of ``efftheory.metrics``) compiles their code into itself, and would keep
+calls the metric kernels of ``efftheory.theories.linear.metrics``) compiles their code into itself, and would keep
 running the old code after only that other module changed. So the cache is tied to a
 fingerprint of every source file of the package that uses numba (:func:`sources_fingerprint`): when it differs
 from the one stored beside the cache, every cached kernel of efftheory is removed and compiled
@@ -31,7 +31,7 @@ ENV = "NUMBA_CACHE_DIR"
 # environment) do not repeat it.
 _WARNED = "_EFFTHEORY_NUMBA_NO_CACHE_WARNED"
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the efftheory package (this module is in runtime/)
 #: the file beside the cache that holds the fingerprint of the sources it was compiled from
 FINGERPRINT = "efftheory-sources.sha256"
 

@@ -39,12 +39,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from efftheory.dynamics import time_scale
-from efftheory.metrics import DEFAULT_DELTA, RQI_THRESHOLD, normalize, predicted_accuracy
-from efftheory.metrics import rqi as rqi_of
-from efftheory.network import NetworkConfig, train_network
+from efftheory.theories.linear.dynamics import time_scale
+from efftheory.theories.linear.metrics import DEFAULT_DELTA, RQI_THRESHOLD, normalize, predicted_accuracy
+from efftheory.theories.linear.metrics import rqi as rqi_of
+from efftheory.models.toy.kernels import NetworkConfig, train_network
 from efftheory.stats import bootstrap_interval, crossing, first_at_or_above, wilson_interval
-from efftheory.theory import linear_theory
+from efftheory.theories.linear.theory import linear_theory
 
 #: Time scales tried for the best rescaling: 0.01 ... 100, 81 points log-spaced.
 SCALES = np.geomspace(0.01, 100.0, 81)
@@ -150,7 +150,7 @@ def effective_counterpart(result, H_hat: np.ndarray, method: str = "rk4", delta:
     form (the solution RK4 approximates; tests hold RK4 to it within 1e-4): its cost does not
     grow with the learning rate, where an integrator's step count does.
     """
-    from efftheory.dynamics import evolve
+    from efftheory.theories.linear.dynamics import evolve
 
     t_last = float(result.steps[-1])
     t_max = max(1, int(math.ceil(max(scales) * t_last)))
@@ -243,8 +243,8 @@ def run_one(task, n_train: int, seed: int, steps: int, config: NetworkConfig,
 
     ``task`` is a :class:`efftheory.tasks.Task` or a symbol count p (addition).
     """
-    from efftheory.critical import _as_task
-    from efftheory.simulation import adam_structure_step, exact_structure_time
+    from efftheory.theories.linear.critical import _as_task
+    from efftheory.theories.linear.simulation import adam_structure_step, exact_structure_time
 
     task = _as_task(task)
     split = task.split(n_train=n_train, seed=seed)
@@ -516,7 +516,7 @@ class RingRun:
         final_train_acc, final_test_acc: at the last step; generalised: test accuracy reached 0.9.
         steps_to_test, phase, diverged: from the training run.
         ringed, steps_to_ring, ring_frequency (|f|), ring_coherence, ring_circle_rqi,
-            ring_variance_explained: the network's final ring fit (:class:`efftheory.network_ring.NetworkRing`).
+            ring_variance_explained: the network's final ring fit (:class:`efftheory.experiments.network_ring.NetworkRing`).
         theory_outcome, theory_frequency (|f|, 0 when collapsed): the circle flow from the
             network's own initial phases on its training set.
         frequency_match: the network's |f| equals the theory's (None unless both formed a ring).
@@ -552,8 +552,8 @@ def run_ring_one(task, n_train: int, seed: int, steps: int, config: NetworkConfi
                  delta: float = DEFAULT_DELTA) -> RingRun:
     """Train one network on ``task`` (unordered :class:`efftheory.tasks.ModularAddition`) with split
     and network seeded by ``seed``, and score its ring against the circle theory from its own E0."""
-    from efftheory.circle import circle_linear_theory, modular_quads
-    from efftheory.network_ring import network_ring
+    from efftheory.theories.circle.flow import circle_linear_theory, modular_quads
+    from efftheory.experiments.network_ring import network_ring
 
     split = task.split(n_train=n_train, seed=seed)
     config = dataclasses.replace(config, seed=seed)
@@ -585,7 +585,7 @@ class RingSummary:
         generalised_rate: fraction whose test accuracy reached 0.9; mean_test_acc: mean final test accuracy.
         flow_ring_rate: fraction whose circle flow from the network's own initial phases ended in a ring.
         theory_ring_probability: the circle theory's ring probability at n from uniform random
-            phases on random training sets (:func:`efftheory.circle.ring_probability`), with its
+            phases on random training sets (:func:`efftheory.theories.circle.flow.ring_probability`), with its
             interval; None where not computed.
         match_rate: among the runs where both the network and its flow formed a ring, the fraction
             whose frequencies agree (|f| equal); match_counts: (agreeing, compared) per n.
@@ -628,7 +628,7 @@ def summarise_rings(runs, p: int, n_samples: int, ring_probabilities: dict | Non
     """The ring comparisons over a grid of :class:`RingRun` (see :class:`RingSummary`).
 
     ``ring_probabilities`` maps a training-set size n to the
-    :class:`efftheory.circle.RingProbability` at that size (optional). Diverged runs are counted
+    :class:`efftheory.theories.circle.flow.RingProbability` at that size (optional). Diverged runs are counted
     and left out.
     """
     ok = [r for r in runs if not r.diverged]

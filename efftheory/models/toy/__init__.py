@@ -1,0 +1,1 @@
+"""The paper's toy network: embeddings, an MLP decoder, AdamW (:mod:`.kernels`)."""

@@ -1,0 +1,1 @@
+"""The paper's transformer on addition mod p (:mod:`.kernels`)."""
