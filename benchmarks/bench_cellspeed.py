@@ -2,7 +2,7 @@
 
 "Before" is efftheory at commit :data:`BEFORE` (the last one with the first kernel), extracted
 with ``git archive`` into a directory under the temp dir (kept, so its numba cache persists),
-running :func:`efftheory.experiments.sweep.engine.network_cell` as the sweeps did then: every step evaluated and
+running :func:`efftheory.models.toy.cell.network_cell` as the sweeps did then: every step evaluated and
 recorded (``eval_every`` = 1). "After" is this checkout's ``network_cell``: the cheap path
 (records at step 0 and the last step only, crossings tracked at every step). Both give the same
 records (checked per cell: every field but the wall time); the current kernel forwards the same

@@ -41,7 +41,8 @@ def runs(out: Path, spec: dict, jobs: int) -> list[dict]:
     import dataclasses
 
     import efftheory as et
-    from efftheory.experiments.comparison.linear import MODADD_CONFIG, run_ring_one
+    from efftheory.models.toy.model import MODADD_CONFIG
+    from efftheory.experiments.comparison.linear import run_ring_one
 
     task = et.ModularAddition(spec["p"])
     settings = {k: spec[k] for k in ("p", "fracs", "seeds", "steps")} | {

@@ -5,7 +5,7 @@ The transformer of efftheory.models.transformer.kernels (docs/theory.md §15) at
 width 64, one block, embedding lr 1e-3, no dropout), p = 23, 80 % of the ordered pairs (split
 seed 0), network seed 0: the column at decoder lr 1e-3 repeats the seed-0 runs of
 ``transformer_wd.py``. Grid: decoder lr 1e-4..1e-2 (5, log) x decoder weight decay 0, 0.3, 1, 3, 10. Each cell
-is ``efftheory phase --model transformer``'s cell (efftheory.experiments.sweep.engine.transformer_cell): budget 1e4
+is ``efftheory phase --model transformer``'s cell (efftheory.models.transformer.cell.transformer_cell): budget 1e4
 steps (the paper's is 1e5), accuracies every 50 steps, the run ends once train and test accuracy
 are both >= 0.99; phase rule of docs/theory.md §10 with G = 1000 steps. The cells are stored
 resumably in ``<out>/sweeps/transformer_fig6[_quick]/``.
@@ -33,7 +33,8 @@ QUICK = {"p": 7, "frac": 0.8, "seed": 0, "steps": 100, "eval_every": 50,
 
 def run(spec: dict, out: Path, jobs: int, quick: bool):
     """The finished :class:`SweepResult` of the grid."""
-    from efftheory.experiments.sweep.engine import Axis, Grid, SweepSettings, run_sweep, transformer_cell
+    from efftheory.experiments.sweep.engine import Axis, Grid, SweepSettings, run_sweep
+    from efftheory.models.transformer.cell import transformer_cell
 
     grid = Grid(Axis.parse(*spec["x"]), Axis.parse(*spec["y"]))
     settings = SweepSettings(task="modadd", p=spec["p"], n_train=None, frac=spec["frac"], steps=spec["steps"],

@@ -11,8 +11,10 @@ import pytest
 
 from efftheory.theories.circle.flow import (circle_rqi, classify_outcome, modular_quads, ring_fit, ring_frequency,
                               ring_probability, settle)
-from efftheory.experiments.comparison.linear import MODADD_CONFIG, RingRun, run_ring_one, summarise_rings
-from efftheory.experiments.network_ring import fit_phases, network_ring
+from efftheory.models.toy.model import MODADD_CONFIG
+from efftheory.experiments.comparison.linear import RingRun, run_ring_one, summarise_rings
+from efftheory.experiments.network_ring import network_ring
+from efftheory.theories.circle.flow import fit_phases
 from efftheory.reference import circle as naive
 from efftheory.stats import wilson_interval
 from efftheory.tasks import Addition, ModularAddition
@@ -285,7 +287,8 @@ def test_network_cell_builds_the_named_task_and_add_is_unchanged():
     import dataclasses
 
     from efftheory.models.toy.kernels import NetworkConfig, train_network
-    from efftheory.experiments.sweep.engine import SweepSettings, network_cell
+    from efftheory.experiments.sweep.engine import SweepSettings
+    from efftheory.models.toy.cell import network_cell
 
     settings = {"embed_lr": 1e-2, "decoder_lr": 1e-3}
     mod = SweepSettings(p=11, frac=0.6, steps=30, network={"dim": 2, "loss": "ce"}, task="modadd", early_stop=False)

@@ -20,7 +20,8 @@ from efftheory.models.phases import ACC_THRESHOLD, phase_of
 from efftheory.theories.linear.metrics import RQI_THRESHOLD
 from efftheory.stats import first_at_or_above, step_or_none
 from efftheory.runtime.store import MANIFEST
-from efftheory.experiments.sweep.engine import NETWORK_KERNEL, Axis, Grid, SweepSettings, manifest_for, network_cell, run_sweep
+from efftheory.models.toy.cell import NETWORK_KERNEL, network_cell
+from efftheory.experiments.sweep.engine import Axis, Grid, SweepSettings, manifest_for, run_sweep
 from efftheory.tasks import Addition
 from tests.conftest import ROOT
 

@@ -9,7 +9,8 @@ import sys
 import pytest
 
 from efftheory.errors import InputError
-from efftheory.experiments.sweep.engine import Axis, Grid, SweepSettings, run_sweep, transformer_cell
+from efftheory.experiments.sweep.engine import Axis, Grid, SweepSettings, run_sweep
+from efftheory.models.transformer.cell import transformer_cell
 from efftheory.tasks import ModularAddition
 from efftheory.models.transformer.kernels import TransformerConfig, train_transformer
 from tests.conftest import ROOT

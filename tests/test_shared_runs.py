@@ -8,7 +8,8 @@ import json
 import pytest
 
 from efftheory.runtime.store import RESULTS
-from efftheory.experiments.sweep.engine import Axis, Grid, SweepSettings, network_cell, run_sweep
+from efftheory.experiments.sweep.engine import Axis, Grid, SweepSettings, run_sweep
+from efftheory.models.toy.cell import network_cell
 
 # Two tiny real-network sweeps that share a row: A (embed lr x decoder lr, as Fig 5a) at embed lr
 # 1e-3 is B (decoder lr x decoder wd, as Fig 5b) at decoder wd 0, cell for cell and seed for seed.

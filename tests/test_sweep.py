@@ -162,7 +162,7 @@ def test_a_sweep_read_at_a_smaller_budget_is_the_sweep_run_at_it(tmp_path):
     """at_budget(B) of a budget-700 sweep of real networks gives the step counts, phases and gaps
     of the same sweep run at budget B = 300, over runs that crossed after 300 (memorization
     turned confusion), stopped early before it (kept) and never crossed."""
-    from efftheory.experiments.sweep.engine import network_cell
+    from efftheory.models.toy.cell import network_cell
 
     grid = Grid(Axis.parse("embed_lr", "1e-3,1e-2"), Axis.parse("decoder_lr", "1e-3,3e-3"))
     long = run_sweep(grid, SweepSettings(steps=700, seed=3, seeds=(0, 1)), tmp_path / "long", cell_fn=network_cell)
@@ -224,7 +224,7 @@ def test_manifest_records_grid_and_every_fixed_setting(tmp_path):
     sweep = json.loads((tmp_path / MANIFEST).read_text())["sweep"]
     assert sweep["grid"] == GRID.to_dict()
     assert sweep["fixed"] == FIXED.to_dict()
-    assert sweep["cell"] == "efftheory.experiments.sweep.engine:synthetic_cell"
+    assert sweep["cell"] == "efftheory.sweep:synthetic_cell"
 
 
 def test_a_failing_cell_keeps_the_finished_ones(tmp_path):
@@ -283,7 +283,7 @@ def test_plot_axes_ticks_and_cells(tmp_path):
 
 
 def test_tiny_real_network_same_on_every_executor(tmp_path):
-    from efftheory.experiments.sweep.engine import network_cell
+    from efftheory.models.toy.cell import network_cell
 
     grid = Grid(Axis.parse("embed_lr", "1e-3:1e-2:2:log"), Axis.parse("decoder_lr", "1e-3:1e-2:2:log"))
     fixed = SweepSettings(steps=300, seed=1, gap=100, network={"width": 16})

@@ -11,7 +11,8 @@ import pytest
 from efftheory.errors import InputError
 from efftheory.models.phases import PHASES
 from efftheory.runtime.store import RESULTS
-from efftheory.experiments.sweep.engine import PRESETS, Axis, SweepSettings, first_split_seed, ideal_test_accuracy, network_cell
+from efftheory.experiments.sweep.engine import PRESETS, Axis, SweepSettings, first_split_seed, ideal_test_accuracy
+from efftheory.models.toy.cell import network_cell
 from efftheory.tasks import make_task
 from efftheory.theories.linear.theory import reachable_test_accuracy
 from tests.conftest import assert_one_line_error, run_cli

@@ -154,7 +154,9 @@ def _executor(args):
 
 def run(args, ui):
     from efftheory.runtime.store import read_sweep
-    from efftheory.experiments.sweep.engine import Axis, Grid, SweepSettings, network_cell, run_sweep, synthetic_cell, transformer_cell
+    from efftheory.experiments.sweep.engine import Axis, Grid, SweepSettings, run_sweep, synthetic_cell
+    from efftheory.models.toy.cell import network_cell
+    from efftheory.models.transformer.cell import transformer_cell
 
     for other in args.share_from:  # a directory that holds no sweep is refused before any work
         read_sweep(other)

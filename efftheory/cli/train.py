@@ -93,7 +93,7 @@ def add_modadd_task_argument(parser) -> None:
 def task_defaults(task_name: str):
     """The NetworkConfig an unset network option falls back to: the paper's toy for add, the
     measured modular-addition setting for modadd."""
-    from efftheory.experiments.comparison.linear import MODADD_CONFIG
+    from efftheory.models.toy.model import MODADD_CONFIG
     from efftheory.models.toy.kernels import NetworkConfig
 
     return MODADD_CONFIG if task_name == "modadd" else NetworkConfig()

@@ -28,10 +28,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from efftheory.theories.circle.flow import (DEFAULT_GTOL, RING_RQI_THRESHOLD, circle_rqi, modular_quads, ring_fit,
-                              ring_frequency, settle)
-from efftheory.errors import InputError, require
-from efftheory.theories.linear.metrics import normalize
+from efftheory.theories.circle.flow import (DEFAULT_GTOL, RING_RQI_THRESHOLD, circle_rqi, fit_phases, modular_quads,
+                                            ring_fit, ring_frequency, settle)
+from efftheory.errors import require
 from efftheory.stats import step_or_none, first_at_or_above
 from efftheory.tasks import ModularAddition
 
@@ -114,42 +113,8 @@ def _float(x) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def fit_phases(embeddings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Ring fits of (T, p, d) embeddings: ((T, p) phases, (T,) coherence, (T,) variance share).
-
-    The same fit as :func:`efftheory.theories.circle.flow.ring_fit` (method "pca") at every step, batched: the
-    steps whose every dimension varies go through one batched normalisation and SVD (a run has
-    thousands of evaluated steps), the others one by one. Steps that cannot be fitted
-    (non-finite, or fewer than two non-constant dimensions) get NaN everywhere. A PCA basis is
-    defined up to the sign of each axis, so phases may differ from ring_fit's by a reflection or a
-    half turn; the frequency's magnitude, the coherence and the circle RQI do not.
-    """
-    E = np.asarray(embeddings, dtype=np.float64)
-    require(E.ndim == 3 and E.shape[2] >= 2, f"embeddings must have shape (T, p, d) with d >= 2, got {E.shape}")
-    T, p, _ = E.shape
-    phases, coh, var = np.full((T, p), np.nan), np.full(T, np.nan), np.full(T, np.nan)
-    En = normalize(E)  # constant (or non-finite) dimensions become NaN
-    whole = np.all(np.isfinite(En), axis=(1, 2))
-    if whole.any():
-        X = En[whole]
-        _, _, Vt = np.linalg.svd(X, full_matrices=False)  # (T', d, d)
-        xy = X @ np.swapaxes(Vt[:, :2, :], 1, 2)  # (T', p, 2): the two leading components
-        phases[whole] = np.arctan2(xy[..., 1], xy[..., 0])
-        _, coh[whole] = ring_frequency(phases[whole])
-        var[whole] = np.sum(xy**2, axis=(1, 2)) / np.sum(X**2, axis=(1, 2))
-    for t in np.flatnonzero(~whole):  # some dimension constant: the fit drops it, if two remain
-        if not np.all(np.isfinite(E[t])):
-            continue
-        try:
-            fit = ring_fit(E[t])
-        except InputError:  # fewer than two non-constant dimensions: no plane
-            continue
-        phases[t], coh[t], var[t] = fit.phases, fit.coherence, fit.variance_explained
-    return phases, coh, var
-
-
 def network_ring(result, *, max_steps: int = THEORY_MAX_STEPS, gtol: float = DEFAULT_GTOL) -> NetworkRing:
-    """Read a :class:`efftheory.models.toy.kernels.TrainResult` on unordered modular addition as a ring, and run
+    """Read a :class:`efftheory.models.base.TrainResult` on unordered modular addition as a ring, and run
     the circle theory from its initial embeddings on its training set (module docstring).
 
     Needs d >= 2 (a ring needs a plane) and finite initial embeddings with two non-constant

@@ -59,7 +59,7 @@ def plot_network_ring(result, ring):
     the end, accuracies against steps; the circle theory's phases at its start (E0's phases) and
     where its flow came to rest, and the network's circle RQI and ring coherence against steps.
 
-    ``result`` is a :class:`efftheory.models.toy.kernels.TrainResult`, ``ring`` its
+    ``result`` is a :class:`efftheory.models.base.TrainResult`, ``ring`` its
     :class:`efftheory.experiments.network_ring.NetworkRing`.
     """
     fig, ax = plotting.subplots(2, 3, figsize=(15.0, 9.0))

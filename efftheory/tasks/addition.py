@@ -61,6 +61,7 @@ class ModularAddition(Task):
 
     name: ClassVar[str] = "modadd"
     structural_nullity: ClassVar[int] = 1
+    theory: ClassVar[str] = "circle"
 
     p: int
     ordered: bool = False

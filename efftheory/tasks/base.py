@@ -95,6 +95,9 @@ class Task:
     #: the number of directions every zero of the linear parallelogram loss has, whatever the
     #: data (vectors that satisfy every parallelogram of the full table)
     structural_nullity: ClassVar[int] = 0
+    #: the name of the theory of this task's structure (:func:`efftheory.theories.theory_for`):
+    #: ``linear`` (additive embeddings), ``circle`` (a ring), ``group`` (matrix representations)
+    theory: ClassVar[str] = "linear"
 
     p: int
     ordered: bool

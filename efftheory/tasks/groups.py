@@ -35,6 +35,7 @@ class FiniteGroup(Task):
 
     name: ClassVar[str] = "group"
     structural_nullity: ClassVar[int] = 1
+    theory: ClassVar[str] = "group"
 
     table: tuple
     title: str = "finite group"

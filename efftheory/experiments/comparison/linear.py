@@ -43,6 +43,7 @@ from efftheory.theories.linear.dynamics import time_scale
 from efftheory.theories.linear.metrics import DEFAULT_DELTA, RQI_THRESHOLD, normalize, predicted_accuracy
 from efftheory.theories.linear.metrics import rqi as rqi_of
 from efftheory.models.toy.kernels import NetworkConfig, train_network
+from efftheory.models.toy.model import MODADD_CONFIG
 from efftheory.stats import bootstrap_interval, crossing, first_at_or_above, wilson_interval
 from efftheory.theories.linear.theory import linear_theory
 
@@ -499,12 +500,6 @@ def summarise(runs, p_unique: np.ndarray, n_samples: int | None = None,
 
 
 # ------------------------------------------------------------------ modular addition: rings
-
-#: Network settings for modular addition (``efftheory train|compare --task modadd``): 2-d
-#: embeddings (a ring needs a plane), the cross-entropy head and the comprehension learning rates;
-#: chosen by measurement (docs/theory.md §13).
-MODADD_CONFIG = NetworkConfig(loss="ce", dim=2, embed_lr=1e-2, decoder_lr=1e-4)
-
 
 @dataclass(frozen=True)
 class RingRun:

@@ -52,8 +52,10 @@ import numpy as np
 
 from efftheory.errors import InputError, require
 from efftheory.runtime.parallel import as_finished, local_pool
-from efftheory.models.phases import PHASES, phase_of
 from efftheory.experiments.sweep.shared_runs import shared_records
+from efftheory.models.base import CELL_KEYS, stored_as
+from efftheory.models.phases import PHASES, phase_of
+from efftheory.models.toy.cell import network_cell
 
 # axis name -> (human label, kind, lowest allowed value, lowest value included?)
 AXES = {
@@ -69,23 +71,6 @@ AXES = {
     "dropout": ("dropout rate (transformer)", float, 0.0, True),
 }
 
-#: the training kernel behind :func:`network_cell`'s records. Version 2 forwards all samples at
-#: every step and measures the crossings at every step, whatever ``eval_every``. Version 1 (no
-#: field in the manifest) forwarded all samples only on evaluated steps and the training rows
-#: alone on the others, so at ``eval_every`` > 1 its trajectories (and its step counts, multiples
-#: of eval_every) differ; at ``eval_every`` = 1 it did exactly what version 2 does.
-NETWORK_KERNEL = "efftheory.network/2"
-
-
-def _network_kernel(fixed: dict) -> str | None:
-    """The kernel field of a :func:`network_cell` sweep's manifest: None (no field) where
-    version 1 wrote the same records (``eval_every`` = 1, so its stores stay resumable),
-    :data:`NETWORK_KERNEL` otherwise (so a version-1 store is refused as a different sweep)."""
-    return None if fixed["eval_every"] == 1 else NETWORK_KERNEL
-
-
-# the keys every cell function returns (step counts are None when never reached)
-CELL_KEYS = ("t_train", "t_test", "t_rqi", "steps_run", "final_train_acc", "final_test_acc", "final_rqi")
 
 
 # ---------------------------------------------------------------- axes and grid
@@ -363,167 +348,8 @@ def _seed_ok(seed) -> bool:
 # ---------------------------------------------------------------- cell functions
 
 
-def _stored_as(name: str):
-    """Give a cell function the manifest name ``efftheory.sweep:NAME`` (see :func:`cell_name`)."""
 
-    def mark(cell_fn):
-        cell_fn.stored_name = f"efftheory.sweep:{name}"
-        return cell_fn
-
-    return mark
-
-
-@_stored_as("network_cell")
-def network_cell(settings: dict, fixed: dict) -> dict:
-    """Train the toy network (docs/theory.md §9) at one grid cell; return the :data:`CELL_KEYS` and its phase.
-
-    The split is ``make_task(task, p).split(n_train|frac, split_seed)`` (task ``fixed["task"]``,
-    default ``"add"``); the network config is
-    ``replace(NetworkConfig(**fixed["network"], seed=seed), **settings)`` (``frac`` goes to the
-    split instead). With ``early_stop`` the run ends once train and test accuracy have both
-    reached 0.9. The phase is the network run's own (see :mod:`efftheory.models.phases`).
-
-    The cheap path: t_train, t_test and t_rqi are exact first steps (train_network tracks the
-    crossings at every step) and only step 0 and the last step are recorded, so the RQI is
-    computed only until it crosses and nothing else is stored per step. The records equal those
-    of the plain loop (every step recorded) up to where early stopping ends the run.
-    """
-    from efftheory.models.toy.kernels import train_network
-
-    split, config = _network_run(settings, fixed)
-    result = train_network(
-        split,
-        config,
-        steps=fixed["steps"],
-        eval_every=fixed["steps"],  # only the last record is kept; crossings are exact anyway
-        delta=fixed["delta"],
-        gap=fixed["gap"],
-        stop_at_test=fixed["early_stop"],
-    )
-    return {
-        "t_train": result.steps_to_train,
-        "t_test": result.steps_to_test,
-        "t_rqi": result.steps_to_rqi,
-        "steps_run": int(result.steps_run),
-        "final_train_acc": float(result.train_acc[-1]),
-        "final_test_acc": float(result.test_acc[-1]),
-        "final_rqi": float(result.rqi[-1]),
-        "phase": result.phase,
-    }
-
-
-def _network_run(settings: dict, fixed: dict):
-    """``(split, config)`` of one :func:`network_cell` run: what it trains on and with what."""
-    from efftheory.models.toy.kernels import NetworkConfig
-    from efftheory.tasks import make_task
-
-    task = make_task(fixed.get("task", "add"), fixed["p"])
-    frac = settings.get("frac", fixed.get("frac"))
-    split_seed = fixed.get("split_seed", fixed["seed"])
-    if frac is not None:
-        split = task.split(frac=frac, seed=split_seed)
-    else:
-        split = task.split(n_train=fixed["n_train"], seed=split_seed)
-    overrides = {k: v for k, v in settings.items() if k != "frac"}
-    config = dataclasses.replace(NetworkConfig(**fixed["network"], seed=fixed["seed"]), **overrides)
-    return split, config
-
-
-def _network_identity(settings: dict, fixed: dict) -> dict:
-    """Everything a :func:`network_cell` record depends on, resolved: the task, the training
-    and test indices in the order the kernel sees them, every field of the network config (seed
-    included), the budget, the RQI threshold, the phase gap, early stopping and ``eval_every``
-    (kept although version 2 of the kernel ignores it, because version 1 did not). Two runs
-    with the same identity have the same record (:mod:`efftheory.experiments.sweep.shared_runs`)."""
-    split, config = _network_run(settings, fixed)
-    return {
-        "task": fixed.get("task", "add"), "p": int(fixed["p"]),
-        "train": split.train.tolist(), "test": split.test.tolist(),
-        "network": dataclasses.asdict(config),
-        "steps": int(fixed["steps"]), "delta": float(fixed["delta"]), "gap": float(fixed["gap"]),
-        "early_stop": bool(fixed["early_stop"]), "eval_every": int(fixed["eval_every"]),
-    }
-
-
-def _check_network_cell(grid: Grid, fixed: dict) -> None:
-    """Build every cell's NetworkConfig here, so bad settings fail before any worker starts."""
-    from efftheory.models.toy.kernels import NetworkConfig
-
-    names = {f.name for f in dataclasses.fields(NetworkConfig)}
-    for axis in (grid.x, grid.y):
-        require(axis.name == "frac" or axis.name in names, f"the toy network has no setting {axis.name!r}")
-    try:
-        base = NetworkConfig(**fixed["network"], seed=fixed["seed"])
-    except TypeError:
-        bad = sorted(set(fixed["network"]) - names)
-        raise InputError(f"unknown network setting {bad[0] if bad else fixed['network']!r}") from None
-    for _, _, settings in grid.cells():
-        dataclasses.replace(base, **{k: v for k, v in settings.items() if k != "frac"})
-
-
-network_cell.check = _check_network_cell
-#: recorded in the manifest: records of another version of the training kernel are not resumed
-network_cell.kernel = _network_kernel
-#: the resolved run behind a record, so that another sweep holding the same run can take it
-network_cell.identity = _network_identity
-
-
-@_stored_as("transformer_cell")
-def transformer_cell(settings: dict, fixed: dict) -> dict:
-    """Train the paper's transformer (docs/theory.md §15) at one grid cell; the :data:`CELL_KEYS`
-    and its phase, like :func:`network_cell`.
-
-    The split is ``ModularAddition(p, ordered=True).split(n_train|frac, split_seed)`` (the
-    transformer reads ordered pairs); the config is ``replace(TransformerConfig(**fixed["network"],
-    seed=seed), **settings)``. Accuracies are evaluated every ``eval_every`` steps (step counts
-    are multiples of it); with ``early_stop`` the run ends once train and test accuracy have both
-    reached 0.99 (after both crossed 0.9, so the phase is decided). ``final_rqi`` is the circle
-    RQI of the ring fitted to the token embeddings.
-    """
-    from efftheory.tasks import ModularAddition
-    from efftheory.models.transformer.kernels import TransformerConfig, train_transformer
-
-    task = ModularAddition(fixed["p"], ordered=True)
-    frac = settings.get("frac", fixed.get("frac"))
-    split_seed = fixed.get("split_seed", fixed["seed"])
-    split = (task.split(frac=frac, seed=split_seed) if frac is not None
-             else task.split(n_train=fixed["n_train"], seed=split_seed))
-    overrides = {k: v for k, v in settings.items() if k != "frac"}
-    config = dataclasses.replace(TransformerConfig(**fixed["network"], seed=fixed["seed"]), **overrides)
-    result = train_transformer(split, config, fixed["steps"], eval_every=fixed["eval_every"], gap=fixed["gap"],
-                               stop_at_full=fixed["early_stop"])
-    return {
-        "t_train": result.steps_to_train,
-        "t_test": result.steps_to_test,
-        "t_rqi": result.steps_to_rqi,
-        "steps_run": int(result.steps_run),
-        "final_train_acc": float(result.train_acc[-1]),
-        "final_test_acc": float(result.test_acc[-1]),
-        "final_rqi": float(result.rqi[-1]),
-        "phase": result.phase,
-    }
-
-
-def _check_transformer_cell(grid: Grid, fixed: dict) -> None:
-    """Refuse axes and settings the transformer does not have before any worker starts."""
-    from efftheory.models.transformer.kernels import TransformerConfig
-
-    names = {f.name for f in dataclasses.fields(TransformerConfig)}
-    for axis in (grid.x, grid.y):
-        require(axis.name == "frac" or axis.name in names,
-                f"the transformer has no setting {axis.name!r} (axes: frac, {', '.join(sorted(names & set(AXES)))})")
-    bad = sorted(set(fixed["network"]) - names)
-    require(not bad, f"unknown transformer setting {bad[0] if bad else ''!r}")
-    require(fixed.get("task", "add") == "modadd", "the transformer is trained on modular addition (--task modadd)")
-    base = TransformerConfig(**fixed["network"], seed=fixed["seed"])
-    for _, _, settings in grid.cells():
-        dataclasses.replace(base, **{k: v for k, v in settings.items() if k != "frac"})
-
-
-transformer_cell.check = _check_transformer_cell
-
-
-@_stored_as("synthetic_cell")
+@stored_as("synthetic_cell")
 def synthetic_cell(settings: dict, fixed: dict) -> dict:
     """A cheap, deterministic stand-in for :func:`network_cell` (same keys; not physics).
 

@@ -45,7 +45,7 @@ from __future__ import annotations
 import math
 import numbers
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
@@ -53,6 +53,7 @@ from numba import njit
 from efftheory.errors import require
 from efftheory.theories.linear.metrics import (DEFAULT_DELTA, MATRIX_THRESHOLD, RQI_THRESHOLD, holding_into, implied_arrays, implied_count,
                                threshold)
+from efftheory.models.base import TrainResult
 from efftheory.models.phases import ACC_THRESHOLD, DEFAULT_GAP, phase_of
 from efftheory.tasks import Split
 from efftheory.runtime.threads import one_blas_thread
@@ -572,65 +573,6 @@ def _train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf
 
 
 # ------------------------------------------------------------------ training
-
-
-@dataclass(frozen=True)
-class TrainResult:
-    """One training run. T = number of recorded steps.
-
-    Attributes:
-        config: the :class:`NetworkConfig`.
-        split: the training split.
-        steps: (T,) int64 recorded steps (parameters after that many updates).
-        train_loss, test_loss: (T,) mean loss over training / test samples (NaN without a test set);
-            the head's loss only (an ``embed_l1`` penalty is not included).
-        train_acc, test_acc: (T,) accuracies in [0, 1] (test NaN without a test set).
-        rqi: (T,) representation quality index of the embeddings (docs/theory.md §7; for the
-            matrix model the matrix RQI of :func:`efftheory.theories.linear.metrics.matrix_rqi`).
-        predicted_test_acc: (T,) predicted test accuracy Âcc from the embeddings.
-        embeddings: (T, p, d) float64 normalised embeddings at each recorded step (matrix model:
-            the matrices divided by their global RMS, row-major, d = k²).
-        E0, E_final: (p, d) raw embeddings at step 0 and at the last step run.
-        steps_to_train, steps_to_test, steps_to_rqi: first step with train / test accuracy
-            >= 0.9 or RQI >= 0.95 (checked at every step, recorded or not), None if never.
-        phase: the phase (docs/theory.md §10) from steps_to_train, steps_to_test and ``gap``;
-            "diverged" when the run stopped on a non-finite loss or parameter. Without a test
-            set (all samples in training) test accuracy is NaN, steps_to_test None and the rule
-            then says memorization (or confusion): nothing can be seen to generalise.
-        steps_run: updates applied (smaller than requested when stopped at test or diverged).
-        diverged: whether the run stopped because the loss or a parameter became non-finite
-            (its last record is that step).
-        seconds: wall time of the run.
-    """
-
-    config: NetworkConfig
-    steps: np.ndarray
-    train_loss: np.ndarray
-    test_loss: np.ndarray
-    train_acc: np.ndarray
-    test_acc: np.ndarray
-    rqi: np.ndarray
-    predicted_test_acc: np.ndarray
-    embeddings: np.ndarray
-    E0: np.ndarray
-    E_final: np.ndarray
-    steps_to_train: int | None
-    steps_to_test: int | None
-    steps_to_rqi: int | None
-    phase: str
-    steps_run: int
-    seconds: float
-    split: Split | None = field(default=None, repr=False)
-    gap: float = DEFAULT_GAP
-    diverged: bool = False
-
-    @property
-    def final_full_acc(self) -> float:
-        """Accuracy over the whole table D0 at the last recorded step."""
-        s = self.split
-        n_test = s.task.n_samples - s.n_train
-        test = 0.0 if n_test == 0 else self.test_acc[-1] * n_test
-        return float((self.train_acc[-1] * s.n_train + test) / s.task.n_samples)
 
 
 class _Problem:

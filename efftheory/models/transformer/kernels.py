@@ -57,7 +57,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
@@ -67,6 +67,7 @@ from efftheory.models.dropout import base_key, keep_factor, step_key
 from efftheory.errors import require
 from efftheory.theories.linear.metrics import normalize
 from efftheory.models.toy.kernels import DIVERGED, RAN, _adamw, _check_float, _check_int, _divergence_limit, _head, _representable
+from efftheory.models.base import TrainResult
 from efftheory.models.phases import ACC_THRESHOLD, DEFAULT_GAP, phase_of
 from efftheory.stats import first_at_or_above, step_or_none
 from efftheory.tasks import ModularAddition, Split
@@ -815,65 +816,32 @@ def adamw_update(theta, grad, m, v, step: int, layout: Layout, config: Transform
 # ------------------------------------------------------------------ training
 
 
-@dataclass(frozen=True)
-class TransformerResult:
-    """One training run of the transformer; the fields of :class:`efftheory.models.toy.kernels.TrainResult`
+@dataclass(frozen=True, kw_only=True)
+class TransformerResult(TrainResult):
+    """One training run of the transformer: the fields of :class:`efftheory.models.base.TrainResult`
     plus the ring read off the embeddings. T = number of evaluated steps.
 
-    Attributes:
+    Attributes (beyond TrainResult's, which read for the transformer as follows):
         config: the :class:`TransformerConfig`.
-        steps: (T,) int64 evaluated steps (parameters after that many updates).
         train_loss, test_loss: (T,) mean cross-entropy over training / test samples.
-        train_acc, test_acc: (T,) accuracies (test NaN without a test set).
         rqi: (T,) circle RQI (docs/theory.md §13) of the phases of the ring fitted to E.
         predicted_test_acc: (T,) NaN: the additive predicted accuracy of §7 has no meaning for a
             ring (kept so that code written for the toy's results reads this one).
         embeddings: (T, p, d) float64 normalised embeddings (per dimension, as the toy's).
+        steps_to_train, steps_to_test, steps_to_rqi: first *evaluated* step reaching the level.
         raw_embeddings: (T, p, d) float64 embeddings E as trained.
         ring_frequency, ring_coherence, ring_variance: (T,) the :func:`efftheory.theories.circle.flow.ring_fit`
             (PCA plane) of E at each evaluated step: signed frequency, coherence, variance share.
-        E0, E_final: (p, d) embeddings at step 0 and at the last step run.
         theta_final: (n_params,) all parameters at the last step run (layout :class:`Layout`).
-        steps_to_train, steps_to_test: first evaluated step with train / test accuracy >= 0.9.
-        steps_to_test_99: first evaluated step with test accuracy >= 0.99.
-        steps_to_rqi: first evaluated step with circle RQI >= 0.95 (None if never, each).
-        phase: from steps_to_train, steps_to_test and ``gap`` (docs/theory.md §10), or "diverged".
-        steps_run, seconds, split, gap, diverged: as for the toy.
+        steps_to_test_99: first evaluated step with test accuracy >= 0.99 (None if never).
     """
 
-    config: TransformerConfig
-    steps: np.ndarray
-    train_loss: np.ndarray
-    test_loss: np.ndarray
-    train_acc: np.ndarray
-    test_acc: np.ndarray
-    rqi: np.ndarray
-    predicted_test_acc: np.ndarray
-    embeddings: np.ndarray
     raw_embeddings: np.ndarray
     ring_frequency: np.ndarray
     ring_coherence: np.ndarray
     ring_variance: np.ndarray
-    E0: np.ndarray
-    E_final: np.ndarray
     theta_final: np.ndarray
-    steps_to_train: int | None
-    steps_to_test: int | None
     steps_to_test_99: int | None
-    steps_to_rqi: int | None
-    phase: str
-    steps_run: int
-    seconds: float
-    split: Split | None = field(default=None, repr=False)
-    gap: float = DEFAULT_GAP
-    diverged: bool = False
-
-    @property
-    def final_full_acc(self) -> float:
-        """Accuracy over the whole table at the last evaluated step."""
-        s = self.split
-        test = 0.0 if s.n_test == 0 else self.test_acc[-1] * s.n_test
-        return float((self.train_acc[-1] * s.n_train + test) / s.task.n_samples)
 
 
 def standardise_tokens(E: np.ndarray) -> np.ndarray:

@@ -1,0 +1,57 @@
+"""The matrix theory of a finite group as a :class:`~efftheory.theories.base.Theory`
+(registered as ``group``)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from efftheory.theories.base import Score, Structure, Theory, register_theory
+from efftheory.theories.group.flow import DEFAULT_K, DEFAULT_MAX_STEPS, group_quads, simulate_group
+from efftheory.theories.linear.metrics import matrix_predicted_accuracy, matrix_rqi
+from efftheory.theories.linear.theory import reachable_test_accuracy
+
+
+class Group(Theory):
+    """One rotation M_a in SO(k) per element with M_a M_b = M_c M_d for every pair of samples of
+    equal product: a representation of the group (docs/theory.md §14)."""
+
+    name = "group"
+    metric = "matrix RQI"
+
+    def structure(self, split) -> Structure:
+        """The equal-product pairs the training set holds, and the reachable test accuracy (the
+        share of test samples whose label and symbols occur in training: with the group's own
+        matrices every such sample is implied). The constraints are bilinear, so there is no
+        linear count of free directions or rate: None."""
+        ideal = reachable_test_accuracy(split)
+        return Structure(theory=self.name, n_constraints=int(group_quads(split.task, split.train).shape[0]), dof=None,
+                         rate=None, ideal_test_accuracy=None if math.isnan(ideal) else ideal, unique=None)
+
+    def score(self, embeddings, split) -> Score:
+        """Matrix RQI and predicted test accuracy of ``embeddings`` (..., p, k, k), or
+        (..., p, k²) flattened row-major (the toy's matrix model)."""
+        M = np.asarray(embeddings, dtype=np.float64)
+        matrices = M.ndim >= 3 and M.shape[-3] == split.p and M.shape[-1] == M.shape[-2]
+        if not matrices:  # (..., p, k²), flattened row-major
+            k = math.isqrt(M.shape[-1])
+            M = M.reshape(*M.shape[:-1], k, k)
+        value = np.asarray(matrix_rqi(M, split.task), dtype=np.float64)
+        test, _ = matrix_predicted_accuracy(M, split)
+        return Score(self.metric, value, np.asarray(test, dtype=np.float64))
+
+    def simulate(self, split, *, trials: int = 8, seed: int = 0, steps=None, n_times: int = 60, progress=None,
+                 **options):
+        """:func:`~efftheory.theories.group.flow.simulate_group`: Riemannian descent from
+        Haar-random rotations for at most ``steps`` accepted steps (default 20000);
+        ``options``: k (default 3), gtol."""
+        options.setdefault("k", DEFAULT_K)
+        sim = simulate_group(split, trials=trials, seed=seed, max_steps=steps or DEFAULT_MAX_STEPS, n_record=n_times,
+                             **options)
+        if progress is not None:
+            progress(1)
+        return sim
+
+
+GROUP = register_theory(Group())
