@@ -1,6 +1,7 @@
 """Where numba keeps the kernels it compiles (``@njit(cache=True)``), wherever efftheory lives.
 
-Numba caches beside the source (``efftheory/__pycache__``) when it can write there. When it
+Numba caches beside the source (the ``__pycache__`` of each kernel's sub-package, with the
+sources' fingerprint in ``efftheory/__pycache__``) when it can write to all of them. When it
 cannot (a system-wide or read-only install), :func:`configure` points ``NUMBA_CACHE_DIR`` to a
 per-user directory, ``$XDG_CACHE_HOME/efftheory/numba`` or ``~/.cache/efftheory/numba``; when
 that is not writable either, numba compiles without caching (every process compiles again) and
@@ -58,12 +59,19 @@ def choose(environ=os.environ, package_dir: Path = PACKAGE_DIR) -> tuple[str, Pa
     """Where numba should cache: ("user-set", None), ("in-tree", None), ("per-user", dir) or ("none", None)."""
     if environ.get(ENV):
         return "user-set", None
-    if writable_dir(package_dir / "__pycache__"):
+    if all(writable_dir(d / "__pycache__") for d in (package_dir, *kernel_dirs(package_dir))):
         return "in-tree", None
     per_user = user_cache_dir(environ)
     if writable_dir(per_user):
         return "per-user", per_user
     return "none", None
+
+
+def kernel_dirs(package_dir: Path = PACKAGE_DIR) -> list[Path]:
+    """The directories of the package that hold a module using numba: numba caches a kernel in
+    the ``__pycache__`` beside its module, so an in-tree cache needs every one of them writable
+    (and the package's own, which holds the sources' fingerprint)."""
+    return sorted({path.parent for path in package_dir.rglob("*.py") if b"numba" in path.read_bytes()})
 
 
 def sources_fingerprint(package_dir: Path = PACKAGE_DIR) -> str:
@@ -135,20 +143,18 @@ def _reload_numba_config() -> None:
 
 
 def _compile_without_cache() -> None:
-    """Make ``cache=True`` fall back to no cache where numba finds no writable cache location
-    (it would otherwise raise RuntimeError when the module defining the kernel is imported)."""
+    """Make ``cache=True`` compile without a cache: where no cache location is writable as a
+    whole (:func:`choose`), no kernel is cached, not even one whose own ``__pycache__`` happens to
+    take files (numba would otherwise raise RuntimeError for the others when their module is
+    imported, and write a partial cache for the rest)."""
     from numba.core.caching import NullCache
     from numba.core.dispatcher import Dispatcher
 
     if getattr(Dispatcher.enable_caching, "_efftheory_fallback", False):
         return
-    original = Dispatcher.enable_caching
 
     def enable_caching(self):
-        try:
-            original(self)
-        except RuntimeError:  # "cannot cache function ...: no locator available"
-            self._cache = NullCache()
+        self._cache = NullCache()
 
     enable_caching._efftheory_fallback = True
     Dispatcher.enable_caching = enable_caching
