@@ -26,3 +26,9 @@ def positive_number(value, name: str) -> float:
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
     require(ok and math.isfinite(float(value)) and float(value) > 0, f"{name} must be a positive number, got {value!r}")
     return float(value)
+
+
+class WriteError(InputError):
+    """A file could not be written whole (a full disk, an I/O error); nothing half-written was
+    left and what was there before is kept. The command line reports it like bad input: one
+    line on stderr, exit status 2."""

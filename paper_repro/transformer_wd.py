@@ -90,7 +90,8 @@ def sweep(spec: dict, directory: Path) -> list[dict]:
                 for i, wd in enumerate(spec["wds"]) for j, rate in enumerate(_dropouts(spec)) for s in spec["seeds"]}
     manifest = {"what": "transformer decoder weight decay sweep", "spec": spec, "record": "transformer_wd v2"}
     records = []
-    with ResultStore.open(directory, manifest, expected, spec["steps"]) as store:
+    extra = ("t_test_99", "ring_frequency", "diverged", "config")  # the fields run_one adds
+    with ResultStore.open(directory, manifest, expected, spec["steps"], extra=extra) as store:
         for (i, j, s), want in expected.items():
             rec = store.finished.get((i, j, s))
             if rec is None:

@@ -231,6 +231,18 @@ def check_output_path(path: str | os.PathLike | None, option: str, figure: bool 
     return check_writable_file(path, option)
 
 
+def check_distinct_outputs(outputs: dict) -> None:
+    """Refuse two output options (``{"--plot": path, "--save": path}``, None for an option not
+    given) that name one file: the second write would replace the first."""
+    from efftheory.runtime.files import same_file
+
+    given = [(option, path) for option, path in outputs.items() if path is not None]
+    for k, (first, a) in enumerate(given):
+        for second, b in given[k + 1:]:
+            if same_file(a, b):
+                raise InputError(f"{first} and {second} name the same file {str(b)!r}; give each its own file")
+
+
 @contextmanager
 def writing(path: str | os.PathLike, option: str):
     """Turn a failure to write ``path`` (full disk, directory gone) into a one-line InputError."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from efftheory.cli._common import check_output_path, positive_int, save_arrays, save_figure
+from efftheory.cli._common import check_distinct_outputs, check_output_path, positive_int, save_arrays, save_figure
 from efftheory.cli._wording import plural, steps as steps_text
 from efftheory.errors import InputError
 
@@ -108,6 +108,7 @@ def run(args, ui):
 
     plot_path = check_output_path(args.plot, "--plot")
     save_path = check_output_path(args.save, "--save")
+    check_distinct_outputs({"--plot": args.plot, "--save": args.save})
     if args.task != "modadd":
         raise InputError(f"--model transformer learns addition mod p: give --task modadd (got --task {args.task})")
     check_p(args.p)

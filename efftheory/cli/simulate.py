@@ -27,6 +27,7 @@ from efftheory.cli._common import (
     P_HELP,
     check_p,
     add_task_arguments,
+    check_distinct_outputs,
     check_output_path,
     fraction,
     integer,
@@ -112,6 +113,7 @@ def run(args, ui):
     task, n_train = _validate(args)
     plot_path = check_output_path(args.plot, "--plot")
     save_path = check_output_path(args.save, "--save")
+    check_distinct_outputs({"--plot": args.plot, "--save": args.save})
     start = time.perf_counter()
     if task.name == "modadd":
         return _run_ring(args, ui, task, n_train, plot_path, save_path, start)

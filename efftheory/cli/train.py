@@ -12,6 +12,7 @@ import numpy as np
 from efftheory.cli._common import (
     P_HELP,
     check_p,
+    check_distinct_outputs,
     check_output_path,
     fraction,
     integer,
@@ -111,6 +112,7 @@ def run(args, ui):
 
     plot_path = check_output_path(args.plot, "--plot")
     save_path = check_output_path(args.save, "--save")
+    check_distinct_outputs({"--plot": args.plot, "--save": args.save})
     check_p(args.p)
     if getattr(args, "task", "add") == "modadd":
         return _run_modadd(args, ui, plot_path, save_path)

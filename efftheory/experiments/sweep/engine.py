@@ -643,7 +643,7 @@ def run_sweep(
     runs = runs_of(grid, settings)
     expected = {(ix, iy, seed): {"settings": cs, "split_seed": settings.split_seed(seed)} for ix, iy, seed, cs in runs}
     manifest = manifest_for(grid, settings, cell_fn)
-    with ResultStore.open(out, manifest, expected, settings.steps, wait=wait) as store:
+    with ResultStore.open(out, manifest, expected, settings.steps, wait=wait, gap=settings.gap) as store:
         done = store.finished
         pending = [r for r in runs if r[:3] not in done] if compute else []
         shared = {key: store.append(rec) for key, rec in
