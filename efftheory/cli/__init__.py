@@ -6,7 +6,9 @@ the parser, dispatches, prints, and turns bad input into one line on stderr and 
 
 from __future__ import annotations
 
+import errno
 import importlib
+import os
 import sys
 
 from efftheory import __version__
@@ -55,9 +57,32 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write(f"efftheory {args.command}: interrupted\n")
         return 130
+    return _print(args.command, (dumps(result) if args.json else text.rstrip("\n")) + "\n")
+
+
+def _print(command: str, text: str) -> int:
+    """Write the result on stdout: 0, or 2 with one line on stderr if stdout is closed or
+    cannot take it (a full device); a reader that went away (a closed pipe) is not an error."""
     try:
-        sys.stdout.write((dumps(result) if args.json else text.rstrip("\n")) + "\n")
+        if sys.stdout is None:  # started with stdout closed (>&-)
+            raise OSError(errno.EBADF, "standard output is closed")
+        sys.stdout.write(text)
         sys.stdout.flush()
     except BrokenPipeError:
-        pass
+        _discard_stdout()
+    except OSError as err:
+        sys.stderr.write(f"efftheory {command}: error: could not write the result to standard output "
+                         f"({err.strerror or err})\n")
+        _discard_stdout()
+        return 2
     return 0
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so that the flush at exit does not fail a second time."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.close(devnull)
+    except OSError:
+        pass

@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 
-from efftheory.cli._common import P_HELP, check_p, check_output_path, fraction, nonnegative_float, nonnegative_int, positive_int
+from efftheory.cli._common import (P_HELP, check_p, check_output_path, fraction, nonnegative_float, nonnegative_int,
+                                   positive_float, positive_int)
 from efftheory.errors import InputError, require
 from efftheory.models.phases import PHASES
 from efftheory.experiments.sweep.engine import AXES, PRESETS
@@ -42,32 +44,43 @@ def _letter(phase: str | None, unanimous: bool = True) -> str:
 
 
 def _seeds(text: str) -> tuple[int, ...]:
-    """``"K"`` -> seeds 0..K-1; ``"0,3,7"`` -> those seeds (distinct, non-negative)."""
+    """``"K"`` -> seeds 0..K-1; ``"0,3,7"`` -> those seeds (distinct, non-negative). Whole
+    numbers may be written as every integer option takes them (``1e2`` is 100)."""
+    from efftheory.cli._common import _whole
+    from efftheory.experiments.sweep.engine import MAX_RUNS
+
     parts = [part.strip() for part in text.split(",")]
-    try:
-        values = [int(part) for part in parts if part]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a count K or a list of seeds like 0,3,7") from None
+    values = [_whole(part) for part in parts if part]
+    if not all(isinstance(v, int) for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count K or a list of seeds like 0,3,7")
     if not values or any(v < 0 for v in values):
         raise argparse.ArgumentTypeError(f"{text!r} is not a count K >= 1 or a list of non-negative seeds")
     if "," not in text:
         if values[0] < 1:
             raise argparse.ArgumentTypeError(f"{text!r}: the number of seeds must be >= 1")
+        if values[0] > MAX_RUNS:
+            raise argparse.ArgumentTypeError(f"{text!r} seeds is above the most a sweep may run ({MAX_RUNS} runs)")
         return tuple(range(values[0]))
     if len(set(values)) != len(values):
         raise argparse.ArgumentTypeError(f"{text!r} repeats a seed")
     return tuple(values)
 
 
+#: the largest step budget per cell: 1e11 steps of the toy network (about 1e4 steps/s on one
+#: core) would take some 100 days
+MAX_STEPS = 10**11
+
+
 def _steps(text: str) -> int:
-    """A positive whole number of steps; accepts ``10000`` or ``1e4``."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number") from None
-    if not (value >= 1 and value == int(value) and value < 1e12):
+    """A positive whole number of steps up to :data:`MAX_STEPS`; accepts ``10000`` or ``1e4``."""
+    from efftheory.cli._common import _whole
+
+    value = _whole(text)
+    if not (isinstance(value, int) and value >= 1):
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
-    return int(value)
+    if value > MAX_STEPS:
+        raise argparse.ArgumentTypeError(f"{text!r} is above the largest budget, {MAX_STEPS:.0e} steps per cell")
+    return value
 
 
 def _default_jobs() -> int:
@@ -111,7 +124,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="result directory of another sweep: runs it holds (the same resolved run) are copied, "
                              "not computed again (repeatable)")
     parser.add_argument("--jobs", type=positive_int, default=_default_jobs(), help="local worker processes (default: all cores)")
-    parser.add_argument("--dask", metavar="ADDRESS", help="run cells on this Dask scheduler instead (needs efftheory[cluster])")
+    parser.add_argument("--dask", metavar="ADDRESS",
+                        help="run cells on this Dask scheduler instead, tcp://HOST:PORT (needs efftheory[cluster]); "
+                             "the scheduler must be trusted: tasks and results travel pickled")
+    parser.add_argument("--dask-timeout", type=positive_float, default=DASK_TIMEOUT, metavar="SECONDS",
+                        help=f"give up on a --dask scheduler that has not answered within this (default {DASK_TIMEOUT:g} s)")
     parser.add_argument("--plot", metavar="PNG", help="write the phase diagram here")
     parser.add_argument("--annotate-gap", action="store_true", help="write t_test - t_train in each plotted cell")
     parser.add_argument("--eval-every", type=positive_int, default=1,
@@ -137,24 +154,80 @@ def _resolve(args):
     return x, xr, y, yr, args.loss or loss
 
 
+#: seconds a --dask scheduler has to answer before the command gives up (--dask-timeout)
+DASK_TIMEOUT = 20.0
+
+# tcp://HOST:PORT or HOST:PORT, HOST a name, an IPv4 address or a bracketed IPv6 address
+_DASK_ADDRESS = re.compile(r"^(tcp://)?([A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]):(\d{1,5})$")
+
+
+def _dask_address(text: str) -> str:
+    """``text`` as ``tcp://HOST:PORT``, or a one-line InputError: only plain TCP is supported
+    (tls:// needs certificates this command does not take, ucx:// an extra library)."""
+    match = _DASK_ADDRESS.match(text.strip())
+    if not match or not 1 <= int(match.group(3)) <= 65535:
+        raise InputError(f"--dask {text!r} is not a scheduler address tcp://HOST:PORT "
+                         "(only plain TCP is supported)")
+    return "tcp://" + text.strip().removeprefix("tcp://")
+
+
+async def _scheduler_identity(address: str, timeout: float):
+    """What the server at ``address`` says it is, asked the way a Dask client asks."""
+    from distributed.comm import connect
+
+    comm = await connect(address, timeout=timeout)
+    try:
+        await comm.write({"op": "identity"})
+        return await comm.read()
+    finally:
+        comm.abort()
+
+
+def _check_scheduler(address: str, timeout: float) -> None:
+    """Refuse, within ``timeout`` seconds in all, a server that does not answer as a Dask
+    scheduler: one that never answers, answers slowly, or answers another protocol (whose
+    bytes may read as a frame of exabytes, or not parse at all)."""
+    import asyncio
+
+    try:
+        identity = asyncio.run(asyncio.wait_for(_scheduler_identity(address, timeout), timeout))
+    except (asyncio.TimeoutError, TimeoutError):
+        raise InputError(f"--dask {address!r}: no answer from a Dask scheduler within {timeout:g} s "
+                         "(--dask-timeout)") from None
+    except Exception as err:  # any failure to talk to it: refused, reset, garbage, a huge frame
+        reason = " ".join(str(err).split())[:120] or type(err).__name__
+        raise InputError(f"--dask {address!r}: cannot talk to a Dask scheduler there ({reason})") from None
+    if not (isinstance(identity, dict) and identity.get("type") == "Scheduler"):
+        raise InputError(f"--dask {address!r}: the server there does not answer as a Dask scheduler")
+
+
 def _executor(args):
-    """(executor or None, closer) for --dask; None means the local pool / sequential path."""
-    if not args.dask:
+    """(executor or None, closer) for --dask; None means the local pool / sequential path.
+
+    The scheduler is first asked who it is (:func:`_check_scheduler`), then connected to, both
+    within --dask-timeout; any failure is one line and exit 2. The scheduler must be trusted:
+    tasks and results travel between it and this process pickled, and unpickling runs code."""
+    if args.dask is None:
         return None, lambda: None
+    address = _dask_address(args.dask)
     try:
         from distributed import Client
     except ImportError:
         raise InputError("--dask needs dask[distributed] (pip install 'efftheory[cluster]')") from None
+    _check_scheduler(address, args.dask_timeout)
     try:
-        client = Client(args.dask, timeout=10)
-    except (OSError, TimeoutError, ValueError) as err:
-        raise InputError(f"--dask {args.dask!r}: cannot connect ({type(err).__name__})") from None
+        client = Client(address, timeout=args.dask_timeout)
+    except Exception as err:
+        reason = " ".join(str(err).split())[:120] or type(err).__name__
+        raise InputError(f"--dask {address!r}: cannot connect ({reason})") from None
     return client.get_executor(), client.close
 
 
 def run(args, ui):
+    import concurrent.futures as cf
+
     from efftheory.runtime.store import read_sweep
-    from efftheory.experiments.sweep.engine import Axis, Grid, SweepSettings, run_sweep, synthetic_cell
+    from efftheory.experiments.sweep.engine import Axis, Grid, SweepSettings, check_size, run_sweep, synthetic_cell
     from efftheory.models.toy.cell import network_cell
     from efftheory.models.transformer.cell import transformer_cell
 
@@ -206,11 +279,19 @@ def run(args, ui):
     fixed_split = "frac" not in (x, y)
     settings = _with_seeds(args, settings, fixed_split)
     ideal = _ideal_note(args, settings) if (cell_fn is network_cell and fixed_split) else {}
+    _check_out(args, plot)
+    check_size(grid, settings)  # before anything is allocated or any scheduler is asked
     executor, close = _executor(args)
     try:
         with ui.progress(grid.size * len(settings.network_seeds), "runs") as update:
             result = run_sweep(grid, settings, args.out, cell_fn=cell_fn, executor=executor, jobs=args.jobs,
                                progress=update, wait=args.wait, share_from=args.share_from)
+    except (OSError, TimeoutError, cf.CancelledError) as err:
+        if executor is None:
+            raise
+        reason = " ".join(str(err).split())[:120] or type(err).__name__
+        raise InputError(f"--dask {args.dask!r}: lost the scheduler during the sweep ({reason}); the finished "
+                         f"runs are stored in {args.out}: run the same command again to resume") from None
     finally:
         close()
     _mixed_arithmetic_note(args, result)
@@ -224,6 +305,18 @@ def run(args, ui):
     summary = {**_summary(args, result, plot), "ideal_test_accuracy_by_seed": by_seed,
                "ideal_test_accuracy": None if settings.vary_split else ideal.get(settings.seed)}
     return summary, _text(args, result, plot)
+
+
+def _check_out(args, plot) -> None:
+    """Refuse an empty --out (it would be the current directory) and a --plot that is one of
+    the store's own files."""
+    from efftheory.runtime.files import same_file
+    from efftheory.runtime.store import LOCK, MANIFEST, RESULTS
+
+    require(args.out != "", "--out is empty; give the result directory")
+    for name in (MANIFEST, RESULTS, LOCK):
+        if plot is not None and same_file(plot, os.path.join(args.out, name)):
+            raise InputError(f"--plot {str(plot)!r} is the sweep's own {name}; give the plot its own file")
 
 
 def _note(args, text: str) -> None:

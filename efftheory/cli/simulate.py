@@ -49,6 +49,8 @@ from efftheory.cli._wording import (
     steps,
 )
 
+#: the largest --k of the matrix theory (SO(k) for S3's 6 elements; a faithful one needs k >= 2)
+MAX_K = 64
 METHOD_NAMES = ("exact", "rk4", "euler", "adam", "rk4-projected", "euler-projected")
 N_SMALLEST = 6  # eigenvalues of Ĥ reported
 
@@ -77,7 +79,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--plot", metavar="PNG", help="draw embeddings, ℓ_eff, RQI and accuracy, and the spectrum")
     parser.add_argument("--save", metavar="NPZ", help="write train, times, E (first trial), rqi, loss, E0")
     parser.add_argument("--k", type=positive_int, default=None,
-                        help="--task s3 only: matrices in SO(k) (default 3)")
+                        help="--task s3 only: matrices in SO(k) (default 3, at most 64)")
     add_task_arguments(parser)
 
 
@@ -91,6 +93,9 @@ def _validate(args):
         raise InputError(f"--k applies to --task s3 only (the matrix theory), not to --task {args.task}")
     if args.k is not None and args.k < 2:
         raise InputError(f"--k must be at least 2 (SO(1) is a single point), got {args.k}")
+    if args.k is not None and args.k > MAX_K:
+        raise InputError(f"--k {args.k} is too large (max {MAX_K}: one start of one step takes about 4 s at k = 64 "
+                         "and 30 s at k = 128 here, growing as k^3)")
     if args.method not in METHOD_NAMES:
         raise InputError(f"--method {args.method!r} is unknown; choose one of {', '.join(METHOD_NAMES)}")
     if args.dt is not None and args.method in ("exact", "adam"):
@@ -397,10 +402,9 @@ def _run_group(args, ui, task, n_train, plot_path, save_path, start):
         raise InputError(f"the training set ({split.n_train} samples of {task.title}) holds no pair of samples with "
                          "equal products, so ℓ_grp is zero; use a larger --frac or --train-num")
     k = args.k or DEFAULT_K
-    with ui.progress(1, "matrix flow") as update:
+    with ui.progress(args.trials, "matrix flow (starts)") as update:
         sim = simulate_group(split, trials=args.trials, seed=args.seed, k=k, max_steps=args.steps or DEFAULT_MAX_STEPS,
-                             n_record=args.times)
-        update(1)
+                             n_record=args.times, progress=update)
     if plot_path is not None:
         from efftheory.plotting.group import plot_group_simulation
 

@@ -452,6 +452,9 @@ def default_horizon(H_hat, E0, lr: float, method: str = "rk4") -> float:
         t_max = min(t_max, FLOW_MAX_DEFAULT_STEPS * rk4_step)
     if method == "adam":
         t_max = float(math.ceil(min(max(t_max, ADAM_MIN_DEFAULT_STEPS), ADAM_MAX_DEFAULT_STEPS)))
+    # the saved times and the scans below them reach 1e-13 of the horizon: keep them normal floats
+    require(t_max >= 1e-290, f"lr = {lr!r} is too large: the default horizon, {t_max:.3g} steps, is too short "
+                             "to resolve in float64; use a smaller lr")
     return t_max
 
 

@@ -29,7 +29,7 @@ from functools import lru_cache
 import numpy as np
 from numba import njit, prange
 
-from efftheory.errors import require
+from efftheory.errors import positive_number, require
 from efftheory.tasks import Addition, Split, Task
 
 #: δ of the p-scaled tolerance δ_p (docs/theory.md §7).
@@ -41,8 +41,11 @@ MATRIX_THRESHOLD = 0.5
 
 
 def threshold(p: int, delta: float = DEFAULT_DELTA) -> float:
-    """δ_p = δ · 110 / (p (p + 1)): the residual tolerance scaled with the spacing 1/p."""
-    return delta * 110.0 / (p * (p + 1))
+    """δ_p = δ · 110 / (p (p + 1)): the residual tolerance scaled with the spacing 1/p.
+
+    ``delta`` must be a finite number > 0 (InputError otherwise): a negative or NaN tolerance
+    holds no parallelogram and would make every RQI 0 instead of an error."""
+    return positive_number(delta, "delta") * 110.0 / (p * (p + 1))
 
 
 # ------------------------------------------------------------------ kernels (one representation)
