@@ -163,7 +163,11 @@ _DASK_ADDRESS = re.compile(r"^(tcp://)?([A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]):(\d{
 
 def _dask_address(text: str) -> str:
     """``text`` as ``tcp://HOST:PORT``, or a one-line InputError: only plain TCP is supported
-    (tls:// needs certificates this command does not take, ucx:// an extra library)."""
+    (tls:// needs certificates this command does not take, ucx:// an extra library), besides
+    the ``inproc://`` address of a scheduler in this very process (a LocalCluster without
+    processes)."""
+    if text.startswith("inproc://"):
+        return text
     match = _DASK_ADDRESS.match(text.strip())
     if not match or not 1 <= int(match.group(3)) <= 65535:
         raise InputError(f"--dask {text!r} is not a scheduler address tcp://HOST:PORT "
@@ -214,7 +218,8 @@ def _executor(args):
         from distributed import Client
     except ImportError:
         raise InputError("--dask needs dask[distributed] (pip install 'efftheory[cluster]')") from None
-    _check_scheduler(address, args.dask_timeout)
+    if not address.startswith("inproc://"):  # nothing to ask of a scheduler in this process
+        _check_scheduler(address, args.dask_timeout)
     try:
         client = Client(address, timeout=args.dask_timeout)
     except Exception as err:
