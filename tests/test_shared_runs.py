@@ -138,4 +138,4 @@ def test_a_damaged_share_from_manifest_is_one_line(cli_error, source, tmp_path, 
     copy = _copy_with(source, tmp_path, manifest=data)
     cli_error("phase", "--x", "decoder_lr", "--x-range", "1e-3,1e-2", "--y", "decoder_wd", "--y-range", "0,1",
               "--steps", "150", "--seeds", "0,1", "--split-seed", "3", "--width", "8", "--jobs", "1",
-              "--out", tmp_path / "b", "--share-from", copy, needles=(repr(str(copy)),))
+              "--out", tmp_path / "b", "--share-from", copy, needles=(f"--share-from {str(copy)!r}",))

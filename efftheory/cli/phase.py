@@ -237,7 +237,7 @@ def run(args, ui):
     from efftheory.models.transformer.cell import transformer_cell
 
     for other in args.share_from:  # a directory that holds no sweep is refused before any work
-        read_sweep(other)
+        read_sweep(other, "--share-from")
     transformer = args.model == "transformer"
     if transformer:
         require(args.preset is None, "--preset is a toy-network panel; give --x/--y ranges with --model transformer")

@@ -187,21 +187,21 @@ def _open_regular(path: Path, flags: int, what: str = "--out") -> int:
     return fd
 
 
-def _read_regular(path: Path, limit: int) -> bytes | None:
+def _read_regular(path: Path, limit: int, what: str = "--out") -> bytes | None:
     """The bytes of the regular file ``path`` (None if it does not exist); InputError if it is
     not a regular file or longer than ``limit``."""
     if not (path.exists() or path.is_symlink()):
         return None
-    fd = _open_regular(path, os.O_RDONLY)
+    fd = _open_regular(path, os.O_RDONLY, what)
     try:
         with os.fdopen(fd, "rb", closefd=False) as fh:
             data = fh.read(limit + 1)
     except OSError as err:
-        raise InputError(f"--out {str(path.parent)!r}: cannot read {path.name} ({err.strerror})") from None
+        raise InputError(f"{what} {str(path.parent)!r}: cannot read {path.name} ({err.strerror})") from None
     finally:
         os.close(fd)
     if len(data) > limit:
-        raise InputError(f"--out {str(path.parent)!r}: {path.name} is larger than {limit} bytes; use another directory")
+        raise InputError(f"{what} {str(path.parent)!r}: {path.name} is larger than {limit} bytes; use another directory")
     return data
 
 
@@ -343,10 +343,10 @@ def _lock(path: Path, wait: bool) -> int:
     return fd
 
 
-def _read_manifest(path: Path) -> dict | None:
+def _read_manifest(path: Path, what: str = "--out") -> dict | None:
     """The manifest of directory ``path`` (None if there is none), parsed with bounds;
     InputError if it is not a regular file or not ``{"format": str, "sweep": dict, ...}``."""
-    data = _read_regular(path / MANIFEST, MAX_MANIFEST)
+    data = _read_regular(path / MANIFEST, MAX_MANIFEST, what)
     if data is None:
         return None
     try:
@@ -354,7 +354,7 @@ def _read_manifest(path: Path) -> dict | None:
     except (ValueError, RecursionError):
         stored = None
     if not (isinstance(stored, dict) and isinstance(stored.get("format"), str) and isinstance(stored.get("sweep"), dict)):
-        raise InputError(f"--out {str(path)!r} has an unreadable {MANIFEST}; use another directory")
+        raise InputError(f"{what} {str(path)!r} has an unreadable {MANIFEST}; use another directory")
     return stored
 
 
@@ -544,22 +544,20 @@ def _sweep_record_problem(rec: dict, sweep: dict) -> str | None:
     return value_problem(rec, fixed["steps"], fixed["gap"])
 
 
-def read_sweep(directory) -> tuple[dict, list[dict]]:
+def read_sweep(directory, what: str = "sweep directory") -> tuple[dict, list[dict]]:
     """``(manifest["sweep"], records)`` of the result directory of a phase sweep: the first valid
     line of every run it holds, by the checks :meth:`ResultStore.open` makes, with the grid,
-    seeds, budget and gap read from its manifest. InputError (one line) if the directory holds
-    no such manifest; damaged lines are left out."""
+    seeds, budget and gap read from its manifest. InputError (one line, starting with ``what``
+    and the path, e.g. "--share-from 'DIR'") if the directory holds no such manifest; damaged
+    lines are left out."""
     path = Path(directory)
-    try:
-        manifest = _read_manifest(path) if path.is_dir() else None
-    except InputError as err:
-        raise InputError(f"{str(path)!r} is not a usable sweep directory ({err})") from None
+    manifest = _read_manifest(path, what) if path.is_dir() else None
     if manifest is None:
-        raise InputError(f"{str(path)!r} is not a sweep directory (no readable {MANIFEST})")
+        raise InputError(f"{what} {str(path)!r} is not a sweep directory (no readable {MANIFEST})")
     sweep = manifest["sweep"]
     why = _sweep_problem(sweep)
     if why:
-        raise InputError(f"{str(path)!r}: its {MANIFEST} is damaged ({why}); it cannot be read")
+        raise InputError(f"{what} {str(path)!r}: its {MANIFEST} is damaged ({why}); it cannot be read")
     lines, _ = _complete_lines(path / RESULTS)
     dig, records, seen = digest(sweep), [], set()
     for rec in (parse_line(line) for line in lines if line is not None):
