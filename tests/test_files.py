@@ -79,7 +79,7 @@ def _special_files(tmp_path) -> dict:
 
 def test_devices_fifos_sockets_and_directories_are_never_replaced(tmp_path):
     from efftheory.errors import InputError
-    from efftheory.files import check_writable_file
+    from efftheory.runtime.files import check_writable_file
 
     made = _special_files(tmp_path)
     if os.geteuid() == 0:
@@ -114,7 +114,7 @@ def test_a_symlink_is_written_through_to_its_regular_file(tmp_path):
 def test_any_legal_name_can_be_written(tmp_path):
     import tempfile
 
-    from efftheory.files import TMP_PREFIX, check_writable_file
+    from efftheory.runtime.files import TMP_PREFIX, check_writable_file
 
     name = "a" * (os.pathconf(tmp_path, "PC_NAME_MAX") - 4) + ".npz"  # 255 bytes on Linux
     seen = []

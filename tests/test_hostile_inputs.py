@@ -95,11 +95,11 @@ def test_a_closed_port_is_one_line(cli_error, tmp_path):
 
 def test_a_real_tcp_scheduler_answers_the_identity_check():
     distributed = pytest.importorskip("distributed")
-    from efftheory.cli.phase import _check_scheduler
+    from efftheory.runtime.parallel import check_scheduler
 
     with distributed.LocalCluster(n_workers=0, processes=False, protocol="tcp", dashboard_address=None) as cluster:
         assert cluster.scheduler_address.startswith("tcp://")
-        _check_scheduler(cluster.scheduler_address, 10.0)  # raises InputError unless it answers as a scheduler
+        check_scheduler(cluster.scheduler_address, 10.0)  # raises InputError unless it answers as a scheduler
 
 
 def test_the_docs_say_a_scheduler_must_be_trusted():
@@ -117,7 +117,7 @@ def test_a_huge_grid_is_refused_at_once(tmp_path):
                    "--y", "frac", "--y-range", "0.5:0.9:3", "--out", tmp_path / "xr", timeout=60)
     assert_one_line_error(proc, "embed_lr", "100000000", "100000 runs")
     assert time.monotonic() - start < 30 and not (tmp_path / "xr").exists()
-    from efftheory.sweep import MAX_RUNS, Axis, Grid, SweepSettings, check_size
+    from efftheory.experiments.sweep.engine import MAX_RUNS, Axis, Grid, SweepSettings, check_size
 
     with pytest.raises(InputError, match="cells"):
         Grid(Axis.parse("embed_lr", "1e-4:1e-2:1000:log"), Axis.parse("decoder_lr", "1e-4:1e-2:1000:log"))
@@ -183,7 +183,7 @@ def test_simulate_k_has_a_cap(cli_error):
 
 
 def test_the_matrix_flow_reports_progress_and_gives_the_same_result():
-    from efftheory.group_theory import simulate_group
+    from efftheory.theories.group.flow import simulate_group
     from efftheory.tasks import make_task
 
     split = make_task("s3").split(frac=0.7, seed=0)
@@ -201,9 +201,9 @@ def test_the_matrix_flow_reports_progress_and_gives_the_same_result():
 
 @pytest.mark.parametrize("horizon", [math.inf, -1.0, 0.0, math.nan, "10"])
 def test_exact_structure_time_refuses_a_bad_horizon(horizon):
-    from efftheory.simulation import exact_structure_time
+    from efftheory.theories.linear.simulation import exact_structure_time
     from efftheory.tasks import Addition
-    from efftheory.theory import linear_theory
+    from efftheory.theories.linear.theory import linear_theory
 
     th = linear_theory(Addition(10).split(frac=0.8, seed=0))
     E0 = np.random.default_rng(0).uniform(-0.5, 0.5, (10, 1))
@@ -213,8 +213,39 @@ def test_exact_structure_time_refuses_a_bad_horizon(horizon):
 
 @pytest.mark.parametrize("delta", [-1.0, 0.0, math.nan, math.inf])
 def test_rqi_refuses_a_bad_delta(delta):
-    from efftheory.metrics import rqi
+    from efftheory.theories.linear.metrics import rqi
 
     E = np.random.default_rng(0).normal(size=(10, 1))
     with pytest.raises(InputError, match="delta must be a positive number"):
         rqi(E, delta=delta)
+
+
+def test_a_scheduler_lost_during_the_sweep_ends_it_within_the_deadline(tmp_path):
+    """The watch cancels what is pending once the client has not been running for the timeout
+    (a fake client and a thread pool stand in for a cluster whose scheduler went away)."""
+    import concurrent.futures as cf
+
+    from efftheory.runtime.parallel import WatchedExecutor
+    from efftheory.experiments.sweep.engine import Axis, Grid, SweepSettings, run_sweep, synthetic_cell
+
+    class Client:
+        status = "running"
+
+    client, done = Client(), []
+    grid = Grid(Axis.parse("decoder_lr", "1e-5:1e-2:4:log"), Axis.parse("decoder_wd", "0:10:3"))
+    slow = SweepSettings(steps=10_000, seed=3, network={"sleep": 0.3})
+
+    def tick(n):
+        done.append(n)
+        if len(done) == 3:  # two runs stored: the scheduler goes away
+            client.status = "connecting"
+
+    with cf.ThreadPoolExecutor(1) as pool:
+        watched = WatchedExecutor(pool, client, timeout=0.5, period=0.05)
+        start = time.monotonic()
+        with pytest.raises(cf.CancelledError):
+            run_sweep(grid, slow, tmp_path, cell_fn=synthetic_cell, executor=watched, progress=tick)
+        assert watched.lost and time.monotonic() - start < 3.5  # 12 runs would take 3.6 s
+        watched.shutdown()
+    kept = run_sweep(grid, slow, tmp_path, cell_fn=synthetic_cell, compute=False)
+    assert 2 <= sum(r is not None for r in kept.records) < 12  # the finished runs are stored

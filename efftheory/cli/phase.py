@@ -4,7 +4,8 @@ memorization or confusion for a toy network at every cell of a grid, over one or
 Results go to --out DIR (a manifest plus one JSON line per finished cell and seed); running the
 same command again resumes, skipping finished runs. A directory is locked while a sweep runs
 into it: a second one is refused (or waits, with --wait). Cells run in a local process pool
-(--jobs) or on a Dask cluster (--dask ADDRESS). Presets: fig5a (embedding lr x decoder lr, MSE),
+(--jobs) or on a Dask cluster (--dask tcp://HOST:PORT, which must answer within --dask-timeout
+seconds and must be trusted: tasks and results travel pickled). Presets: fig5a (embedding lr x decoder lr, MSE),
 fig5b (decoder lr x decoder weight decay, MSE), fig5c (fig5b with cross-entropy), fig5d (the
 permutation toy: 3x3 matrix embeddings of S3, 24 of 36 samples, decoder lr x decoder weight
 decay 0..200); explicit options override a preset, and without --seed/--split-seed a preset
@@ -21,13 +22,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 
 from efftheory.cli._common import (P_HELP, check_p, check_output_path, fraction, nonnegative_float, nonnegative_int,
                                    positive_float, positive_int)
 from efftheory.errors import InputError, require
 from efftheory.models.phases import PHASES
+from efftheory.runtime.parallel import DASK_TIMEOUT
 from efftheory.experiments.sweep.engine import AXES, PRESETS
 
 SEED_TRIES = 1000  # split seeds searched for one that can generalise
@@ -154,78 +155,14 @@ def _resolve(args):
     return x, xr, y, yr, args.loss or loss
 
 
-#: seconds a --dask scheduler has to answer before the command gives up (--dask-timeout)
-DASK_TIMEOUT = 20.0
-
-# tcp://HOST:PORT or HOST:PORT, HOST a name, an IPv4 address or a bracketed IPv6 address
-_DASK_ADDRESS = re.compile(r"^(tcp://)?([A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]):(\d{1,5})$")
-
-
-def _dask_address(text: str) -> str:
-    """``text`` as ``tcp://HOST:PORT``, or a one-line InputError: only plain TCP is supported
-    (tls:// needs certificates this command does not take, ucx:// an extra library), besides
-    the ``inproc://`` address of a scheduler in this very process (a LocalCluster without
-    processes)."""
-    if text.startswith("inproc://"):
-        return text
-    match = _DASK_ADDRESS.match(text.strip())
-    if not match or not 1 <= int(match.group(3)) <= 65535:
-        raise InputError(f"--dask {text!r} is not a scheduler address tcp://HOST:PORT "
-                         "(only plain TCP is supported)")
-    return "tcp://" + text.strip().removeprefix("tcp://")
-
-
-async def _scheduler_identity(address: str, timeout: float):
-    """What the server at ``address`` says it is, asked the way a Dask client asks."""
-    from distributed.comm import connect
-
-    comm = await connect(address, timeout=timeout)
-    try:
-        await comm.write({"op": "identity"})
-        return await comm.read()
-    finally:
-        comm.abort()
-
-
-def _check_scheduler(address: str, timeout: float) -> None:
-    """Refuse, within ``timeout`` seconds in all, a server that does not answer as a Dask
-    scheduler: one that never answers, answers slowly, or answers another protocol (whose
-    bytes may read as a frame of exabytes, or not parse at all)."""
-    import asyncio
-
-    try:
-        identity = asyncio.run(asyncio.wait_for(_scheduler_identity(address, timeout), timeout))
-    except (asyncio.TimeoutError, TimeoutError):
-        raise InputError(f"--dask {address!r}: no answer from a Dask scheduler within {timeout:g} s "
-                         "(--dask-timeout)") from None
-    except Exception as err:  # any failure to talk to it: refused, reset, garbage, a huge frame
-        reason = " ".join(str(err).split())[:120] or type(err).__name__
-        raise InputError(f"--dask {address!r}: cannot talk to a Dask scheduler there ({reason})") from None
-    if not (isinstance(identity, dict) and identity.get("type") == "Scheduler"):
-        raise InputError(f"--dask {address!r}: the server there does not answer as a Dask scheduler")
-
-
 def _executor(args):
-    """(executor or None, closer) for --dask; None means the local pool / sequential path.
-
-    The scheduler is first asked who it is (:func:`_check_scheduler`), then connected to, both
-    within --dask-timeout; any failure is one line and exit 2. The scheduler must be trusted:
-    tasks and results travel between it and this process pickled, and unpickling runs code."""
+    """(executor or None, closer) for --dask (:func:`efftheory.runtime.parallel.dask_executor`); None
+    means the local pool / sequential path."""
     if args.dask is None:
         return None, lambda: None
-    address = _dask_address(args.dask)
-    try:
-        from distributed import Client
-    except ImportError:
-        raise InputError("--dask needs dask[distributed] (pip install 'efftheory[cluster]')") from None
-    if not address.startswith("inproc://"):  # nothing to ask of a scheduler in this process
-        _check_scheduler(address, args.dask_timeout)
-    try:
-        client = Client(address, timeout=args.dask_timeout)
-    except Exception as err:
-        reason = " ".join(str(err).split())[:120] or type(err).__name__
-        raise InputError(f"--dask {address!r}: cannot connect ({reason})") from None
-    return client.get_executor(), client.close
+    from efftheory.runtime.parallel import dask_executor
+
+    return dask_executor(args.dask, args.dask_timeout)
 
 
 def run(args, ui):
@@ -294,7 +231,7 @@ def run(args, ui):
     except (OSError, TimeoutError, cf.CancelledError) as err:
         if executor is None:
             raise
-        reason = " ".join(str(err).split())[:120] or type(err).__name__
+        reason = " ".join(str(err).split())[:120] or f"no answer for {args.dask_timeout:g} s"
         raise InputError(f"--dask {args.dask!r}: lost the scheduler during the sweep ({reason}); the finished "
                          f"runs are stored in {args.out}: run the same command again to resume") from None
     finally:
