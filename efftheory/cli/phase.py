@@ -160,8 +160,17 @@ def _executor(args):
     means the local pool / sequential path."""
     if args.dask is None:
         return None, lambda: None
+    import logging
+
     from efftheory.runtime.parallel import dask_executor
 
+    try:  # distributed sets its loggers' levels when imported: silence them after that
+        import distributed  # noqa: F401
+    except ImportError:
+        pass  # dask_executor says what to install
+    # it logs a lost connection as tracebacks on stderr; the command says it in one line
+    for name in ["distributed", *(n for n in logging.root.manager.loggerDict if n.startswith("distributed."))]:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     return dask_executor(args.dask, args.dask_timeout)
 
 
