@@ -212,3 +212,38 @@ def test_the_toy_model_is_train_network():
     b = train_network(split, config, 40, eval_every=5)
     np.testing.assert_array_equal(a.embeddings, b.embeddings)
     assert (a.steps_to_train, a.phase) == (b.steps_to_train, b.phase)
+
+
+# ---------------------------------------------------------------- the command line, written once
+
+
+def test_train_reads_any_task_through_its_theory(cli_json):
+    """``train --task s3`` has no report of its own: the generic one gives the group theory's
+    structure and its metric of the final embeddings (the toy's matrix model on S3)."""
+    o = cli_json("train", "--task", "s3", "--frac", 0.7, "--steps", 30, "--width", 8)
+    assert o["model"] == "toy" and o["theory"]["theory"] == "group" and o["metric"] == "matrix RQI"
+    assert o["config"]["embed"] == "matrix" and o["config"]["dim"] == 9  # the toy's S3 defaults
+    split = make_task("s3").split(frac=0.7, seed=0)
+    assert o["theory"] == theory_for(split.task).structure(split).to_json()
+
+
+def test_a_new_model_trains_from_the_command_line_unchanged(cli_json, monkeypatch):
+    """A model registered under a new name is offered by ``train`` and reported by the generic
+    pieces, with no change to the command line."""
+    class Tiny(type(MODELS["toy"])):
+        name = "tiny"
+        summary = "the toy under another name"
+        tasks = ("add",)
+
+    monkeypatch.setitem(MODELS, "tiny", Tiny())
+    o = cli_json("train", "tiny", "--p", 5, "--frac", 0.8, "--steps", 20, "--width", 8)
+    assert o["model"] == "tiny" and o["theory"]["theory"] == "linear" and o["steps"] == 20
+    split = Addition(5).split(frac=0.8, seed=0)
+    assert o["theory"] == theory_for(split.task).structure(split).to_json()
+
+
+def test_train_says_whose_option_it_is(cli_error):
+    cli_error("train", "--p", 7, "--frac", 0.5, "--layers", 2, needles=("--layers is an option of --model transformer",))
+    cli_error("train", "transformer", "--p", 7, "--frac", 0.5, "--loss", "ce", needles=("--loss is an option of --model toy",))
+    cli_error("train", "transformer", "--p", 7, "--frac", 0.5, "--task", "add",
+              needles=("--model transformer trains on --task modadd",))

@@ -116,7 +116,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="training-set size (default 45 of 55 at p=10, or the preset's: 24 of 36 for fig5d)")
     size.add_argument("--frac", type=fraction, help="training fraction instead of --train-num")
     parser.add_argument("--width", type=positive_int, help="decoder width for every cell (network default 200)")
-    parser.add_argument("--task", choices=("add", "modadd"), default="add",
+    parser.add_argument("--task", choices=("add", "modadd"), default=None,
                         help="add: integer addition (the paper's toy); modadd: addition mod p, with 2-d embeddings "
                              "and (unless --loss or a preset says otherwise) the CE head (default add)")
     parser.add_argument("--out", required=True, metavar="DIR", help="result directory (resumed if it exists)")
@@ -136,9 +136,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="record stride of a cell function (default 1); the network cell's step counts are exact "
                              "at every step whatever K, so K > 1 only names a different sweep")
     parser.add_argument("--no-early-stop", action="store_true", help="run every cell to the full budget")
-    parser.add_argument("--model", choices=("toy", "transformer"), default="toy",
-                        help="toy: the paper's toy network (default); transformer: the paper's transformer on "
-                             "--task modadd (ordered pairs; its defaults: d 32, width 64, one block)")
+    from efftheory.models import MODELS
+
+    parser.add_argument("--model", choices=tuple(MODELS), default="toy",
+                        help="; ".join(f"{m.name}: {m.summary} (tasks {', '.join(m.tasks)})" for m in MODELS.values())
+                             + " (default toy; --model alone implies its first task)")
     parser.add_argument("--cell", choices=("network", "synthetic"), default="network",
                         help="what a cell runs: the toy network, or a cheap deterministic stand-in for testing the machinery")
 
@@ -179,28 +181,24 @@ def run(args, ui):
 
     from efftheory.runtime.store import read_sweep
     from efftheory.experiments.sweep.engine import Axis, Grid, SweepSettings, check_size, run_sweep, synthetic_cell
+    from efftheory.models import MODELS
     from efftheory.models.toy.cell import network_cell
-    from efftheory.models.transformer.cell import transformer_cell
 
     for other in args.share_from:  # a directory that holds no sweep is refused before any work
         read_sweep(other, "--share-from")
-    transformer = args.model == "transformer"
-    if transformer:
-        require(args.preset is None, "--preset is a toy-network panel; give --x/--y ranges with --model transformer")
-        require(args.task == "modadd", "--model transformer trains on modular addition: add --task modadd")
-        require(args.loss is None, "--loss is the toy's option (the transformer's head is cross-entropy)")
+    model = MODELS[args.model]
+    preset = PRESETS.get(args.preset)
+    require(preset is None or preset.model == model.name,
+            f"--preset is a {preset.model if preset else 'toy'}-network panel; give --x/--y ranges with --model {model.name}")
+    # a preset of another task (fig5d: S3) brings its own task; otherwise --task, else the model's first
+    task = preset.task if preset and preset.task != "add" else (args.task or model.default_task)
+    require(task in model.tasks, f"--model {model.name} trains on " + " or ".join(f"--task {t}" for t in model.tasks)
+            + f" (got --task {task})")
+    require(args.loss is None or "loss" in {o.name for o in model.options},
+            f"--loss is not an option of --model {model.name} (it has its own head)")
     x, xr, y, yr, loss = _resolve(args)
     grid = Grid(Axis.parse(x, xr), Axis.parse(y, yr))
-    preset = PRESETS.get(args.preset)
-    network = {**(preset.network if preset else {}), "loss": loss}
-    # a preset of another task (fig5d: S3) brings its own task; otherwise --task says
-    task = preset.task if preset and preset.task != "add" else args.task
-    if task == "modadd":  # a ring needs a plane; the CE head has one logit per residue
-        network["dim"] = 2
-        if args.loss is None and args.preset is None:
-            network["loss"] = "ce"
-    if transformer:  # the transformer's own defaults (efftheory.models.transformer.kernels.TransformerConfig)
-        network = {}
+    network = SWEEP_NETWORK.get(model.name, _no_overrides)(args, preset, task, loss)
     if args.width is not None:
         network["width"] = args.width
     p = args.p if args.p is not None else (preset.p if preset and preset.p else 10)
@@ -226,7 +224,7 @@ def run(args, ui):
     if settings.n_train is None and settings.frac is None and "frac" not in (x, y):
         raise InputError(f"--train-num or --frac is needed at p={p} (the default n_train=45 is for p=10)")
     plot = check_output_path(args.plot, "--plot")
-    cell_fn = synthetic_cell if args.cell == "synthetic" else transformer_cell if transformer else network_cell
+    cell_fn = synthetic_cell if args.cell == "synthetic" else model.cell
     fixed_split = "frac" not in (x, y)
     settings = _with_seeds(args, settings, fixed_split)
     ideal = _ideal_note(args, settings) if (cell_fn is network_cell and fixed_split) else {}
@@ -268,6 +266,32 @@ def _check_out(args, plot) -> None:
     for name in (MANIFEST, RESULTS, LOCK):
         if plot is not None and same_file(plot, os.path.join(args.out, name)):
             raise InputError(f"--plot {str(plot)!r} is the sweep's own {name}; give the plot its own file")
+
+
+def _has_loss(model_name: str) -> bool:
+    from efftheory.models import MODELS
+
+    return "loss" in {o.name for o in MODELS[model_name].options}
+
+
+def _toy_network(args, preset, task: str, loss: str) -> dict:
+    """The toy's config fields a sweep sets besides its axes: the preset's, the loss, and for
+    addition mod p 2-d embeddings and (unless --loss or a preset says otherwise) the CE head."""
+    network = {**(preset.network if preset else {}), "loss": loss}
+    if task == "modadd":  # a ring needs a plane; the CE head has one logit per residue
+        network["dim"] = 2
+        if args.loss is None and args.preset is None:
+            network["loss"] = "ce"
+    return network
+
+
+def _no_overrides(args, preset, task: str, loss: str) -> dict:
+    """A model's own defaults (the transformer's: efftheory.models.transformer.config.TransformerConfig)."""
+    return {}
+
+
+#: model -> the config fields its sweeps set besides the axes (a model not listed: none)
+SWEEP_NETWORK = {"toy": _toy_network}
 
 
 def _note(args, text: str) -> None:
@@ -393,8 +417,7 @@ def _text(args, result, plot) -> str:
     lines = [
         f"phase sweep: {grid.x.name} {grid.x.spec()} x {grid.y.name} {grid.y.spec()}, "
         + ("" if fixed.task == "add" else f"task {fixed.task} ({fixed.network.get('embed', 'sum')} model), ")
-        + ("the transformer (CE head), " if getattr(args, "model", "toy") == "transformer"
-           else f"loss {fixed.network.get('loss', 'mse')}, ")
+        + (f"loss {fixed.network.get('loss', 'mse')}, " if _has_loss(args.model) else f"the {args.model} model, ")
         + f"{fixed.steps} steps, G = {fixed.gap:g}, {_seed_words(fixed)}",
         f"{len(result.records)} {what}: {result.computed} computed, {result.reused} reused, "
         + (f"{result.shared} shared from other sweeps, " if result.shared else "")

@@ -60,7 +60,7 @@ def _embeddings(ax, traj, later):
 
 def _loss(ax, traj, later):
     """(b) ℓ_eff per trial and its median; values under the round-off floor are left out."""
-    from efftheory.cli._wording import LOSS_ROUND_OFF
+    from efftheory.theories.linear.dynamics import LOSS_ROUND_OFF
 
     floor = LOSS_ROUND_OFF * float(np.abs(traj.loss[0]).max())
     loss = np.where(traj.loss[later] > floor, traj.loss[later], np.nan)

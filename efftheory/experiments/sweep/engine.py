@@ -708,8 +708,8 @@ def _completed(tasks, executor, jobs):
 @dataclass(frozen=True)
 class Preset:
     """A panel of the paper's Fig 5: axis names, their ``LO:HI:N[:log]`` ranges (or value lists)
-    and the loss; optionally the task, its split size (None: the sweep defaults) and further
-    :class:`~efftheory.models.toy.kernels.NetworkConfig` fields."""
+    and the loss; optionally the task, its split size (None: the sweep defaults), the model it is
+    a panel of (the toy) and further :class:`~efftheory.models.toy.kernels.NetworkConfig` fields."""
 
     x: str
     x_range: str
@@ -718,6 +718,7 @@ class Preset:
     loss: str
     task: str = "add"
     p: int | None = None
+    model: str = "toy"
     n_train: int | None = None
     network: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
 
