@@ -65,7 +65,7 @@ def figure_data(records: list[dict], spec: dict) -> dict:
     import dataclasses
 
     import efftheory as et
-    from efftheory.theories.circle.flow import ring_probability
+    from efftheory.theories.circle.probability import ring_probability
     from efftheory.experiments.comparison.linear import RingRun, summarise_rings
 
     task = et.ModularAddition(spec["p"])

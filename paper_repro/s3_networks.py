@@ -9,7 +9,7 @@ Networks: the paper's permutation toy (3x3 matrix embeddings multiplied into the
 L1 penalty 1e-3, embeddings initialised in [-0.05, 0.05), 24 of the 36 ordered samples for
 training) at a comprehension cell of Fig 5d (decoder lr 1e-3, decoder weight decay 1), 1e4
 steps, seeds 0-19 (seed = split and network). Per run: test accuracy, phase, the paper's matrix
-RQI, and the learnt matrices scored against S3 (efftheory.theories.group.flow.score_matrices, after
+RQI, and the learnt matrices scored against S3 (efftheory.theories.group.score.score_matrices, after
 scaling to the mean squared norm of rotations): the full-table loss on the equal-product pairs
 and the same loss on pairs with different products (the contrast: a representation makes the
 first 0 and keeps the second large), and the homomorphism error of the nearest rotations.
@@ -54,7 +54,9 @@ def one_run(seed: int, spec: dict) -> dict:
     import numpy as np
 
     import efftheory as et
-    from efftheory.theories.group import flow as gt
+    from efftheory.theories.group.loss import group_loss, sign_permutation_matrices
+    from efftheory.theories.group.score import score_matrices
+    from efftheory.theories.group.theory import representation_theory
     from efftheory.experiments.sweep.engine import MATRIX_TOY
 
     task = et.make_task("s3")
@@ -63,16 +65,16 @@ def one_run(seed: int, spec: dict) -> dict:
                                  decoder_wd=spec["decoder_wd"])
     run = et.train_network(split, config, spec["steps"], eval_every=max(1, spec["steps"] // 50))
     M = run.E_final.reshape(task.p, 3, 3)
-    score = gt.score_matrices(task, M, split.train, normalise=True)
+    score = score_matrices(task, M, split.train, normalise=True)
     Mn = M * score.scale
-    projected = gt.score_matrices(task, M, split.train, normalise=True, project=True)
-    theory = gt.representation_theory(task, gt.sign_permutation_matrices(3), split.train)
+    projected = score_matrices(task, M, split.train, normalise=True, project=True)
+    theory = representation_theory(task, sign_permutation_matrices(3), split.train)
     return {
         "seed": seed, "phase": run.phase, "steps_to_test": run.steps_to_test,
         "final_test_acc": float(run.test_acc[-1]), "final_train_acc": float(run.train_acc[-1]),
         "matrix_rqi": float(run.rqi[-1]),
         "equal_product_loss": float(score.full_loss),
-        "unequal_product_loss": float(gt.group_loss(Mn, unequal_quads(task))),
+        "unequal_product_loss": float(group_loss(Mn, unequal_quads(task))),
         "train_loss": float(score.train_loss),
         "homomorphism_error_nearest_rotations": float(projected.homomorphism_error),
         "outcome_nearest_rotations": str(projected.outcome),

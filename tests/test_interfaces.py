@@ -20,8 +20,8 @@ from efftheory.models import MODELS, Model, TrainResult, model_named
 from efftheory.tasks import TASKS, Addition, ModularAddition, Task, make_task, permutation_matrices, register_task
 from efftheory.tasks import registry as task_registry
 from efftheory.theories import THEORIES, Structure, theory_for
-from efftheory.theories.circle.flow import simulate_ring
-from efftheory.theories.group.flow import simulate_group
+from efftheory.theories.circle.simulation import simulate_ring
+from efftheory.theories.group.simulation import simulate_group
 from efftheory.theories.linear.metrics import predicted_accuracy, rqi
 from efftheory.theories.linear.simulation import simulate
 from efftheory.theories.linear.theory import linear_theory, reachable_test_accuracy

@@ -9,12 +9,13 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from efftheory.theories.circle.flow import (circle_rqi, classify_outcome, modular_quads, ring_fit, ring_frequency,
-                              ring_probability, settle)
+from efftheory.theories.circle.ring import circle_rqi, classify_outcome, modular_quads, ring_fit, ring_frequency
+from efftheory.theories.circle.probability import ring_probability
+from efftheory.theories.circle.flow import settle
 from efftheory.models.toy.model import MODADD_CONFIG
 from efftheory.experiments.comparison.linear import RingRun, run_ring_one, summarise_rings
 from efftheory.experiments.network_ring import network_ring
-from efftheory.theories.circle.flow import fit_phases
+from efftheory.theories.circle.ring import fit_phases
 from efftheory.reference import circle as naive
 from efftheory.stats import wilson_interval
 from efftheory.tasks import Addition, ModularAddition

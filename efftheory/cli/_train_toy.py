@@ -223,7 +223,8 @@ def _ring_run(args, split, config, result, plot_path, save_path):
     """``train --task modadd``: the network's ring over the evaluated steps, and the circle flow
     from the network's own initial phases on the same training set (efftheory.experiments.network_ring)."""
     from efftheory.experiments.network_ring import network_ring
-    from efftheory.theories.circle.flow import circle_linear_theory, modular_quads
+    from efftheory.theories.circle.theory import circle_linear_theory
+    from efftheory.theories.circle.ring import modular_quads
 
     task = split.task
     if result.diverged:

@@ -65,7 +65,8 @@ def circle_prediction(result, split) -> dict:
     """The circle theory from the network's initial embeddings: phases = the ring fit of the
     standardised E0; gradient descent on ℓ_circ over the training set's parallelograms; the
     frequency and outcome it ends on, beside the network's final ring."""
-    from efftheory.theories.circle.flow import circle_flow, classify_outcome, ring_fit, ring_frequency
+    from efftheory.theories.circle.flow import circle_flow
+    from efftheory.theories.circle.ring import classify_outcome, ring_fit, ring_frequency
     from efftheory.models.transformer.kernels import standardise_tokens
 
     theta0 = ring_fit(standardise_tokens(result.E0)).phases

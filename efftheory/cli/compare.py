@@ -235,7 +235,7 @@ def _run_modadd(args, ui, plot_path):
     initial phases; per fraction, the ring-formation rate beside the circle theory's ring probability."""
     import dataclasses
 
-    from efftheory.theories.circle.flow import ring_probability
+    from efftheory.theories.circle.probability import ring_probability
     from efftheory.models import MODELS
     from efftheory.experiments.comparison.linear import run_ring_one, summarise_rings
     from efftheory.errors import InputError, require

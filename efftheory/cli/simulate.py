@@ -323,7 +323,7 @@ RING_STEPS = 20_000
 def _run_ring(args, ui, task, n_train, plot_path, save_path, start):
     """``simulate --task modadd``: the split's algebra (is the ring locally unique, its rate, the
     ideal accuracy, the critical fraction) and the circle flow from random phases."""
-    from efftheory.theories.circle.flow import simulate_ring
+    from efftheory.theories.circle.simulation import simulate_ring
     from efftheory.theories.linear.critical import critical_curve
 
     split = task.split(n_train=n_train, seed=args.seed)
@@ -397,7 +397,9 @@ def _ring_text(r, plot_path, save_path) -> str:
 
 def _run_group(args, ui, task, n_train, plot_path, save_path, start):
     """``simulate --task s3``: the matrix theory of one split, from ``--trials`` Haar-random starts."""
-    from efftheory.theories.group.flow import DEFAULT_K, DEFAULT_MAX_STEPS, group_quads, simulate_group
+    from efftheory.theories.group.loss import DEFAULT_K, group_quads
+    from efftheory.theories.group.flow import DEFAULT_MAX_STEPS
+    from efftheory.theories.group.simulation import simulate_group
     from efftheory.theories.linear.theory import count_parallelograms
 
     split = task.split(n_train=n_train, seed=args.seed)

@@ -117,7 +117,7 @@ def _spectrum(ax, theory):
 
 
 def plot_ring(sim):
-    """Figure of ``simulate --task modadd`` (a :class:`efftheory.theories.circle.flow.RingSimulation`): the
+    """Figure of ``simulate --task modadd`` (a :class:`efftheory.theories.circle.simulation.RingSimulation`): the
     first start's phases on the circle at the start and at the end (symbols coloured by index),
     and ℓ_circ and the circle RQI of every start against steps."""
     from matplotlib.patches import Circle

@@ -20,7 +20,7 @@ def _label_symbols(ax, xy, p: int) -> None:
 
 def _plane(ax, E, title: str) -> None:
     """Normalised embeddings (p, d) in their leading PCA plane (the plane the ring fit reads)."""
-    from efftheory.theories.circle.flow import _normalize, _pca_plane
+    from efftheory.theories.circle.ring import _normalize, _pca_plane
 
     try:
         En = _normalize(np.asarray(E, float))

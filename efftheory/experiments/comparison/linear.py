@@ -547,7 +547,8 @@ def run_ring_one(task, n_train: int, seed: int, steps: int, config: NetworkConfi
                  delta: float = DEFAULT_DELTA) -> RingRun:
     """Train one network on ``task`` (unordered :class:`efftheory.tasks.ModularAddition`) with split
     and network seeded by ``seed``, and score its ring against the circle theory from its own E0."""
-    from efftheory.theories.circle.flow import circle_linear_theory, modular_quads
+    from efftheory.theories.circle.theory import circle_linear_theory
+    from efftheory.theories.circle.ring import modular_quads
     from efftheory.experiments.network_ring import network_ring
 
     split = task.split(n_train=n_train, seed=seed)
@@ -580,7 +581,7 @@ class RingSummary:
         generalised_rate: fraction whose test accuracy reached 0.9; mean_test_acc: mean final test accuracy.
         flow_ring_rate: fraction whose circle flow from the network's own initial phases ended in a ring.
         theory_ring_probability: the circle theory's ring probability at n from uniform random
-            phases on random training sets (:func:`efftheory.theories.circle.flow.ring_probability`), with its
+            phases on random training sets (:func:`efftheory.theories.circle.probability.ring_probability`), with its
             interval; None where not computed.
         match_rate: among the runs where both the network and its flow formed a ring, the fraction
             whose frequencies agree (|f| equal); match_counts: (agreeing, compared) per n.
@@ -623,7 +624,7 @@ def summarise_rings(runs, p: int, n_samples: int, ring_probabilities: dict | Non
     """The ring comparisons over a grid of :class:`RingRun` (see :class:`RingSummary`).
 
     ``ring_probabilities`` maps a training-set size n to the
-    :class:`efftheory.theories.circle.flow.RingProbability` at that size (optional). Diverged runs are counted
+    :class:`efftheory.theories.circle.probability.RingProbability` at that size (optional). Diverged runs are counted
     and left out.
     """
     ok = [r for r in runs if not r.diverged]

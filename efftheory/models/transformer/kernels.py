@@ -62,7 +62,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from efftheory.theories.circle.flow import circle_rqi, modular_quads, ring_fit
+from efftheory.theories.circle.ring import circle_rqi, modular_quads, ring_fit
 from efftheory.models.dropout import base_key, keep_factor, step_key
 from efftheory.errors import require
 from efftheory.theories.linear.metrics import normalize
@@ -830,7 +830,7 @@ class TransformerResult(TrainResult):
         embeddings: (T, p, d) float64 normalised embeddings (per dimension, as the toy's).
         steps_to_train, steps_to_test, steps_to_rqi: first *evaluated* step reaching the level.
         raw_embeddings: (T, p, d) float64 embeddings E as trained.
-        ring_frequency, ring_coherence, ring_variance: (T,) the :func:`efftheory.theories.circle.flow.ring_fit`
+        ring_frequency, ring_coherence, ring_variance: (T,) the :func:`efftheory.theories.circle.ring.ring_fit`
             (PCA plane) of E at each evaluated step: signed frequency, coherence, variance share.
         theta_final: (n_params,) all parameters at the last step run (layout :class:`Layout`).
         steps_to_test_99: first evaluated step with test accuracy >= 0.99 (None if never).

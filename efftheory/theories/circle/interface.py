@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from efftheory.theories.base import Score, Structure, Theory, register_theory
-from efftheory.theories.circle.flow import circle_rqi, fit_phases, modular_quads, simulate_ring
+from efftheory.theories.circle.ring import circle_rqi, fit_phases, modular_quads
+from efftheory.theories.circle.simulation import simulate_ring
 from efftheory.theories.linear.theory import linear_theory
 
 #: default horizon of the circle flow, in gradient-descent steps at lr = 1/λ_max(Ĥ_mod)
@@ -29,7 +30,7 @@ class Circle(Theory):
 
     def score(self, embeddings, split) -> Score:
         """Circle RQI of the phases read off ``embeddings`` (..., p, d), d >= 2, by the PCA ring
-        fit (:func:`~efftheory.theories.circle.flow.fit_phases`); NaN where no plane can be
+        fit (:func:`~efftheory.theories.circle.ring.fit_phases`); NaN where no plane can be
         fitted. The circle theory predicts no test accuracy of a ring: NaN."""
         E = np.asarray(embeddings, dtype=np.float64)
         lead, (p, d) = E.shape[:-2], E.shape[-2:]
@@ -42,7 +43,7 @@ class Circle(Theory):
 
     def simulate(self, split, *, trials: int = 8, seed: int = 0, steps=None, n_times: int = 200, progress=None,
                  **options):
-        """:func:`~efftheory.theories.circle.flow.simulate_ring`: gradient descent on ℓ_circ
+        """:func:`~efftheory.theories.circle.simulation.simulate_ring`: gradient descent on ℓ_circ
         from uniform random phases, for ``steps`` (default :data:`RING_STEPS`)."""
         sim = simulate_ring(split, trials=trials, seed=seed, steps=steps or RING_STEPS, n_times=n_times, **options)
         if progress is not None:

@@ -8,7 +8,9 @@ import math
 import numpy as np
 
 from efftheory.theories.base import Score, Structure, Theory, register_theory
-from efftheory.theories.group.flow import DEFAULT_K, DEFAULT_MAX_STEPS, group_quads, simulate_group
+from efftheory.theories.group.loss import DEFAULT_K, group_quads
+from efftheory.theories.group.flow import DEFAULT_MAX_STEPS
+from efftheory.theories.group.simulation import simulate_group
 from efftheory.theories.linear.metrics import matrix_predicted_accuracy, matrix_rqi
 from efftheory.theories.linear.theory import reachable_test_accuracy
 
@@ -43,7 +45,7 @@ class Group(Theory):
 
     def simulate(self, split, *, trials: int = 8, seed: int = 0, steps=None, n_times: int = 60, progress=None,
                  **options):
-        """:func:`~efftheory.theories.group.flow.simulate_group`: Riemannian descent from
+        """:func:`~efftheory.theories.group.simulation.simulate_group`: Riemannian descent from
         Haar-random rotations for at most ``steps`` accepted steps (default 20000);
         ``options``: k (default 3), gtol."""
         options.setdefault("k", DEFAULT_K)
