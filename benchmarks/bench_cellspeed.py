@@ -308,7 +308,7 @@ def full_rows(preset: str = "fig5b", steps: int = 100_000, jobs: int = 2, keep: 
 
 def _layer_dims(preset: str) -> tuple[int, ...]:
     """The decoder's layer sizes in the preset's panel (the CE head has one output per sum)."""
-    from efftheory.models.toy.kernels import NetworkConfig
+    from efftheory.models.toy.config import NetworkConfig
     from efftheory.experiments.sweep.engine import PRESETS
     from efftheory.tasks import Addition
 

@@ -30,7 +30,8 @@ from efftheory.theories.linear.critical import CriticalCurve, critical_curve
 from efftheory.theories.linear.metrics import normalize, predicted_accuracy, rqi
 from efftheory.theories.linear.dynamics import ExactFlow, Trajectory, effective_gradient, effective_loss, evolve
 from efftheory.theories.linear.simulation import Simulation, simulate
-from efftheory.models.toy.kernels import NetworkConfig, train_network
+from efftheory.models.toy.config import NetworkConfig
+from efftheory.models.toy.training import train_network
 from efftheory.models.base import TrainResult
 from efftheory.models.phases import PHASES, phase_of
 from efftheory.experiments.sweep.engine import PRESETS as PHASE_PRESETS

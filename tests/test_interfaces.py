@@ -204,7 +204,8 @@ def test_every_model_returns_the_same_result_type():
 
 
 def test_the_toy_model_is_train_network():
-    from efftheory.models.toy.kernels import NetworkConfig, train_network
+    from efftheory.models.toy.config import NetworkConfig
+    from efftheory.models.toy.training import train_network
 
     split = Addition(6).split(frac=0.8, seed=0)
     config = NetworkConfig(width=16, seed=2)

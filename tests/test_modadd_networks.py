@@ -147,7 +147,7 @@ def test_settle_matches_the_twin_per_member_on_its_own_training_set():
 
 @pytest.fixture(scope="module")
 def real_run():
-    from efftheory.models.toy.kernels import train_network
+    from efftheory.models.toy.training import train_network
 
     split = ModularAddition(11).split(frac=0.6, seed=1)
     import dataclasses
@@ -287,7 +287,8 @@ def test_phase_modadd_2x2(cli_json, tmp_path):
 def test_network_cell_builds_the_named_task_and_add_is_unchanged():
     import dataclasses
 
-    from efftheory.models.toy.kernels import NetworkConfig, train_network
+    from efftheory.models.toy.config import NetworkConfig
+    from efftheory.models.toy.training import train_network
     from efftheory.experiments.sweep.engine import SweepSettings
     from efftheory.models.toy.cell import network_cell
 

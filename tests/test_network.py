@@ -12,14 +12,9 @@ from numba import njit
 
 from efftheory.theories.linear import metrics
 from efftheory.errors import InputError
-from efftheory.models.toy.kernels import (
-    NetworkConfig,
-    _adamw,
-    _tanh_fast,
-    init_params,
-    loss_and_gradient,
-    train_network,
-)
+from efftheory.models.toy.config import NetworkConfig
+from efftheory.models.toy.kernels import _adamw, _tanh_fast, init_params
+from efftheory.models.toy.training import loss_and_gradient, train_network
 from efftheory.models.phases import phase_of
 from efftheory.tasks import Addition
 from efftheory.reference import network as naive
@@ -245,7 +240,7 @@ def test_seeds_determine_runs():
 
 
 def test_chunking_does_not_change_the_run(monkeypatch):
-    import efftheory.models.toy.kernels as net
+    import efftheory.models.toy.training as net
 
     split = Addition(5).split(n_train=10, seed=4)
     cfg = NetworkConfig(width=20, seed=6)

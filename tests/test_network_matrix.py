@@ -10,7 +10,9 @@ import pytest
 
 from efftheory.theories.linear import metrics
 from efftheory.errors import InputError
-from efftheory.models.toy.kernels import NetworkConfig, _input_stage, init_params, loss_and_gradient, train_network
+from efftheory.models.toy.config import NetworkConfig
+from efftheory.models.toy.kernels import _input_stage, init_params
+from efftheory.models.toy.training import loss_and_gradient, train_network
 from efftheory.reference import metrics as naive_metrics
 from efftheory.reference import network as naive
 from efftheory.tasks import Addition, make_task, permutation_matrices

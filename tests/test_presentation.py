@@ -122,7 +122,8 @@ def test_train_reports_a_fit_at_the_bound(stuck_run):
 
 def test_train_plot_says_no_fit(stuck_run):
     from efftheory.experiments.comparison.linear import effective_counterpart
-    from efftheory.models.toy.kernels import NetworkConfig, train_network
+    from efftheory.models.toy.config import NetworkConfig
+    from efftheory.models.toy.training import train_network
     from efftheory.plotting.network import plot_training
     from efftheory.theories.linear.theory import linear_theory
 

@@ -341,7 +341,7 @@ def test_cli_toy_defaults_are_unchanged_by_the_transformer_options():
     from tests.conftest import parse
     from efftheory.cli._train_toy import config
     from efftheory.models import MODELS
-    from efftheory.models.toy.kernels import NetworkConfig
+    from efftheory.models.toy.config import NetworkConfig
 
     args = parse("train", "--p", 10, "--frac", 0.5)
     assert args.model == "toy" and args.task == "add"

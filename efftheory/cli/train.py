@@ -132,7 +132,6 @@ def run(args, ui):
     return report.run(args, split, config, result, plot_path, save_path)
 
 
-
 def _generic_report():
     from efftheory.cli._train_generic import REPORTS
 

@@ -34,7 +34,7 @@ class TrainResult:
     every model (a model may add fields of its own in a subclass). T = number of recorded steps.
 
     Attributes:
-        config: the model's config (:class:`~efftheory.models.toy.kernels.NetworkConfig`, ...).
+        config: the model's config (:class:`~efftheory.models.toy.config.NetworkConfig`, ...).
         split: the training split.
         steps: (T,) int64 recorded steps (parameters after that many updates).
         train_loss, test_loss: (T,) mean loss over training / test samples (NaN without a test set);

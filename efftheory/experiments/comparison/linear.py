@@ -42,7 +42,8 @@ import numpy as np
 from efftheory.theories.linear.dynamics import time_scale
 from efftheory.theories.linear.metrics import DEFAULT_DELTA, RQI_THRESHOLD, normalize, predicted_accuracy
 from efftheory.theories.linear.metrics import rqi as rqi_of
-from efftheory.models.toy.kernels import NetworkConfig, train_network
+from efftheory.models.toy.config import NetworkConfig
+from efftheory.models.toy.training import train_network
 from efftheory.models.toy.model import MODADD_CONFIG
 from efftheory.stats import bootstrap_interval, crossing, first_at_or_above, wilson_interval
 from efftheory.theories.linear.theory import linear_theory

@@ -77,7 +77,6 @@ AXES = {
 #: core, and a store of 1e5 lines is 40 MB.
 MAX_RUNS = 100_000
 
-
 # ---------------------------------------------------------------- axes and grid
 
 
@@ -245,7 +244,7 @@ class SweepSettings:
     steps, ``delta`` the RQI threshold; ``eval_every`` the record stride of cell functions that
     keep records (:func:`network_cell` keeps none and measures its step counts at every step,
     whatever it is); ``early_stop`` ends a run once both accuracies reached 0.9 (its
-    phase is then decided); ``network`` holds further :class:`efftheory.models.toy.kernels.NetworkConfig`
+    phase is then decided); ``network`` holds further :class:`efftheory.models.toy.config.NetworkConfig`
     fields fixed for every cell (e.g. ``{"loss": "ce"}``, or the matrix model of Fig 5d).
     ``task`` names the task (:func:`efftheory.tasks.make_task`; ``"s3"`` needs p = 6).
     Defaults are the paper's toy: addition, p = 10, n_train = 45 of N = 55, budget 1e4 steps,
@@ -359,7 +358,6 @@ def _seed_ok(seed) -> bool:
 # ---------------------------------------------------------------- cell functions
 
 
-
 @stored_as("synthetic_cell")
 def synthetic_cell(settings: dict, fixed: dict) -> dict:
     """A cheap, deterministic stand-in for :func:`network_cell` (same keys; not physics).
@@ -438,7 +436,6 @@ def cell_name(cell_fn) -> str:
     they lived in ``efftheory/sweep.py`` (``efftheory.sweep:network_cell``, ...), so the stores
     written then stay the same sweeps (resumable, shareable) after the module moved."""
     return getattr(cell_fn, "stored_name", None) or f"{cell_fn.__module__}:{cell_fn.__qualname__}"
-
 
 
 # ---------------------------------------------------------------- results
@@ -709,7 +706,7 @@ def _completed(tasks, executor, jobs):
 class Preset:
     """A panel of the paper's Fig 5: axis names, their ``LO:HI:N[:log]`` ranges (or value lists)
     and the loss; optionally the task, its split size (None: the sweep defaults), the model it is
-    a panel of (the toy) and further :class:`~efftheory.models.toy.kernels.NetworkConfig` fields."""
+    a panel of (the toy) and further :class:`~efftheory.models.toy.config.NetworkConfig` fields."""
 
     x: str
     x_range: str

@@ -7,7 +7,8 @@ import dataclasses
 
 from efftheory.errors import InputError, require
 from efftheory.models.base import stored_as
-from efftheory.models.toy.kernels import NetworkConfig, train_network
+from efftheory.models.toy.config import NetworkConfig
+from efftheory.models.toy.training import train_network
 from efftheory.tasks import make_task
 
 #: the training kernel behind :func:`network_cell`'s records. Version 2 forwards all samples at

@@ -5,7 +5,8 @@ from __future__ import annotations
 from efftheory.models.base import Model, Option, TrainResult, register_model
 from efftheory.models.phases import DEFAULT_GAP
 from efftheory.models.toy.cell import network_cell
-from efftheory.models.toy.kernels import LOSSES, NetworkConfig, train_network
+from efftheory.models.toy.config import LOSSES, NetworkConfig
+from efftheory.models.toy.training import train_network
 
 #: Network settings for modular addition (``efftheory train|compare --task modadd``): 2-d
 #: embeddings (a ring needs a plane), the cross-entropy head and the comprehension learning rates;
@@ -53,7 +54,7 @@ class Toy(Model):
 
     def train(self, split, config: NetworkConfig, steps: int, *, eval_every: int = 1, gap: float = DEFAULT_GAP,
               progress=None, **options) -> TrainResult:
-        """:func:`~efftheory.models.toy.kernels.train_network`; ``options``: delta, stop_at_test."""
+        """:func:`~efftheory.models.toy.training.train_network`; ``options``: delta, stop_at_test."""
         return train_network(split, config, steps, eval_every=eval_every, gap=gap, progress=progress, **options)
 
 

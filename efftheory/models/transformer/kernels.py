@@ -66,7 +66,8 @@ from efftheory.theories.circle.ring import circle_rqi, modular_quads, ring_fit
 from efftheory.models.dropout import base_key, keep_factor, step_key
 from efftheory.errors import require
 from efftheory.theories.linear.metrics import normalize
-from efftheory.models.toy.kernels import DIVERGED, RAN, _adamw, _check_float, _check_int, _divergence_limit, _head, _representable
+from efftheory.errors import check_float, check_int
+from efftheory.models.shared_kernels import DIVERGED, RAN, adamw, divergence_limit, head, representable
 from efftheory.models.base import TrainResult
 from efftheory.models.phases import ACC_THRESHOLD, DEFAULT_GAP, phase_of
 from efftheory.stats import first_at_or_above, step_or_none
@@ -111,15 +112,15 @@ class TransformerConfig:
     def __post_init__(self) -> None:
         require(self.dtype in DTYPES, f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
         require(isinstance(self.final_ln, bool), f"final_ln must be True or False, got {self.final_ln!r}")
-        _check_int("dim", self.dim, 1)
-        _check_int("width", self.width, 1)
-        _check_int("layers", self.layers, 1)
-        _check_int("seed", self.seed, 0)
-        _check_float("embed_lr", self.embed_lr, True)
-        _check_float("decoder_lr", self.decoder_lr, True)
-        _check_float("embed_wd", self.embed_wd, False)
-        _check_float("decoder_wd", self.decoder_wd, False)
-        _check_float("dropout", self.dropout, False)
+        check_int("dim", self.dim, 1)
+        check_int("width", self.width, 1)
+        check_int("layers", self.layers, 1)
+        check_int("seed", self.seed, 0)
+        check_float("embed_lr", self.embed_lr, True)
+        check_float("decoder_lr", self.decoder_lr, True)
+        check_float("embed_wd", self.embed_wd, False)
+        check_float("decoder_wd", self.decoder_wd, False)
+        check_float("dropout", self.dropout, False)
         require(self.dropout < 1.0, f"dropout must be below 1 (the rate at which units are dropped), got {self.dropout:g}")
         # AdamW's decay factor 1 - lr wd must stay in [0, 1): beyond it the decay flips signs
         for group in ("embed", "decoder"):
@@ -629,7 +630,7 @@ def _backward(theta, grad, boff, hoff, aoff, acts, gx, gh, gqkv, go, gu, G, pi, 
 def _update(theta, grad, m, v, step, n_embed, hyper, c):
     """One AdamW update (``step`` from 1) of the two groups θ[:n_embed] (embeddings) and
     θ[n_embed:] (decoder); hyper = (embed lr, embed wd, decoder lr, decoder wd)."""
-    _adamw(theta, grad, m, v, step, n_embed, hyper[0], hyper[1], hyper[2], hyper[3], c)
+    adamw(theta, grad, m, v, step, n_embed, hyper[0], hyper[1], hyper[2], hyper[3], c)
 
 
 @njit(cache=True, error_model="numpy")
@@ -660,25 +661,25 @@ def _train_chunk(theta, m, v, grad, boff, hoff, aoff, acts, gx, gh, gqkv, go, gu
         ev_loss, ev_ok = 0.0, 0
         if drop and due:
             _forward(theta, boff, hoff, aoff, acts, pi, pj, nt, p, d, w, eps, 0.0, NO_KEY)
-            ev_loss, ev_ok = _head(out, labels, templates, True, 0, nt, G, False, 0.0)
+            ev_loss, ev_ok = head(out, labels, templates, True, 0, nt, G, False, 0.0)
         key = step_key(key_base, t) if drop else NO_KEY
         _forward(theta, boff, hoff, aoff, acts, pi, pj, nt, p, d, w, eps, rate, key)
-        tr_loss, tr_ok = _head(out, labels, templates, True, 0, nt, G, True, inv_nt)
-        diverged = not (np.isfinite(tr_loss) and _representable(theta, limit))
+        tr_loss, tr_ok = head(out, labels, templates, True, 0, nt, G, True, inv_nt)
+        diverged = not (np.isfinite(tr_loss) and representable(theta, limit))
         # the step at which a run diverges is recorded too
         evaluate = due or diverged
         if not drop:
             ev_loss, ev_ok = tr_loss, tr_ok
         elif evaluate and not due:
             _forward(theta, boff, hoff, aoff, acts, pi, pj, nt, p, d, w, eps, 0.0, NO_KEY)
-            ev_loss, ev_ok = _head(out, labels, templates, True, 0, nt, G, False, 0.0)
+            ev_loss, ev_ok = head(out, labels, templates, True, 0, nt, G, False, 0.0)
         outcome = RAN
         if evaluate:
             te_loss, te_ok = 0.0, 0
             if n_test > 0:
                 _forward(theta, boff, hoff, aoff_te, acts_te, pi_te, pj_te, n_test, p, d, w, eps, 0.0, NO_KEY)
                 out_te = _view(acts_te, aoff_te[LOGITS, 0], n_test, p)
-                te_loss, te_ok = _head(out_te, labels_te, templates, True, 0, n_test, G, False, 0.0)
+                te_loss, te_ok = head(out_te, labels_te, templates, True, 0, n_test, G, False, 0.0)
             i = rec_pos[0]
             rec_f[i, 0] = t
             rec_f[i, 1] = ev_loss * inv_nt
@@ -735,7 +736,7 @@ class _Problem:
         self.gqkv = np.zeros(R * 3 * d, dtype)
         self.gu = np.zeros(R * w, dtype)
         self.gbuf = np.zeros(self.nt * self.p, dtype)
-        self.templates = np.zeros((self.p, 0), dtype)  # the CE head of network._head reads no template
+        self.templates = np.zeros((self.p, 0), dtype)  # the CE head of network.head reads no template
         self.eps = dtype.type(LN_EPS)
 
     def forward(self, theta, which: str, step: int | None = None):
@@ -759,7 +760,7 @@ class _Problem:
         aoff, acts, pi, pj, labels = self.sets["train"]
         out = self.forward(theta, "train", step)
         G = _view(self.gbuf, 0, self.nt, self.p)
-        loss, _ = _head(out, labels, self.templates, True, 0, self.nt, G, True, 1.0 / self.nt)
+        loss, _ = head(out, labels, self.templates, True, 0, self.nt, G, True, 1.0 / self.nt)
         grad = np.zeros_like(theta)
         _backward(theta, grad, lay.block_off, lay.head_off, aoff, acts, self.gx, self.gh, self.gqkv,
                   self.go, self.gu, G, pi, pj, self.nt, self.p, lay.dim, lay.width, self._dropout(step)[0])
@@ -786,7 +787,7 @@ def loss_and_gradient(split: Split, config: TransformerConfig, theta: np.ndarray
     finite differences and the numpy twin.
     """
     if dropout_step is not None:
-        _check_int("dropout_step", dropout_step, 0)
+        check_int("dropout_step", dropout_step, 0)
     prob = _Problem(split, config)
     return prob.loss_and_gradient(_check_theta(theta, prob), dropout_step)
 
@@ -805,7 +806,7 @@ def logits(split: Split, config: TransformerConfig, theta: np.ndarray | None = N
 def adamw_update(theta, grad, m, v, step: int, layout: Layout, config: TransformerConfig) -> None:
     """The training loop's AdamW update, in place: group 1 = θ[:layout.n_embed] (embeddings,
     ``embed_lr``, ``embed_wd``), group 2 = the rest (decoder). ``step`` counts from 1."""
-    _check_int("step", step, 1)
+    check_int("step", step, 1)
     arrays = (theta, grad, m, v)
     require(all(isinstance(a, np.ndarray) and a.shape == (layout.n_params,) and a.dtype == theta.dtype
                 and a.flags.c_contiguous for a in arrays),
@@ -889,9 +890,9 @@ def train_transformer(split: Split, config: TransformerConfig | None = None, ste
     """
     config = TransformerConfig() if config is None else config
     require(isinstance(config, TransformerConfig), f"config must be a TransformerConfig, got {type(config).__name__}")
-    _check_int("steps", steps, 1)
-    _check_int("eval_every", eval_every, 1)
-    _check_float("gap", gap, False)
+    check_int("steps", steps, 1)
+    check_int("eval_every", eval_every, 1)
+    check_float("gap", gap, False)
     start = time.perf_counter()
     prob = _Problem(split, config)
     theta, lay = prob.theta, prob.layout
@@ -912,7 +913,7 @@ def train_transformer(split: Split, config: TransformerConfig | None = None, ste
                                    *prob.sets["test"], prob.templates, prob.nt, prob.n_test, p, d, config.width,
                                    prob.eps, hyper, prob.rate, prob.key_base,
                                    t, t1, steps, eval_every, stop_at_full, rec_f, rec_emb, rec_pos,
-                                   _divergence_limit(theta.dtype))
+                                   divergence_limit(theta.dtype))
             now = int(rec_f[rec_pos[0] - 1, 0]) if outcome != RAN else min(t1, steps)
             if progress is not None and now > done:
                 progress(now - done)

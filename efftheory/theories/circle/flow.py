@@ -56,7 +56,6 @@ METHODS = ("gd", "rk4")
 """Accepted values of ``method`` in :func:`circle_flow`."""
 
 
-
 #: ring_probability stops a member once max_a |∂ℓ/∂θ_a| falls below this.
 DEFAULT_GTOL = 1e-10
 
