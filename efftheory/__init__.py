@@ -50,7 +50,8 @@ from efftheory.tasks import FiniteGroup, permutation_matrices, symmetric_group
 from efftheory.theories.linear.metrics import matrix_predicted_accuracy, matrix_rqi
 from efftheory.experiments.network_ring import NetworkRing, network_ring
 from efftheory.experiments.comparison.linear import RingRun, RingSummary, run_ring_one, summarise_rings
-from efftheory.models.transformer.kernels import TransformerConfig, TransformerResult, train_transformer
+from efftheory.models.transformer.config import TransformerConfig
+from efftheory.models.transformer.training import TransformerResult, train_transformer
 
 __all__ = [
     "__version__",

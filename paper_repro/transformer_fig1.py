@@ -48,7 +48,8 @@ def main(argv=None) -> int:
     out = prepare(args)
     from efftheory.plotting.transformer import plot_transformer_training
     from efftheory.tasks import ModularAddition
-    from efftheory.models.transformer.kernels import TransformerConfig, train_transformer
+    from efftheory.models.transformer.config import TransformerConfig
+    from efftheory.models.transformer.training import train_transformer
 
     spec = dict(QUICK if args.quick else SIZE)
     if args.paper_size:

@@ -61,7 +61,8 @@ def _fraction_or_none(x) -> float | None:
 def run_one(spec: dict, wd: float, seed: int, dropout: float = 0.0) -> dict:
     """One training run of the sweep as a store record (efftheory.runtime.store field names)."""
     from efftheory.tasks import ModularAddition
-    from efftheory.models.transformer.kernels import TransformerConfig, train_transformer
+    from efftheory.models.transformer.config import TransformerConfig
+    from efftheory.models.transformer.training import train_transformer
 
     split = ModularAddition(spec["p"], ordered=True).split(frac=spec["frac"], seed=spec["split_seed"])
     config = TransformerConfig(decoder_lr=spec["decoder_lr"], decoder_wd=wd, dropout=dropout, seed=seed)

@@ -12,7 +12,8 @@ from efftheory.errors import InputError
 from efftheory.experiments.sweep.engine import Axis, Grid, SweepSettings, run_sweep
 from efftheory.models.transformer.cell import transformer_cell
 from efftheory.tasks import ModularAddition
-from efftheory.models.transformer.kernels import TransformerConfig, train_transformer
+from efftheory.models.transformer.config import TransformerConfig
+from efftheory.models.transformer.training import train_transformer
 from tests.conftest import ROOT
 
 GRID = Grid(Axis.parse("decoder_wd", "0:1:2"), Axis.parse("decoder_lr", "1e-3:1e-3:1"))
