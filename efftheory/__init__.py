@@ -34,8 +34,12 @@ from efftheory.models.toy.config import NetworkConfig
 from efftheory.models.toy.training import train_network
 from efftheory.models.base import TrainResult
 from efftheory.models.phases import PHASES, phase_of
-from efftheory.experiments.sweep.engine import PRESETS as PHASE_PRESETS
-from efftheory.experiments.sweep.engine import Axis, Grid, SweepResult, SweepSettings, first_split_seed, run_sweep
+from efftheory.experiments.sweep.presets import PRESETS as PHASE_PRESETS
+from efftheory.experiments.sweep.grid import Axis, Grid
+from efftheory.experiments.sweep.result import SweepResult
+from efftheory.experiments.sweep.settings import SweepSettings
+from efftheory.experiments.sweep.presets import first_split_seed
+from efftheory.experiments.sweep.engine import run_sweep
 from efftheory.tasks import ModularAddition, Task, make_task
 from efftheory.theories.linear.simulation import adam_structure_step, exact_structure_time
 from efftheory.theories.linear.dynamics import default_step, time_scale

@@ -1,7 +1,7 @@
 """Figs 5a-c: phase diagrams (comprehension, grokking, memorization, confusion) of the toy
 network over two training hyper-parameters (p = 10, n_train = 45, seed 0).
 
-Panels are the presets of ``efftheory phase`` (efftheory.experiments.sweep.engine.PRESETS): (a) embedding lr x
+Panels are the presets of ``efftheory phase`` (efftheory.experiments.sweep.presets.PRESETS): (a) embedding lr x
 decoder lr, MSE; (b) decoder lr x decoder weight decay, MSE; (c) the same with cross-entropy.
 Seed (of split and network): by default the first seed whose n_train = 45 split has ideal test
 accuracy 1 (seed 3). A split whose test set holds a sample with no training sample of the same
@@ -19,7 +19,7 @@ the majority phase of each cell is drawn with its share) and keeps the runs in
 pieces. ``--stored-only`` draws the runs stored so far without running any (the title says how
 many of how many) and writes ``fig5<panel>_phase_<budget>_<K>seeds.*``. ``--read-at B`` draws
 the panel a budget B below ``--budget`` would give, read off the same runs (exact: a run does
-not depend on its budget until it ends; :meth:`efftheory.experiments.sweep.engine.SweepResult.at_budget`), as
+not depend on its budget until it ends; :meth:`efftheory.experiments.sweep.result.SweepResult.at_budget`), as
 ``fig5<panel>_phase_<B>_<K>seeds_from_<budget>.*``.
 
     python paper_repro/fig5.py [--panel a|b|c|all] [--budget 1e4] [--seeds K] [--stored-only]

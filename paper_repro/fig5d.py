@@ -2,12 +2,12 @@
 decoder learning rate and the decoder weight decay, over several network seeds on one split.
 
 The grid, task and model are the preset ``fig5d`` of ``efftheory phase``
-(efftheory.experiments.sweep.engine.PRESETS): decoder lr 1e-5..1e-2 (10, log) x decoder weight decay
+(efftheory.experiments.sweep.presets.PRESETS): decoder lr 1e-5..1e-2 (10, log) x decoder weight decay
 0, 1, 2, 3, 5, 10, 20, 30, 50, 100, 200; 24 of the 36 ordered samples of S3 for training; the
 matrix toy of docs/theory.md §9 (embeddings 3x3 matrices uniform in [-0.05, 0.05), decoder input
 vec(M_a M_b), L1 penalty 1e-3 mean |M|, embedding lr 1e-3); MSE head; budget 1e4 steps; gap
 G = 1000. Split: the first split seed whose test samples can all be implied
-(efftheory.experiments.sweep.engine.ideal_test_accuracy with task s3; seed 0). Each cell's phase is the majority
+(efftheory.experiments.sweep.presets.ideal_test_accuracy with task s3; seed 0). Each cell's phase is the majority
 over the network seeds. The cells are stored resumably in
 ``<out>/fig5_runs/fig5d_budget<B>_split<S>_seeds<K>/`` (re-running continues an interrupted sweep).
 
@@ -31,7 +31,7 @@ QUICK_BUDGET = 200
 
 def default_split_seed() -> int:
     """The first split seed of 24 S3 samples whose every test sample can be implied."""
-    from efftheory.experiments.sweep.engine import PRESETS, first_split_seed
+    from efftheory.experiments.sweep.presets import PRESETS, first_split_seed
 
     pr = PRESETS["fig5d"]
     return first_split_seed(pr.p, n_train=pr.n_train, task=pr.task)
@@ -40,7 +40,7 @@ def default_split_seed() -> int:
 def run(budget: int, seeds: int, out: Path, jobs: int, quick: bool, split_seed: int):
     """The :class:`SweepResult` of Fig 5d (quick: 2 x 2 corner cells, a narrow decoder)."""
     from efftheory import Axis, Grid, SweepSettings, run_sweep
-    from efftheory.experiments.sweep.engine import PRESETS
+    from efftheory.experiments.sweep.presets import PRESETS
 
     pr = PRESETS["fig5d"]
     grid = pr.grid

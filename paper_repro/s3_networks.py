@@ -57,7 +57,7 @@ def one_run(seed: int, spec: dict) -> dict:
     from efftheory.theories.group.loss import group_loss, sign_permutation_matrices
     from efftheory.theories.group.score import score_matrices
     from efftheory.theories.group.theory import representation_theory
-    from efftheory.experiments.sweep.engine import MATRIX_TOY
+    from efftheory.experiments.sweep.presets import MATRIX_TOY
 
     task = et.make_task("s3")
     split = task.split(n_train=spec["n_train"], seed=seed)

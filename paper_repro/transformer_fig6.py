@@ -33,7 +33,9 @@ QUICK = {"p": 7, "frac": 0.8, "seed": 0, "steps": 100, "eval_every": 50,
 
 def run(spec: dict, out: Path, jobs: int, quick: bool):
     """The finished :class:`SweepResult` of the grid."""
-    from efftheory.experiments.sweep.engine import Axis, Grid, SweepSettings, run_sweep
+    from efftheory.experiments.sweep.grid import Axis, Grid
+    from efftheory.experiments.sweep.settings import SweepSettings
+    from efftheory.experiments.sweep.engine import run_sweep
     from efftheory.models.transformer.cell import transformer_cell
 
     grid = Grid(Axis.parse(*spec["x"]), Axis.parse(*spec["y"]))

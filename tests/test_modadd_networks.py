@@ -289,7 +289,7 @@ def test_network_cell_builds_the_named_task_and_add_is_unchanged():
 
     from efftheory.models.toy.config import NetworkConfig
     from efftheory.models.toy.training import train_network
-    from efftheory.experiments.sweep.engine import SweepSettings
+    from efftheory.experiments.sweep.settings import SweepSettings
     from efftheory.models.toy.cell import network_cell
 
     settings = {"embed_lr": 1e-2, "decoder_lr": 1e-3}

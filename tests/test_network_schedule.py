@@ -23,7 +23,9 @@ from efftheory.theories.linear.metrics import RQI_THRESHOLD
 from efftheory.stats import first_at_or_above, step_or_none
 from efftheory.runtime.store import MANIFEST
 from efftheory.models.toy.cell import NETWORK_KERNEL, network_cell
-from efftheory.experiments.sweep.engine import Axis, Grid, SweepSettings, manifest_for, run_sweep
+from efftheory.experiments.sweep.grid import Axis, Grid
+from efftheory.experiments.sweep.settings import SweepSettings
+from efftheory.experiments.sweep.engine import manifest_for, run_sweep
 from efftheory.tasks import Addition
 from tests.conftest import ROOT
 
@@ -158,7 +160,8 @@ OLD_RECORDS = [
 
 _REPEAT = """
 import json, sys
-from efftheory.experiments.sweep.engine import SweepSettings, network_cell
+from efftheory.experiments.sweep.settings import SweepSettings
+from efftheory.models.toy.cell import network_cell
 fixed = SweepSettings(steps=100_000, seed=3, seeds=(0, 1, 2, 3, 4), network={"loss": "mse"}).run_fixed(4)
 print(json.dumps([network_cell(settings, fixed) for settings in json.loads(sys.argv[1])]))
 """

@@ -9,7 +9,9 @@ import sys
 import pytest
 
 from efftheory.errors import InputError
-from efftheory.experiments.sweep.engine import Axis, Grid, SweepSettings, run_sweep
+from efftheory.experiments.sweep.grid import Axis, Grid
+from efftheory.experiments.sweep.settings import SweepSettings
+from efftheory.experiments.sweep.engine import run_sweep
 from efftheory.models.transformer.cell import transformer_cell
 from efftheory.tasks import ModularAddition
 from efftheory.models.transformer.config import TransformerConfig

@@ -10,7 +10,7 @@ fig5b (decoder lr x decoder weight decay, MSE), fig5c (fig5b with cross-entropy)
 permutation toy: 3x3 matrix embeddings of S3, 24 of 36 samples, decoder lr x decoder weight
 decay 0..200); explicit options override a preset, and without --seed/--split-seed a preset
 trains on the first split seed whose ideal test accuracy is 1 (for S3: whose test samples can
-all be implied, efftheory.experiments.sweep.engine.ideal_test_accuracy). Budget: --steps 10000 by default; the
+all be implied, efftheory.experiments.sweep.presets.ideal_test_accuracy). Budget: --steps 10000 by default; the
 paper used 100000 for Figs 5a-c, 10000 for Fig 5d.
 Split: p = 10, n_train = 45 of 55 (the paper's toy) unless --p/--train-num/--frac or the preset
 say otherwise. Ranges are LO:HI:N[:log] or an explicit list of values (0,1,2,5,10).
@@ -28,8 +28,9 @@ from efftheory.cli._common import (P_HELP, check_p, check_output_path, fraction,
                                    positive_float, positive_int)
 from efftheory.errors import InputError, require
 from efftheory.models.phases import PHASES
+from efftheory.experiments.sweep.grid import AXES
+from efftheory.experiments.sweep.presets import PRESETS
 from efftheory.runtime.parallel import DASK_TIMEOUT
-from efftheory.experiments.sweep.engine import AXES, PRESETS
 
 SEED_TRIES = 1000  # split seeds searched for one that can generalise
 
@@ -48,7 +49,7 @@ def _seeds(text: str) -> tuple[int, ...]:
     """``"K"`` -> seeds 0..K-1; ``"0,3,7"`` -> those seeds (distinct, non-negative). Whole
     numbers may be written as every integer option takes them (``1e2`` is 100)."""
     from efftheory.cli._common import _whole
-    from efftheory.experiments.sweep.engine import MAX_RUNS
+    from efftheory.experiments.sweep.grid import MAX_RUNS
 
     parts = [part.strip() for part in text.split(",")]
     values = [_whole(part) for part in parts if part]
@@ -180,7 +181,10 @@ def run(args, ui):
     import concurrent.futures as cf
 
     from efftheory.runtime.store import read_sweep
-    from efftheory.experiments.sweep.engine import Axis, Grid, SweepSettings, check_size, run_sweep, synthetic_cell
+    from efftheory.experiments.sweep.cells import synthetic_cell
+    from efftheory.experiments.sweep.engine import check_size, run_sweep
+    from efftheory.experiments.sweep.grid import Axis, Grid
+    from efftheory.experiments.sweep.settings import SweepSettings
     from efftheory.models import MODELS
     from efftheory.models.toy.cell import network_cell
 
@@ -323,7 +327,7 @@ def _with_seeds(args, settings, fixed_split: bool):
     """
     import dataclasses
 
-    from efftheory.experiments.sweep.engine import first_split_seed
+    from efftheory.experiments.sweep.presets import first_split_seed
 
     split_seed = args.split_seed if args.split_seed is not None else args.seed
     if split_seed is None and args.preset and fixed_split and not args.vary_split:
@@ -343,7 +347,7 @@ def _with_seeds(args, settings, fixed_split: bool):
 def _ideal_note(args, settings) -> dict:
     """``{split seed: ideal test accuracy}`` of the splits the runs train on; a note on stderr
     for those that cannot reach the test threshold 0.9."""
-    from efftheory.experiments.sweep.engine import first_split_seed, ideal_test_accuracy
+    from efftheory.experiments.sweep.presets import first_split_seed, ideal_test_accuracy
 
     split_seeds = sorted({settings.split_seed(s) for s in settings.network_seeds})
     ideal = {s: ideal_test_accuracy(settings.p, **_split_size(settings), seed=s, task=settings.task)

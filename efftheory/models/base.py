@@ -170,7 +170,7 @@ class Model(ABC):
 def stored_as(name: str):
     """Give a sweep cell function the manifest name ``efftheory.sweep:NAME``: the name the
     built-in cells had when they lived in ``efftheory/sweep.py``, kept so that the stores written
-    then stay the same sweeps (resumable, shareable; :func:`efftheory.experiments.sweep.engine.cell_name`)."""
+    then stay the same sweeps (resumable, shareable; :func:`efftheory.experiments.sweep.cells.cell_name`)."""
 
     def mark(cell_fn):
         cell_fn.stored_name = f"efftheory.sweep:{name}"

@@ -100,7 +100,7 @@ def _title(result) -> str:
 
 
 def plot_phase_diagram(result, *, annotate_gap: bool = False, title: str | None = None):
-    """A matplotlib Figure of ``result`` (a :class:`efftheory.experiments.sweep.engine.SweepResult`).
+    """A matplotlib Figure of ``result`` (a :class:`efftheory.experiments.sweep.result.SweepResult`).
 
     ``annotate_gap`` writes ``t_test - t_train`` (steps; the median over seeds) in each cell
     where it was reached. ``title`` replaces the default one (p, n_train, loss, budget, G, seeds).
