@@ -42,7 +42,7 @@ def runs(out: Path, spec: dict, jobs: int) -> list[dict]:
 
     import efftheory as et
     from efftheory.models.toy.model import MODADD_CONFIG
-    from efftheory.experiments.comparison.linear import run_ring_one
+    from efftheory.experiments.comparison.ring import run_ring_one
 
     task = et.ModularAddition(spec["p"])
     settings = {k: spec[k] for k in ("p", "fracs", "seeds", "steps")} | {
@@ -66,7 +66,7 @@ def figure_data(records: list[dict], spec: dict) -> dict:
 
     import efftheory as et
     from efftheory.theories.circle.probability import ring_probability
-    from efftheory.experiments.comparison.linear import RingRun, summarise_rings
+    from efftheory.experiments.comparison.ring import RingRun, summarise_rings
 
     task = et.ModularAddition(spec["p"])
     N = task.n_samples
@@ -80,7 +80,7 @@ def figure_data(records: list[dict], spec: dict) -> dict:
 
 
 def main(argv=None) -> int:
-    from efftheory.experiments.comparison.linear import RingSummary
+    from efftheory.experiments.comparison.ring import RingSummary
     from efftheory.plotting.ring import plot_ring_compare
 
     args = parser(__doc__.splitlines()[0]).parse_args(argv)

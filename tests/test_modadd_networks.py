@@ -13,7 +13,7 @@ from efftheory.theories.circle.ring import circle_rqi, classify_outcome, modular
 from efftheory.theories.circle.probability import ring_probability
 from efftheory.theories.circle.flow import settle
 from efftheory.models.toy.model import MODADD_CONFIG
-from efftheory.experiments.comparison.linear import RingRun, run_ring_one, summarise_rings
+from efftheory.experiments.comparison.ring import RingRun, run_ring_one, summarise_rings
 from efftheory.experiments.network_ring import network_ring
 from efftheory.theories.circle.ring import fit_phases
 from efftheory.reference import circle as naive

@@ -13,7 +13,8 @@ import pytest
 
 from efftheory.cli import main
 from efftheory.cli._wording import chance_test_accuracy, fit_text, loss_value, plural, steps
-from efftheory.experiments.comparison.linear import SCALES, bound_of, match_rms, summarise
+from efftheory.experiments.comparison.trajectories import SCALES, bound_of, match_rms
+from efftheory.experiments.comparison.linear import summarise
 from tests.conftest import grid_run
 from efftheory.tasks import Addition
 
@@ -121,7 +122,7 @@ def test_train_reports_a_fit_at_the_bound(stuck_run):
 
 
 def test_train_plot_says_no_fit(stuck_run):
-    from efftheory.experiments.comparison.linear import effective_counterpart
+    from efftheory.experiments.comparison.trajectories import effective_counterpart
     from efftheory.models.toy.config import NetworkConfig
     from efftheory.models.toy.training import train_network
     from efftheory.plotting.network import plot_training

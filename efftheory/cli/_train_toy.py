@@ -42,7 +42,7 @@ def train_options(args) -> dict:
 def _linear_run(args, split, config, result, plot_path, save_path):
     """``train --task add``: the run beside the split's linear theory, and the effective-theory
     trajectories (gradient flow, Adam on ℓ_eff) from the network's own initial embeddings."""
-    from efftheory.experiments.comparison.linear import effective_counterpart
+    from efftheory.experiments.comparison.trajectories import effective_counterpart
     from efftheory.theories.linear.dynamics import time_scale
     from efftheory.theories.linear.theory import linear_theory
 
@@ -130,7 +130,7 @@ def _time_scale_text(o) -> str:
 
 
 def _fit_line(o, name: str, label: str) -> str:
-    from efftheory.experiments.comparison.linear import SCALES
+    from efftheory.experiments.comparison.trajectories import SCALES
 
     fit = fit_text(o[f"trajectory_best_grid_scale_{name}"], o[f"trajectory_scale_edge_{name}"], SCALES)
     mirrored = ", ends mirrored" if o[f"trajectory_mirrored_{name}"] else ""
@@ -179,7 +179,7 @@ def _trajectory_rows(o, scales) -> list[str]:
 
 def _text(o, config, save_path, plot_path) -> str:
     """The readable summary of ``train`` (``o`` is the JSON object)."""
-    from efftheory.experiments.comparison.linear import SCALES
+    from efftheory.experiments.comparison.trajectories import SCALES
 
     lam = "none (p = 2)" if o["grokking_rate"] is None else f"{o['grokking_rate']:.4g}"
     lines = [

@@ -237,7 +237,7 @@ def _run_modadd(args, ui, plot_path):
 
     from efftheory.theories.circle.probability import ring_probability
     from efftheory.models import MODELS
-    from efftheory.experiments.comparison.linear import run_ring_one, summarise_rings
+    from efftheory.experiments.comparison.ring import run_ring_one, summarise_rings
     from efftheory.errors import InputError, require
     from efftheory.runtime.parallel import pmap
     from efftheory.tasks import ModularAddition

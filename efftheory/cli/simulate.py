@@ -400,7 +400,7 @@ def _run_group(args, ui, task, n_train, plot_path, save_path, start):
     from efftheory.theories.group.loss import DEFAULT_K, group_quads
     from efftheory.theories.group.flow import DEFAULT_MAX_STEPS
     from efftheory.theories.group.simulation import simulate_group
-    from efftheory.theories.linear.theory import count_parallelograms
+    from efftheory.tasks.parallelograms import count_parallelograms
 
     split = task.split(n_train=n_train, seed=args.seed)
     if group_quads(task, split.train).shape[0] == 0:  # as for addition: nothing would move

@@ -107,7 +107,7 @@ def _errorbar(ax, x, rate, ci, **kwargs) -> None:
 
 
 def plot_ring_compare(summary):
-    """Figure of ``compare --task modadd`` (a :class:`efftheory.experiments.comparison.linear.RingSummary`): (a) against
+    """Figure of ``compare --task modadd`` (a :class:`efftheory.experiments.comparison.ring.RingSummary`): (a) against
     the training fraction, the networks' ring-formation and generalisation rates beside the circle
     theory's ring probability (uniform random starts) and the rate at which the flow from the
     networks' own initial phases rings; (b) per fraction, how often a ringed network's frequency

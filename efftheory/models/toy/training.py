@@ -17,7 +17,7 @@ from efftheory.models.toy.kernels import _backward, _forward, _train_chunk, init
 from efftheory.runtime.threads import one_blas_thread
 from efftheory.tasks import Split
 from efftheory.theories.linear.metrics import DEFAULT_DELTA, MATRIX_THRESHOLD, implied_arrays, threshold
-from efftheory.theories.linear.theory import count_equal_result_pairs, count_parallelograms
+from efftheory.tasks.parallelograms import count_equal_result_pairs, count_parallelograms
 
 _CHUNK = 500  # steps per kernel call between progress updates
 

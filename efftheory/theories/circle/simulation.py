@@ -44,7 +44,8 @@ def simulate_ring(split, *, trials: int = 8, seed: int = 0, steps: int = 20_000,
     steps up to ``steps``; each final state classified (docs/theory.md §13)."""
     from efftheory.stats import first_at_or_above
     from efftheory.tasks import ModularAddition
-    from efftheory.theories.linear.theory import linear_theory, parallelogram_quads
+    from efftheory.theories.linear.theory import linear_theory
+    from efftheory.tasks.parallelograms import parallelogram_quads
 
     require(isinstance(split.task, ModularAddition) and not split.task.ordered,
             f"the circle theory runs on unordered modular addition, got {split.task.describe()}")
