@@ -380,6 +380,3 @@ def summarise(runs, p_unique: np.ndarray, n_samples: int | None = None,
     )
 
 
-# ------------------------------------------------------------------ modular addition: rings
-
-

@@ -55,12 +55,6 @@ from efftheory.models.phases import PHASES, phase_of
 from efftheory.models.toy.cell import network_cell
 from efftheory.runtime.parallel import as_finished, local_pool
 
-# ---------------------------------------------------------------- axes and grid
-
-
-# ---------------------------------------------------------------- fixed settings
-
-
 # ---------------------------------------------------------------- cell functions
 
 
@@ -98,9 +92,6 @@ def _record(run: tuple, split_seed: int, out: dict, seconds: float, gap: float, 
     rec["seconds"] = round(float(seconds), 4)
     rec["arithmetic"] = arithmetic
     return rec
-
-
-# ---------------------------------------------------------------- results
 
 
 # ---------------------------------------------------------------- engine
@@ -208,8 +199,5 @@ def _completed(tasks, executor, jobs):
     else:
         with local_pool(min(jobs, len(tasks))) as pool:
             yield from as_finished(pool, _timed_call, tasks)
-
-
-# ---------------------------------------------------------------- presets and seeds
 
 

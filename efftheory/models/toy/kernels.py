@@ -53,9 +53,6 @@ from efftheory.models.shared_kernels import DIVERGED, RAN, STOPPED_AT_TEST, adam
 from efftheory.models.toy.config import NetworkConfig
 from efftheory.theories.linear.metrics import RQI_THRESHOLD, holding_into, implied_count
 
-# ------------------------------------------------------------------ configuration
-
-
 # ------------------------------------------------------------------ parameters
 
 
@@ -374,8 +371,5 @@ def _train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf
             _backward(theta, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf2, pi, pj, nt, N, d, c[8], side, l1)
             adamw(theta, grad, m, v, t + 1, p * d, lr_e, wd_e, lr_d, wd_d, c)
     return RAN
-
-
-# ------------------------------------------------------------------ training
 
 

@@ -71,9 +71,6 @@ ACC_FULL = 0.99
 LN_EPS = 1e-5
 
 
-# ------------------------------------------------------------------ configuration
-
-
 # ------------------------------------------------------------------ parameters
 
 # per-block tensors, in layout order
@@ -626,11 +623,5 @@ def _train_chunk(theta, m, v, grad, boff, hoff, aoff, acts, gx, gh, gqkv, go, gu
             _backward(theta, grad, boff, hoff, aoff, acts, gx, gh, gqkv, go, gu, G, pi, pj, nt, p, d, w, rate)
             _update(theta, grad, m, v, t + 1, p * d, hyper, c)
     return RAN
-
-
-# ------------------------------------------------------------------ problem and gradients
-
-
-# ------------------------------------------------------------------ training
 
 

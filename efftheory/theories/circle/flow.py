@@ -65,9 +65,6 @@ DEFAULT_GTOL = 1e-10
 _RK4_STEP_FRACTION = 0.5
 
 
-# ---------------------------------------------------------------- parallelograms
-
-
 # ---------------------------------------------------------------- loss and gradient (numpy)
 
 
@@ -383,13 +380,7 @@ def _flow_times(steps, times, n_times: int, integer: bool) -> np.ndarray:
     return times
 
 
-# ---------------------------------------------------------------- ring diagnostics
-
-
-# ---------------------------------------------------------------- linear theory
-
-
-# ---------------------------------------------------------------- outcomes
+# ---------------------------------------------------------------- coming to rest
 
 
 @dataclass(frozen=True)
@@ -462,11 +453,5 @@ def _by_class(p: int, train: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     n_quads = (sizes * (sizes - 1) // 2).reshape(len(train), p).sum(axis=1).astype(np.int64)
     return np.ascontiguousarray(np.concatenate(blocks), dtype=np.int64), starts, n_quads
-
-
-# ---------------------------------------------------------------- validation
-
-
-# ---------------------------------------------------------------- one split, many starts
 
 

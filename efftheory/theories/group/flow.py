@@ -57,12 +57,6 @@ _H_MAX = 1e3  # the step never grows beyond this
 _H_MIN = 1e-6
 
 
-# ---------------------------------------------------------------- quads
-
-
-# ---------------------------------------------------------------- loss and gradients (numpy)
-
-
 # ---------------------------------------------------------------- numba kernels
 
 
@@ -372,17 +366,5 @@ def record_steps(max_steps: int, n: int = 60) -> np.ndarray:
     if max_steps < 1:
         return np.zeros(1, np.int64)
     return np.unique(np.concatenate([[0], np.round(np.geomspace(1, max_steps, n - 1))]).astype(np.int64))
-
-
-# ---------------------------------------------------------------- scoring matrices against the group
-
-
-# ---------------------------------------------------------------- linearisation at a representation
-
-
-# ---------------------------------------------------------------- representations to test against
-
-
-# ---------------------------------------------------------------- validation
 
 

@@ -49,11 +49,8 @@ class Group(Theory):
         Haar-random rotations for at most ``steps`` accepted steps (default 20000);
         ``options``: k (default 3), gtol."""
         options.setdefault("k", DEFAULT_K)
-        sim = simulate_group(split, trials=trials, seed=seed, max_steps=steps or DEFAULT_MAX_STEPS, n_record=n_times,
-                             **options)
-        if progress is not None:
-            progress(1)
-        return sim
+        return simulate_group(split, trials=trials, seed=seed, max_steps=steps or DEFAULT_MAX_STEPS, n_record=n_times,
+                              progress=progress, **options)
 
 
 GROUP = register_theory(Group())
