@@ -187,7 +187,7 @@ def test_simulate_k_has_a_cap(cli_error):
 
 
 def test_the_matrix_flow_reports_progress_and_gives_the_same_result():
-    from efftheory.theories.group.flow import simulate_group
+    from efftheory.theories.group.simulation import simulate_group
     from efftheory.tasks import make_task
 
     split = make_task("s3").split(frac=0.7, seed=0)

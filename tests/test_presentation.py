@@ -144,7 +144,7 @@ def test_train_plot_says_no_fit(stuck_run):
 
 
 def test_train_theory_never_reads_as_beyond_its_horizon():
-    from efftheory.cli.train import _theory_steps
+    from efftheory.cli._train_toy import _theory_steps
 
     o = {"theory_steps_to_rqi_flow": None, "theory_horizon_flow": 300000.0,
          "theory_steps_to_rqi_adam": 1426.0, "theory_horizon_adam": 300000.0}

@@ -81,6 +81,10 @@ def _task_name(model):
     import argparse
 
     def task_name(text: str) -> str:
+        from efftheory.tasks import TASKS
+
+        if text not in TASKS:
+            raise argparse.ArgumentTypeError(f"invalid choice: {text!r} (choose from {', '.join(model.tasks)})")
         if text not in model.tasks:
             raise argparse.ArgumentTypeError(_wrong_task(model, text))
         return text
