@@ -48,7 +48,7 @@ from efftheory.theories.linear.theory import LinearTheory, linear_theory
 
 # ---------------------------------------------------------------- models
 from efftheory.models import MODELS, Model, TrainResult, register_model
-from efftheory.models.phases import PHASES, phase_of
+from efftheory.phases import PHASES, phase_of
 from efftheory.models.toy.config import NetworkConfig
 from efftheory.models.toy.kernels import init_params
 from efftheory.models.toy.training import train_network

@@ -16,7 +16,7 @@ from efftheory.models.toy.config import NetworkConfig
 from efftheory.models.shared_kernels import adamw
 from efftheory.models.toy.kernels import _tanh_fast, init_params
 from efftheory.models.toy.training import loss_and_gradient, train_network
-from efftheory.models.phases import phase_of
+from efftheory.phases import phase_of
 from efftheory.tasks import Addition
 from efftheory.reference import network as naive
 

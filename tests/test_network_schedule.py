@@ -18,7 +18,7 @@ import efftheory.models.toy.training as net
 from efftheory.models.shared_kernels import divergence_limit, representable
 from efftheory.models.toy.config import NetworkConfig
 from efftheory.models.toy.training import train_network
-from efftheory.models.phases import ACC_THRESHOLD, phase_of
+from efftheory.phases import ACC_THRESHOLD, phase_of
 from efftheory.theories.linear.metrics import RQI_THRESHOLD
 from efftheory.stats import first_at_or_above, step_or_none
 from efftheory.runtime.store import MANIFEST

@@ -9,7 +9,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from efftheory.models.phases import PHASES
+from efftheory.phases import PHASES
 from efftheory.runtime.store import RESULTS
 from efftheory.experiments.sweep.presets import PRESETS, first_split_seed, ideal_test_accuracy
 from efftheory.experiments.sweep.grid import Axis, Grid

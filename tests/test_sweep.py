@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from efftheory.errors import InputError
-from efftheory.models.phases import PHASES, phase_of
+from efftheory.phases import PHASES, phase_of
 from efftheory.runtime.store import MANIFEST, RESULTS
 from efftheory.experiments.sweep.grid import Axis, Grid
 from efftheory.experiments.sweep.settings import SweepSettings

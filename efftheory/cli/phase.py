@@ -27,7 +27,7 @@ import sys
 from efftheory.cli._common import (P_HELP, check_p, check_output_path, fraction, nonnegative_float, nonnegative_int,
                                    positive_float, positive_int)
 from efftheory.errors import InputError, require
-from efftheory.models.phases import PHASES
+from efftheory.phases import PHASES
 from efftheory.experiments.sweep.grid import AXES
 from efftheory.experiments.sweep.presets import PRESETS
 from efftheory.runtime.parallel import DASK_TIMEOUT

@@ -21,7 +21,7 @@ from typing import Callable, ClassVar
 import numpy as np
 
 from efftheory.errors import require
-from efftheory.models.phases import DEFAULT_GAP
+from efftheory.phases import DEFAULT_GAP
 from efftheory.tasks import Split
 
 #: the keys every sweep cell returns (step counts are None when never reached), besides "phase"

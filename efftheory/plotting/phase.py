@@ -4,7 +4,7 @@ Colours (a fixed, colour-blind-safe palette from Okabe & Ito; the paper's Fig 5 
 distinct colours with a legend, which is what matters here): comprehension green ``#009E73``,
 grokking blue ``#0072B2``, memorization orange ``#E69F00``, confusion grey ``#8C8C8C``, and
 dark red ``#A50026`` for a run that diverged (non-finite parameters); cells not run yet are
-white. Every phase of :data:`efftheory.models.phases.PHASES` gets a colour and a legend entry.
+white. Every phase of :data:`efftheory.phases.PHASES` gets a colour and a legend entry.
 
 Each cell shows its majority phase over the seeds. With several seeds the colour fades towards
 white with the majority's share (opacity = share: a 2-of-3 majority is paler than a unanimous
@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from efftheory import plotting
-from efftheory.models.phases import PHASES
+from efftheory.phases import PHASES
 
 PHASE_COLORS = {
     "comprehension": "#009E73",

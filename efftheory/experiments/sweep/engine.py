@@ -51,7 +51,7 @@ from efftheory.experiments.sweep.result import SweepResult, _delay
 from efftheory.experiments.sweep.settings import SweepSettings
 from efftheory.experiments.sweep.shared_runs import shared_records
 from efftheory.models.base import CELL_KEYS
-from efftheory.models.phases import PHASES, phase_of
+from efftheory.phases import PHASES, phase_of
 from efftheory.models.toy.cell import network_cell
 from efftheory.runtime.parallel import as_finished, local_pool
 
@@ -77,7 +77,7 @@ def _record(run: tuple, split_seed: int, out: dict, seconds: float, gap: float, 
     """One result line: the run (cell, seeds, settings), its step counts, phase, gap
     t_test - t_train, final metrics, the seconds it took and the arithmetic it ran with
     (:mod:`efftheory.runtime.arithmetic`). The phase is the cell function's ``"phase"`` if it
-    returns one (e.g. "diverged"), else :func:`efftheory.models.phases.phase_of` of the step counts."""
+    returns one (e.g. "diverged"), else :func:`efftheory.phases.phase_of` of the step counts."""
     missing = [k for k in CELL_KEYS if k not in out]
     if missing:
         raise RuntimeError(f"cell function returned no {missing[0]!r}")

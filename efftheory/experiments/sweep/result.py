@@ -12,7 +12,7 @@ import numpy as np
 from efftheory.errors import require
 from efftheory.experiments.sweep.grid import Grid
 from efftheory.experiments.sweep.settings import SweepSettings
-from efftheory.models.phases import PHASES, phase_of
+from efftheory.phases import PHASES, phase_of
 
 
 def _delay(t_train, t_test):
@@ -33,7 +33,7 @@ class SweepResult:
 
     Per-cell maps are (ny, nx) arrays, rows y, columns x. Over several seeds a cell's phase is
     the *majority* phase of its finished runs (ties go to the phase listed first in
-    :data:`~efftheory.models.phases.PHASES`), with its share; step maps are medians over the seeds that
+    :data:`~efftheory.phases.PHASES`), with its share; step maps are medians over the seeds that
     reached the step. With one seed they are that seed's values.
     """
 

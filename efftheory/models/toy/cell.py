@@ -34,7 +34,7 @@ def network_cell(settings: dict, fixed: dict) -> dict:
     default ``"add"``); the network config is
     ``replace(NetworkConfig(**fixed["network"], seed=seed), **settings)`` (``frac`` goes to the
     split instead). With ``early_stop`` the run ends once train and test accuracy have both
-    reached 0.9. The phase is the network run's own (see :mod:`efftheory.models.phases`).
+    reached 0.9. The phase is the network run's own (see :mod:`efftheory.phases`).
 
     The cheap path: t_train, t_test and t_rqi are exact first steps (train_network tracks the
     crossings at every step) and only step 0 and the last step are recorded, so the RQI is

@@ -48,7 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from efftheory.models.phases import ACC_THRESHOLD
+from efftheory.phases import ACC_THRESHOLD
 from efftheory.models.shared_kernels import DIVERGED, RAN, STOPPED_AT_TEST, adamw, head, representable
 from efftheory.models.toy.config import NetworkConfig
 from efftheory.theories.linear.metrics import RQI_THRESHOLD, holding_into, implied_count

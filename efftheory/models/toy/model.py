@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from efftheory.models.base import Model, Option, TrainResult, register_model
-from efftheory.models.phases import DEFAULT_GAP
+from efftheory.phases import DEFAULT_GAP
 from efftheory.models.toy.cell import network_cell
 from efftheory.models.toy.config import LOSSES, NetworkConfig
 from efftheory.models.toy.training import train_network

@@ -10,7 +10,7 @@ import numpy as np
 
 from efftheory.errors import check_float, check_int, require
 from efftheory.models.base import TrainResult
-from efftheory.models.phases import DEFAULT_GAP, phase_of
+from efftheory.phases import DEFAULT_GAP, phase_of
 from efftheory.models.shared_kernels import DIVERGED, RAN, divergence_limit, head
 from efftheory.models.toy.config import NetworkConfig
 from efftheory.models.toy.kernels import _backward, _forward, _train_chunk, init_params

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from efftheory.models.base import Model, Option, register_model
-from efftheory.models.phases import DEFAULT_GAP
+from efftheory.phases import DEFAULT_GAP
 from efftheory.models.transformer.cell import transformer_cell
 from efftheory.models.transformer.config import DTYPES, TransformerConfig
 from efftheory.models.transformer.training import TransformerResult, train_transformer

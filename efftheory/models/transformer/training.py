@@ -12,7 +12,7 @@ import numpy as np
 from efftheory.errors import check_float, check_int, require
 from efftheory.models.base import TrainResult
 from efftheory.models.dropout import base_key, step_key
-from efftheory.models.phases import ACC_THRESHOLD, DEFAULT_GAP, phase_of
+from efftheory.phases import ACC_THRESHOLD, DEFAULT_GAP, phase_of
 from efftheory.models.shared_kernels import DIVERGED, RAN, divergence_limit, head
 from efftheory.models.transformer.config import TransformerConfig
 from efftheory.models.transformer.kernels import (
