@@ -10,7 +10,7 @@ embeddings, η the embedding learning rate and λ3 the grokking rate of the spli
 the e-folding time of the slowest structural mode of the effective gradient flow. Splits with
 dof > 0 have no finite time scale (λ3 = 0).
 
-    python paper_repro/fig4b.py [--quick] [--out DIR] [--jobs J]
+    python paper_repro/fig4b.py [--quick] --out DIR [--jobs J]
 """
 
 from __future__ import annotations

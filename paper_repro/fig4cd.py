@@ -11,7 +11,7 @@ the step on a log axis. ℓ_eff is symmetric under E -> -E and the theory does n
 decoder that picks the network's orientation: a theory trajectory may end on the mirror image
 of the network's structure (the panel then says so; trajectories are drawn as computed).
 
-    python paper_repro/fig4cd.py [--quick] [--out DIR] [--seed S] [--steps T]
+    python paper_repro/fig4cd.py [--quick] --out DIR [--seed S] [--steps T]
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ not depend on its budget until it ends; :meth:`efftheory.experiments.sweep.engin
 ``fig5<panel>_phase_<B>_<K>seeds_from_<budget>.*``.
 
     python paper_repro/fig5.py [--panel a|b|c|all] [--budget 1e4] [--seeds K] [--stored-only]
-                               [--read-at B] [--quick] [--out DIR] [--jobs J]
+                               [--read-at B] [--quick] --out DIR [--jobs J]
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ try:
     import paper_repro.common  # noqa: F401
 except ImportError:
     sys.path.append(str(Path(__file__).resolve().parents[1]))
-from paper_repro.common import parser, prepare, pyplot, save
+from paper_repro.common import committed_stores, parser, prepare, pyplot, save
 
 PANELS = ("a", "b", "c")
 QUICK_BUDGET = 200
@@ -108,6 +108,8 @@ def run_panel(letter: str, budget: int, out: Path, jobs: int, quick: bool, seed:
     # the panels share runs (5a's embedding lr 1e-3 column is 5b's weight decay 0 row): take them
     others = [store_path(out, o, budget, seed, seeds, quick) for o in "abc" if o != letter]
     others = [d for d in others if (d / "manifest.json").is_file()]
+    # the committed store of this panel (and of the others), when --out is not figures/
+    others = committed_stores(out, store) + others + [c for d in others for c in committed_stores(out, d)]
     grid = Grid(gx, gy)
     with contextlib.nullcontext(None) if ui is None else ui.progress(grid.size * seeds, f"Fig 5{letter} runs") as update:
         return run_sweep(grid, settings, store, jobs=jobs, compute=compute, share_from=others, progress=update)

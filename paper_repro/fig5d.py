@@ -11,7 +11,7 @@ G = 1000. Split: the first split seed whose test samples can all be implied
 over the network seeds. The cells are stored resumably in
 ``<out>/fig5_runs/fig5d_budget<B>_split<S>_seeds<K>/`` (re-running continues an interrupted sweep).
 
-    python paper_repro/fig5d.py [--seeds 3] [--budget 1e4] [--quick] [--out DIR] [--jobs J]
+    python paper_repro/fig5d.py [--seeds 3] [--budget 1e4] [--quick] --out DIR [--jobs J]
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ try:
     import paper_repro.common  # noqa: F401
 except ImportError:
     sys.path.append(str(Path(__file__).resolve().parents[1]))
-from paper_repro.common import parser, prepare, pyplot, save
+from paper_repro.common import committed_stores, parser, prepare, pyplot, save
 
 QUICK_BUDGET = 200
 
@@ -52,7 +52,7 @@ def run(budget: int, seeds: int, out: Path, jobs: int, quick: bool, split_seed: 
                              seeds=tuple(range(seeds)), network=network, eval_every=10 if quick else 1)
     store = out / "fig5_runs" / f"fig5d_budget{budget}_split{split_seed}_seeds{seeds}{'_quick' if quick else ''}"
     store.parent.mkdir(parents=True, exist_ok=True)
-    return run_sweep(grid, settings, store, jobs=jobs)
+    return run_sweep(grid, settings, store, jobs=jobs, share_from=committed_stores(out, store))
 
 
 def figure_data(result) -> dict:

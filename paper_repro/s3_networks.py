@@ -15,7 +15,7 @@ and the same loss on pairs with different products (the contrast: a representati
 first 0 and keeps the second large), and the homomorphism error of the nearest rotations.
 Writes <out>/s3_networks.png and <out>/s3_networks.json (runs cached in the JSON's data).
 
-    python paper_repro/s3_networks.py [--quick] [--out DIR] [--jobs J]
+    python paper_repro/s3_networks.py [--quick] --out DIR [--jobs J]
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ below); ``--dropout RATE`` changes the rate (written to transformer_fig1_dropout
 dropout the ring is far less clean, paper_repro/README.md); ``--paper-size`` runs the paper's
 sizes for ``--steps``.
 
-    python paper_repro/transformer_fig1.py [--quick] [--paper-size] [--dropout RATE] [--steps S] [--out DIR]
+    python paper_repro/transformer_fig1.py [--quick] [--paper-size] [--dropout RATE] [--steps S] --out DIR
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ y = x) and <out>/validation_p10.json (every number, per preset). Each preset's r
 in <out>/validation_p10_<preset>_runs.json (the same records `efftheory compare --json` gives in
 `run_records`), so a re-run only redraws.
 
-    python paper_repro/validation.py [--quick] [--out DIR] [--jobs J]
+    python paper_repro/validation.py [--quick] --out DIR [--jobs J]
 """
 
 from __future__ import annotations
