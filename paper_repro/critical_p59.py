@@ -159,7 +159,7 @@ def plot(d: dict):
     import numpy as np
 
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(10, 6.8), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(10, 8.2), constrained_layout=True)
     t = d["theory"]
     ax.plot(t["train_fraction"], t["p_unique"], color="k", lw=2, label=f"theory: P(unique) ({t['trials']} trials)")
     ax.fill_between(t["train_fraction"], t["ci_low"], t["ci_high"], color="k", alpha=0.2, lw=0)
@@ -184,7 +184,7 @@ def plot(d: dict):
            title=f"p = {d['p']} (N = {d['n_samples']}): structure formation in real networks vs the critical size "
                  f"({n} seeds per point, Wilson 95%)")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8.5, loc="upper left")
+    ax.legend(fontsize=8.5, loc="upper center", bbox_to_anchor=(0.5, -0.11), frameon=False)  # off the points
     return fig
 
 

@@ -51,8 +51,7 @@ def plot(result):
     pyplot()
     fixed = result.settings
     title = (f"Transformer on addition mod {fixed.p} (d = 32, one block), frac {fixed.frac:g}, budget "
-             f"{fixed.steps} steps, seed {fixed.seed}\nnumbers: t_test − t_train (steps, accuracy 0.9), "
-             f"G = {fixed.gap:g}")
+             f"{fixed.steps} steps, seed {fixed.seed}\nphases at accuracy 0.9, grokking gap G = {fixed.gap:g} steps")
     fig = plot_phase_diagram(result, annotate_gap=True, title=title)
     fig.axes[0].title.set_fontsize(12)
     fig.set_size_inches(10, 6.5)

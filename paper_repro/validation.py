@@ -55,8 +55,8 @@ def _structure(ax, d, preset):
     ax.plot(b["n"], b["unique"], "x", color="grey", label="fraction of the drawn splits with dof = 0")
     ax.axhline(0.5, color="0.7", lw=0.7, ls=":")
     ax.set(xlabel="training samples n (of 55)", ylabel="probability / fraction",
-           title=f"{preset}: networks cross 1/2 at r = {_f(b['network_critical_fraction'])}, "
-                 f"r_c = {_f(b['critical_fraction'])}", ylim=(-0.03, 1.03))
+           title=f"{_name(preset)}:\nnetworks cross 1/2 at r = {_f(b['network_critical_fraction'])}, "
+                 f"theory r_c = {_f(b['critical_fraction'])}", ylim=(-0.03, 1.03))
     ax.legend(fontsize=8, loc="upper left")
 
 
@@ -75,6 +75,12 @@ def _loglog(ax, x, y, xlabel, title):
     ax.grid(alpha=0.3, which="both")
 
 
+def _name(preset: str) -> str:
+    """How a panel names a compare preset (``paper`` is the paper's settings, not its results)."""
+    return {"paper": "paper's settings (embedding lr 1e-3)",
+            "comprehension": "comprehension preset (embedding lr 1e-2)"}.get(preset, f"{preset} preset")
+
+
 def _f(x):
     return "n/a" if x is None else f"{x:.3f}"
 
@@ -89,7 +95,7 @@ def plot(d: dict, presets: list[str]):
         t = s["timing"]
         _loglog(ax[row, 1], [r["tau"] for r in timed], [max(r["steps_to_rqi"], 1) for r in timed],
                 "theory time scale Z0/(2ηλ3) (steps)",
-                f"{preset}: Spearman {_f(t['spearman'])}, log-log slope {_f(t['loglog_slope'])}")
+                f"{_name(preset)}:\nSpearman {_f(t['spearman'])}, log-log slope {_f(t['loglog_slope'])}")
         a = ax[row, 2]
         for key, attr, marker in (("flow", "predicted_rqi_flow", "o"), ("adam", "predicted_rqi_adam", "s")):
             pts = [(r[attr], max(r["steps_to_rqi"], 1)) for r in runs if r["steps_to_rqi"] is not None and r[attr]]
@@ -102,7 +108,7 @@ def plot(d: dict, presets: list[str]):
         lo, hi = min(lims), max(lims)
         a.plot([lo, hi], [lo, hi], color="grey", lw=0.8, label="y = x")
         a.set(xlabel="predicted steps to RQI ≥ 0.95 (from the network's own E0)",
-              ylabel="network steps to RQI ≥ 0.95", title=f"{preset}: calibration")
+              ylabel="network steps to RQI ≥ 0.95", title=f"{_name(preset)}:\ncalibration of the predicted steps")
         a.legend(fontsize=8, loc="upper left")
         a.grid(alpha=0.3, which="both")
     return fig
