@@ -151,7 +151,7 @@ def committed_stores(out: Path, store: Path) -> list[Path]:
     """The committed run store at ``store``'s place under ``figures/`` when ``store`` lies in
     ``out`` and is not it (a list, for ``run_sweep(share_from=...)``)."""
     folders = cache_dirs(out)
-    if len(folders) == 1:
+    if len(folders) == 1 or not Path(store).is_relative_to(out):
         return []
     twin = COMMITTED / Path(store).relative_to(out)
     return [twin] if (twin / "manifest.json").is_file() else []
