@@ -79,7 +79,7 @@ def _panel(ax, d: dict, preset: str) -> None:
     title = "paper's settings" if preset == "paper" else f"{preset} preset"
     ax.set(xlabel="training fraction $r = |D|/N$", ylabel=f"steps (embedding lr η = {d['embed_lr']:g})",
            xlim=(0, 1.02),
-           title=f"{title}: " + ("no Spearman ρ" if rho is None else
+           title=f"{title}: " + (f"no Spearman ρ ({d['runs_used_for_spearman']} runs with dof = 0 reached RQI 0.95)" if rho is None else
                                  f"Spearman ρ(τ, steps) = {rho:.2f} [{ci[0]:.2f}, {ci[1]:.2f}], "
                                  f"{d['runs_used_for_spearman']} runs"))
     ax.grid(alpha=0.3, which="both")

@@ -57,14 +57,16 @@ def _structure(ax, d, preset):
     ax.set(xlabel="training samples n (of 55)", ylabel="probability / fraction",
            title=f"{_name(preset)}:\nnetworks cross 1/2 at r = {_f(b['network_critical_fraction'])}, "
                  f"theory r_c = {_f(b['critical_fraction'])}", ylim=(-0.03, 1.03))
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), frameon=False)  # off the points
 
 
 def _loglog(ax, x, y, xlabel, title):
     import numpy as np
 
+    ax.set(xlabel=xlabel, ylabel="network steps to RQI ≥ 0.95", title=title)
     if len(x) == 0:
-        ax.text(0.5, 0.5, "no data", ha="center", transform=ax.transAxes)
+        ax.text(0.5, 0.5, "nothing to compare: no network whose split fixes\nthe structure (dof = 0) "
+                "reached RQI 0.95 in the budget", ha="center", va="center", transform=ax.transAxes)
         return
     x, y = np.asarray(x, float), np.asarray(y, float)
     ax.loglog(x, y, "o", ms=4, alpha=0.7)
@@ -104,6 +106,9 @@ def plot(d: dict, presets: list[str]):
                 a.loglog(*zip(*pts), marker, ms=4, alpha=0.6, ls="none",
                          label=f"{'exact flow' if key == 'flow' else 'Adam on ℓ_eff'}: median ratio "
                                f"{_f(cal['median'])} ({cal['n']} runs)")
+        if not any(r["steps_to_rqi"] is not None for r in runs):
+            a.text(0.5, 0.5, "nothing to compare: no network\nreached RQI 0.95 in the budget", ha="center",
+                   va="center", transform=a.transAxes)
         lims = a.get_xlim() + a.get_ylim()
         lo, hi = min(lims), max(lims)
         a.plot([lo, hi], [lo, hi], color="grey", lw=0.8, label="y = x")

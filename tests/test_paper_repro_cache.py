@@ -52,6 +52,9 @@ def test_every_committed_network_cache_is_read_by_its_script(tmp_path, no_traini
     assert len(ring_networks.runs(tmp_path, ring_networks.FULL, 1)) > 0
     stored = critical_p59.sweep(tmp_path, critical_p59.FULL, 1, quick=False)
     assert stored.complete()
+    from paper_repro import s3_networks
+
+    assert len(common.load_cache(tmp_path, "s3_networks.json", s3_networks.FULL)["data"]["runs"]) == 20
     assert list(tmp_path.iterdir()) == []  # read, not copied or rewritten
 
 
@@ -99,3 +102,16 @@ def test_a_script_without_out_refuses_before_any_work(tmp_path):
                           cwd=tmp_path, timeout=120)
     assert proc.returncode == 2 and "--out" in proc.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_fig5_at_the_papers_budget_draws_the_committed_store(tmp_path):
+    from paper_repro import fig5
+
+    before = _digests()
+    assert fig5.main(["--panel", "b", "--budget", "1e5", "--seeds", "5", "--stored-only", "--out", str(tmp_path),
+                      "--jobs", "1"]) == 0
+    drawn = json.loads((tmp_path / "fig5b_phase_1e5_5seeds.json").read_text())["data"]
+    committed = json.loads((FIGURES / "fig5b_phase_1e5_5seeds.json").read_text())["data"]
+    assert drawn["runs_done"] == drawn["runs_total"] == 550
+    assert drawn["phases"] == committed["phases"] and drawn["delay_drawn"] == committed["delay_drawn"]
+    assert _digests() == before
