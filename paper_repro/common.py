@@ -157,6 +157,26 @@ def committed_stores(out: Path, store: Path) -> list[Path]:
     return [twin] if (twin / "manifest.json").is_file() else []
 
 
+def stored_result(out: Path, store: Path, read):
+    """``read(directory)`` (a finished :class:`efftheory.SweepResult` read without computing) of
+    the committed twin of ``store`` when ``out`` has no store there yet and the committed one
+    holds this very sweep, complete; else None. For sweeps whose runs cannot be shared run by
+    run (cells without an identity, e.g. the transformer's)."""
+    from efftheory.errors import InputError
+
+    if (Path(store) / "manifest.json").is_file():
+        return None
+    for twin in committed_stores(out, store):
+        try:
+            result = read(twin)
+        except InputError:  # the committed store holds another sweep
+            continue
+        if result.complete:
+            print(f"using the committed runs in {twin}", file=sys.stderr)
+            return result
+    return None
+
+
 def computing(what: str, out: Path, jobs: int) -> None:
     """Say on stderr that runs are computed, not read (no matching cache)."""
     where = " or ".join(str(d) for d in cache_dirs(out))

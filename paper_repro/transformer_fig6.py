@@ -23,7 +23,7 @@ try:
     import paper_repro.common  # noqa: F401
 except ImportError:
     sys.path.append(str(Path(__file__).resolve().parents[1]))
-from paper_repro.common import committed_stores, parser, prepare, pyplot, save  # noqa: E402
+from paper_repro.common import parser, prepare, pyplot, save, stored_result  # noqa: E402
 
 FULL = {"p": 23, "frac": 0.8, "seed": 0, "steps": 10_000, "eval_every": 50,
         "x": ("decoder_lr", "1e-4:1e-2:5:log"), "y": ("decoder_wd", "0,0.3,1,3,10")}
@@ -41,8 +41,8 @@ def run(spec: dict, out: Path, jobs: int, quick: bool):
                              seed=spec["seed"], eval_every=spec["eval_every"])
     store = out / "sweeps" / f"transformer_fig6{'_quick' if quick else ''}"
     store.parent.mkdir(parents=True, exist_ok=True)
-    return run_sweep(grid, settings, store, cell_fn=transformer_cell, jobs=jobs,
-                     share_from=committed_stores(out, store))
+    stored = stored_result(out, store, lambda d: run_sweep(grid, settings, d, cell_fn=transformer_cell, compute=False))
+    return stored or run_sweep(grid, settings, store, cell_fn=transformer_cell, jobs=jobs)
 
 
 def plot(result):

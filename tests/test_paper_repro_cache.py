@@ -115,3 +115,12 @@ def test_fig5_at_the_papers_budget_draws_the_committed_store(tmp_path):
     assert drawn["runs_done"] == drawn["runs_total"] == 550
     assert drawn["phases"] == committed["phases"] and drawn["delay_drawn"] == committed["delay_drawn"]
     assert _digests() == before
+
+
+def test_transformer_fig6_reads_the_committed_store_whole(tmp_path):
+    """Transformer cells cannot be shared run by run: the committed store is read as it is."""
+    from paper_repro import transformer_fig6
+
+    result = transformer_fig6.run(transformer_fig6.FULL, tmp_path, 1, False)
+    assert result.complete and result.computed == 0 and len(result.records) == 25
+    assert not list(tmp_path.rglob("results.jsonl"))  # nothing computed or copied into --out
