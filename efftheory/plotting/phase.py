@@ -9,8 +9,8 @@ white. Every phase of :data:`efftheory.models.phases.PHASES` gets a colour and a
 Each cell shows its most frequent phase over the seeds (a plurality, not always a majority:
 1 of 3 when three seeds end in three phases). With several seeds the colour fades towards
 white with that phase's share (opacity = share: a 2-of-3 cell is paler than a unanimous one)
-and a cell without unanimity is labelled with its share ``k/n``, or ``tie k/n`` when two
-phases are equally frequent (the colour is then the one listed first). The legend counts the
+and a cell without unanimity is labelled with its share ``k/n``, or ``tie k/n`` when another
+phase is as frequent (the colour is then the one listed first). The legend counts the
 cells each phase wins and the runs in it. A one-seed sweep is a plain categorical map.
 
 With ``annotate_gap`` a number is written only in grokking and comprehension cells: the median
@@ -108,7 +108,7 @@ def _key(many: bool, annotate_gap: bool) -> str:
     lines = []
     if many:
         lines += ["colour: the cell's most frequent phase", "over the seeds; paler: a smaller share;",
-                  "k/n: that share; tie: two phases equally", "frequent (colour: the one listed first)"]
+                  "k/n: that share; tie: another phase is as", "frequent (colour: the one listed first)"]
     if annotate_gap:
         lines += ["number (grokking and comprehension", "cells only): median t_test − t_train in",
                   "steps over the cell's runs in that phase", "(negative: test acc reached 0.9 first)"]
