@@ -98,7 +98,7 @@ def speed_rows() -> list[dict]:
     rows = [{"what": "toy network training speed (p = 10, frac 0.8, paper defaults)",
              "command": f"efftheory.train_network(..., {steps} steps)", "seconds": toy,
              "notes": f"{steps / toy:.0f} steps/s"}]
-    from efftheory.transformer import TransformerConfig, train_transformer
+    from efftheory.models.transformer.kernels import TransformerConfig, train_transformer
 
     msplit = et.ModularAddition(23).split(frac=0.8, seed=0)
     train_transformer(msplit, TransformerConfig(), 20)
@@ -107,7 +107,7 @@ def speed_rows() -> list[dict]:
     train_transformer(msplit, TransformerConfig(), steps)
     tf = time.perf_counter() - start
     rows.append({"what": "transformer training speed (p = 23, frac 0.8, default config)",
-                 "command": f"efftheory.transformer.train_transformer(..., {steps} steps)", "seconds": tf,
+                 "command": f"train_transformer(..., {steps} steps)", "seconds": tf,
                  "notes": f"{steps / tf:.0f} steps/s"})
     return rows
 

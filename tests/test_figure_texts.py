@@ -20,7 +20,7 @@ def test_fig4d_says_why_a_network_with_the_structure_is_called_memorization():
 
 
 def test_an_empty_frequency_panel_says_why():
-    from efftheory.comparison import RingSummary
+    from efftheory.experiments.comparison.linear import RingSummary
     from efftheory.plotting.ring import plot_ring_compare
 
     summary = RingSummary(**json.loads((FIGURES / "ring_networks.json").read_text())["data"]["summary"])

@@ -33,9 +33,9 @@ def no_training(monkeypatch):
     monkeypatch.setattr(et, "pmap", _no_runs)
     monkeypatch.setattr(et, "run_one", _no_runs)
     monkeypatch.setattr(et, "run_sweep", _no_runs)
-    import efftheory.sweep
+    import efftheory.experiments.sweep.engine as engine
 
-    monkeypatch.setattr(efftheory.sweep, "run_sweep", _no_runs)
+    monkeypatch.setattr(engine, "run_sweep", _no_runs)
 
 
 def _digests() -> dict:

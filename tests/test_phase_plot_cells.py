@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from efftheory.sweep import Axis, Grid, SweepResult, SweepSettings
+from efftheory.experiments.sweep.engine import Axis, Grid, SweepResult, SweepSettings
 
 SEEDS = (0, 1, 2)
 GRID = Grid(Axis.from_values("decoder_lr", (1e-4, 1e-3, 1e-2)), Axis.from_values("decoder_wd", (0.0,)))
