@@ -14,7 +14,7 @@ Writes <out>/ring_networks.png and <out>/ring_networks.json; the runs are cached
 <out>/ring_networks_runs.json (the `run_records` of `compare --task modadd --json`), so a re-run
 only redraws.
 
-    python paper_repro/ring_networks.py [--quick] [--out DIR] [--jobs J]
+    python paper_repro/ring_networks.py [--quick] --out DIR [--jobs J]
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ try:
     import paper_repro.common  # noqa: F401
 except ImportError:
     sys.path.append(str(Path(__file__).resolve().parents[1]))
-from paper_repro.common import parser, pmap, prepare, save, write_json
+from paper_repro.common import computing, load_cache, parser, pmap, prepare, save, write_json
 
 NAME = "ring_networks"
 FULL = {"p": 17, "fracs": [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9], "seeds": list(range(10)), "steps": 3000,
@@ -48,14 +48,14 @@ def runs(out: Path, spec: dict, jobs: int) -> list[dict]:
     settings = {k: spec[k] for k in ("p", "fracs", "seeds", "steps")} | {
         "network": dataclasses.asdict(MODADD_CONFIG), "delta": 0.01, "record": "RingRun v1"}
     path = out / f"{NAME}_runs{'_quick' if spec is QUICK else ''}.json"
-    if path.exists():
-        cached = json.loads(path.read_text())
-        if cached.get("settings") == json.loads(json.dumps(settings)):
-            return cached["runs"]
+    cached = load_cache(out, path.name, settings)
+    if cached is not None:
+        return cached["runs"]
     start = time.perf_counter()
     nums = [task.n_train_for(frac=f) for f in spec["fracs"]]
     tasks = [(task, n, s, spec["steps"], MODADD_CONFIG, 0.01) for n in nums for s in spec["seeds"]]
-    records = [r.to_dict() for r in pmap(run_ring_one, tasks, jobs)]
+    computing(f"{len(tasks)} modular-addition networks", out, jobs)
+    records = [r.to_dict() for r in pmap(run_ring_one, tasks, jobs, "ring networks")]
     write_json(path, {"settings": settings, "seconds": round(time.perf_counter() - start, 1), "runs": records})
     return json.loads(json.dumps(et.jsonable(records)))
 

@@ -134,7 +134,7 @@ def test_train_plot_says_no_fit(stuck_run):
     H_hat = linear_theory(split).H_hat
     counterparts = {m: effective_counterpart(result, H_hat, m) for m in ("rk4", "adam")}
     texts = _figure_texts(plot_training(result, counterparts))
-    assert "no time rescaling fits" in texts and "unscaled" in texts
+    assert "no time factor s fits the network" in texts and "unscaled" in texts
     assert "theory time / s (s =" not in texts  # the old cryptic label
     assert "$t_{train}$" in texts and "symbol k" in texts  # events marked, colourbar keyed
     assert all(ax.get_xscale() == "log" for ax in plot_training(result, counterparts).axes[:6])
