@@ -160,8 +160,8 @@ class Probe:
         require(isinstance(step, int) and step >= 0, f"step must be a non-negative integer, got {step!r}")
         if step % self.every:
             return None
-        require(not self._steps or step > self._steps[-1],
-                f"steps must increase: step {step} after step {self._steps[-1]}")
+        if self._steps and step <= self._steps[-1]:
+            require(False, f"steps must increase: step {step} after step {self._steps[-1]}")
         E = embedding_matrix(self.embedding)
         track = self._reader.track(E, self.split, self.reading)
         record = {"step": step, track.metric_name.replace(" ", "_"): float(track.metric[0]),

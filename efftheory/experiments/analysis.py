@@ -136,7 +136,8 @@ def split_from_pairs(task: Task, pairs) -> Split:
             "training pairs must be whole numbers")
     a, b = pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64)
     bad = (a < 0) | (a >= task.p) | (b < 0) | (b >= task.p)
-    require(not bad.any(), f"training pairs must hold symbols in [0, {task.p}), got {pairs[bad][0].tolist()}")
+    if bad.any():
+        require(False, f"training pairs must hold symbols in [0, {task.p}), got {pairs[bad][0].tolist()}")
     if task.ordered:
         return Split.from_indices(task, a * task.p + b)
     lo, hi = np.minimum(a, b), np.maximum(a, b)
