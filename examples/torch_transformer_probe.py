@@ -175,7 +175,13 @@ def main(argv=None) -> None:
           f"test acc {run['test_acc'][-1]:.3f}; test acc >= 0.9 first at step "
           f"{first_at(run['steps'], run['test_acc'])}")
     if args.plot:
-        probe.plot(title=f"PyTorch transformer, p = {args.p}").savefig(args.plot, dpi=130)
+        fig = probe.plot(title=f"PyTorch transformer, p = {args.p}")
+        ax = fig.axes[0]  # the network's own accuracies beside what the probe read
+        x = np.maximum(run["steps"], 1)
+        ax.plot(x, run["train_acc"], color="k", lw=1, ls=":", label="network train accuracy")
+        ax.plot(x, run["test_acc"], color="k", lw=1.2, label="network test accuracy")
+        ax.legend(fontsize=7, loc="upper left")
+        fig.savefig(args.plot, dpi=130)
         print(f"plot written to {args.plot}")
     if args.compare:
         for key, value in compare(split, config, args.steps, args.every, run, analysis).items():

@@ -25,7 +25,7 @@ from efftheory.theories.group.readout import matrix_stack, matrix_track
 from efftheory.theories.linear.readout import linear_track
 from efftheory.theories.track import read_tokens
 from efftheory.errors import InputError
-from tests.conftest import ROOT, assert_one_line_error, run_cli
+from tests.conftest import ROOT, assert_one_line_error
 
 
 def ring(p: int, f: int, d: int = 2, phase: float = 0.3) -> np.ndarray:
@@ -294,6 +294,9 @@ def test_cli_refuses_nan_missing_files_and_unknown_types(tmp_path, cli_error):
     cli_error("analyse", tmp_path / "none.npz", "--task", "add", "--p", 5, "--frac", 0.5, needles=("no such file",))
     (tmp_path / "E.txt").write_text("1 2\n")
     cli_error("analyse", tmp_path / "E.txt", "--task", "add", "--p", 5, "--frac", 0.5, needles=("unknown file type",))
+    np.save(tmp_path / "pairs.npy", np.array([[0, 1], [3, 2]]))
+    cli_error("analyse", tmp_path / "bad.npy", "--task", "modadd", "--p", 5, "--train", tmp_path / "pairs.npy",
+              needles=("a > b", "--ordered"))
     np.save(tmp_path / "tr.npy", np.zeros((3, 3)))
     cli_error("analyse", tmp_path / "bad.npy", "--task", "add", "--p", 5, "--train", tmp_path / "tr.npy",
               needles=("(n, 2)",))
@@ -312,10 +315,3 @@ def test_import_efftheory_does_not_import_torch():
     code = "import sys, efftheory, efftheory.cli.analyse, efftheory.experiments.analysis; print('torch' in sys.modules)"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert proc.returncode == 0 and proc.stdout.strip() == "False", proc.stderr
-
-
-def test_cli_in_a_subprocess(saved_run):
-    proc = run_cli("analyse", saved_run, "--task", "add", "--p", 8, "--train", saved_run, "--critical-trials", 0,
-                   "--json")
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["structure"]["metric_name"] == "RQI"

@@ -143,6 +143,9 @@ def _split(args, task):
             f"drawn with seed {args.seed}")
     train = np.asarray(_load_train(Path(args.train)))
     if train.ndim == 2 and train.shape[1] == 2:
+        if not task.ordered and np.any(train[:, 0] > train[:, 1]):
+            raise InputError(f"--train {args.train!r} holds pairs (a, b) with a > b: for a network trained on ordered "
+                             "pairs give --ordered (pairs with a <= b only are read as unordered samples)")
         return split_from_pairs(task, train), f"pairs from {args.train}"
     if train.ndim == 1 or (train.ndim == 2 and train.shape[1] == 1):
         return Split.from_indices(task, train.ravel()), f"sample indices from {args.train}"

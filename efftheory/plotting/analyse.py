@@ -1,8 +1,10 @@
 """Figure of ``efftheory analyse`` and :meth:`efftheory.torch.Probe.plot`.
 
 Left: the structure metric (RQI, circle RQI or matrix RQI) and the predicted test accuracy at
-every record, the split's ideal test accuracy and the threshold 0.95 as dashed lines, and the
-step at which the structure formed. Right: the last record as the theory read it, normalised per
+every record, the theory's other columns that are shares in [0, 1] (ring coherence, variance
+share of the ring's plane, the share of the key Fourier frequency) as thin lines, the split's
+ideal test accuracy and the threshold 0.95 as dashed lines, the step at which the structure
+formed and the theory's time scale. Right: the last record as the theory read it, normalised per
 dimension and projected on its two leading principal components, every symbol labelled and
 coloured by its index (a ring shows as a circle ordered by f a mod p, addition as a line).
 """
@@ -36,6 +38,8 @@ def plot_analysis(analysis, title: str = ""):
     style = dict(marker="o" if steps.size < 30 else None, ms=3)
     left.plot(x, tr.metric, color="C0", label=tr.metric_name, **style)
     left.plot(x, tr.predicted_test_acc, color="C1", label="predicted test accuracy", **style)
+    for k, name in enumerate(tr.shares):
+        left.plot(x, tr.columns[name], color=f"C{k + 3}", lw=0.8, alpha=0.8, label=name.replace("_", " "))
     ideal = analysis.theory.get("ideal_test_accuracy")
     if ideal is not None:
         left.axhline(ideal, color="C1", ls="--", lw=1, label=f"ideal test accuracy {ideal:.3f}")
@@ -58,8 +62,8 @@ def plot_analysis(analysis, title: str = ""):
     for a in range(p):
         right.annotate(str(a), xy[a], fontsize=7, xytext=(3, 3), textcoords="offset points")
     right.set(xlabel="PC 1", ylabel="PC 2", aspect="equal",
-              title=f"last record (step {steps[-1]}), {share:.0%} of the variance"
-                    + (", LayerNorm reading" if analysis.reading == "layernorm" else ""))
+              title=f"last record (step {steps[-1]}){', LayerNorm reading' if analysis.reading == 'layernorm' else ''}"
+                    f"\ntwo leading PCs: {share:.0%} of the variance")
     right.grid(alpha=0.3)
     symbol_colourbar(fig, right, p)
     return fig

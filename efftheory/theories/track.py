@@ -39,6 +39,7 @@ class StructureTrack:
         columns: the theory's extra per-record curves by name, each (T,) (e.g. ``frequency``).
         final: the theory's description of the last record (JSON-ready scalars and short lists,
             e.g. its key Fourier frequencies).
+        shares: the names of the columns that are shares in [0, 1] (drawn beside the metric).
     """
 
     theory: str
@@ -49,8 +50,10 @@ class StructureTrack:
     predicted_full_acc: np.ndarray = field(repr=False)
     columns: dict = field(default_factory=dict, repr=False)
     final: dict = field(default_factory=dict)
+    shares: tuple = ()
 
     def __post_init__(self) -> None:
+        require(set(self.shares) <= set(self.columns), f"shares {self.shares} must name columns")
         T = np.shape(self.metric)[0]
         for name, values in (("predicted_test_acc", self.predicted_test_acc),
                              ("predicted_full_acc", self.predicted_full_acc), *self.columns.items()):

@@ -124,7 +124,7 @@ def ring_track(E, split: Split, reading: str = "raw", kappa: float = DEFAULT_KAP
         predicted_test_acc=test, predicted_full_acc=full,
         columns={"frequency": freq, "coherence": coh, "variance_explained": var,
                  "top_frequency": top + 1, "top_share": shares[np.arange(len(top)), top]},
-        final=final,
+        final=final, shares=("coherence", "variance_explained", "top_share"),
     )
 
 
