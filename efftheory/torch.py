@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from efftheory.errors import InputError, require
-from efftheory.files import jsonable
+from efftheory.runtime.files import jsonable
 from efftheory.tasks import Split, Task, make_task
 
 __all__ = ["Probe", "checkpoint_arrays", "embedding_matrix"]
@@ -132,7 +132,8 @@ class Probe:
 
     def __init__(self, embedding, task, train_pairs, every: int = 1, *, ordered: bool | None = None,
                  reading: str = "raw", path=None, lr: float = 1e-3, critical_trials: int = 0):
-        from efftheory.experiments.analysis import _reader, split_from_pairs
+        from efftheory.experiments.analysis import split_from_pairs
+        from efftheory.theories import theory_for
         from efftheory.theories.track import READINGS
 
         require(isinstance(every, int) and not isinstance(every, bool) and every >= 1,
@@ -145,8 +146,8 @@ class Probe:
         E = embedding_matrix(embedding)
         self.task = _task_of(task, E.shape[0], pairs, ordered)
         self.split: Split = split_from_pairs(self.task, pairs)
-        self._reader = _reader(self.task)
-        self._reader.track(E, self.split, reading)  # refuse a wrong shape now, not at the first record
+        self._theory = theory_for(self.task)
+        self._theory.track(E, self.split, reading)  # refuse a wrong shape now, not at the first record
         self.records: list[dict] = []
         self._stack: list[np.ndarray] = []
         self._steps: list[int] = []
@@ -163,7 +164,7 @@ class Probe:
         if self._steps and step <= self._steps[-1]:
             require(False, f"steps must increase: step {step} after step {self._steps[-1]}")
         E = embedding_matrix(self.embedding)
-        track = self._reader.track(E, self.split, self.reading)
+        track = self._theory.track(E, self.split, self.reading)
         record = {"step": step, track.metric_name.replace(" ", "_"): float(track.metric[0]),
                   "predicted_test_acc": float(track.predicted_test_acc[0]),
                   "predicted_full_acc": float(track.predicted_full_acc[0]),

@@ -9,7 +9,7 @@ At the end it prints the probe's summary, the network's accuracies, and writes t
 JSON lines and figure.
 
 The network starts from exactly the initial parameters of efftheory's own transformer
-(``efftheory.transformer.init_params`` for the same config and seed), so with ``--compare`` the
+(``efftheory.models.transformer.kernels.init_params`` for the same config and seed), so with ``--compare`` the
 script also trains efftheory's numpy/numba transformer on the same split and reports how closely
 the two runs track each other (embeddings, accuracies, circle RQI).
 
@@ -31,7 +31,7 @@ import torch.nn.functional as F
 
 from efftheory.tasks import ModularAddition
 from efftheory.torch import Probe
-from efftheory.transformer import LN_EPS, TransformerConfig, init_params
+from efftheory.models.transformer.kernels import LN_EPS, TransformerConfig, init_params
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -125,7 +125,7 @@ def first_at(steps, values, level=0.9):
 def compare(split, config, steps, every, torch_run, torch_analysis) -> dict:
     """efftheory's own transformer on the same split and config, against the PyTorch run."""
     from efftheory.experiments.analysis import analyse
-    from efftheory.transformer import train_transformer
+    from efftheory.models.transformer.kernels import train_transformer
 
     start = time.perf_counter()
     res = train_transformer(split, config, steps, eval_every=every)
@@ -137,8 +137,10 @@ def compare(split, config, steps, every, torch_run, torch_analysis) -> dict:
     out = {"efftheory_seconds": seconds,
            "max_rel_embedding_diff": float(rel.max()),
            "rel_embedding_diff_at": {int(s): float(r) for s, r in zip(res.steps, rel)
-                                     if s in (0, every, 10 * every, 100 * every) or s == res.steps[-1]},
+                                     if s in (every, 100, 200, 500, 1000, 2000, 4000) or s == res.steps[-1]},
+           "first_step_rel_diff_above_1e-6": first_at(res.steps, rel, 1e-6),
            "first_step_rel_diff_above_1e-3": first_at(res.steps, rel, 1e-3),
+           "first_step_rel_diff_above_0.1": first_at(res.steps, rel, 0.1),
            "max_train_acc_diff": float(np.max(np.abs(torch_run["train_acc"] - res.train_acc))),
            "max_test_acc_diff": float(np.max(np.abs(torch_run["test_acc"] - res.test_acc))),
            "steps_to_test_efftheory": res.steps_to_test,

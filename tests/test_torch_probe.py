@@ -17,7 +17,7 @@ import efftheory as et  # noqa: E402
 from efftheory.experiments.analysis import analyse  # noqa: E402
 from efftheory.tasks import ModularAddition  # noqa: E402
 from efftheory.torch import Probe, checkpoint_arrays  # noqa: E402
-from efftheory.transformer import TransformerConfig, init_params, loss_and_gradient, train_transformer  # noqa: E402
+from efftheory.models.transformer.kernels import TransformerConfig, init_params, loss_and_gradient, train_transformer  # noqa: E402
 from tests.conftest import ROOT  # noqa: E402
 
 pytestmark = pytest.mark.torch

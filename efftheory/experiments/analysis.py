@@ -22,40 +22,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
 from efftheory.errors import require
-from efftheory.tasks import Addition, FiniteGroup, ModularAddition, Split, Task
-from efftheory.theories.circle.readout import ring_summary, ring_time_scale, ring_track
-from efftheory.theories.group.readout import matrix_summary, matrix_time_scale, matrix_track
-from efftheory.theories.linear.readout import linear_summary, linear_time_scale, linear_track
+from efftheory.tasks import Split, Task
+from efftheory.theories import theory_for
 from efftheory.theories.track import StructureTrack, read_tokens
 
 #: The learning rate η of the time scale when none is given: efftheory's embedding default.
 DEFAULT_LR = 1e-3
-
-
-@dataclass(frozen=True)
-class _Reader:
-    """What a theory contributes to an analysis (stop-gap until the theory interface lands)."""
-
-    track: Callable
-    summary: Callable
-    time_scale: Callable
-
-
-_READERS: dict[type, _Reader] = {
-    Addition: _Reader(linear_track, linear_summary, linear_time_scale),
-    ModularAddition: _Reader(ring_track, ring_summary, ring_time_scale),
-    FiniteGroup: _Reader(matrix_track, matrix_summary, matrix_time_scale),
-}
-
-
-def _reader(task: Task) -> _Reader:
-    require(type(task) in _READERS, f"no theory reads embeddings of a {type(task).__name__} task")
-    return _READERS[type(task)]
 
 
 @dataclass(frozen=True)
@@ -65,10 +41,12 @@ class Analysis:
     Attributes:
         split: the training split.
         steps: (T,) int64 step of each record (0..T-1 when none were given).
-        theory: the split's theory, JSON-ready (keys: ``theory``, ``n_parallelograms``, ``dof``,
-            ``unique``, ``rate``, ``rate_name``, ``ideal_test_accuracy``, ``ideal_full_accuracy``,
-            ``critical_fraction``, ``critical_trials``, ``critical_side``; None where the theory
-            has no such number).
+        theory: the split's theory, JSON-ready: the theory's
+            :class:`~efftheory.theories.base.Structure` (``theory``, ``n_constraints``, ``dof``,
+            ``rate``, ``ideal_test_accuracy``, ``unique``; None where the theory has no such
+            number), ``rate_name``, and ``critical_fraction``, ``critical_trials``,
+            ``critical_side`` (the side of r_c the split lies on; None when not estimated or
+            not reached).
         track: the representation's structure at every record.
         formed_at: first step whose metric reaches the threshold (None if none does).
         lr: η of the time scale; time_scale: in steps at η (None without a rate).
@@ -115,14 +93,27 @@ def analyse(embeddings, split: Split, steps=None, *, reading: str = "raw", lr: f
     the critical fraction (0: skip it); ``progress(k)`` is called as they finish."""
     require(isinstance(split, Split), f"split must be a Split, got {type(split).__name__}")
     require(isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0, f"lr must be positive, got {lr!r}")
-    reader = _reader(split.task)
-    track = reader.track(embeddings, split, reading)
+    theory = theory_for(split.task)
+    track = theory.track(embeddings, split, reading)
     steps = check_steps(steps, track.n_records)
-    summary = reader.summary(split, critical_trials, progress)
+    structure = theory.structure(split)
+    summary = {**structure.to_json(), "rate_name": theory.rate_name,
+               **critical_side(theory, split, critical_trials, progress)}
     flat = np.asarray(embeddings, dtype=np.float64).reshape(track.n_records, split.p, -1)
     return Analysis(split=split, steps=steps, theory=summary, track=track, formed_at=track.formed_at(steps),
-                    lr=float(lr), time_scale=reader.time_scale(summary, embeddings, lr), reading=reading,
+                    lr=float(lr), time_scale=theory.time_scale(structure, embeddings, lr), reading=reading,
                     last=read_tokens(flat[-1:], reading)[0])
+
+
+def critical_side(theory, split: Split, trials: int, progress=None) -> dict:
+    """r_c of the split's task by the theory's critical-size curve from ``trials`` random
+    orders, and the side of it the split lies on ("above", "below", "at"; None when r_c is not
+    reached or ``trials`` is 0, which skips the estimate)."""
+    if not trials:
+        return {"critical_fraction": None, "critical_trials": 0, "critical_side": None}
+    r_c = theory.critical(split.task, trials, 0, progress).r_c
+    side = None if r_c is None else "above" if split.frac > r_c else "below" if split.frac < r_c else "at"
+    return {"critical_fraction": r_c, "critical_trials": int(trials), "critical_side": side}
 
 
 def split_from_pairs(task: Task, pairs) -> Split:

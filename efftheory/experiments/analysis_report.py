@@ -16,9 +16,8 @@ def _fmt(x, spec=".4g") -> str:
 def theory_lines(o: dict) -> list[str]:
     """The split's theory: parallelograms, dof, rate, ideal accuracy, critical fraction, time scale."""
     th = o["theory"]
-    full = f" of {th['n_parallelograms_full']} on the full table" if "n_parallelograms_full" in th else ""
     lines = [f"{th['theory'].capitalize()} theory of the split",
-             f"  parallelograms in D    |P0(D)| = {th['n_parallelograms']}{full}"]
+             f"  constraints in D       {th['n_constraints']} (pairs of training samples with equal labels)"]
     if th["dof"] is not None:
         lines.append(f"  free directions        dof = {th['dof']} ({'unique structure' if th['unique'] else 'not unique'})")
     if th["rate_name"] is not None:

@@ -75,6 +75,15 @@ class StructureTrack:
                 "final": dict(self.final)}
 
 
+def full_accuracy(test, split) -> np.ndarray:
+    """Predicted accuracy over the whole table, (|D| + implied) / N, from the predicted test
+    accuracy ``test`` (...) = implied / |test| (NaN without a test set, then implied = 0); the
+    training samples count as fitted (docs/theory.md §7)."""
+    test = np.asarray(test, dtype=np.float64)
+    implied = np.round(np.nan_to_num(test, nan=0.0) * split.n_test)
+    return (split.n_train + implied) / split.task.n_samples
+
+
 def vector_stack(E, p: int) -> np.ndarray:
     """Embeddings as a (T, p, d) float64 stack: one matrix (p, d) becomes T = 1; a stack
     (T, p, d) stays. Refuses other shapes, a row count other than ``p`` and non-finite entries

@@ -2,12 +2,13 @@
 
 Each record E (p, d), d >= 2, is read as a ring: optionally each token's embedding is
 standardised first (``reading="layernorm"``: what a LayerNorm in front of the network sees, the
-way efftheory's transformer records its ring, §15), then :func:`efftheory.circle.ring_fit` (leading
-PCA plane of the per-dimension normalised embeddings) gives one phase per symbol, the ring's
-signed frequency, its coherence and the variance share of the plane. Scored on the phases:
+way efftheory's transformer records its ring, §15), then the circle theory's PCA ring fit
+(:func:`~efftheory.theories.circle.flow.fit_phases`: the leading PCA plane of the per-dimension
+normalised embeddings) gives one phase per symbol, the ring's signed frequency, its coherence
+and the variance share of the plane. Scored on the phases:
 
 - circle RQI: the fraction of the full table's parallelograms with 1 − cos φ_q < δ_circ
-  (0 for collapsed phases), :func:`efftheory.circle.circle_rqi`;
+  (0 for collapsed phases), :func:`~efftheory.theories.circle.flow.circle_rqi`;
 - predicted accuracy: a test sample (a, b) counts when some training sample (c, d) of its label,
   other than the same two symbols, has 1 − cos(θ_a + θ_b − θ_c − θ_d) < δ_circ (§7 with the
   circle's residual; collapsed phases predict nothing, as they separate no classes);
@@ -15,20 +16,20 @@ signed frequency, its coherence and the variance share of the plane. Scored on t
   k = 1..⌊p/2⌋ (k and p − k are one ring), P_k = Σ_c |Σ_a Ê_ac exp(−2πi k a / p)|², over
   p ‖Ê‖²_F (Parseval: the shares sum to 1).
 
-A record with fewer than two non-constant dimensions has no plane: its ring columns and circle
-RQI are NaN and it predicts nothing.
+A record with fewer than two non-constant dimensions has no plane: its ring columns, circle RQI
+and predicted accuracy are NaN.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from efftheory.circle import DEFAULT_KAPPA, circle_rqi, circle_threshold, collapsed, modular_quads, ring_fit
-from efftheory.errors import InputError, require
-from efftheory.metrics import normalize
+from efftheory.errors import require
 from efftheory.tasks import Split
-from efftheory.theories.track import StructureTrack, read_tokens, vector_stack
-from efftheory.transformer import RING_RQI
+from efftheory.theories.circle.flow import (DEFAULT_KAPPA, RING_RQI_THRESHOLD, circle_rqi, circle_threshold, collapsed,
+                                            fit_phases, modular_quads, ring_frequency)
+from efftheory.theories.linear.metrics import normalize
+from efftheory.theories.track import StructureTrack, full_accuracy, read_tokens, vector_stack
 
 #: key frequencies listed for the last record
 N_KEY_FREQUENCIES = 3
@@ -51,7 +52,7 @@ def implied_by_phases(theta, split: Split, kappa: float = DEFAULT_KAPPA) -> np.n
     """(T,) number of test samples implied by phases theta (T, p) on ``split`` (module docstring).
 
     Pairs of the same two symbols ((a, b) and (b, a) of an ordered split) are no parallelogram
-    and are skipped, as in :func:`efftheory.metrics.count_implied`."""
+    and are skipped, as in :func:`efftheory.theories.linear.metrics.count_implied`."""
     task = split.task
     theta = np.asarray(theta, dtype=np.float64)
     delta = circle_threshold(task.p, kappa)
@@ -73,46 +74,42 @@ def implied_by_phases(theta, split: Split, kappa: float = DEFAULT_KAPPA) -> np.n
     return np.where(collapsed(theta), 0, implied.sum(axis=1))
 
 
-def _fits(X: np.ndarray):
-    """Ring fits of every record of X (T, p, d): (phases (T, p), frequency, coherence, variance),
-    NaN (frequency 0) where a record has no plane."""
-    T, p, _ = X.shape
-    phases, freq = np.full((T, p), np.nan), np.zeros(T, np.int64)
-    coh, var = np.full(T, np.nan), np.full(T, np.nan)
-    for t in range(T):
-        try:
-            fit = ring_fit(X[t])
-        except InputError:  # fewer than two non-constant dimensions
-            continue
-        phases[t], freq[t], coh[t], var[t] = fit.phases, fit.frequency, fit.coherence, fit.variance_explained
-    return phases, freq, coh, var
+def phase_scores(phases, split: Split, kappa: float = DEFAULT_KAPPA) -> tuple[np.ndarray, np.ndarray]:
+    """(circle RQI, predicted test accuracy), each (T,), of phases (T, p); NaN for both where a
+    row is NaN (no plane: the record cannot be read) and for the accuracy without a test set."""
+    phases = np.asarray(phases, dtype=np.float64)
+    ok = np.all(np.isfinite(phases), axis=1)
+    metric = np.full(len(phases), np.nan)
+    implied = np.zeros(len(phases))
+    if ok.any():
+        metric[ok] = circle_rqi(phases[ok], modular_quads(split.p), circle_threshold(split.p, kappa))
+        if split.n_test:
+            implied[ok] = implied_by_phases(phases[ok], split, kappa)
+    test = np.where(ok, implied / max(split.n_test, 1), np.nan) if split.n_test else np.full(len(phases), np.nan)
+    return metric, test
 
 
 def ring_track(E, split: Split, reading: str = "raw", kappa: float = DEFAULT_KAPPA) -> StructureTrack:
     """Ring fit, circle RQI, predicted accuracy and key frequencies of every record of E
     ((p, d) or (T, p, d), d >= 2) on a modular-addition ``split`` (module docstring).
 
-    Columns: ``frequency`` (signed ring frequency of the PCA fit, 0 without a plane),
-    ``coherence``, ``variance_explained``, ``top_frequency`` and ``top_share`` (the key Fourier
-    frequency and its share of the power). ``reading`` "layernorm" standardises each token's
-    embedding first (:func:`efftheory.theories.track.read_tokens`), as efftheory's transformer
-    records its ring.
+    Columns: ``frequency`` (signed ring frequency of the PCA fit, 0 without a plane; the sign
+    follows the fitted basis's orientation), ``coherence``, ``variance_explained``,
+    ``top_frequency`` and ``top_share`` (the key Fourier frequency and its share of the power).
+    ``reading`` "layernorm" standardises each token's embedding first
+    (:func:`efftheory.theories.track.read_tokens`), as efftheory's transformer records its ring.
     """
     stack = vector_stack(E, split.p)
     p, d = stack.shape[1], stack.shape[2]
     require(p >= 3, f"a ring needs p >= 3 symbols, got p = {p}")
     require(d >= 2, f"a ring needs a plane: the embeddings need d >= 2 dimensions, got d = {d}")
     X = read_tokens(stack, reading)
-    phases, freq, coh, var = _fits(X)
+    phases, coh, var = fit_phases(X)
     ok = np.all(np.isfinite(phases), axis=1)
-    metric = np.full(len(stack), np.nan)
-    implied = np.zeros(len(stack))
+    freq = np.zeros(len(X), np.int64)
     if ok.any():
-        metric[ok] = circle_rqi(phases[ok], modular_quads(p), circle_threshold(p, kappa))
-        if split.n_test:
-            implied[ok] = implied_by_phases(phases[ok], split, kappa)
-    test = implied / split.n_test if split.n_test else np.full(len(stack), np.nan)
-    full = (split.n_train + implied) / split.task.n_samples
+        freq[ok] = ring_frequency(phases[ok])[0]
+    metric, test = phase_scores(phases, split, kappa)
     shares = fourier_shares(X)
     top = np.argmax(shares, axis=1)
     order = np.argsort(-shares[-1], kind="stable")[:N_KEY_FREQUENCIES]
@@ -120,31 +117,9 @@ def ring_track(E, split: Split, reading: str = "raw", kappa: float = DEFAULT_KAP
              "circle_rqi": float(metric[-1]), "reading": reading, "kappa": float(kappa),
              "key_frequencies": [[int(k + 1), float(shares[-1, k])] for k in order]}
     return StructureTrack(
-        theory="circle", metric_name="circle RQI", metric=metric, threshold=RING_RQI,
-        predicted_test_acc=test, predicted_full_acc=full,
+        theory="circle", metric_name="circle RQI", metric=metric, threshold=RING_RQI_THRESHOLD,
+        predicted_test_acc=test, predicted_full_acc=full_accuracy(test, split),
         columns={"frequency": freq, "coherence": coh, "variance_explained": var,
                  "top_frequency": top + 1, "top_share": shares[np.arange(len(top)), top]},
         final=final, shares=("coherence", "variance_explained", "top_share"),
     )
-
-
-def ring_summary(split: Split, critical_trials: int = 2000, progress=None) -> dict:
-    """The circle theory of the split (§13): the class-sum Hessian of its modular parallelograms
-    (the linearisation at any ring), dof at a ring (0: the ring is locally unique), the rate
-    λ_min of Ĥ_mod, the ideal accuracy, and the critical fraction with modular classes."""
-    from efftheory.critical import critical_curve
-    from efftheory.theories.linear.readout import critical_side
-    from efftheory.theory import linear_theory
-
-    th = linear_theory(split)
-    out = {"theory": "circle", "n_parallelograms": th.n_parallelograms, "dof": th.dof, "unique": th.unique,
-           "rate": th.grokking_rate, "rate_name": "λ_min", "ideal_test_accuracy": th.ideal_test_accuracy,
-           "ideal_full_accuracy": th.ideal_full_accuracy}
-    return {**out, **critical_side(split, critical_trials, critical_curve, progress)}
-
-
-def ring_time_scale(summary: dict, E, lr: float) -> float | None:
-    """1 / (η λ_min): the e-folding time, in steps at learning rate η, of the slowest deviation
-    from a ring (§13); None when the ring is not locally unique."""
-    rate = summary["rate"]
-    return None if rate is None or rate <= 0 else 1.0 / (lr * rate)
