@@ -43,6 +43,9 @@ class Transformer(torch.nn.Module):
     Pre-LayerNorm blocks x <- x + Attn(LN1(x)), x <- x + FF(LN2(x)) on the two token vectors,
     single-head attention over the two positions, a final LayerNorm, the two outputs concatenated
     and mapped to p logits. Weights are stored as efftheory stores them (x @ W, W: fan_in x fan_out).
+    With ``config.dropout`` > 0, PyTorch's own dropout acts in training mode where efftheory's
+    does (attention weights, attention output, feed-forward hidden units and output); its masks
+    are torch's, not efftheory's hashed ones, so such a run is not compared with efftheory's.
     """
 
     def __init__(self, theta: np.ndarray, layout, config: TransformerConfig, dtype=torch.float32):
@@ -63,18 +66,20 @@ class Transformer(torch.nn.Module):
             self.lnf_g, self.lnf_b = par(P["lnf_g"]), par(P["lnf_b"])
         self.W_out, self.b_out = par(P["W_out"]), par(P["b_out"])
         self.d = layout.dim
+        self.rate = float(config.dropout)
 
     def forward(self, pairs: torch.Tensor) -> torch.Tensor:
         """Logits (n, p) of the samples ``pairs`` (n, 2)."""
         d = self.d
+        drop = lambda t: F.dropout(t, self.rate, self.training) if self.rate else t  # noqa: E731
         x = self.embed(pairs)  # (n, 2, d)
         for b in self.blocks:
             h = F.layer_norm(x, (d,), b.ln1_g, b.ln1_b, LN_EPS)
             q, k, v = (h @ b.W_qkv + b.b_qkv).split(d, dim=-1)
-            a = torch.softmax(q @ k.transpose(1, 2) / math.sqrt(d), dim=-1)
-            x = x + (a @ v) @ b.W_o + b.b_o
+            a = drop(torch.softmax(q @ k.transpose(1, 2) / math.sqrt(d), dim=-1))
+            x = x + drop((a @ v) @ b.W_o + b.b_o)
             h = F.layer_norm(x, (d,), b.ln2_g, b.ln2_b, LN_EPS)
-            x = x + torch.relu(h @ b.W_1 + b.c_1) @ b.W_2 + b.c_2
+            x = x + drop(drop(torch.relu(h @ b.W_1 + b.c_1)) @ b.W_2 + b.c_2)
         if self.final_ln:
             x = F.layer_norm(x, (d,), self.lnf_g, self.lnf_b, LN_EPS)
         return x.reshape(x.shape[0], 2 * d) @ self.W_out + self.b_out
@@ -103,9 +108,11 @@ def train(split, config: TransformerConfig, steps: int, every: int, *, reading: 
     acc = {"train_acc": [], "test_acc": []}
     for step in range(steps + 1):
         if probe(step) is not None:
+            model.eval()  # the accuracies read the network without dropout
             with torch.no_grad():
                 acc["train_acc"].append(float((model(x_tr).argmax(1) == y_tr).double().mean()))
                 acc["test_acc"].append(float((model(x_te).argmax(1) == y_te).double().mean()))
+            model.train()
         if step == steps:
             break
         loss = F.cross_entropy(model(x_tr), y_tr)
@@ -159,15 +166,18 @@ def main(argv=None) -> None:
     ap.add_argument("--every", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0, help="network seed (efftheory's init) and split seed")
     ap.add_argument("--decoder-wd", type=float, default=1.0)
+    ap.add_argument("--dropout", type=float, default=0.0, help="PyTorch's dropout in training (not with --compare)")
     ap.add_argument("--dtype", choices=tuple(DTYPES), default="float32")
     ap.add_argument("--jsonl", default=None, help="the probe's JSON lines")
     ap.add_argument("--plot", default=None, help="the probe's figure (PNG)")
     ap.add_argument("--compare", action="store_true", help="also train efftheory's transformer and compare")
     args = ap.parse_args(argv)
+    if args.compare and args.dropout:
+        ap.error("--compare needs --dropout 0: PyTorch's dropout masks are not efftheory's")
     torch.manual_seed(args.seed)
     torch.set_num_threads(1)
     split = ModularAddition(args.p, ordered=True).split(frac=args.frac, seed=args.seed)
-    config = TransformerConfig(seed=args.seed, decoder_wd=args.decoder_wd, dtype=args.dtype)
+    config = TransformerConfig(seed=args.seed, decoder_wd=args.decoder_wd, dropout=args.dropout, dtype=args.dtype)
     start = time.perf_counter()
     probe, run = train(split, config, args.steps, args.every, jsonl=args.jsonl, dtype=DTYPES[args.dtype])
     seconds = time.perf_counter() - start
@@ -177,7 +187,7 @@ def main(argv=None) -> None:
           f"test acc {run['test_acc'][-1]:.3f}; test acc >= 0.9 first at step "
           f"{first_at(run['steps'], run['test_acc'])}")
     if args.plot:
-        fig = probe.plot(title=f"PyTorch transformer, p = {args.p}")
+        fig = probe.plot(title="PyTorch transformer")
         ax = fig.axes[0]  # the network's own accuracies beside what the probe read
         x = np.maximum(run["steps"], 1)
         ax.plot(x, run["train_acc"], color="k", lw=1, ls=":", label="network train accuracy")
