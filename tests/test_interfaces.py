@@ -122,7 +122,10 @@ def test_exact_structures_score_one():
     score = theory_for(ring.task).score(np.stack([E, np.zeros_like(E) + np.arange(2.0)]), ring)
     assert score.metric == "circle RQI" and score.value.shape == (2,)
     assert score.value[0] == 1.0 and np.isnan(score.value[1])  # a constant embedding has no plane
-    assert np.all(np.isnan(score.predicted_test_accuracy))
+    # on an exact ring every parallelogram holds: a test sample is implied iff its label has a training sample
+    seen = set(ring.task.labels[ring.train].tolist())
+    assert score.predicted_test_accuracy[0] == np.mean([label in seen for label in ring.task.labels[ring.test]])
+    assert np.isnan(score.predicted_test_accuracy[1])
 
     s3 = make_task("s3").split(n_train=30, seed=0)
     P = permutation_matrices(3)

@@ -22,6 +22,7 @@ COMMANDS = {
     "train": ("efftheory.cli.train", "train a model (toy, transformer) on one split, beside the theory of that split"),
     "compare": ("efftheory.cli.compare", "networks over a grid of splits against the theory's predictions"),
     "phase": ("efftheory.cli.phase", "phase diagram (comprehension/grokking/memorization/confusion) over two hyper-parameters"),
+    "analyse": ("efftheory.cli.analyse", "the theory applied to a network's embeddings from any framework (.npy/.npz/.pt)"),
 }
 
 
