@@ -8,7 +8,9 @@ import json
 import pytest
 
 from efftheory.runtime.store import RESULTS
-from efftheory.experiments.sweep.engine import Axis, Grid, SweepSettings, run_sweep
+from efftheory.experiments.sweep.grid import Axis, Grid
+from efftheory.experiments.sweep.settings import SweepSettings
+from efftheory.experiments.sweep.engine import run_sweep
 from efftheory.models.toy.cell import network_cell
 
 # Two tiny real-network sweeps that share a row: A (embed lr x decoder lr, as Fig 5a) at embed lr
@@ -96,3 +98,46 @@ def test_cli_share_from(cli_json, source, tmp_path):
 def test_cli_share_from_a_directory_that_is_no_sweep_exits_2(cli_error, tmp_path):
     cli_error("phase", "--preset", "fig5b", "--x-range", "1e-3,1e-2", "--y-range", "0,1", "--steps", "10",
               "--out", tmp_path / "b", "--share-from", tmp_path / "nothing", needles=("nothing", "not a sweep"))
+
+
+def _copy_with(source, tmp_path, edit_records=None, manifest=None):
+    """A copy of the source store with its records edited and/or its manifest replaced."""
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "manifest.json").write_bytes(manifest if manifest is not None else (source / "manifest.json").read_bytes())
+    lines = [json.loads(line) for line in (source / RESULTS).read_text().splitlines()]
+    if edit_records:
+        lines = [edit_records(rec) for rec in lines]
+    (copy / RESULTS).write_text("".join(json.dumps(r) + "\n" for r in lines))
+    return copy
+
+
+def test_forged_or_incomplete_records_are_not_shared(source, tmp_path):
+    def forge(rec):  # every run of cell (0, 0), seed 0 claims comprehension without training
+        if (rec["ix"], rec["iy"], rec["seed"]) == (0, 0, 0):
+            return {**rec, "t_train": None, "t_test": None, "gap": None, "phase": "comprehension"}
+        if (rec["ix"], rec["iy"], rec["seed"]) == (0, 0, 1):
+            return {k: v for k, v in rec.items() if k != "seed"}
+        return rec
+
+    result = run_sweep(B, SETTINGS, tmp_path / "b", share_from=[_copy_with(source, tmp_path, forge)])
+    assert result.shared == 2 and "shared_from" not in result.record(0, 0, 0)
+    assert "shared_from" not in result.record(0, 0, 1)
+    assert result.record(0, 0, 0)["phase"] == run_sweep(A, SETTINGS, source, compute=False).record(0, 0, 0)["phase"]
+
+
+@pytest.mark.parametrize("damage", ["no fixed", "sweep a list", "deep"])
+def test_a_damaged_share_from_manifest_is_one_line(cli_error, source, tmp_path, damage):
+    manifest = json.loads((source / "manifest.json").read_text())
+    if damage == "no fixed":
+        del manifest["sweep"]["fixed"]
+        data = json.dumps(manifest).encode()
+    elif damage == "sweep a list":
+        manifest["sweep"] = [manifest["sweep"]]
+        data = json.dumps(manifest).encode()
+    else:
+        data = b'{"format":"efftheory-phase-sweep/2","sweep":' + b'{"a":' * 3000 + b"1" + b"}" * 3001
+    copy = _copy_with(source, tmp_path, manifest=data)
+    cli_error("phase", "--x", "decoder_lr", "--x-range", "1e-3,1e-2", "--y", "decoder_wd", "--y-range", "0,1",
+              "--steps", "150", "--seeds", "0,1", "--split-seed", "3", "--width", "8", "--jobs", "1",
+              "--out", tmp_path / "b", "--share-from", copy, needles=(f"--share-from {str(copy)!r}",))

@@ -4,12 +4,13 @@ memorization or confusion for a toy network at every cell of a grid, over one or
 Results go to --out DIR (a manifest plus one JSON line per finished cell and seed); running the
 same command again resumes, skipping finished runs. A directory is locked while a sweep runs
 into it: a second one is refused (or waits, with --wait). Cells run in a local process pool
-(--jobs) or on a Dask cluster (--dask ADDRESS). Presets: fig5a (embedding lr x decoder lr, MSE),
+(--jobs) or on a Dask cluster (--dask tcp://HOST:PORT, which must answer within --dask-timeout
+seconds and must be trusted: tasks and results travel pickled). Presets: fig5a (embedding lr x decoder lr, MSE),
 fig5b (decoder lr x decoder weight decay, MSE), fig5c (fig5b with cross-entropy), fig5d (the
 permutation toy: 3x3 matrix embeddings of S3, 24 of 36 samples, decoder lr x decoder weight
 decay 0..200); explicit options override a preset, and without --seed/--split-seed a preset
 trains on the first split seed whose ideal test accuracy is 1 (for S3: whose test samples can
-all be implied, efftheory.experiments.sweep.engine.ideal_test_accuracy). Budget: --steps 10000 by default; the
+all be implied, efftheory.experiments.sweep.presets.ideal_test_accuracy). Budget: --steps 10000 by default; the
 paper used 100000 for Figs 5a-c, 10000 for Fig 5d.
 Split: p = 10, n_train = 45 of 55 (the paper's toy) unless --p/--train-num/--frac or the preset
 say otherwise. Ranges are LO:HI:N[:log] or an explicit list of values (0,1,2,5,10).
@@ -23,10 +24,13 @@ import argparse
 import os
 import sys
 
-from efftheory.cli._common import P_HELP, check_p, check_output_path, fraction, nonnegative_float, nonnegative_int, positive_int
+from efftheory.cli._common import (P_HELP, check_p, check_output_path, fraction, nonnegative_float, nonnegative_int,
+                                   positive_float, positive_int)
 from efftheory.errors import InputError, require
-from efftheory.models.phases import PHASES
-from efftheory.experiments.sweep.engine import AXES, PRESETS
+from efftheory.phases import PHASES
+from efftheory.experiments.sweep.grid import AXES
+from efftheory.experiments.sweep.presets import PRESETS
+from efftheory.runtime.parallel import DASK_TIMEOUT
 
 SEED_TRIES = 1000  # split seeds searched for one that can generalise
 
@@ -42,32 +46,43 @@ def _letter(phase: str | None, unanimous: bool = True) -> str:
 
 
 def _seeds(text: str) -> tuple[int, ...]:
-    """``"K"`` -> seeds 0..K-1; ``"0,3,7"`` -> those seeds (distinct, non-negative)."""
+    """``"K"`` -> seeds 0..K-1; ``"0,3,7"`` -> those seeds (distinct, non-negative). Whole
+    numbers may be written as every integer option takes them (``1e2`` is 100)."""
+    from efftheory.cli._common import _whole
+    from efftheory.experiments.sweep.grid import MAX_RUNS
+
     parts = [part.strip() for part in text.split(",")]
-    try:
-        values = [int(part) for part in parts if part]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a count K or a list of seeds like 0,3,7") from None
+    values = [_whole(part) for part in parts if part]
+    if not all(isinstance(v, int) for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count K or a list of seeds like 0,3,7")
     if not values or any(v < 0 for v in values):
         raise argparse.ArgumentTypeError(f"{text!r} is not a count K >= 1 or a list of non-negative seeds")
     if "," not in text:
         if values[0] < 1:
             raise argparse.ArgumentTypeError(f"{text!r}: the number of seeds must be >= 1")
+        if values[0] > MAX_RUNS:
+            raise argparse.ArgumentTypeError(f"{text!r} seeds is above the most a sweep may run ({MAX_RUNS} runs)")
         return tuple(range(values[0]))
     if len(set(values)) != len(values):
         raise argparse.ArgumentTypeError(f"{text!r} repeats a seed")
     return tuple(values)
 
 
+#: the largest step budget per cell: 1e11 steps of the toy network (about 1e4 steps/s on one
+#: core) would take some 100 days
+MAX_STEPS = 10**11
+
+
 def _steps(text: str) -> int:
-    """A positive whole number of steps; accepts ``10000`` or ``1e4``."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number") from None
-    if not (value >= 1 and value == int(value) and value < 1e12):
+    """A positive whole number of steps up to :data:`MAX_STEPS`; accepts ``10000`` or ``1e4``."""
+    from efftheory.cli._common import _whole
+
+    value = _whole(text)
+    if not (isinstance(value, int) and value >= 1):
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
-    return int(value)
+    if value > MAX_STEPS:
+        raise argparse.ArgumentTypeError(f"{text!r} is above the largest budget, {MAX_STEPS:.0e} steps per cell")
+    return value
 
 
 def _default_jobs() -> int:
@@ -102,7 +117,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="training-set size (default 45 of 55 at p=10, or the preset's: 24 of 36 for fig5d)")
     size.add_argument("--frac", type=fraction, help="training fraction instead of --train-num")
     parser.add_argument("--width", type=positive_int, help="decoder width for every cell (network default 200)")
-    parser.add_argument("--task", choices=("add", "modadd"), default="add",
+    parser.add_argument("--task", choices=("add", "modadd"), default=None,
                         help="add: integer addition (the paper's toy); modadd: addition mod p, with 2-d embeddings "
                              "and (unless --loss or a preset says otherwise) the CE head (default add)")
     parser.add_argument("--out", required=True, metavar="DIR", help="result directory (resumed if it exists)")
@@ -111,16 +126,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="result directory of another sweep: runs it holds (the same resolved run) are copied, "
                              "not computed again (repeatable)")
     parser.add_argument("--jobs", type=positive_int, default=_default_jobs(), help="local worker processes (default: all cores)")
-    parser.add_argument("--dask", metavar="ADDRESS", help="run cells on this Dask scheduler instead (needs efftheory[cluster])")
+    parser.add_argument("--dask", metavar="ADDRESS",
+                        help="run cells on this Dask scheduler instead, tcp://HOST:PORT (needs efftheory[cluster]); "
+                             "the scheduler must be trusted: tasks and results travel pickled")
+    parser.add_argument("--dask-timeout", type=positive_float, default=DASK_TIMEOUT, metavar="SECONDS",
+                        help=f"give up on a --dask scheduler that has not answered within this (default {DASK_TIMEOUT:g} s)")
     parser.add_argument("--plot", metavar="PNG", help="write the phase diagram here")
     parser.add_argument("--annotate-gap", action="store_true", help="write t_test - t_train in each plotted cell")
     parser.add_argument("--eval-every", type=positive_int, default=1,
                         help="record stride of a cell function (default 1); the network cell's step counts are exact "
                              "at every step whatever K, so K > 1 only names a different sweep")
     parser.add_argument("--no-early-stop", action="store_true", help="run every cell to the full budget")
-    parser.add_argument("--model", choices=("toy", "transformer"), default="toy",
-                        help="toy: the paper's toy network (default); transformer: the paper's transformer on "
-                             "--task modadd (ordered pairs; its defaults: d 32, width 64, one block)")
+    from efftheory.models import MODELS
+
+    parser.add_argument("--model", choices=tuple(MODELS), default="toy",
+                        help="; ".join(f"{m.name}: {m.summary} (tasks {', '.join(m.tasks)})" for m in MODELS.values())
+                             + " (default toy; --model alone implies its first task)")
     parser.add_argument("--cell", choices=("network", "synthetic"), default="network",
                         help="what a cell runs: the toy network, or a cheap deterministic stand-in for testing the machinery")
 
@@ -138,45 +159,50 @@ def _resolve(args):
 
 
 def _executor(args):
-    """(executor or None, closer) for --dask; None means the local pool / sequential path."""
-    if not args.dask:
+    """(executor or None, closer) for --dask (:func:`efftheory.runtime.parallel.dask_executor`); None
+    means the local pool / sequential path."""
+    if args.dask is None:
         return None, lambda: None
-    try:
-        from distributed import Client
+    import logging
+
+    from efftheory.runtime.parallel import dask_executor
+
+    try:  # distributed sets its loggers' levels when imported: silence them after that
+        import distributed  # noqa: F401
     except ImportError:
-        raise InputError("--dask needs dask[distributed] (pip install 'efftheory[cluster]')") from None
-    try:
-        client = Client(args.dask, timeout=10)
-    except (OSError, TimeoutError, ValueError) as err:
-        raise InputError(f"--dask {args.dask!r}: cannot connect ({type(err).__name__})") from None
-    return client.get_executor(), client.close
+        pass  # dask_executor says what to install
+    # it logs a lost connection as tracebacks on stderr; the command says it in one line
+    for name in ["distributed", *(n for n in logging.root.manager.loggerDict if n.startswith("distributed."))]:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    return dask_executor(args.dask, args.dask_timeout)
 
 
 def run(args, ui):
+    import concurrent.futures as cf
+
     from efftheory.runtime.store import read_sweep
-    from efftheory.experiments.sweep.engine import Axis, Grid, SweepSettings, run_sweep, synthetic_cell
+    from efftheory.experiments.sweep.cells import synthetic_cell
+    from efftheory.experiments.sweep.engine import check_size, run_sweep
+    from efftheory.experiments.sweep.grid import Axis, Grid
+    from efftheory.experiments.sweep.settings import SweepSettings
+    from efftheory.models import MODELS
     from efftheory.models.toy.cell import network_cell
-    from efftheory.models.transformer.cell import transformer_cell
 
     for other in args.share_from:  # a directory that holds no sweep is refused before any work
-        read_sweep(other)
-    transformer = args.model == "transformer"
-    if transformer:
-        require(args.preset is None, "--preset is a toy-network panel; give --x/--y ranges with --model transformer")
-        require(args.task == "modadd", "--model transformer trains on modular addition: add --task modadd")
-        require(args.loss is None, "--loss is the toy's option (the transformer's head is cross-entropy)")
+        read_sweep(other, "--share-from")
+    model = MODELS[args.model]
+    preset = PRESETS.get(args.preset)
+    require(preset is None or preset.model == model.name,
+            f"--preset is a {preset.model if preset else 'toy'}-network panel; give --x/--y ranges with --model {model.name}")
+    # a preset of another task (fig5d: S3) brings its own task; otherwise --task, else the model's first
+    task = preset.task if preset and preset.task != "add" else (args.task or model.default_task)
+    require(task in model.tasks, f"--model {model.name} trains on " + " or ".join(f"--task {t}" for t in model.tasks)
+            + f" (got --task {task})")
+    require(args.loss is None or "loss" in {o.name for o in model.options},
+            f"--loss is not an option of --model {model.name} (it has its own head)")
     x, xr, y, yr, loss = _resolve(args)
     grid = Grid(Axis.parse(x, xr), Axis.parse(y, yr))
-    preset = PRESETS.get(args.preset)
-    network = {**(preset.network if preset else {}), "loss": loss}
-    # a preset of another task (fig5d: S3) brings its own task; otherwise --task says
-    task = preset.task if preset and preset.task != "add" else args.task
-    if task == "modadd":  # a ring needs a plane; the CE head has one logit per residue
-        network["dim"] = 2
-        if args.loss is None and args.preset is None:
-            network["loss"] = "ce"
-    if transformer:  # the transformer's own defaults (efftheory.models.transformer.kernels.TransformerConfig)
-        network = {}
+    network = SWEEP_NETWORK.get(model.name, _no_overrides)(args, preset, task, loss)
     if args.width is not None:
         network["width"] = args.width
     p = args.p if args.p is not None else (preset.p if preset and preset.p else 10)
@@ -202,15 +228,23 @@ def run(args, ui):
     if settings.n_train is None and settings.frac is None and "frac" not in (x, y):
         raise InputError(f"--train-num or --frac is needed at p={p} (the default n_train=45 is for p=10)")
     plot = check_output_path(args.plot, "--plot")
-    cell_fn = synthetic_cell if args.cell == "synthetic" else transformer_cell if transformer else network_cell
+    cell_fn = synthetic_cell if args.cell == "synthetic" else model.cell
     fixed_split = "frac" not in (x, y)
     settings = _with_seeds(args, settings, fixed_split)
     ideal = _ideal_note(args, settings) if (cell_fn is network_cell and fixed_split) else {}
+    _check_out(args, plot)
+    check_size(grid, settings)  # before anything is allocated or any scheduler is asked
     executor, close = _executor(args)
     try:
         with ui.progress(grid.size * len(settings.network_seeds), "runs") as update:
             result = run_sweep(grid, settings, args.out, cell_fn=cell_fn, executor=executor, jobs=args.jobs,
                                progress=update, wait=args.wait, share_from=args.share_from)
+    except (OSError, TimeoutError, cf.CancelledError) as err:
+        if executor is None:
+            raise
+        reason = " ".join(str(err).split())[:120] or f"no answer for {args.dask_timeout:g} s"
+        raise InputError(f"--dask {args.dask!r}: lost the scheduler during the sweep ({reason}); the finished "
+                         f"runs are stored in {args.out}: run the same command again to resume") from None
     finally:
         close()
     _mixed_arithmetic_note(args, result)
@@ -224,6 +258,44 @@ def run(args, ui):
     summary = {**_summary(args, result, plot), "ideal_test_accuracy_by_seed": by_seed,
                "ideal_test_accuracy": None if settings.vary_split else ideal.get(settings.seed)}
     return summary, _text(args, result, plot)
+
+
+def _check_out(args, plot) -> None:
+    """Refuse an empty --out (it would be the current directory) and a --plot that is one of
+    the store's own files."""
+    from efftheory.runtime.files import same_file
+    from efftheory.runtime.store import LOCK, MANIFEST, RESULTS
+
+    require(args.out != "", "--out is empty; give the result directory")
+    for name in (MANIFEST, RESULTS, LOCK):
+        if plot is not None and same_file(plot, os.path.join(args.out, name)):
+            raise InputError(f"--plot {str(plot)!r} is the sweep's own {name}; give the plot its own file")
+
+
+def _has_loss(model_name: str) -> bool:
+    from efftheory.models import MODELS
+
+    return "loss" in {o.name for o in MODELS[model_name].options}
+
+
+def _toy_network(args, preset, task: str, loss: str) -> dict:
+    """The toy's config fields a sweep sets besides its axes: the preset's, the loss, and for
+    addition mod p 2-d embeddings and (unless --loss or a preset says otherwise) the CE head."""
+    network = {**(preset.network if preset else {}), "loss": loss}
+    if task == "modadd":  # a ring needs a plane; the CE head has one logit per residue
+        network["dim"] = 2
+        if args.loss is None and args.preset is None:
+            network["loss"] = "ce"
+    return network
+
+
+def _no_overrides(args, preset, task: str, loss: str) -> dict:
+    """A model's own defaults (the transformer's: efftheory.models.transformer.config.TransformerConfig)."""
+    return {}
+
+
+#: model -> the config fields its sweeps set besides the axes (a model not listed: none)
+SWEEP_NETWORK = {"toy": _toy_network}
 
 
 def _note(args, text: str) -> None:
@@ -255,7 +327,7 @@ def _with_seeds(args, settings, fixed_split: bool):
     """
     import dataclasses
 
-    from efftheory.experiments.sweep.engine import first_split_seed
+    from efftheory.experiments.sweep.presets import first_split_seed
 
     split_seed = args.split_seed if args.split_seed is not None else args.seed
     if split_seed is None and args.preset and fixed_split and not args.vary_split:
@@ -275,7 +347,7 @@ def _with_seeds(args, settings, fixed_split: bool):
 def _ideal_note(args, settings) -> dict:
     """``{split seed: ideal test accuracy}`` of the splits the runs train on; a note on stderr
     for those that cannot reach the test threshold 0.9."""
-    from efftheory.experiments.sweep.engine import first_split_seed, ideal_test_accuracy
+    from efftheory.experiments.sweep.presets import first_split_seed, ideal_test_accuracy
 
     split_seeds = sorted({settings.split_seed(s) for s in settings.network_seeds})
     ideal = {s: ideal_test_accuracy(settings.p, **_split_size(settings), seed=s, task=settings.task)
@@ -349,8 +421,7 @@ def _text(args, result, plot) -> str:
     lines = [
         f"phase sweep: {grid.x.name} {grid.x.spec()} x {grid.y.name} {grid.y.spec()}, "
         + ("" if fixed.task == "add" else f"task {fixed.task} ({fixed.network.get('embed', 'sum')} model), ")
-        + ("the transformer (CE head), " if getattr(args, "model", "toy") == "transformer"
-           else f"loss {fixed.network.get('loss', 'mse')}, ")
+        + (f"loss {fixed.network.get('loss', 'mse')}, " if _has_loss(args.model) else f"the {args.model} model, ")
         + f"{fixed.steps} steps, G = {fixed.gap:g}, {_seed_words(fixed)}",
         f"{len(result.records)} {what}: {result.computed} computed, {result.reused} reused, "
         + (f"{result.shared} shared from other sweeps, " if result.shared else "")

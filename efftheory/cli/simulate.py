@@ -27,6 +27,7 @@ from efftheory.cli._common import (
     P_HELP,
     check_p,
     add_task_arguments,
+    check_distinct_outputs,
     check_output_path,
     fraction,
     integer,
@@ -48,6 +49,8 @@ from efftheory.cli._wording import (
     steps,
 )
 
+#: the largest --k of the matrix theory (SO(k) for S3's 6 elements; a faithful one needs k >= 2)
+MAX_K = 64
 METHOD_NAMES = ("exact", "rk4", "euler", "adam", "rk4-projected", "euler-projected")
 N_SMALLEST = 6  # eigenvalues of Ĥ reported
 
@@ -76,7 +79,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--plot", metavar="PNG", help="draw embeddings, ℓ_eff, RQI and accuracy, and the spectrum")
     parser.add_argument("--save", metavar="NPZ", help="write train, times, E (first trial), rqi, loss, E0")
     parser.add_argument("--k", type=positive_int, default=None,
-                        help="--task s3 only: matrices in SO(k) (default 3)")
+                        help="--task s3 only: matrices in SO(k) (default 3, at most 64)")
     add_task_arguments(parser)
 
 
@@ -84,12 +87,17 @@ def _validate(args):
     from efftheory.errors import InputError
 
     check_p(args.p)
+    from efftheory.theories import theory_for
+
     task = task_of(args)  # p >= 2
     n_train = task.n_train_for(frac=args.frac, n_train=args.train_num)
-    if args.k is not None and task.name != "group":
+    if args.k is not None and "k" not in THEORY_OPTIONS.get(theory_for(task).name, ()):
         raise InputError(f"--k applies to --task s3 only (the matrix theory), not to --task {args.task}")
     if args.k is not None and args.k < 2:
         raise InputError(f"--k must be at least 2 (SO(1) is a single point), got {args.k}")
+    if args.k is not None and args.k > MAX_K:
+        raise InputError(f"--k {args.k} is too large (max {MAX_K}: one start of one step takes about 4 s at k = 64 "
+                         "and 30 s at k = 128 here, growing as k^3)")
     if args.method not in METHOD_NAMES:
         raise InputError(f"--method {args.method!r} is unknown; choose one of {', '.join(METHOD_NAMES)}")
     if args.dt is not None and args.method in ("exact", "adam"):
@@ -109,15 +117,19 @@ def _critical_interval(curve) -> list:
 
 
 def run(args, ui):
+    from efftheory.theories import theory_for
+
     task, n_train = _validate(args)
     plot_path = check_output_path(args.plot, "--plot")
     save_path = check_output_path(args.save, "--save")
+    check_distinct_outputs({"--plot": args.plot, "--save": args.save})
     start = time.perf_counter()
-    if task.name == "modadd":
-        return _run_ring(args, ui, task, n_train, plot_path, save_path, start)
-    if task.name == "group":
-        return _run_group(args, ui, task, n_train, plot_path, save_path, start)
+    return RUNNERS[theory_for(task).name](args, ui, task, n_train, plot_path, save_path, start)
 
+
+def _run_linear(args, ui, task, n_train, plot_path, save_path, start):
+    """``simulate --task add``: the split's linear theory, the critical fraction and the
+    effective dynamics from random embeddings."""
     from efftheory.theories.linear.critical import critical_curve
     from efftheory.theories.linear.simulation import median_or_none, simulate
     from efftheory.theories.linear.theory import linear_theory
@@ -311,7 +323,7 @@ RING_STEPS = 20_000
 def _run_ring(args, ui, task, n_train, plot_path, save_path, start):
     """``simulate --task modadd``: the split's algebra (is the ring locally unique, its rate, the
     ideal accuracy, the critical fraction) and the circle flow from random phases."""
-    from efftheory.theories.circle.flow import simulate_ring
+    from efftheory.theories.circle.simulation import simulate_ring
     from efftheory.theories.linear.critical import critical_curve
 
     split = task.split(n_train=n_train, seed=args.seed)
@@ -385,8 +397,10 @@ def _ring_text(r, plot_path, save_path) -> str:
 
 def _run_group(args, ui, task, n_train, plot_path, save_path, start):
     """``simulate --task s3``: the matrix theory of one split, from ``--trials`` Haar-random starts."""
-    from efftheory.theories.group.flow import DEFAULT_K, DEFAULT_MAX_STEPS, group_quads, simulate_group
-    from efftheory.theories.linear.theory import count_parallelograms
+    from efftheory.theories.group.loss import DEFAULT_K, group_quads
+    from efftheory.theories.group.flow import DEFAULT_MAX_STEPS
+    from efftheory.theories.group.simulation import simulate_group
+    from efftheory.tasks.parallelograms import count_parallelograms
 
     split = task.split(n_train=n_train, seed=args.seed)
     if group_quads(task, split.train).shape[0] == 0:  # as for addition: nothing would move
@@ -395,10 +409,9 @@ def _run_group(args, ui, task, n_train, plot_path, save_path, start):
         raise InputError(f"the training set ({split.n_train} samples of {task.title}) holds no pair of samples with "
                          "equal products, so ℓ_grp is zero; use a larger --frac or --train-num")
     k = args.k or DEFAULT_K
-    with ui.progress(1, "matrix flow") as update:
+    with ui.progress(args.trials, "matrix flow (starts)") as update:
         sim = simulate_group(split, trials=args.trials, seed=args.seed, k=k, max_steps=args.steps or DEFAULT_MAX_STEPS,
-                             n_record=args.times)
-        update(1)
+                             n_record=args.times, progress=update)
     if plot_path is not None:
         from efftheory.plotting.group import plot_group_simulation
 
@@ -458,3 +471,9 @@ def _group_text(r, plot_path, save_path) -> str:
     if save_path:
         tail += f"; arrays written to {save_path}"
     return "\n".join(lines + ["", tail])
+
+
+#: theory of the task -> how ``simulate`` runs and reports it
+RUNNERS = {"linear": _run_linear, "circle": _run_ring, "group": _run_group}
+#: the options only some theories read (refused for the others)
+THEORY_OPTIONS = {"group": ("k",)}

@@ -3,6 +3,12 @@
 Every writer goes to a temporary file beside the target, is flushed to disk, gets the
 permissions a plain ``open`` would give (mode 0666 less the umask), and is then renamed over
 the target in one step: a crash leaves the previous file, never a partial one.
+
+Only regular files are ever created or replaced. A target that exists and is anything else (a
+directory, a device such as /dev/null, a FIFO, a socket) is refused with an
+:class:`~efftheory.errors.InputError`: a rename would put a file where the device was. A
+symlink is written through: the regular file it leads to is replaced and the link stays.
+Temporary names are short (``.efftheory-XXXXXXXX.tmp``), so any legal target name works.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -21,6 +28,14 @@ from efftheory.errors import InputError
 #: touching os.replace for everything else in the process)
 _rename = os.replace
 
+#: temporary files are named TMP_PREFIX + 8 random characters + ".tmp": 27 bytes, far below any
+#: file system's name limit (255 on Linux), whatever the length of the target's own name
+TMP_PREFIX = ".efftheory-"
+
+# what a non-regular file is called in a refusal
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"))
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -28,26 +43,55 @@ def _umask() -> int:
     return mask
 
 
+def file_kind(mode: int) -> str:
+    """What a non-regular ``st_mode`` is, in words ("a FIFO (named pipe)", "a directory", ...)."""
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+def write_target(path: str | os.PathLike, name: str = "path") -> Path:
+    """The regular file a write to ``path`` creates or replaces: ``path`` itself, or where its
+    symlinks lead. InputError (starting with ``name`` and the path) if ``path`` exists and is
+    not a regular file (after following links): a device, FIFO, socket or directory."""
+    path = Path(path)
+    try:
+        mode = os.stat(path).st_mode  # follows links, /dev/stdout's included
+    except FileNotFoundError:
+        mode = None
+    except OSError as err:
+        raise InputError(f"{name} {str(path)!r}: cannot be examined ({err.strerror})") from None
+    if mode is not None and not stat.S_ISREG(mode):
+        if stat.S_ISDIR(mode):
+            raise InputError(f"{name} {str(path)!r} is a directory, not a file")
+        raise InputError(f"{name} {str(path)!r} is {file_kind(mode)}, not a regular file; "
+                         "give the path of a file to create or replace")
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
+def _temporary(directory: Path) -> str:
+    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=".tmp", dir=directory)
+    os.close(fd)
+    return tmp
+
+
 def check_writable_file(path: str | os.PathLike, name: str = "path") -> Path:
     """Return ``path`` as a Path if :func:`atomic_write` can write it, else raise InputError.
 
-    The parent directory must exist and accept a new file: that is tried for real (a temporary
-    file is created and removed beside the target), because permission bits say nothing for
-    root or on read-only and pseudo file systems (/proc, /sys). ``name`` (e.g. "--plot")
-    starts the message.
+    ``path`` must be a regular file or not exist (:func:`write_target`), and the directory of
+    the file it names must exist and accept a new file: that is tried for real (a temporary
+    file is created and removed there), because permission bits say nothing for root or on
+    read-only and pseudo file systems (/proc, /sys). ``name`` (e.g. "--plot") starts the message.
     """
     path = Path(path)
-    parent = path.parent
     shown = f"{name} {str(path)!r}"
-    if path.is_dir():
-        raise InputError(f"{shown} is a directory, not a file")
+    if str(path) in ("", "."):
+        raise InputError(f"{name} is empty; give a file name")
+    parent = write_target(path, name).parent
     if not parent.is_dir():
         raise InputError(f"{shown}: directory {str(parent)!r} does not exist")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+        tmp = _temporary(parent)
     except OSError as err:
         raise InputError(f"{shown}: cannot write in directory {str(parent)!r} ({err.strerror})") from None
-    os.close(fd)
     os.unlink(tmp)
     return path
 
@@ -56,21 +100,32 @@ def atomic_write(path: str | os.PathLike, write) -> None:
     """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it into place.
 
     ``write`` must write to exactly the path it is given. Any exception removes the temporary
-    file and leaves an existing file at ``path`` untouched.
+    file and leaves an existing file at ``path`` untouched. ``path`` must be a regular file or
+    not exist; a symlink is followed and the file it leads to replaced (:func:`write_target`).
     """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    target = write_target(path)
+    tmp = _temporary(target.parent)
     try:
         write(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
-        _rename(tmp, path)
+        write_target(target)  # again, just before the rename: nothing may have appeared in between
+        _rename(tmp, target)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether two paths name one file: equal after resolving links, or hard links of one inode."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist yet
+        return False
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:

@@ -10,8 +10,10 @@ the same decoder learning rates), cell for cell and seed for seed.
 
 A record is taken only if the other sweep's manifest names the same cell function and the same
 kernel version (:func:`efftheory.experiments.sweep.engine.manifest_for`), the identities are equal to the last bit
-of every float, and its values are possible for the budget
-(:func:`efftheory.runtime.store.value_problem`). The copy keeps the other run's step counts, final
+of every float, and its line passes every check a resume makes in the other sweep's own store
+(:func:`efftheory.runtime.store.read_sweep`: bounded parse, no repeated key, types and ranges, the phase
+recomputed from its step counts and the other sweep's gap). A damaged manifest there is a
+one-line refusal; a damaged line is not shared. The copy keeps the other run's step counts, final
 metrics, phase, gap, seconds (the compute the record cost) and arithmetic (None where the other
 record names none: :mod:`efftheory.runtime.arithmetic`), takes this sweep's cell, seed and
 settings, and names where it came from in ``shared_from`` (the other manifest's digest).
@@ -22,7 +24,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from efftheory.runtime.store import read_sweep, value_problem
+from efftheory.runtime.store import read_sweep
 
 #: the fields a shared record keeps from the record it copies
 RESULT_FIELDS = ("t_train", "t_test", "t_rqi", "steps_run", "final_train_acc", "final_test_acc",
@@ -46,11 +48,8 @@ def _source_records(directory, cell_fn, sweep: dict) -> dict:
     other, records = read_sweep(directory)
     if other.get("cell") != sweep["cell"] or other.get("kernel") != sweep.get("kernel"):
         return {}
-    budget = other["fixed"]["steps"]
     found = {}
-    for rec in records:
-        if value_problem(rec, budget) is not None or not isinstance(rec.get("settings"), dict):
-            continue
+    for rec in records:  # read_sweep kept only the lines that pass the store's checks
         fixed = {**other["fixed"], "seed": rec["seed"], "split_seed": rec["split_seed"]}
         try:
             text = identity_text(cell_fn, other, rec["settings"], fixed)
@@ -65,7 +64,7 @@ def shared_records(pending, run_fixed, split_seed, cell_fn, sweep: dict, sources
     tuples) that one of the result directories ``sources`` already holds.
 
     ``run_fixed(seed)`` and ``split_seed(seed)`` give a run's ``fixed`` dict and split seed in
-    this sweep (:class:`efftheory.experiments.sweep.engine.SweepSettings`); ``sweep`` is this sweep's manifest part.
+    this sweep (:class:`efftheory.experiments.sweep.settings.SweepSettings`); ``sweep`` is this sweep's manifest part.
     Sources are searched in order; the records are not yet stamped or stored."""
     if not pending or not sources or getattr(cell_fn, "identity", None) is None:
         return {}

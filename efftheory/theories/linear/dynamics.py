@@ -35,6 +35,10 @@ from efftheory.theories.linear.metrics import DEFAULT_DELTA, predicted_accuracy,
 METHODS = ("exact", "rk4", "euler", "rk4-projected", "euler-projected", "adam")
 """Accepted values of ``method``."""
 
+#: An effective loss whose magnitude is below this fraction of its starting value is round-off
+#: (ℓ_eff >= 0 exactly): reports print it as 0 and plots floor it there.
+LOSS_ROUND_OFF = 1e-12
+
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8
 
@@ -452,6 +456,9 @@ def default_horizon(H_hat, E0, lr: float, method: str = "rk4") -> float:
         t_max = min(t_max, FLOW_MAX_DEFAULT_STEPS * rk4_step)
     if method == "adam":
         t_max = float(math.ceil(min(max(t_max, ADAM_MIN_DEFAULT_STEPS), ADAM_MAX_DEFAULT_STEPS)))
+    # the saved times and the scans below them reach 1e-13 of the horizon: keep them normal floats
+    require(t_max >= 1e-290, f"lr = {lr!r} is too large: the default horizon, {t_max:.3g} steps, is too short "
+                             "to resolve in float64; use a smaller lr")
     return t_max
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from efftheory.theories.linear.dynamics import ExactFlow, Trajectory, default_horizon, evolve, time_scale
-from efftheory.errors import require
+from efftheory.errors import positive_number, require
 from efftheory.theories.linear.metrics import DEFAULT_DELTA, RQI_THRESHOLD, predicted_accuracy, rqi
 from efftheory.stats import first_at_or_above
 from efftheory.theories.linear.theory import LinearTheory
@@ -171,6 +171,8 @@ def exact_structure_time(H_hat, E0, lr: float, horizon: float, *, task=None,
     This is the calibrated prediction of when a network started from E0 forms its structure
     (docs/theory.md §8): the bare time scale Z0/(2ηλ3) is only its unit.
     """
+    horizon = positive_number(horizon, "horizon")  # a finite number of steps > 0
+    lr = positive_number(lr, "lr")
     flow = ExactFlow(H_hat)
     E0 = np.asarray(E0, dtype=np.float64)
 
@@ -180,6 +182,8 @@ def exact_structure_time(H_hat, E0, lr: float, horizon: float, *, task=None,
     if quality(0.0)[0] >= level:
         return 0.0
     lo = max(horizon * 1e-9, 1e-9)
+    if lo >= horizon:  # a horizon below 1e-9 steps (a huge lr): scan the nine decades below it
+        lo = horizon * 1e-9
     n = max(2, int(_SCAN_PER_DECADE * np.log10(horizon / lo)) + 1)
     times = np.geomspace(lo, horizon, n)
     hit = np.flatnonzero(quality(times) >= level)
