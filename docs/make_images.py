@@ -24,10 +24,10 @@ IMG = Path("docs/img")
 
 #: name -> the command as the docs print it (without --plot, which is added here).
 EXAMPLES = {
-    "first": "efftheory train --p 10 --train-num 45 --seed 3 --loss ce --decoder-lr 2e-4 --decoder-wd 7 --steps 1e4",
+    "first": "efftheory train toy --p 10 --train-num 45 --seed 3 --loss ce --decoder-lr 2e-4 --decoder-wd 7 --steps 1e4",
     "simulate": "efftheory simulate --p 59 --frac 0.4",
     "critical": "efftheory critical --p 10",
-    "transformer": "efftheory train --model transformer --p 23 --frac 0.8",
+    "transformer": "efftheory train transformer --p 23 --frac 0.8",
     "modadd_toy": "efftheory train --task modadd --p 17 --frac 0.6",
     "s3": "efftheory simulate --task s3 --frac 0.5 --trials 20",
 }

@@ -56,6 +56,7 @@ from efftheory.models.transformer.config import TransformerConfig
 from efftheory.models.transformer.training import TransformerResult, train_transformer
 
 # ---------------------------------------------------------------- experiments
+from efftheory.experiments.analysis import Analysis, analyse
 from efftheory.experiments.comparison.linear import PRESETS as COMPARE_PRESETS
 from efftheory.experiments.comparison.linear import ComparisonSummary, GridRun, run_one, summarise
 from efftheory.experiments.comparison.ring import RingRun, RingSummary, run_ring_one, summarise_rings
@@ -89,6 +90,8 @@ __all__ = [
     "Model", "MODELS", "register_model", "TrainResult", "PHASES", "phase_of", "NetworkConfig", "train_network",
     "init_params", "TransformerConfig", "TransformerResult", "train_transformer",
     # experiments
+    "Analysis",
+    "analyse",
     "COMPARE_PRESETS", "GridRun", "ComparisonSummary", "run_one", "summarise", "effective_counterpart", "RingRun",
     "RingSummary", "run_ring_one", "summarise_rings", "NetworkRing", "network_ring", "Axis", "Grid",
     "SweepSettings", "SweepResult", "run_sweep", "PHASE_PRESETS", "first_split_seed",

@@ -38,11 +38,23 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
         self._negative_number_matcher = _NEGATIVE_NUMBER
 
+    def format_help(self) -> str:
+        return plain_text(super().format_help())
+
     def error(self, message: str):  # noqa: D401 - argparse API
         message = _TYPE_ERROR.sub(r"\1 \2", " ".join(str(message).split()))
         message = _foreign_options(message)
         sys.stderr.write(f"{self.prog}: error: {message}\n")
         raise SystemExit(2)
+
+
+_ROLE = re.compile(r":(?:func|mod|class|meth|data|attr):`~?([^`]+)`")
+
+
+def plain_text(text: str) -> str:
+    """Help text as a reader sees it: the docstrings' markup (``code``, :func:`~a.b.name`) dropped."""
+    text = _ROLE.sub(lambda m: m.group(1), text)
+    return text.replace("``", "")
 
 
 def _foreign_options(message: str) -> str:
