@@ -15,6 +15,8 @@ Topics:
   cached  each paper_repro script that draws from the committed caches in figures/, with
           ``--out`` a temporary folder (its stderr must not say "computing").
   quick   ``paper_repro/all.py --quick``: every script's smoke-test time.
+  readme  the commands README.md shows, warm, as printed there (the phase example at --jobs 2).
+  tests   the README's test command, ``python -m pytest -q``, from the repository root.
   full    the scripts whose runs are not committed, computed from scratch (long: about an hour).
 The default is every topic but ``full``. The wall times the scripts recorded in the committed
 figures' JSON when they were made (on this kind of machine, load unknown) are listed too: they
@@ -140,6 +142,34 @@ def quick_rows(work: Path, jobs: int) -> list[dict]:
     return rows
 
 
+#: the README's commands, in its order (name, arguments after ``efftheory``)
+README_COMMANDS = (
+    ("first example", ["train", "toy", "--p", "10", "--train-num", "45", "--seed", "3", "--loss", "ce",
+                       "--decoder-lr", "2e-4", "--decoder-wd", "7", "--steps", "1e4", "--plot", "grokking.png"]),
+    ("simulate", ["simulate", "--p", "59", "--frac", "0.4", "--plot", "sim.png"]),
+    ("transformer", ["train", "transformer", "--p", "23", "--frac", "0.8", "--save", "tf.npz"]),
+    ("analyse", ["analyse", "tf.npz", "--task", "modadd", "--p", "23", "--ordered", "--train", "tf.npz",
+                 "--layernorm"]),
+    ("phase fig5c", ["phase", "--preset", "fig5c", "--out", "runs/fig5c", "--plot", "fig5c.png", "--jobs", "2"]),
+)
+
+
+def readme_rows(work: Path) -> list[dict]:
+    """Each README command once, warm (the kernels compiled by a first throwaway run)."""
+    timed(EFFTHEORY + ["train", "--p", "5", "--frac", "0.8", "--steps", "10"], work)
+    rows = []
+    for name, args in README_COMMANDS:
+        seconds, _ = timed(EFFTHEORY + args, work)
+        rows.append({"what": f"README: {name}", "command": shown(EFFTHEORY + args), "seconds": seconds, "notes": ""})
+    return rows
+
+
+def test_rows() -> list[dict]:
+    """The README's test command from the repository root (the kernels already compiled)."""
+    seconds, _ = timed([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], ROOT, timeout=3600)
+    return [{"what": "README: the test command", "command": "python -m pytest -q", "seconds": seconds, "notes": ""}]
+
+
 def recorded_rows() -> list[dict]:
     """What each committed figure and cache recorded about its own making (not measured now):
     the script's wall time and, for phase diagrams, the workers' summed time per run."""
@@ -208,9 +238,10 @@ def render(sections: dict[str, str], load_start) -> str:
     return "\n".join(out) + "\n" + "\n".join(sections.values())
 
 
-TOPICS = ("cli", "speed", "cached", "quick", "full")
+TOPICS = ("cli", "speed", "readme", "tests", "cached", "quick", "full")
 TITLES = {"cli": "Command line", "speed": "Training speed", "cached": "paper_repro from the committed caches",
-          "quick": "paper_repro --quick", "full": "paper_repro from scratch (no committed runs)"}
+          "quick": "paper_repro --quick",
+          "readme": "The README's commands", "tests": "The test command", "full": "paper_repro from scratch (no committed runs)"}
 RECORDED = "Recorded by the scripts when the committed files were made (not measured now; load then unknown)"
 
 
@@ -232,6 +263,7 @@ def main(argv=None) -> int:
         steps = {"cli": lambda: cli_rows(work), "speed": speed_rows,
                  "cached": lambda: script_rows(CACHED, work, args.jobs, "from cache"),
                  "quick": lambda: quick_rows(work, args.jobs),
+                 "readme": lambda: readme_rows(work), "tests": test_rows,
                  "full": lambda: script_rows(FULL, work, args.jobs, "from scratch")}
         for topic in TOPICS:
             title = TITLES[topic]
