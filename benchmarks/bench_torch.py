@@ -17,7 +17,8 @@ Order of work, in one process:
 
 A timing is one call: efftheory's ``train_network`` / ``train_transformer`` over k steps with
 records at the two ends only (setup and the two evaluations included), the twin's ``step()`` k
-times. efftheory gets ``threads`` from its policy (efftheory.runtime.threads.threads_for) given the
+times or as many as fit in three times efftheory's time (torch on two threads of a busy machine
+can crawl). efftheory gets ``threads`` from its policy (efftheory.runtime.threads.threads_for) given the
 row's cores; torch gets ``torch.set_num_threads`` of them.
 
 The last column is efftheory's FLOP rate (the models' own ``flops_per_step``) as a share of the
@@ -29,7 +30,8 @@ Without torch the efftheory rows still run and the PyTorch columns say why they 
 
 Run: python -m benchmarks.bench_torch [--rounds 3] [--threads 1,2] [--no-compile] [--cases 0,1,...]
          [--out benchmarks/RESULTS.md] [--section TITLE]
-It rewrites the section TITLE (default "PyTorch peer") of the --out file, or appends it.
+It rewrites the section TITLE (default "PyTorch peer") of the --out file, or appends it, after
+every round (an interrupted run keeps the rounds it finished).
 """
 
 from __future__ import annotations
@@ -125,6 +127,19 @@ def _seconds(fn) -> float:
     return time.perf_counter() - start
 
 
+def _twin_rate(twin, steps: int, budget: float) -> float:
+    """Steps per second of ``twin.step()`` over ``steps`` steps, or fewer once ``budget`` seconds
+    have passed (a thread count that makes torch crawl would otherwise hold the run for minutes)."""
+    start = time.perf_counter()
+    done = 0
+    while done < steps:
+        twin.step()
+        done += 1
+        if time.perf_counter() - start > budget:
+            break
+    return done / (time.perf_counter() - start)
+
+
 def _torch():
     """(torch module, None) or (None, why it is not importable)."""
     try:
@@ -159,7 +174,8 @@ def _compiled(case: Case, split, torch):
         return None, f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
 
 
-def measure(cases, threads=(1, 2), rounds: int = 3, use_compile: bool = True, log=print) -> dict:
+def measure(cases, threads=(1, 2), rounds: int = 3, use_compile: bool = True, log=print, on_round=None) -> dict:
+    """Agreement, then ``rounds`` alternating rounds; ``on_round(results so far)`` after each."""
     torch, why = _torch()
     state = []
     for case in cases:
@@ -192,15 +208,18 @@ def measure(cases, threads=(1, 2), rounds: int = 3, use_compile: bool = True, lo
                 e.setdefault("policy", {})[n] = policy
                 e["eff"][n].append(k / _seconds(lambda: case.train(split, k, policy)))
                 if torch is not None:
-                    twin = e["eager_twin"]
-                    e["eager"][n].append(k / _seconds(lambda: [twin.step() for _ in range(k)]))
-                    c = e.get("compiled_twin")
-                    if c is not None:
-                        e["compiled"][n].append(k / _seconds(lambda: [c.step() for _ in range(k)]))
+                    budget = 3 * k / e["eff"][n][-1]  # three times what efftheory took
+                    e["eager"][n].append(_twin_rate(e["eager_twin"], k, budget))
+                    if e.get("compiled_twin") is not None:
+                        e["compiled"][n].append(_twin_rate(e["compiled_twin"], k, budget))
                 log(f"round {r + 1}/{rounds}, {n} thread(s), {case.name}: efftheory {e['eff'][n][-1]:.4g} steps/s"
-                    + (f", eager {e['eager'][n][-1]:.4g}" if e["eager"][n] else ""))
-    return {"state": state, "gemm": rates, "torch": torch, "why": why, "threads": threads, "rounds": rounds,
-            "use_compile": use_compile}
+                    + (f", eager {e['eager'][n][-1]:.4g}" if e["eager"][n] else "")
+                    + (f", compiled {e['compiled'][n][-1]:.4g}" if e["compiled"][n] else ""))
+        res = {"state": state, "gemm": rates, "torch": torch, "why": why, "threads": threads, "rounds": r + 1,
+               "use_compile": use_compile}
+        if on_round is not None:
+            on_round(res)
+    return res
 
 
 def _policy_threads(flops: int, n: int) -> int:
@@ -322,11 +341,15 @@ def main(argv=None) -> int:
     cases = CASES if args.cases is None else tuple(CASES[int(i)] for i in args.cases.split(","))
     before = _uptime()
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
-    res = measure(cases, threads, args.rounds, not args.no_compile, log)
     command = " ".join(["python -m benchmarks.bench_torch", *(sys.argv[1:] if argv is None else argv)])
-    text = render(res, args.section, before, _uptime(), command)
-    write_section(Path(args.out), args.section, text)
-    print(text)
+    texts = []
+
+    def write(res):  # after every round, so that an interrupted run keeps the rounds it finished
+        texts.append(render(res, args.section, before, _uptime(), command))
+        write_section(Path(args.out), args.section, texts[-1])
+
+    measure(cases, threads, args.rounds, not args.no_compile, log, write)
+    print(texts[-1])
     return 0
 
 
