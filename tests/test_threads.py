@@ -4,6 +4,7 @@ numbers to the bit on two threads as on one."""
 
 from __future__ import annotations
 
+import os
 import threading
 
 import numba
@@ -159,11 +160,20 @@ def test_gradient_on_two_threads_matches_the_numpy_twin():
 # ------------------------------------------------------------------ the command line
 
 
+@pytest.mark.parametrize("model", ["toy", "transformer"])
 @pytest.mark.parametrize("value", ["0", "-1", "1.5", "100000"])
-def test_train_refuses_a_bad_thread_count(cli_error, value):
-    cli_error("train", "--p", "5", "--frac", "0.5", "--threads", value, needles=["--threads", value])
+def test_train_refuses_a_bad_thread_count(cli_error, model, value):
+    # --threads is one of train's common options: every model offers it
+    cli_error("train", model, "--p", "5", "--frac", "0.5", "--threads", value, needles=["--threads", value])
 
 
-def test_train_takes_a_thread_count(cli_json):
-    out = cli_json("train", "--p", "5", "--frac", "0.6", "--width", "8", "--steps", "20", "--threads", "1")
+def test_train_takes_a_thread_count(cli_json, monkeypatch):
+    from efftheory.models.toy import training
+
+    n = min(2, os.cpu_count() or 1)  # 2 overrides the policy's 1 for this small network
+    seen = []
+    real = training.compute_threads
+    monkeypatch.setattr(training, "compute_threads", lambda k: (seen.append(k), real(k))[1])
+    out = cli_json("train", "--p", "5", "--frac", "0.6", "--width", "8", "--steps", "20", "--threads", str(n))
     assert out["n_train"] == 9
+    assert seen == [n]  # the run went through the driver and the model to the trainer's thread limit
