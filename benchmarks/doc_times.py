@@ -100,7 +100,8 @@ def speed_rows() -> list[dict]:
     rows = [{"what": "toy network training speed (p = 10, frac 0.8, paper defaults)",
              "command": f"efftheory.train_network(..., {steps} steps)", "seconds": toy,
              "notes": f"{steps / toy:.0f} steps/s"}]
-    from efftheory.models.transformer.kernels import TransformerConfig, train_transformer
+    from efftheory.models.transformer.config import TransformerConfig
+    from efftheory.models.transformer.training import train_transformer
 
     msplit = et.ModularAddition(23).split(frac=0.8, seed=0)
     train_transformer(msplit, TransformerConfig(), 20)
