@@ -126,7 +126,8 @@ class OmnigrokResult:
         steps_to_train, steps_to_test: first recorded step with train / test accuracy >= 0.9,
             None if never.
         phase: from steps_to_train, steps_to_test and ``gap`` (efftheory.phases), or "diverged".
-        steps_run: updates applied; diverged: stopped on a non-finite loss or norm.
+        steps_run: updates applied (for a diverged run, its last recorded step); diverged: stopped
+            on a non-finite loss or norm.
         theta: (n_params,) the final parameters; seconds: wall time.
     """
 
@@ -216,11 +217,14 @@ def loss_and_gradient(split: ImageSplit, config: OmnigrokConfig, theta: np.ndarr
 
 
 def train_omnigrok(split: ImageSplit, config: OmnigrokConfig | None = None, steps: int = 1000, *,
-                   eval_every: int = 10, gap: float = DEFAULT_GAP, progress=None) -> OmnigrokResult:
+                   eval_every: int = 10, gap: float = DEFAULT_GAP, progress=None, until=None) -> OmnigrokResult:
     """Train the Omnigrok MLP on ``split`` for ``steps`` updates (module docstring).
 
     ``progress``, if given, is called as ``progress(n)`` with the number of steps just done. A
     run whose loss or weight norm becomes non-finite stops there with phase "diverged".
+    ``until``, if given, is called between chunks of steps as ``until(steps, test_acc,
+    weight_norm)`` on the records so far (arrays (T,)); the run stops after the chunk where it
+    returns True (the last step run is then recorded only if it is a multiple of eval_every).
     """
     config = OmnigrokConfig() if config is None else config
     require(isinstance(config, OmnigrokConfig), f"config must be an OmnigrokConfig, got {type(config).__name__}")
@@ -238,7 +242,7 @@ def train_omnigrok(split: ImageSplit, config: OmnigrokConfig | None = None, step
     rec = np.full((steps // eval_every + 2, K.N_REC_COLS), np.nan)
     rec_pos = np.zeros(1, dtype=np.int64)
     first = np.full(2, -1, dtype=np.int64)
-    t, outcome = 0, K.RAN
+    t, applied, outcome = 0, 0, K.RAN
     with one_blas_thread():
         while t <= steps and outcome == K.RAN:
             t1 = min(t + _CHUNK, steps + 1)
@@ -249,7 +253,10 @@ def train_omnigrok(split: ImageSplit, config: OmnigrokConfig | None = None, step
                                      eval_every, config.fixed_norm, ACC_THRESHOLD, rec, rec_pos, first)
             if progress is not None:
                 progress(min(t1, steps) - min(t, steps))
-            t = t1
+            t, applied = t1, min(t1, steps)
+            k = int(rec_pos[0])
+            if until is not None and outcome == K.RAN and until(rec[:k, 0], rec[:k, 4], rec[:k, 5]):
+                break
     r = rec[: int(rec_pos[0])]
     t_train, t_test = (None if f < 0 else int(f) for f in first)
     diverged = outcome == K.DIVERGED
@@ -257,5 +264,5 @@ def train_omnigrok(split: ImageSplit, config: OmnigrokConfig | None = None, step
         config=config, split=split, steps=r[:, 0].astype(np.int64), train_loss=r[:, 1].copy(),
         test_loss=r[:, 2].copy(), train_acc=r[:, 3].copy(), test_acc=r[:, 4].copy(), weight_norm=r[:, 5].copy(),
         w0=w0, steps_to_train=t_train, steps_to_test=t_test, phase=phase_of(t_train, t_test, gap, diverged),
-        steps_run=int(r[-1, 0]) if r.size else 0, diverged=diverged, theta=theta.copy(),
+        steps_run=int(r[-1, 0]) if diverged else applied, diverged=diverged, theta=theta.copy(),
         seconds=time.perf_counter() - start)
