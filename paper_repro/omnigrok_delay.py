@@ -4,8 +4,8 @@ measured step of test accuracy 0.9 (and the step at which the norm reaches w_c),
 initialisation), medians with their range over seeds.
 
 Settings: as paper_repro/omnigrok_grokking.py (300 training images, width 200, depth 3, MSE,
-AdamW lr 1e-3, full batch), records every 100 steps, at most 40,000 steps (a run stops once it
-has reached test accuracy 0.9 and norm w_c, or test accuracy 0.9 and 2 t* + 2000 steps). w_c
+AdamW lr 1e-3, full batch), records every 100 steps, at most 30,000 steps (a run stops once it
+has reached test accuracy 0.9 and norm w_c, or test accuracy 0.9 and t* + 1000 steps). w_c
 and w_edge (the largest grid norm whose median test accuracy on the sphere is >= 0.9) come from
 paper_repro/omnigrok_landscape.py.
 
@@ -28,7 +28,7 @@ from paper_repro.omnigrok_landscape import landscape_json
 
 NAME = "omnigrok_delay"
 FULL = {**{k: GROK_FULL[k] for k in ("task", "train_num", "width", "depth", "loss", "lr")},
-        "alphas": [1.0, 2.0, 4.0, 8.0], "wds": [0.1, 0.3, 1.0], "seeds": [0, 1, 2], "max_steps": 40000,
+        "alphas": [1.0, 2.0, 4.0, 8.0], "wds": [0.1, 0.3, 1.0], "seeds": [0, 1, 2], "max_steps": 30000,
         "eval_every": 100}
 QUICK = {**FULL, "width": GROK_QUICK["width"], "alphas": [1.0, 8.0], "wds": [1.0, 3.0], "seeds": [0],
          "max_steps": 1500, "eval_every": 20}

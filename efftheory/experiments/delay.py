@@ -12,9 +12,9 @@ tell the two halves of the argument apart, ``t_norm``, the first recorded step w
 the test accuracy rises?). ``predicted_edge`` is the same rule with w_c replaced by ``w_edge``,
 the largest norm of the landscape whose test accuracy is >= 0.9 when given.
 
-A run stops once t_test is known and either t_norm is known or 2 t* + 2000 steps have run
+A run stops once t_test is known and either t_norm is known or t* + 1000 steps have run
 (checked every 500 steps; a norm that grows, as at alpha = 1, never reaches w_c), or at its
-budget.
+budget: t_norm = None then means "not by t* + 1000 steps" (or the budget).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def _one(task: ImageTask, train_num: int, config: OmnigrokConfig, w_c: float, w_
          eval_every: int) -> DelayRun:
     split = task.split(train_num, config.seed)
     theta0, _ = init_params(task.n_inputs, task.n_classes, config)
-    patience = 2 * predicted_delay(float(np.linalg.norm(theta0.astype(np.float64))), w_c, config.lr, config.wd) + 2000
+    patience = predicted_delay(float(np.linalg.norm(theta0.astype(np.float64))), w_c, config.lr, config.wd) + 1000
 
     def done(steps, test_acc, norm):
         return bool(np.any(test_acc >= 0.9) and (np.any(norm <= w_c) or steps[-1] >= patience))

@@ -49,6 +49,8 @@ def plot_three_cases(cases, w_c: float | None = None):
     (dashed) and test (solid) accuracy against steps; bottom: the weight norm, with w_c."""
     n = len(cases)
     fig, ax = plotting.subplots(2, n, figsize=(5 * n, 7), sharex=True, squeeze=False)
+    norms = np.concatenate([res.weight_norm for _, res in cases] + ([[w_c]] if w_c is not None else []))
+    norm_range = (float(np.nanmin(norms)) / 1.3, float(np.nanmax(norms)) * 1.3)  # one scale for every panel
     for j, (label, res) in enumerate(cases):
         t = np.maximum(res.steps, 1)
         top, bottom = ax[0, j], ax[1, j]
@@ -67,11 +69,15 @@ def plot_three_cases(cases, w_c: float | None = None):
             bottom.axhline(w_c, color="k", ls="--", lw=1, label=f"$w_c$ = {w_c:.3g}")
         bottom.set_xscale("log")
         bottom.set_yscale("log")
+        bottom.set_ylim(*norm_range)
+        _plain_log_ticks(bottom.yaxis)
         bottom.set_xlabel("step")
         bottom.legend(fontsize=8)
         bottom.grid(alpha=0.3)
     ax[0, 0].set_ylabel("accuracy")
-    ax[1, 0].set_ylabel("weight norm")
+    ax[1, 0].set_ylabel("weight norm (all parameters)")
+    ax[1, 0].text(0.02, 0.02, "records every few steps; the first one after step 0 is drawn as a straight line",
+                  transform=ax[1, 0].transAxes, fontsize=7, color="0.3")
     return fig
 
 
