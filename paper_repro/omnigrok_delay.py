@@ -72,7 +72,7 @@ def main(argv=None) -> None:
     table = delay_table(runs)
     data = {"w_c": w_c, "w_c_interval": land["w_c_interval"], "w_edge": w_edge, "table": table,
             "runs": [r.to_json() for r in runs]}
-    save(out, NAME + ("_quick" if args.quick else ""), plot_delays(table), data, spec, time.perf_counter() - start)
+    save(out, NAME + ("_quick" if args.quick else ""), plot_delays(table, [r.to_json() for r in runs]), data, spec, time.perf_counter() - start)
     print(f"w_c = {w_c:.3f}, w_edge = {w_edge}")
     print("alpha  wd   predicted t* (edge) | measured: t_test | t_norm | w at t_test   [reached/runs]")
     for row in table:

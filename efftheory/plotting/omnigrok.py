@@ -81,11 +81,14 @@ def plot_three_cases(cases, w_c: float | None = None):
     return fig
 
 
-def plot_delays(table: list[dict]):
-    """Measured steps to test accuracy 0.9 (and to w <= w_c) against the prediction
+def plot_delays(table: list[dict], runs: list[dict] | None = None, gap: float = 1e3):
+    """(a) Measured steps to test accuracy 0.9 (and to w <= w_c) against the prediction
     t* = ln(w0 / w_c) / (lr wd), one point per (alpha, wd) at the medians with range bars over
-    seeds; the diagonal is agreement. Cells whose prediction is 0 (w0 <= w_c) sit at the left edge."""
-    fig, ax = plotting.subplots(1, 1, figsize=(6.5, 5.5))
+    seeds; the diagonal is agreement. Cells whose prediction is 0 (w0 <= w_c) sit at the left
+    edge. (b) With ``runs`` (DelayRun dicts): the phase of every run over (alpha, wd), from its
+    steps to train and test accuracy 0.9 and the grokking ``gap``."""
+    fig, axes = plotting.subplots(1, 2 if runs else 1, figsize=(13 if runs else 6.5, 5.5), squeeze=False)
+    ax = axes[0, 0]
     alphas = sorted({row["alpha"] for row in table})
     colours = plotting.colours("viridis", max(len(alphas), 2))
     floor = 50.0
@@ -112,7 +115,39 @@ def plot_delays(table: list[dict]):
     ax.plot([], [], "s", color="0.4", mfc="none", label="norm reaches $w_c$ (open)")
     ax.set(xscale="log", yscale="log", xlim=(lo, hi), ylim=(lo, hi), xlabel=r"predicted $t^* = \ln(w_0/w_c)/(\eta\gamma)$",
            ylabel="measured step (median, range over seeds)",
-           title=f"delay: prediction vs measurement (values < {floor:g} drawn at {floor:g})")
+           title=f"(a) delay: prediction vs measurement (values < {floor:g} drawn at {floor:g})")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+    if runs:
+        _phase_grid(axes[0, 1], runs, gap)
     return fig
+
+
+def _phase_grid(ax, runs: list[dict], gap: float) -> None:
+    """One cell per (alpha, wd): the phase of each seed's run as a letter (c comprehension,
+    g grokking, m memorization, x confusion), the cell coloured by the most common one."""
+    from efftheory.phases import PHASES, phase_of
+
+    alphas = sorted({r["alpha"] for r in runs})
+    wds = sorted({r["wd"] for r in runs})
+    colours = {"comprehension": "#8fd694", "grokking": "#f5c542", "memorization": "#e8837a", "confusion": "#b0b0b0",
+               "diverged": "#606060"}
+    letters = {"comprehension": "c", "grokking": "g", "memorization": "m", "confusion": "x", "diverged": "d"}
+    for i, a in enumerate(alphas):
+        for j, g in enumerate(wds):
+            cell = [phase_of(r["t_train"], r["t_test"], gap) for r in runs if (r["alpha"], r["wd"]) == (a, g)]
+            common = max(PHASES, key=cell.count)
+            ax.add_patch(plotting_rectangle(j, i, colours[common]))
+            ax.text(j + 0.5, i + 0.5, " ".join(letters[p] for p in cell), ha="center", va="center", fontsize=11)
+    ax.set(xlim=(0, len(wds)), ylim=(0, len(alphas)), xticks=np.arange(len(wds)) + 0.5, yticks=np.arange(len(alphas)) + 0.5,
+           xlabel="weight decay", ylabel="alpha (initial scale)",
+           title=f"(b) phase per seed (c comprehension, g grokking: gap > {gap:g} steps)")
+    ax.set_xticklabels([f"{g:g}" for g in wds])
+    ax.set_yticklabels([f"{a:g}" for a in alphas])
+
+
+def plotting_rectangle(x: float, y: float, colour):
+    """A unit square at (x, y) filled with ``colour``."""
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((x, y), 1, 1, facecolor=colour, edgecolor="white")
