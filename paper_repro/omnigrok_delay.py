@@ -31,7 +31,7 @@ FULL = {**{k: GROK_FULL[k] for k in ("task", "train_num", "width", "depth", "los
         "alphas": [1.0, 2.0, 4.0, 8.0], "wds": [0.1, 0.3, 1.0], "seeds": [0, 1, 2], "max_steps": 30000,
         "eval_every": 100}
 QUICK = {**FULL, "width": GROK_QUICK["width"], "alphas": [1.0, 8.0], "wds": [1.0, 3.0], "seeds": [0],
-         "max_steps": 1500, "eval_every": 20}
+         "max_steps": 800, "eval_every": 20}
 
 
 def _show(s: dict, runs: int) -> str:
