@@ -23,8 +23,8 @@ import time  # noqa: E402
 
 from benchmarks.bench_cellspeed import gemm_ceiling  # noqa: E402
 from benchmarks.timing import median_time, print_rows  # noqa: E402
-from efftheory.images import load_digits_task  # noqa: E402
-from efftheory.models.omnigrok import OmnigrokConfig, train_omnigrok  # noqa: E402
+from efftheory.tasks.images import load_digits_task  # noqa: E402
+from efftheory.models.omnigrok.training import OmnigrokConfig, train_omnigrok  # noqa: E402
 
 
 def flops_per_step(dims, batch: int, n_train: int, n_test: int, eval_every: int) -> float:

@@ -54,8 +54,8 @@ def main(argv=None) -> None:
     import numpy as np
 
     from efftheory.experiments.delay import delay_runs, delay_table, edge_norm
-    from efftheory.images import image_task
-    from efftheory.models.omnigrok import OmnigrokConfig
+    from efftheory.tasks import make_task
+    from efftheory.models.omnigrok.training import OmnigrokConfig
     from efftheory.plotting.omnigrok import plot_delays
 
     args = parser(__doc__.split("\n\n")[0]).parse_args(argv)
@@ -66,7 +66,7 @@ def main(argv=None) -> None:
     w_edge = edge_norm(np.array(land["norms"]), np.array(land["test_acc"]))
     start = time.perf_counter()
     config = OmnigrokConfig(width=spec["width"], depth=spec["depth"], loss=spec["loss"], lr=spec["lr"])
-    runs = delay_runs(image_task(spec["task"]), spec["train_num"], w_c, spec["alphas"], spec["wds"], spec["seeds"],
+    runs = delay_runs(make_task(spec["task"]), spec["train_num"], w_c, spec["alphas"], spec["wds"], spec["seeds"],
                       config=config, w_edge=w_edge, max_steps=spec["max_steps"], eval_every=spec["eval_every"],
                       jobs=args.jobs)
     table = delay_table(runs)

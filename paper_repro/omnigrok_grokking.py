@@ -30,10 +30,10 @@ QUICK = {**FULL, "width": LANDSCAPE_QUICK["width"], "steps": 600, "eval_every": 
 
 
 def one_case(spec: dict, alpha: float, fixed_norm: float):
-    from efftheory.images import image_task
-    from efftheory.models.omnigrok import OmnigrokConfig, train_omnigrok
+    from efftheory.tasks import make_task
+    from efftheory.models.omnigrok.training import OmnigrokConfig, train_omnigrok
 
-    task = image_task(spec["task"])
+    task = make_task(spec["task"])
     config = OmnigrokConfig(width=spec["width"], depth=spec["depth"], loss=spec["loss"], lr=spec["lr"], wd=spec["wd"],
                             alpha=alpha, fixed_norm=fixed_norm, seed=spec["seed"])
     return train_omnigrok(task.split(spec["train_num"], spec["seed"]), config, spec["steps"],

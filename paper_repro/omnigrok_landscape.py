@@ -35,7 +35,7 @@ def initial_norm(spec: dict) -> float:
     """||theta|| of the alpha = 1 initialisation of seed 0 (the grid's unit)."""
     import numpy as np
 
-    from efftheory.models.omnigrok import OmnigrokConfig, init_params
+    from efftheory.models.omnigrok.training import OmnigrokConfig, init_params
 
     theta, _ = init_params(64, 10, OmnigrokConfig(width=spec["width"], depth=spec["depth"], dtype="float64"))
     return float(np.linalg.norm(theta))
@@ -43,12 +43,12 @@ def initial_norm(spec: dict) -> float:
 
 def compute(spec: dict, jobs: int):
     from efftheory.experiments.landscape import default_norms, reduced_landscape
-    from efftheory.images import image_task
-    from efftheory.models.omnigrok import OmnigrokConfig
+    from efftheory.tasks import make_task
+    from efftheory.models.omnigrok.training import OmnigrokConfig
 
     config = OmnigrokConfig(width=spec["width"], depth=spec["depth"], loss=spec["loss"], lr=spec["lr"], wd=0.0)
     norms = default_norms(initial_norm(spec), spec["low"], spec["high"], spec["count"])
-    return reduced_landscape(image_task(spec["task"]), spec["train_num"], norms, spec["seeds"], spec["steps"],
+    return reduced_landscape(make_task(spec["task"]), spec["train_num"], norms, spec["seeds"], spec["steps"],
                              config, jobs=jobs, progress=None)
 
 

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from efftheory.errors import InputError
-from efftheory.images import DIGITS_POOL, MNIST_FILES, image_task, load_mnist_task, read_idx
+from efftheory.tasks import make_task
+from efftheory.tasks.images import DIGITS_POOL, MNIST_FILES, load_mnist_task, read_idx
 
 
 def idx_bytes(array: np.ndarray, type_code: int = 0x08) -> bytes:
@@ -91,7 +92,7 @@ def test_mnist_errors_name_what_is_wrong(tmp_path):
 
 def test_digits_fixed_division_and_seeded_splits():
     pytest.importorskip("sklearn")
-    task = image_task("digits")
+    task = make_task("digits")
     assert (task.n_pool, task.n_test, task.n_inputs) == (DIGITS_POOL, 1797 - DIGITS_POOL, 64)
     assert task.train_x.dtype == np.float32 and 0.0 <= task.train_x.min() and task.train_x.max() == 1.0
     assert set(np.unique(task.test_y)) == set(range(10))
@@ -103,6 +104,16 @@ def test_digits_fixed_division_and_seeded_splits():
         task.split(DIGITS_POOL + 1)
 
 
-def test_unknown_image_task():
-    with pytest.raises(InputError, match="unknown image task"):
-        image_task("cifar")
+def test_image_tasks_are_registered_apart_from_the_tables():
+    from efftheory.tasks import TASKS, task_names
+
+    assert task_names("images") == ("digits", "mnist") and "digits" not in task_names("table")
+    assert TASKS["mnist"].kind == "images" and TASKS["add"].kind == "table"
+    with pytest.raises(InputError, match="task must be one of"):
+        make_task("cifar")
+    with pytest.raises(InputError, match="has no p"):
+        make_task("digits", 10)
+    with pytest.raises(InputError, match="--data-dir applies only to --task mnist"):
+        make_task("digits", data_dir="/tmp")
+    with pytest.raises(InputError, match="takes no data_dir"):
+        make_task("add", 5, data_dir="/tmp")

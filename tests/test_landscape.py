@@ -12,7 +12,7 @@ import pytest
 from efftheory.cli import main as cli_main
 from efftheory.experiments.delay import DelayRun, delay_runs, delay_table, edge_norm
 from efftheory.experiments.landscape import default_norms, loss_minimum, reduced_landscape
-from efftheory.models.omnigrok import OmnigrokConfig, predicted_delay, train_omnigrok
+from efftheory.models.omnigrok.training import OmnigrokConfig, predicted_delay, train_omnigrok
 from tests.test_images import idx_bytes, write_mnist
 from tests.test_omnigrok import TASK
 

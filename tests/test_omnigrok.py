@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from efftheory.errors import InputError
-from efftheory.images import ImageTask
-from efftheory.models.omnigrok import (OmnigrokConfig, _BatchOrder, init_params, loss_and_gradient, predicted_delay,
+from efftheory.tasks.images import ImageTask
+from efftheory.models.omnigrok.training import (OmnigrokConfig, _BatchOrder, init_params, loss_and_gradient, predicted_delay,
                                        train_omnigrok)
 from efftheory.reference import omnigrok as ref
 

@@ -269,9 +269,9 @@ def add_task_arguments(parser) -> None:
     """--task and --ordered: the operation table a command works on. The command's own --p
     should default to None: :func:`task_of` requires it for the tasks that need it (add, modadd)
     and not for a group with a fixed order (s3)."""
-    from efftheory.tasks import TASKS
+    from efftheory.tasks import task_names
 
-    parser.add_argument("--task", choices=tuple(TASKS), default="add",
+    parser.add_argument("--task", choices=task_names("table"), default="add",
                         help="add: integer addition (the paper's toy); modadd: addition mod p; "
                              "s3: the symmetric group on 3 letters (6 symbols, ordered pairs, --p not needed) "
                              "(default add)")

@@ -28,7 +28,9 @@ def _norm_list(text: str) -> list[float]:
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--task", choices=("digits", "mnist"), default="digits",
+    from efftheory.tasks import task_names
+
+    parser.add_argument("--task", choices=task_names("images"), default="digits",
                         help="digits: scikit-learn's 8x8 digits (1297 training images, 500 test); mnist: the four "
                              "IDX files in --data-dir (default digits)")
     parser.add_argument("--data-dir", metavar="DIR", default=None, help="directory of the MNIST IDX files (gzipped or not)")
@@ -51,17 +53,16 @@ def add_arguments(parser) -> None:
 
 def run(args, ui):
     from efftheory.experiments.landscape import default_norms, reduced_landscape
-    from efftheory.images import image_task
-    from efftheory.models.omnigrok import OmnigrokConfig, init_params
+    from efftheory.tasks import make_task
+    from efftheory.models.omnigrok.training import OmnigrokConfig, init_params
 
     check_output_path(args.plot, "--plot", figure=True)
     require(all(s >= 0 for s in args.seeds), f"--seeds must be non-negative, got {args.seeds}")
-    require(args.task == "mnist" or args.data_dir is None, "--data-dir applies only to --task mnist")
     if args.norms is None:
         require(args.low < args.high, f"--low {args.low} must be below --high {args.high}")
         require(args.count >= 3, f"--count must be at least 3, got {args.count}")
     start = time.perf_counter()
-    task = image_task(args.task, args.data_dir)
+    task = make_task(args.task, data_dir=args.data_dir)
     require(args.train_num <= task.n_pool, f"--train-num {args.train_num} is larger than the {task.n_pool} "
                                            f"training images of {task.name}")
     config = OmnigrokConfig(width=args.width, depth=args.depth, loss=args.loss, lr=args.lr, wd=0.0,

@@ -24,9 +24,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from efftheory.errors import require
-from efftheory.images import ImageTask
-from efftheory.models.omnigrok import OmnigrokConfig, init_params, predicted_delay, train_omnigrok
-from efftheory.parallel import pmap
+from efftheory.tasks.images import ImageTask
+from efftheory.models.omnigrok.training import OmnigrokConfig, init_params, predicted_delay, train_omnigrok
+from efftheory.runtime.parallel import pmap
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from efftheory.errors import require
-from efftheory.images import ImageTask
-from efftheory.models.omnigrok import OmnigrokConfig, train_omnigrok
-from efftheory.parallel import pmap
+from efftheory.tasks.images import ImageTask
+from efftheory.models.omnigrok.training import OmnigrokConfig, train_omnigrok
+from efftheory.runtime.parallel import pmap
 
 
 @dataclass(frozen=True)

@@ -107,12 +107,16 @@ def plot_delays(table: list[dict], runs: list[dict] | None = None, gap: float = 
             ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt=marker, color=c, mfc=c if fill else "none", capsize=2)
             lo_all.append(min(x, y))
             hi_all.append(max(x, y))
+        edge, m = row.get("predicted_edge", {}).get("median"), row["t_test"]["median"]
+        if edge is not None and m is not None:  # the same measurement against the edge of the U
+            ax.plot(max(edge, floor), max(m, floor), "x", color=c, ms=8, mew=2)
     lo, hi = (min(lo_all) / 2, max(hi_all) * 2) if lo_all else (floor, 1e5)
     ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="measured = predicted")
     for a, c in zip(alphas, colours):
         ax.plot([], [], "o", color=c, label=f"alpha = {a:g}")
     ax.plot([], [], "o", color="0.4", label="test acc 0.9 (filled)")
     ax.plot([], [], "s", color="0.4", mfc="none", label="norm reaches $w_c$ (open)")
+    ax.plot([], [], "x", color="0.4", ms=8, mew=2, label="test acc 0.9 against $t^*$ with $w_{edge}$ for $w_c$")
     ax.set(xscale="log", yscale="log", xlim=(lo, hi), ylim=(lo, hi), xlabel=r"predicted $t^* = \ln(w_0/w_c)/(\eta\gamma)$",
            ylabel="measured step (median, range over seeds)",
            title=f"(a) delay: prediction vs measurement (values < {floor:g} drawn at {floor:g})")
@@ -126,7 +130,7 @@ def plot_delays(table: list[dict], runs: list[dict] | None = None, gap: float = 
 def _phase_grid(ax, runs: list[dict], gap: float) -> None:
     """One cell per (alpha, wd): the phase of each seed's run as a letter (c comprehension,
     g grokking, m memorization, x confusion), the cell coloured by the most common one."""
-    from efftheory.phases import PHASES, phase_of
+    from efftheory.models.phases import PHASES, phase_of
 
     alphas = sorted({r["alpha"] for r in runs})
     wds = sorted({r["wd"] for r in runs})

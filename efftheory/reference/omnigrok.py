@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from efftheory.models.omnigrok import OmnigrokConfig, _BatchOrder, init_params
+from efftheory.models.omnigrok.training import OmnigrokConfig, _BatchOrder, init_params
 
 BETA1, BETA2, EPS = 0.9, 0.999, 1e-8  # PyTorch's AdamW defaults
 

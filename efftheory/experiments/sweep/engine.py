@@ -267,9 +267,10 @@ class SweepSettings:
     task: str = "add"
 
     def __post_init__(self) -> None:
-        from efftheory.tasks import TASKS
+        from efftheory.tasks import task_names
 
-        require(self.task in TASKS, f"task must be one of {', '.join(TASKS)}, got {self.task!r}")
+        tables = task_names("table")  # the sweep's splits are operation tables'
+        require(self.task in tables, f"task must be one of {', '.join(tables)}, got {self.task!r}")
         if self.task != "add":  # refuse a p the task cannot have (s3: 6) before anything runs
             self.make_task()
         require(isinstance(self.p, numbers.Integral) and self.p >= 2, f"p must be >= 2, got {self.p!r}")

@@ -38,11 +38,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from efftheory.errors import require
-from efftheory.images import ImageSplit
-from efftheory.models import omnigrok_kernels as K
-from efftheory.network import Layout, _check_float, _check_int
-from efftheory.phases import ACC_THRESHOLD, DEFAULT_GAP, phase_of
-from efftheory.threads import one_blas_thread
+from efftheory.models.base import TrainResult
+from efftheory.tasks.images import ImageSplit
+from efftheory.models.omnigrok import kernels as K
+from efftheory.models.toy.kernels import Layout, _check_float, _check_int
+from efftheory.models.phases import ACC_THRESHOLD, DEFAULT_GAP, phase_of
+from efftheory.runtime.threads import one_blas_thread
 
 LOSSES = ("mse", "ce")
 DTYPES = ("float32", "float64")
@@ -112,41 +113,34 @@ def predicted_delay(w0: float, w_c: float, lr: float, wd: float) -> float:
     return math.inf if lr * wd == 0 else math.log(w0 / w_c) / (lr * wd)
 
 
-@dataclass(frozen=True)
-class OmnigrokResult:
-    """One training run. T = number of recorded steps.
+@dataclass(frozen=True, kw_only=True)
+class OmnigrokResult(TrainResult):
+    """One training run of the Omnigrok MLP: the fields of :class:`efftheory.models.base.TrainResult`
+    plus the weight norm. T = number of recorded steps.
 
-    Attributes:
-        config: the :class:`OmnigrokConfig`; split: the :class:`ImageSplit`.
-        steps: (T,) int64 recorded steps.
+    Attributes (beyond TrainResult's, which read for this model as follows):
+        config: the :class:`OmnigrokConfig`; split: the :class:`~efftheory.tasks.images.ImageSplit`.
         train_loss, test_loss: (T,) mean loss over the whole training split / test set.
-        train_acc, test_acc: (T,) accuracies in [0, 1].
+        rqi, predicted_test_acc: (T,) NaN: the images enter the MLP directly, there are no
+            embeddings and no structure to measure (kept so code written for every model reads this one).
+        embeddings: (T, 0, 0); E0, E_final: (0, 0) (no embeddings).
+        steps_to_train, steps_to_test: first *recorded* step with train / test accuracy >= 0.9,
+            None if never; steps_to_rqi: None.
+        steps_run: updates applied (for a diverged run, its last recorded step).
         weight_norm: (T,) ||theta||_2 of all parameters at each recorded step.
         w0: the initial weight norm (weight_norm[0]).
-        steps_to_train, steps_to_test: first recorded step with train / test accuracy >= 0.9,
-            None if never.
-        phase: from steps_to_train, steps_to_test and ``gap`` (efftheory.phases), or "diverged".
-        steps_run: updates applied (for a diverged run, its last recorded step); diverged: stopped
-            on a non-finite loss or norm.
-        theta: (n_params,) the final parameters; seconds: wall time.
+        theta: (n_params,) the final parameters.
     """
 
-    config: OmnigrokConfig
-    split: ImageSplit
-    steps: np.ndarray
-    train_loss: np.ndarray
-    test_loss: np.ndarray
-    train_acc: np.ndarray
-    test_acc: np.ndarray
     weight_norm: np.ndarray
     w0: float
-    steps_to_train: int | None
-    steps_to_test: int | None
-    phase: str
-    steps_run: int
-    diverged: bool
     theta: np.ndarray
-    seconds: float
+
+    @property
+    def final_full_acc(self) -> float:
+        """Accuracy over the training split and the test set together at the last recorded step."""
+        n, m = self.split.n_train, self.split.task.n_test
+        return float((self.train_acc[-1] * n + self.test_acc[-1] * m) / (n + m))
 
     def summary(self) -> dict:
         """The scalar results as a JSON-ready dict."""
@@ -260,9 +254,12 @@ def train_omnigrok(split: ImageSplit, config: OmnigrokConfig | None = None, step
     r = rec[: int(rec_pos[0])]
     t_train, t_test = (None if f < 0 else int(f) for f in first)
     diverged = outcome == K.DIVERGED
+    T = r.shape[0]
     return OmnigrokResult(
         config=config, split=split, steps=r[:, 0].astype(np.int64), train_loss=r[:, 1].copy(),
         test_loss=r[:, 2].copy(), train_acc=r[:, 3].copy(), test_acc=r[:, 4].copy(), weight_norm=r[:, 5].copy(),
+        rqi=np.full(T, np.nan), predicted_test_acc=np.full(T, np.nan), embeddings=np.zeros((T, 0, 0)),
+        E0=np.zeros((0, 0)), E_final=np.zeros((0, 0)), steps_to_rqi=None, gap=gap,
         w0=w0, steps_to_train=t_train, steps_to_test=t_test, phase=phase_of(t_train, t_test, gap, diverged),
         steps_run=int(r[-1, 0]) if diverged else applied, diverged=diverged, theta=theta.copy(),
         seconds=time.perf_counter() - start)

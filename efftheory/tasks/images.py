@@ -1,4 +1,5 @@
-"""Image classification tasks from real data: scikit-learn's 8x8 digits and MNIST (IDX files).
+"""Image classification tasks from real data: scikit-learn's 8x8 digits and MNIST (IDX files),
+registered as ``digits`` and ``mnist`` (kind ``images``, :mod:`efftheory.tasks.registry`).
 
 A task here is a labelled pool of training images and a fixed test set; it is not an operation
 table, so it has no symbols, no parallelograms and no linear theory. A split is a seeded subset
@@ -19,6 +20,7 @@ Images enter a model flattened: inputs (n, n_inputs) float32 in [0, 1], labels (
 
 from __future__ import annotations
 
+import functools
 import gzip
 import numbers
 from dataclasses import dataclass, field
@@ -27,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from efftheory.errors import InputError, require
+from efftheory.tasks.registry import register_task
 
 #: images 0..1296 of scikit-learn's digits are the training pool, 1297..1796 the test set
 DIGITS_POOL = 1297
@@ -126,8 +129,10 @@ class ImageSplit:
 # ------------------------------------------------------------------ scikit-learn's digits
 
 
+@functools.lru_cache(maxsize=1)
 def load_digits_task() -> ImageTask:
-    """The 8x8 digits with the fixed division of the module docstring (needs scikit-learn)."""
+    """The 8x8 digits with the fixed division of the module docstring (needs scikit-learn); read
+    once per process."""
     try:
         from sklearn.datasets import load_digits
     except ImportError:
@@ -218,9 +223,12 @@ def load_mnist_task(data_dir) -> ImageTask:
     return ImageTask("mnist", tr_x, tr_y, te_x, te_y, side=side)
 
 
-def image_task(name: str, data_dir=None) -> ImageTask:
-    """The image task called ``name`` ("digits" or "mnist")."""
-    if name == "digits":
-        return load_digits_task()
-    require(name == "mnist", f"unknown image task {name!r} (digits, mnist)")
-    return load_mnist_task(data_dir)
+def _digits(data_dir=None) -> ImageTask:
+    require(data_dir is None, "--data-dir applies only to --task mnist (digits ship with scikit-learn)")
+    return load_digits_task()
+
+
+register_task("digits", _digits, "scikit-learn's 8x8 handwritten digits (1297 training "
+              "images, 500 test; needs efftheory[data])", kind="images")
+register_task("mnist", lambda data_dir=None: load_mnist_task(data_dir), "MNIST from its four IDX files (--data-dir)",
+              kind="images")

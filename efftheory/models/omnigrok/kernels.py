@@ -1,6 +1,6 @@
 """numba kernels of the Omnigrok MLP (the maths is in efftheory/models/omnigrok.py).
 
-Parameters live in one flat vector ``theta`` laid out by :class:`efftheory.network.Layout` with
+Parameters live in one flat vector ``theta`` laid out by :class:`efftheory.models.toy.kernels.Layout` with
 no embeddings: layer l has W_l (dims[l], dims[l+1]) row-major at ``w_off[l]`` and b_l at
 ``b_off[l]``. Activations of n rows share one flat buffer; layer l's (n, dims[l]) block starts
 at ``n * a_off[l]`` (block 0 holds the inputs). Matrix products go to BLAS through ``np.dot``.
@@ -14,7 +14,7 @@ import math
 import numpy as np
 from numba import njit
 
-from efftheory.network import BETA1, BETA2, EPS, _adamw_group
+from efftheory.models.toy.kernels import BETA1, BETA2, EPS, _adamw_group
 
 #: columns of the records: step, train loss, test loss, train acc, test acc, weight norm
 N_REC_COLS = 6
