@@ -145,3 +145,20 @@ def test_bad_config_names_the_value():
         OmnigrokConfig(batch_size=-1)
     with pytest.raises(InputError, match="train_num"):
         TASK.split(41)
+
+
+def test_registered_model_gives_the_common_result():
+    from efftheory.models import MODELS, TrainResult
+
+    model = MODELS["omnigrok"]
+    assert model.tasks == ("digits", "mnist") and model.default_task == "digits"
+    config = model.config("digits", seed=3, alpha=8.0, width=16)
+    assert isinstance(config, OmnigrokConfig) and (config.seed, config.alpha, config.width) == (3, 8.0, 16)
+    res = model.train(TASK.split(20), config, 30, eval_every=10)
+    assert isinstance(res, TrainResult) and res.steps.tolist() == [0, 10, 20, 30]
+    assert np.isnan(res.rqi).all() and res.embeddings.shape == (4, 0, 0) and res.steps_to_rqi is None
+    assert res.w0 == pytest.approx(res.weight_norm[0]) and res.cell_record()["steps_run"] == 30
+    n, m = 20, TASK.n_test
+    assert res.final_full_acc == pytest.approx((res.train_acc[-1] * n + res.test_acc[-1] * m) / (n + m))
+    with pytest.raises(InputError, match="trains on digits, mnist"):
+        model.make_task("add", 5)
