@@ -121,3 +121,34 @@ def test_landscape_on_mnist_files_and_their_errors(tmp_path, capsys):
     (tmp_path / "t10k-images-idx3-ubyte").write_bytes(b"\x08\x03" + raw[2:])
     code, out, err = _cli(capsys, "landscape", "--task", "mnist", "--data-dir", str(tmp_path))
     assert code == 2 and err.count("\n") == 1 and "not an IDX file" in err and "t10k-images" in err
+
+
+def test_delay_command_on_mnist_files(tmp_path, capsys):
+    write_mnist(tmp_path, n_train=20, n_test=8, side=4)
+    code, out, err = _cli(capsys, "delay", "--task", "mnist", "--data-dir", str(tmp_path), "--train-num", "10",
+                          "--w-c", "2", "--w-edge", "3", "--alphas", "1,4", "--wds", "1", "--seeds", "0,1",
+                          "--max-steps", "40", "--eval-every", "10", "--width", "8", "--json")
+    assert code == 0 and err == ""
+    data = json.loads(out)
+    assert [(r["alpha"], r["wd"], r["runs"]) for r in data["table"]] == [(1.0, 1.0, 2), (4.0, 1.0, 2)]
+    for r in data["runs"]:
+        assert r["predicted"] == pytest.approx(predicted_delay(r["w0"], 2.0, 1e-3, 1.0))
+        assert r["predicted_edge"] == pytest.approx(predicted_delay(r["w0"], 3.0, 1e-3, 1.0))
+        assert r["steps_run"] <= 40
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--alphas", "1"], "required: --w-c"),
+    (["--w-c", "0"], "--w-c must be positive"),
+    (["--w-c", "5", "--alphas", "1,0"], "--alphas must be a comma-separated list of positive numbers"),
+    (["--w-c", "5", "--wds", "x"], "--wds must be a comma-separated list of non-negative numbers"),
+    (["--w-c", "5", "--seeds", "-1"], "--seeds must be non-negative"),
+    (["--w-c", "5", "--task", "mnist", "--data-dir", "/nonexistent-dir"], "not a directory"),
+])
+def test_delay_bad_input_is_one_line_and_exit_2(capsys, args, message):
+    try:
+        code = cli_main(["delay", *args])
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    assert code == 2 and out == "" and err.count("\n") == 1 and message in err, err

@@ -21,6 +21,7 @@ COMMANDS = {
     "simulate": ("efftheory.cli.simulate", "effective-theory dynamics of a split: RQI, predicted accuracy, time scale"),
     "train": ("efftheory.cli.train", "train the toy network on one split, beside the theory of that split"),
     "compare": ("efftheory.cli.compare", "networks over a grid of splits against the theory's predictions"),
+    "delay": ("efftheory.cli.delay", "Omnigrok MLP on images: the generalisation delay measured over alpha and weight decay, beside ln(w0/w_c)/(lr wd)"),
     "landscape": ("efftheory.cli.landscape", "Omnigrok MLP on images: loss and accuracy against a fixed weight norm, and w_c"),
     "phase": ("efftheory.cli.phase", "phase diagram (comprehension/grokking/memorization/confusion) over two hyper-parameters"),
 }
