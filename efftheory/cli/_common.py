@@ -124,6 +124,21 @@ def int_list(text: str) -> list[int]:
     return values
 
 
+def number_list(nonnegative: bool = False):
+    """An argparse type: ``"1,2.5,1e-3"`` -> [1.0, 2.5, 0.001], every entry finite and > 0
+    (>= 0 with ``nonnegative``)."""
+    kind = "non-negative" if nonnegative else "positive"
+
+    def convert(text: str) -> list[float]:
+        values = [_real(part) for part in text.split(",") if part.strip()]
+        ok = values and all(v is not None and math.isfinite(v) and (v >= 0 if nonnegative else v > 0) for v in values)
+        if not ok:
+            raise argparse.ArgumentTypeError(f"must be a comma-separated list of {kind} numbers, got {text!r}")
+        return values
+
+    return convert
+
+
 def add_json_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout, nothing else")
 

@@ -6,30 +6,9 @@ norm w_c, or test accuracy 0.9 and t* + 1000 steps, or at --max-steps."""
 
 from __future__ import annotations
 
-import argparse
-
-import numpy as np
-
-from efftheory.cli._common import (check_output_path, int_list, nonnegative_int, positive_float, positive_int,
-                                   save_figure)
+from efftheory.cli._common import (check_output_path, int_list, nonnegative_int, number_list, positive_float,
+                                   positive_int, save_figure)
 from efftheory.errors import require
-
-
-def _float_list(nonnegative: bool):
-    """An argparse type: ``"1,2,4"`` -> [1.0, 2.0, 4.0], every entry finite and > 0 (>= 0)."""
-
-    def convert(text: str) -> list[float]:
-        try:
-            values = [float(part) for part in text.split(",") if part.strip()]
-        except ValueError:
-            values = []
-        ok = values and all(np.isfinite(v) and (v >= 0 if nonnegative else v > 0) for v in values)
-        if not ok:
-            kind = "non-negative" if nonnegative else "positive"
-            raise argparse.ArgumentTypeError(f"must be a comma-separated list of {kind} numbers, got {text!r}")
-        return values
-
-    return convert
 
 
 def add_arguments(parser) -> None:
@@ -43,8 +22,8 @@ def add_arguments(parser) -> None:
                         help="the test-loss minimum of the landscape (efftheory landscape)")
     parser.add_argument("--w-edge", type=positive_float, default=None,
                         help="optional: the largest norm whose test accuracy on the sphere reaches 0.9")
-    parser.add_argument("--alphas", type=_float_list(False), default=[1.0, 8.0], help="initial scales (default 1,8)")
-    parser.add_argument("--wds", type=_float_list(True), default=[0.1], help="weight decays (default 0.1)")
+    parser.add_argument("--alphas", type=number_list(), default=[1.0, 8.0], help="initial scales (default 1,8)")
+    parser.add_argument("--wds", type=number_list(nonnegative=True), default=[0.1], help="weight decays (default 0.1)")
     parser.add_argument("--seeds", type=int_list, default=[0], help="split and init seeds (default 0)")
     parser.add_argument("--max-steps", type=positive_int, default=30000, help="step budget per run (default 30000)")
     parser.add_argument("--eval-every", type=positive_int, default=100, help="record every k steps (default 100)")

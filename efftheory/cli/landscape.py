@@ -6,25 +6,13 @@ alpha = 1."""
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
 
-from efftheory.cli._common import (check_output_path, int_list, nonnegative_int, positive_float, positive_int,
-                                   save_figure)
+from efftheory.cli._common import (check_output_path, int_list, nonnegative_int, number_list, positive_float,
+                                   positive_int, save_figure)
 from efftheory.errors import require
-
-
-def _norm_list(text: str) -> list[float]:
-    """``"5,10,20.5"`` -> [5.0, 10.0, 20.5]; every entry a finite positive number."""
-    try:
-        values = [float(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        values = []
-    if not values or not all(np.isfinite(v) and v > 0 for v in values):
-        raise argparse.ArgumentTypeError(f"must be a comma-separated list of positive numbers, got {text!r}")
-    return values
 
 
 def add_arguments(parser) -> None:
@@ -35,7 +23,7 @@ def add_arguments(parser) -> None:
                              "IDX files in --data-dir (default digits)")
     parser.add_argument("--data-dir", metavar="DIR", default=None, help="directory of the MNIST IDX files (gzipped or not)")
     parser.add_argument("--train-num", type=positive_int, default=300, help="training images per seed (default 300)")
-    parser.add_argument("--norms", type=_norm_list, default=None, help="weight norms, comma-separated (default: the "
+    parser.add_argument("--norms", type=number_list(), default=None, help="weight norms, comma-separated (default: the "
                                                                         "--low/--high/--count grid)")
     parser.add_argument("--low", type=positive_float, default=0.25, help="grid start, times the initial norm (0.25)")
     parser.add_argument("--high", type=positive_float, default=8.0, help="grid end, times the initial norm (8)")

@@ -86,8 +86,9 @@ def train(split, config: OmnigrokConfig, steps: int, eval_every: int = 1):
     for t in range(steps + 1):
         if t % eval_every == 0 or t == steps:
             norm = np.sqrt(sum((p**2).sum() for p in params))
-            rows.append([t, *evaluate(Ws, bs, Xtr, ytr, config.loss)[:1], *evaluate(Ws, bs, Xte, yte, config.loss)[:1],
-                         evaluate(Ws, bs, Xtr, ytr, config.loss)[1], evaluate(Ws, bs, Xte, yte, config.loss)[1], norm])
+            tr_loss, tr_acc = evaluate(Ws, bs, Xtr, ytr, config.loss)
+            te_loss, te_acc = evaluate(Ws, bs, Xte, yte, config.loss)
+            rows.append([t, tr_loss, te_loss, tr_acc, te_acc, norm])
         if t == steps:
             break
         batch = order.take(1)[0] if order is not None else np.arange(n)
