@@ -71,6 +71,11 @@ def test_mnist_from_a_directory(tmp_path):
     split = task.split(7, seed=3)
     assert split.n_train == 7 and len(set(split.train.tolist())) == 7
     np.testing.assert_array_equal(split.train, task.split(7, seed=3).train)
+    # the operation tables' spelling gives the same split; a fraction of the pool rounds
+    np.testing.assert_array_equal(task.split(n_train=7, seed=3).train, split.train)
+    assert task.split(frac=0.5, seed=0).n_train == 6
+    with pytest.raises(InputError, match="exactly one"):
+        task.split(7, n_train=7)
 
 
 def test_mnist_errors_name_what_is_wrong(tmp_path):

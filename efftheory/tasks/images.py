@@ -79,8 +79,20 @@ class ImageTask:
     def n_test(self) -> int:
         return int(self.test_x.shape[0])
 
-    def split(self, train_num: int, seed: int = 0) -> "ImageSplit":
-        """``train_num`` images of the training pool drawn without replacement by ``seed``."""
+    def split(self, train_num: int | None = None, seed: int = 0, *, n_train: int | None = None,
+              frac: float | None = None) -> "ImageSplit":
+        """``train_num`` images of the training pool drawn without replacement by ``seed``.
+
+        ``n_train`` is the same count under the name the operation tables use, ``frac`` a
+        fraction of the pool (rounded, at least 1): give exactly one of the three.
+        """
+        given = [v for v in (train_num, n_train, frac) if v is not None]
+        require(len(given) == 1, "give exactly one of train_num, n_train and frac")
+        if frac is not None:
+            require(isinstance(frac, numbers.Real) and 0 < frac <= 1, f"frac must be in (0, 1], got {frac!r}")
+            train_num = max(1, round(frac * self.n_pool))
+        elif n_train is not None:
+            train_num = n_train
         require(isinstance(train_num, numbers.Integral) and not isinstance(train_num, bool)
                 and 1 <= train_num <= self.n_pool,
                 f"train_num must be an integer in 1..{self.n_pool} ({self.name} has {self.n_pool} training "
