@@ -10,9 +10,11 @@ group (s3_networks), and the Omnigrok MLP on digits (omnigrok_landscape: loss ag
 weight norm and w_c; omnigrok_grokking: alpha = 1, alpha = 8, alpha = 8 held at w_c;
 omnigrok_delay: the predicted delay against the measured one).
 
-    python paper_repro/all.py [--quick] [--out DIR] [--jobs J] [--budget STEPS] [--skip fig5,...]
+    python paper_repro/all.py [--quick] --out DIR [--jobs J] [--budget STEPS] [--skip fig5,...]
 
-Figs 3, 4a and 4b share one grid of networks (computed once, cached in <out>/grid_p10.json).
+Figs 3, 4a and 4b share one grid of networks (cached in grid_p10.json). Caches and run stores are
+read from <out>, else from the committed figures/ when their settings match (paper_repro/common.py);
+figures/ itself is written only by ``--out figures``.
 Each figure writes <out>/<name>.png and <out>/<name>.json; the wall time of each script is
 printed at the end and written to <out>/runtimes[_quick].json.
 """

@@ -5,7 +5,6 @@
 - :mod:`~efftheory.models.toy`: the paper's toy network (embeddings + MLP decoder).
 - :mod:`~efftheory.models.transformer`: the paper's transformer on addition mod p.
 - :mod:`~efftheory.models.omnigrok`: the Omnigrok MLP on images (ReLU, initial scale alpha).
-- :mod:`~efftheory.models.phases`: the phase of a run from its step counts.
 - :mod:`~efftheory.models.dropout`: counter-based dropout masks.
 
 A new model is one package with a :class:`Model` subclass that registers itself, imported below.

@@ -130,7 +130,7 @@ def plot_delays(table: list[dict], runs: list[dict] | None = None, gap: float = 
 def _phase_grid(ax, runs: list[dict], gap: float) -> None:
     """One cell per (alpha, wd): the phase of each seed's run as a letter (c comprehension,
     g grokking, m memorization, x confusion), the cell coloured by the most common one."""
-    from efftheory.models.phases import PHASES, phase_of
+    from efftheory.phases import PHASES, phase_of
 
     alphas = sorted({r["alpha"] for r in runs})
     wds = sorted({r["wd"] for r in runs})

@@ -14,7 +14,7 @@ import math
 import numpy as np
 from numba import njit
 
-from efftheory.models.toy.kernels import BETA1, BETA2, EPS, _adamw_group
+from efftheory.models.shared_kernels import BETA1, BETA2, EPS, adamw_group
 
 #: columns of the records: step, train loss, test loss, train acc, test acc, weight norm
 N_REC_COLS = 6
@@ -147,7 +147,7 @@ def _adamw(theta, grad, m, v, step, lr, wd, c):
     c[5] = EPS
     c[6] = 1.0 - BETA1
     c[7] = 1.0 - BETA2
-    _adamw_group(theta, grad, m, v, c)
+    adamw_group(theta, grad, m, v, c)
 
 
 @njit(cache=True, error_model="numpy")

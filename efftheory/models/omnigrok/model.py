@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from efftheory.models.base import Model, Option, register_model
 from efftheory.models.omnigrok.training import DTYPES, LOSSES, OmnigrokConfig, OmnigrokResult, train_omnigrok
-from efftheory.models.phases import DEFAULT_GAP
+from efftheory.phases import DEFAULT_GAP
 
 
 class Omnigrok(Model):

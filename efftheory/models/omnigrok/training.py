@@ -41,8 +41,9 @@ from efftheory.errors import require
 from efftheory.models.base import TrainResult
 from efftheory.tasks.images import ImageSplit
 from efftheory.models.omnigrok import kernels as K
-from efftheory.models.toy.kernels import Layout, _check_float, _check_int
-from efftheory.models.phases import ACC_THRESHOLD, DEFAULT_GAP, phase_of
+from efftheory.errors import check_float as _check_float, check_int as _check_int
+from efftheory.models.toy.kernels import Layout
+from efftheory.phases import ACC_THRESHOLD, DEFAULT_GAP, phase_of
 from efftheory.runtime.threads import one_blas_thread
 
 LOSSES = ("mse", "ce")
