@@ -228,6 +228,11 @@ class Split:
         return self.n_train / self.task.n_samples
 
     @property
+    def test_labels(self) -> np.ndarray:
+        """(n_test,) int64 labels (classes) of the test samples."""
+        return self.task.labels[self.test]
+
+    @property
     def train_pairs(self) -> np.ndarray:
         """(n_train, 2) int64 samples of the training set."""
         return self.task.pairs[self.train]

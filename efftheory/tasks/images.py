@@ -24,6 +24,7 @@ import functools
 import gzip
 import numbers
 from dataclasses import dataclass, field
+from typing import ClassVar
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +67,21 @@ class ImageTask:
     test_y: np.ndarray
     side: int
     n_classes: int = N_CLASSES
+
+    #: no theory of :mod:`efftheory.theories` describes an image set (no symbols, no
+    #: parallelograms): :func:`efftheory.theories.theory_for` gives None for it
+    theory: ClassVar[str | None] = None
+    #: an image set has no symbols
+    p: ClassVar[None] = None
+
+    @property
+    def n_samples(self) -> int:
+        """The training pool a split draws from (as an operation table's N samples)."""
+        return self.n_pool
+
+    def describe(self) -> str:
+        """A short human description, e.g. ``digits (8x8 images, 10 classes)``."""
+        return f"{self.name} ({self.side}x{self.side} images, {self.n_classes} classes)"
 
     @property
     def n_inputs(self) -> int:
@@ -117,6 +133,25 @@ class ImageSplit:
     @property
     def n_train(self) -> int:
         return int(self.train.size)
+
+    @property
+    def n_test(self) -> int:
+        return self.task.n_test
+
+    @property
+    def p(self) -> None:
+        """An image set has no symbols."""
+        return None
+
+    @property
+    def frac(self) -> float:
+        """The share of the training pool in training."""
+        return self.n_train / self.task.n_pool
+
+    @property
+    def test_labels(self) -> np.ndarray:
+        """(n_test,) int64 labels of the test set."""
+        return self.task.test_y
 
     @property
     def train_x(self) -> np.ndarray:

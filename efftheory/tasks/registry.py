@@ -39,6 +39,16 @@ class TaskSpec:
     fixed_p: int | None = None
     kind: str = "table"
 
+    @property
+    def takes_p(self) -> bool:
+        """Whether the task is built on ``p`` symbols (an operation table) or not (an image set)."""
+        return self.kind == "table"
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        """The keyword options :meth:`make` passes to ``build`` (image tasks: ``data_dir``)."""
+        return ("data_dir",) if self.kind == "images" else ()
+
     def make(self, p: int | None = None, ordered: bool = False, **options):
         """The task on ``p`` symbols (``p`` None or :attr:`fixed_p` for a fixed-size task); an
         image task takes no p and is built from ``options`` (``data_dir``)."""

@@ -38,6 +38,13 @@ class Omnigrok(Model):
         require(p is None, f"the image task {name} has no --p")
         return make_task(name, **options)
 
+    def plot_run(self, result: OmnigrokResult):
+        """Train and test accuracy and the weight norm against steps (no embeddings to draw)."""
+        from efftheory.plotting.omnigrok import plot_three_cases
+
+        c = result.config
+        return plot_three_cases([(f"alpha = {c.alpha:g}, wd = {c.wd:g}, {result.split.n_train} images", result)])
+
     def train(self, split, config: OmnigrokConfig, steps: int, *, eval_every: int = 50, gap: float = DEFAULT_GAP,
               progress=None, **options) -> OmnigrokResult:
         """:func:`~efftheory.models.omnigrok.training.train_omnigrok`; ``options``: until."""

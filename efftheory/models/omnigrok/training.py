@@ -143,6 +143,10 @@ class OmnigrokResult(TrainResult):
         n, m = self.split.n_train, self.split.task.n_test
         return float((self.train_acc[-1] * n + self.test_acc[-1] * m) / (n + m))
 
+    def extra_records(self) -> dict[str, np.ndarray]:
+        """The weight norm at every recorded step (:meth:`TrainResult.extra_records`)."""
+        return {"weight_norm": self.weight_norm}
+
     def summary(self) -> dict:
         """The scalar results as a JSON-ready dict."""
         c = self.config
