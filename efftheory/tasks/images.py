@@ -95,6 +95,16 @@ class ImageTask:
     def n_test(self) -> int:
         return int(self.test_x.shape[0])
 
+    def n_train_for(self, frac=None, n_train=None) -> int:
+        """Training-set size from exactly one of ``frac`` (of the pool, rounded, at least 1) or
+        ``n_train`` (as :meth:`efftheory.tasks.Task.n_train_for`)."""
+        require((frac is None) != (n_train is None), "give exactly one of frac or n_train")
+        return self.split(frac=frac, n_train=n_train).n_train
+
+    def n_test_for(self, n_train: int) -> int:
+        """The fixed test set, whatever the training size."""
+        return self.n_test
+
     def split(self, train_num: int | None = None, seed: int = 0, *, n_train: int | None = None,
               frac: float | None = None) -> "ImageSplit":
         """``train_num`` images of the training pool drawn without replacement by ``seed``.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from efftheory.models.base import Model, Option, register_model
+from efftheory.models.omnigrok.cell import omnigrok_cell
 from efftheory.models.omnigrok.training import DTYPES, LOSSES, OmnigrokConfig, OmnigrokResult, train_omnigrok
 from efftheory.phases import DEFAULT_GAP
 
@@ -17,6 +18,7 @@ class Omnigrok(Model):
     tasks = ("digits", "mnist")
     default_steps = 5000
     default_eval_every = 50
+    cell = staticmethod(omnigrok_cell)
     options = (
         Option("width", "int", "hidden width"),
         Option("depth", "int", "linear layers (depth 3 = two hidden layers)"),
