@@ -71,7 +71,8 @@ def add_arguments(parser, argv=None) -> None:
                         help=f"evaluate every k steps (default {model.default_eval_every})")
     parser.add_argument("--gap", type=nonnegative_float, default=1e3,
                         help="grokking gap G in steps for the phase (default 1000)")
-    parser.add_argument("--plot", metavar="PNG", help="curves, structure metric and embedding trajectories")
+    parser.add_argument("--plot", metavar="PNG", help="a figure of the run: its curves and, for a model with embeddings, "
+                                                     "the structure metric and embedding trajectories")
     parser.add_argument("--save", metavar="NPZ", help="save the recorded arrays")
     group = parser.add_argument_group(f"options of the {model.name} model",
                                       f"(the other models: {', '.join(f'efftheory train {m} --help' for m in MODELS if m != model.name)})")
