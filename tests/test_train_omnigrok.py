@@ -113,3 +113,29 @@ def test_mnist_with_missing_files_names_them(tmp_path):
 
 def test_the_toy_model_does_not_take_an_image_task():
     assert_one_line_error(run_cli("train", "toy", "--task", "digits", "--train-num", "5"), "--task digits")
+
+
+def test_update_flops_counts_forward_and_backward_products():
+    from efftheory.models.omnigrok.training import update_flops
+
+    # layers 2x3 and 3x4 on 5 rows: forward 2*5*(6+12), backward twice that
+    assert update_flops((2, 3, 4), 5) == 6 * 5 * (6 + 12)
+
+
+def test_threads_reach_the_omnigrok_run(monkeypatch):
+    """--threads N sets the run's thread limit; without it the policy gives one thread to this
+    small network (below a GFLOP per update)."""
+    pytest.importorskip("sklearn")
+    import efftheory.models.omnigrok.training as training
+
+    seen = []
+    real = training.compute_threads
+
+    def spy(n):
+        seen.append(n)
+        return real(n)
+
+    monkeypatch.setattr(training, "compute_threads", spy)
+    _json("--task", "digits", *SMALL[:4], "--steps", "20", "--threads", "2")
+    _json("--task", "digits", *SMALL[:4], "--steps", "20")
+    assert seen == [2, 1]

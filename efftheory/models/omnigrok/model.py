@@ -48,9 +48,10 @@ class Omnigrok(Model):
         return plot_three_cases([(f"alpha = {c.alpha:g}, wd = {c.wd:g}, {result.split.n_train} images", result)])
 
     def train(self, split, config: OmnigrokConfig, steps: int, *, eval_every: int = 50, gap: float = DEFAULT_GAP,
-              progress=None, **options) -> OmnigrokResult:
+              progress=None, threads: int | None = None, **options) -> OmnigrokResult:
         """:func:`~efftheory.models.omnigrok.training.train_omnigrok`; ``options``: until."""
-        return train_omnigrok(split, config, steps, eval_every=eval_every, gap=gap, progress=progress, **options)
+        return train_omnigrok(split, config, steps, eval_every=eval_every, gap=gap, progress=progress,
+                              threads=threads, **options)
 
 
 OMNIGROK = register_model(Omnigrok())

@@ -44,7 +44,7 @@ from efftheory.models.omnigrok import kernels as K
 from efftheory.errors import check_float as _check_float, check_int as _check_int
 from efftheory.models.toy.kernels import Layout
 from efftheory.phases import ACC_THRESHOLD, DEFAULT_GAP, phase_of
-from efftheory.runtime.threads import one_blas_thread
+from efftheory.runtime.threads import check_threads, compute_threads, threads_for
 
 LOSSES = ("mse", "ce")
 DTYPES = ("float32", "float64")
@@ -215,8 +215,16 @@ def loss_and_gradient(split: ImageSplit, config: OmnigrokConfig, theta: np.ndarr
     return float(loss), grad
 
 
+def update_flops(dims, rows: int) -> int:
+    """Matrix-product FLOPs of one update on ``rows`` images: 2 rows d_in d_out per layer forward,
+    twice that backward (the input and weight gradients), so 6 rows sum(d_in d_out)."""
+    dims = [int(d) for d in dims]
+    return 6 * int(rows) * sum(a * b for a, b in zip(dims, dims[1:]))
+
+
 def train_omnigrok(split: ImageSplit, config: OmnigrokConfig | None = None, steps: int = 1000, *,
-                   eval_every: int = 10, gap: float = DEFAULT_GAP, progress=None, until=None) -> OmnigrokResult:
+                   eval_every: int = 10, gap: float = DEFAULT_GAP, progress=None, until=None,
+                   threads: int | None = None) -> OmnigrokResult:
     """Train the Omnigrok MLP on ``split`` for ``steps`` updates (module docstring).
 
     ``progress``, if given, is called as ``progress(n)`` with the number of steps just done. A
@@ -224,11 +232,14 @@ def train_omnigrok(split: ImageSplit, config: OmnigrokConfig | None = None, step
     ``until``, if given, is called between chunks of steps as ``until(steps, test_acc,
     weight_norm)`` on the records so far (arrays (T,)); the run stops after the chunk where it
     returns True (the last step run is then recorded only if it is a multiple of eval_every).
+    ``threads``: BLAS threads of the run (None: :mod:`efftheory.runtime.threads`' policy from
+    :func:`update_flops`; one thread for digits at width 200).
     """
     config = OmnigrokConfig() if config is None else config
     require(isinstance(config, OmnigrokConfig), f"config must be an OmnigrokConfig, got {type(config).__name__}")
     _check_int("steps", steps, 1)
     _check_int("eval_every", eval_every, 1)
+    check_threads(threads)
     start = time.perf_counter()
     prob = _Problem(split, config)
     theta, lay = prob.theta, prob.layout
@@ -242,7 +253,7 @@ def train_omnigrok(split: ImageSplit, config: OmnigrokConfig | None = None, step
     rec_pos = np.zeros(1, dtype=np.int64)
     first = np.full(2, -1, dtype=np.int64)
     t, applied, outcome = 0, 0, K.RAN
-    with one_blas_thread():
+    with compute_threads(threads_for(update_flops(lay.dims, prob.batch), threads)):
         while t <= steps and outcome == K.RAN:
             t1 = min(t + _CHUNK, steps + 1)
             batches = order.take(t1 - t) if shuffled else full
