@@ -5,8 +5,10 @@ compare presets (validation_p10), networks on modular addition against the circl
 sweep is long and resumable, so a complete store is only redrawn), and the transformer on
 modular addition (transformer_fig1: the paper's Fig 1 layout; transformer_wd: decoder weight
 decay against the time to generalise; transformer_fig6: its phase diagram over decoder lr and
-weight decay), and the S3 matrix toy's learnt matrices against the
-group (s3_networks).
+weight decay), the S3 matrix toy's learnt matrices against the
+group (s3_networks), and the Omnigrok MLP on digits (omnigrok_landscape: loss against a fixed
+weight norm and w_c; omnigrok_grokking: alpha = 1, alpha = 8, alpha = 8 held at w_c;
+omnigrok_delay: the predicted delay against the measured one).
 
     python paper_repro/all.py [--quick] --out DIR [--jobs J] [--budget STEPS] [--skip fig5,...]
 
@@ -31,7 +33,8 @@ except ImportError:
 from paper_repro.common import parser, prepare, write_json
 
 SCRIPTS = ("fig3", "fig4a", "fig4b", "fig4cd", "fig5", "fig5d", "validation", "ring_networks", "critical_p59",
-           "s3_networks", "transformer_fig1", "transformer_wd", "transformer_fig6")
+           "s3_networks", "transformer_fig1", "transformer_wd", "transformer_fig6", "omnigrok_landscape",
+           "omnigrok_grokking", "omnigrok_delay")
 
 
 def main(argv=None) -> int:

@@ -182,3 +182,20 @@ def test_same_phases_finds_every_changed_cell(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "2 cells, 2 differing values" in out and "phases[0][0]: 'grokking' -> 'comprehension'" in out
     assert same_phases.main([str(tmp_path / "old"), str(tmp_path / "nowhere"), *args]) == 1
+
+
+def test_omnigrok_figures(quick):
+    """The three Omnigrok figures: w_c inside its grid, case (c) starts on the sphere at w_c and
+    case (b) at alpha times case (a)'s norm, one delay-table row per (alpha, wd)."""
+    land = _data(quick, "omnigrok_landscape")["data"]
+    assert min(land["norms"]) <= land["w_c_interval"][0] <= land["w_c"] <= land["w_c_interval"][1] <= max(land["norms"])
+    grok = _data(quick, "omnigrok_grokking")
+    a, b, c = grok["data"]["cases"]
+    assert b["w0"] == pytest.approx(grok["settings"]["alpha_large"] * a["w0"], rel=1e-5)
+    assert c["w0"] == pytest.approx(land["w_c"], rel=1e-5) and c["fixed_norm"] == land["w_c"]
+    delay = _data(quick, "omnigrok_delay")
+    rows = delay["data"]["table"]
+    assert len(rows) == len(delay["settings"]["alphas"]) * len(delay["settings"]["wds"])
+    assert all(r["runs"] == len(delay["settings"]["seeds"]) for r in rows)
+    for name in ("omnigrok_landscape", "omnigrok_grokking", "omnigrok_delay"):
+        assert (quick / f"{name}_quick.png").read_bytes()[:4] == b"\x89PNG"

@@ -19,8 +19,10 @@ from efftheory.errors import InputError
 COMMANDS = {
     "critical": ("efftheory.cli.critical", "probability of a unique linear structure against training-set size"),
     "simulate": ("efftheory.cli.simulate", "effective-theory dynamics of a split: RQI, predicted accuracy, time scale"),
-    "train": ("efftheory.cli.train", "train a model (toy, transformer) on one split, beside the theory of that split"),
+    "train": ("efftheory.cli.train", "train a model (toy, transformer, omnigrok) on one split, beside the theory of that split (if the task has one)"),
     "compare": ("efftheory.cli.compare", "networks over a grid of splits against the theory's predictions"),
+    "delay": ("efftheory.cli.delay", "Omnigrok MLP on images: the generalisation delay measured over alpha and weight decay, beside ln(w0/w_c)/(lr wd)"),
+    "landscape": ("efftheory.cli.landscape", "Omnigrok MLP on images: loss and accuracy against a fixed weight norm, and w_c"),
     "phase": ("efftheory.cli.phase", "phase diagram (comprehension/grokking/memorization/confusion) over two hyper-parameters"),
     "analyse": ("efftheory.cli.analyse", "the theory applied to a network's embeddings from any framework (.npy/.npz/.pt)"),
 }

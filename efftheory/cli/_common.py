@@ -152,6 +152,21 @@ def int_list(text: str) -> list[int]:
     return values
 
 
+def number_list(nonnegative: bool = False):
+    """An argparse type: ``"1,2.5,1e-3"`` -> [1.0, 2.5, 0.001], every entry finite and > 0
+    (>= 0 with ``nonnegative``)."""
+    kind = "non-negative" if nonnegative else "positive"
+
+    def convert(text: str) -> list[float]:
+        values = [_real(part) for part in text.split(",") if part.strip()]
+        ok = values and all(v is not None and math.isfinite(v) and (v >= 0 if nonnegative else v > 0) for v in values)
+        if not ok:
+            raise argparse.ArgumentTypeError(f"must be a comma-separated list of {kind} numbers, got {text!r}")
+        return values
+
+    return convert
+
+
 def add_json_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout, nothing else")
 
@@ -297,10 +312,11 @@ def add_task_arguments(parser) -> None:
     """--task and --ordered: the operation table a command works on. The command's own --p
     should default to None: :func:`task_of` requires it for the tasks that need it (add, modadd)
     and not for a group with a fixed order (s3)."""
-    from efftheory.tasks import TASKS
+    from efftheory.tasks import TASKS, task_names
 
-    parser.add_argument("--task", choices=tuple(TASKS), default="add",
-                        help="; ".join(f"{spec.name}: {spec.summary}" for spec in TASKS.values()) + " (default add)")
+    parser.add_argument("--task", choices=task_names("table"), default="add",
+                        help="; ".join(f"{TASKS[name].name}: {TASKS[name].summary}" for name in task_names("table"))
+                             + " (default add)")
     parser.add_argument("--ordered", action="store_true",
                         help="ordered samples (a, b) and (b, a) instead of unordered pairs a <= b "
                              "(s3 is always ordered)")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from efftheory.cli._common import _real, nonnegative_float, positive_float, positive_int
+from efftheory.cli._common import _real, nonnegative_float, nonnegative_int, positive_float, positive_int
 
 
 def rate(text: str) -> float:
@@ -19,7 +19,8 @@ def rate(text: str) -> float:
 
 
 #: how an :class:`efftheory.models.Option` of each kind is read
-KINDS = {"int": positive_int, "float": positive_float, "float0": nonnegative_float, "rate": rate}
+KINDS = {"int": positive_int, "float": positive_float, "int0": nonnegative_int, "float0": nonnegative_float,
+         "rate": rate}
 
 
 def flag(name: str) -> str:

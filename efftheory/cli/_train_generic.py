@@ -33,33 +33,48 @@ def _final(x) -> float | None:
 
 
 def _run(args, split, config, result, plot_path, save_path):
-    from efftheory.theories import theory_for
+    from efftheory.models import MODELS
 
-    theory = theory_for(split.task)
-    structure = theory.structure(split)
-    score = theory.score(result.embeddings[-1], split)
     out = {
         "model": args.model, "task": split.task.describe(), "p": split.p, "n_samples": split.task.n_samples,
-        "n_train": split.n_train, "frac": split.frac, "seed": args.seed, "split_seed": split.seed,
-        "config": dataclasses.asdict(config), "theory": structure.to_json(), "metric": theory.metric,
+        "n_train": split.n_train, "n_test": split.n_test, "frac": split.frac, "seed": args.seed,
+        "split_seed": split.seed, "config": dataclasses.asdict(config), **_theory_part(split, result),
         "steps_to_train": result.steps_to_train, "steps_to_test": result.steps_to_test,
         "steps_to_rqi": result.steps_to_rqi, "phase": result.phase, "diverged": result.diverged,
         "final_train_acc": _final(result.train_acc), "final_test_acc": _final(result.test_acc),
         "final_full_acc": result.final_full_acc, "final_rqi": _final(result.rqi),
-        "final_metric": _final(score.value), "final_predicted_test_accuracy": _final(score.predicted_test_accuracy),
         "chance_test_accuracy": chance_test_accuracy(split),
+        # the model's own series (e.g. the weight norm): first and last recorded value
+        "records": {name: {"first": _first(x), "final": _final(x),
+                           "final_step": int(result.steps[-1])} for name, x in result.extra_records().items()},
         "steps": result.steps_run, "eval_every": args.eval_every, "seconds": result.seconds,
     }
     if save_path is not None:
         save_arrays(save_path, dict(
             train=split.train, steps=result.steps, train_loss=result.train_loss, test_loss=result.test_loss,
             train_acc=result.train_acc, test_acc=result.test_acc, rqi=result.rqi, embeddings=result.embeddings,
-            E0=result.E0, E_final=result.E_final), compressed=True)
+            E0=result.E0, E_final=result.E_final, **result.extra_records()), compressed=True)
     if plot_path is not None:
-        from efftheory.plotting.network import plot_training
-
-        save_figure(plot_training(result, None), plot_path)
+        save_figure(MODELS[args.model].plot_run(result), plot_path)
     return out, _text(out, save_path, plot_path)
+
+
+def _theory_part(split, result) -> dict:
+    """The task's theory beside the run: the split's structure and the theory's metric of the
+    final embeddings; all None for a task no theory describes (theory_for gives None)."""
+    from efftheory.theories import theory_for
+
+    theory = theory_for(split.task)
+    if theory is None:
+        return {"theory": None, "metric": None, "final_metric": None, "final_predicted_test_accuracy": None}
+    score = theory.score(result.embeddings[-1], split)
+    return {"theory": theory.structure(split).to_json(), "metric": theory.metric,
+            "final_metric": _final(score.value), "final_predicted_test_accuracy": _final(score.predicted_test_accuracy)}
+
+
+def _first(x) -> float | None:
+    value = float(np.asarray(x).reshape(-1)[0])
+    return None if np.isnan(value) else value
 
 
 def _acc(x) -> str:
@@ -68,19 +83,29 @@ def _acc(x) -> str:
 
 def _text(o, save_path, plot_path) -> str:
     s = o["theory"]
-    structure = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in s.items()
-                          if k != "theory" and v is not None)
+    final = (f"final: train acc {_acc(o['final_train_acc'])}, test acc {_acc(o['final_test_acc'])} "
+             f"(chance {_acc(o['chance_test_accuracy'])})")
     lines = [
         f"The {o['model']} model on {o['task']}: {o['n_train']} of {plural(o['n_samples'], 'sample')} in training "
-        f"(frac {o['frac']:.3f}, split seed {o['split_seed']}); seed {o['seed']}",
-        f"{s['theory']} theory of the split: {structure}",
-        f"final: train acc {_acc(o['final_train_acc'])}, test acc {_acc(o['final_test_acc'])} "
-        f"(chance {_acc(o['chance_test_accuracy'])}), {o['metric']} of the final embeddings {_acc(o['final_metric'])}, "
-        f"predicted test acc {_acc(o['final_predicted_test_accuracy'])}",
+        f"(frac {o['frac']:.3f}, split seed {o['split_seed']}), {o['n_test']} in the test set; seed {o['seed']}",
+    ]
+    if s is None:
+        lines.append("no theory of the task's structure (its samples are not an operation table)")
+    else:
+        structure = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in s.items()
+                              if k != "theory" and v is not None)
+        lines.append(f"{s['theory']} theory of the split: {structure}")
+        final += (f", {o['metric']} of the final embeddings {_acc(o['final_metric'])}, "
+                  f"predicted test acc {_acc(o['final_predicted_test_accuracy'])}")
+    lines += [
+        final,
         f"steps to train acc >= 0.9: {steps(o['steps_to_train'])}; to test acc >= 0.9: {steps(o['steps_to_test'])}"
         f"  -> phase: {o['phase']}" + (" (diverged)" if o["diverged"] else ""),
-        f"{plural(o['steps'], 'step')} in {o['seconds']:.2f} s",
     ]
+    for name, r in o["records"].items():
+        lines.append(f"{name.replace('_', ' ')}: {steps(r['first'], 'n/a')} at step 0, "
+                     f"{steps(r['final'], 'n/a')} at step {r['final_step']}")
+    lines.append(f"{plural(o['steps'], 'step')} in {o['seconds']:.2f} s")
     if save_path:
         lines.append(f"arrays saved to {save_path}")
     if plot_path:

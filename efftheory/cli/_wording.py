@@ -34,10 +34,10 @@ def chance_test_accuracy(split) -> float | None:
     """Accuracy of always answering the most common test label (sum): the frequency of that sum
     in the test set, None without a test set. A uniform guess among the 2p - 1 sums scores
     1 / (2p - 1), never more than this."""
-    if split.test.size == 0:
+    labels = split.test_labels  # any table: the labels (the sums for addition); images: the digits
+    if labels.size == 0:
         return None
-    sums = split.task.labels[split.test]  # any table: the labels (the sums for addition)
-    return float(np.bincount(sums).max() / sums.size)
+    return float(np.bincount(labels).max() / labels.size)
 
 
 def uniform_guess(p: int) -> str:

@@ -117,9 +117,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="training-set size (default 45 of 55 at p=10, or the preset's: 24 of 36 for fig5d)")
     size.add_argument("--frac", type=fraction, help="training fraction instead of --train-num")
     parser.add_argument("--width", type=positive_int, help="decoder width for every cell (network default 200)")
-    parser.add_argument("--task", choices=("add", "modadd"), default=None,
+    from efftheory.tasks import task_names
+
+    parser.add_argument("--task", choices=("add", "modadd", *task_names("images")), default=None,
                         help="add: integer addition (the paper's toy); modadd: addition mod p, with 2-d embeddings "
-                             "and (unless --loss or a preset says otherwise) the CE head (default add)")
+                             "and (unless --loss or a preset says otherwise) the CE head; digits (--model omnigrok): "
+                             "scikit-learn's 8x8 digits, no --p, --train-num or a train_num axis needed (default add)")
     parser.add_argument("--out", required=True, metavar="DIR", help="result directory (resumed if it exists)")
     parser.add_argument("--wait", action="store_true", help="if another sweep is running into --out, wait for it")
     parser.add_argument("--share-from", action="append", default=[], metavar="DIR",
@@ -205,10 +208,16 @@ def run(args, ui):
     network = SWEEP_NETWORK.get(model.name, _no_overrides)(args, preset, task, loss)
     if args.width is not None:
         network["width"] = args.width
+    from efftheory.tasks import TASKS
+
+    if not TASKS[task].takes_p:  # an image set: no symbols, no default training size
+        require(args.p is None, f"--task {task} is a set of images, not a table of symbols; --p does not apply")
+        require(args.train_num is not None or args.frac is not None or {"train_num", "frac"} & {x, y},
+                f"--task {task} needs --train-num N or --frac F (or a train_num or frac axis)")
     p = args.p if args.p is not None else (preset.p if preset and preset.p else 10)
     check_p(p)
     n_train = args.train_num
-    if n_train is None and args.frac is None:
+    if n_train is None and args.frac is None and TASKS[task].takes_p:
         if preset and preset.n_train and p == (preset.p or 10):
             n_train = preset.n_train
         elif p == 10:
@@ -225,11 +234,11 @@ def run(args, ui):
         network=network,
         vary_split=args.vary_split,
     )
-    if settings.n_train is None and settings.frac is None and "frac" not in (x, y):
+    if settings.n_train is None and settings.frac is None and not {"frac", "train_num"} & {x, y}:
         raise InputError(f"--train-num or --frac is needed at p={p} (the default n_train=45 is for p=10)")
     plot = check_output_path(args.plot, "--plot")
     cell_fn = synthetic_cell if args.cell == "synthetic" else model.cell
-    fixed_split = "frac" not in (x, y)
+    fixed_split = not {"frac", "train_num"} & {x, y}
     settings = _with_seeds(args, settings, fixed_split)
     ideal = _ideal_note(args, settings) if (cell_fn is network_cell and fixed_split) else {}
     _check_out(args, plot)
@@ -270,6 +279,15 @@ def _check_out(args, plot) -> None:
     for name in (MANIFEST, RESULTS, LOCK):
         if plot is not None and same_file(plot, os.path.join(args.out, name)):
             raise InputError(f"--plot {str(plot)!r} is the sweep's own {name}; give the plot its own file")
+
+
+def _has_field(model_name: str, name: str) -> bool:
+    """Whether the model's config has the field ``name`` (the toy's ``embed``: its input stage)."""
+    import dataclasses
+
+    from efftheory.models import MODELS
+
+    return name in {f.name for f in dataclasses.fields(MODELS[model_name].config_type)}
 
 
 def _has_loss(model_name: str) -> bool:
@@ -420,7 +438,8 @@ def _text(args, result, plot) -> str:
     what = "runs" if many else "cells"
     lines = [
         f"phase sweep: {grid.x.name} {grid.x.spec()} x {grid.y.name} {grid.y.spec()}, "
-        + ("" if fixed.task == "add" else f"task {fixed.task} ({fixed.network.get('embed', 'sum')} model), ")
+        + ("" if fixed.task == "add" else f"task {fixed.task}"
+           + (f" ({fixed.network.get('embed', 'sum')} model), " if _has_field(args.model, "embed") else ", "))
         + (f"loss {fixed.network.get('loss', 'mse')}, " if _has_loss(args.model) else f"the {args.model} model, ")
         + f"{fixed.steps} steps, G = {fixed.gap:g}, {_seed_words(fixed)}",
         f"{len(result.records)} {what}: {result.computed} computed, {result.reused} reused, "

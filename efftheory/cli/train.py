@@ -55,7 +55,11 @@ def add_arguments(parser, argv=None) -> None:
     parser.add_argument("--task", type=_task_name(model), metavar="{" + ",".join(tasks) + "}", default=model.default_task,
                         help=cli.TASK_HELP if hasattr(cli, "TASK_HELP") else
                         f"the task (default {model.default_task})")
-    parser.add_argument("--p", type=integer, default=None, help=P_HELP + " (required unless the task fixes it)")
+    parser.add_argument("--p", type=integer, default=None,
+                        help=P_HELP + " (required unless the task fixes it or has no symbols)")
+    if any("data_dir" in TASKS[t].options for t in model.tasks):
+        parser.add_argument("--data-dir", metavar="DIR", default=None,
+                            help="directory of the task's data files (mnist: its four IDX files, gzipped or not)")
     size = parser.add_mutually_exclusive_group(required=True)
     size.add_argument("--frac", type=fraction, help="training fraction of the task's N samples")
     size.add_argument("--train-num", type=positive_int, help="number of training samples")
@@ -73,7 +77,8 @@ def add_arguments(parser, argv=None) -> None:
                              "for small networks such as the toy and the default transformer, where a second thread "
                              "costs more than it gives; every core the process may use for large ones such as "
                              "the transformer's --paper-size; docs/performance.md)")
-    parser.add_argument("--plot", metavar="PNG", help="curves, structure metric and embedding trajectories")
+    parser.add_argument("--plot", metavar="PNG", help="a figure of the run: its curves and, for a model with embeddings, "
+                                                     "the structure metric and embedding trajectories")
     parser.add_argument("--save", metavar="NPZ", help="save the recorded arrays")
     group = parser.add_argument_group(f"options of the {model.name} model",
                                       f"(the other models: {', '.join(f'efftheory train {m} --help' for m in MODELS if m != model.name)})")
@@ -109,7 +114,12 @@ def task_of(args, model):
 
     if args.task not in model.tasks:
         raise InputError(_wrong_task(model, args.task))
-    fixed = TASKS[args.task].fixed_p
+    spec = TASKS[args.task]
+    if not spec.takes_p:  # an image set: no symbols, built from its data options
+        if args.p is not None:
+            raise InputError(f"--task {args.task} is a set of images, not a table of symbols; --p does not apply")
+        return model.make_task(args.task, None, **{name: getattr(args, name, None) for name in spec.options})
+    fixed = spec.fixed_p
     if fixed is not None:
         if args.p is not None and args.p != fixed:
             raise InputError(f"--task {args.task} has {fixed} symbols; --p {args.p} does not apply (leave --p out)")
@@ -129,8 +139,8 @@ def run(args, ui):
     save_path = check_output_path(args.save, "--save")
     check_distinct_outputs({"--plot": args.plot, "--save": args.save})
     task = task_of(args, model)
-    theory = theory_for(task)
-    report = cli.REPORTS.get(theory.name) or _generic_report()
+    theory = theory_for(task)  # None: no theory of the task's structure (the generic report says so)
+    report = (cli.REPORTS.get(theory.name) if theory is not None else None) or _generic_report()
     report.check(args, task)
     split = task.split(frac=args.frac, n_train=args.train_num,
                        seed=args.seed if args.split_seed is None else args.split_seed)

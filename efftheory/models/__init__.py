@@ -4,6 +4,7 @@
   :class:`Option`, :data:`MODELS`, :func:`register_model`, :data:`CELL_KEYS`.
 - :mod:`~efftheory.models.toy`: the paper's toy network (embeddings + MLP decoder).
 - :mod:`~efftheory.models.transformer`: the paper's transformer on addition mod p.
+- :mod:`~efftheory.models.omnigrok`: the Omnigrok MLP on images (ReLU, initial scale alpha).
 - :mod:`~efftheory.models.dropout`: counter-based dropout masks.
 
 A new model is one package with a :class:`Model` subclass that registers itself, imported below.
@@ -14,6 +15,7 @@ from efftheory.models.base import CELL_KEYS, MODELS, Model, Option, TrainResult,
 # the built-in models (each registers itself)
 from efftheory.models.toy.model import MODADD_CONFIG, TOY, Toy
 from efftheory.models.transformer.model import TRANSFORMER, Transformer
+from efftheory.models.omnigrok.model import OMNIGROK, Omnigrok
 
 __all__ = ["Model", "TrainResult", "Option", "MODELS", "register_model", "model_named", "CELL_KEYS",
-           "Toy", "Transformer", "TOY", "TRANSFORMER", "MODADD_CONFIG"]
+           "Toy", "Transformer", "Omnigrok", "TOY", "TRANSFORMER", "OMNIGROK", "MODADD_CONFIG"]

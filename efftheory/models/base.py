@@ -88,6 +88,11 @@ class TrainResult:
         return float((self.train_acc[-1] * s.n_train + test) / s.task.n_samples)
 
 
+    def extra_records(self) -> dict[str, np.ndarray]:
+        """The (T,) series a model records beyond the common ones, by name (none by default; the
+        Omnigrok MLP: ``weight_norm``). A report shows each one's first and last value and saves it."""
+        return {}
+
     def cell_record(self) -> dict:
         """The sweep record of this run: the :data:`CELL_KEYS` and the phase."""
         return {
@@ -109,7 +114,8 @@ class Option:
     Attributes:
         name: the config field.
         kind: how the value is read: ``int`` (a positive whole number), ``float`` (positive),
-            ``float0`` (>= 0), ``rate`` (in [0, 1)) or ``choice`` (one of ``choices``).
+            ``int0`` (a whole number >= 0), ``float0`` (>= 0), ``rate`` (in [0, 1)) or ``choice``
+            (one of ``choices``).
         help: one line; the default is appended by the command line.
         choices: the allowed values of a ``choice``.
     """
@@ -159,6 +165,13 @@ class Model(ABC):
         """The default config of ``task_name`` with the ``given`` fields (None = not given) and ``seed``."""
         return replace(self.default_config(task_name), **{k: v for k, v in given.items() if v is not None},
                        seed=seed)
+
+    def plot_run(self, result: TrainResult):
+        """A matplotlib figure of one run (``efftheory train --plot``): curves, structure metric
+        and embedding trajectories by default; a model without embeddings draws its own."""
+        from efftheory.plotting.network import plot_training
+
+        return plot_training(result, None)
 
     @abstractmethod
     def train(self, split: Split, config, steps: int, *, eval_every: int = 1, gap: float = DEFAULT_GAP,

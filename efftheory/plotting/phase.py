@@ -118,12 +118,11 @@ def _key(many: bool, annotate_gap: bool) -> str:
 def _title(result) -> str:
     """p, n_train, loss, budget, G and the seeds."""
     fixed, grid = result.settings, result.grid
-    if "frac" in (grid.x.name, grid.y.name):
-        size = "n_train by frac"
+    task = fixed.make_task()
+    by_axis = {"frac", "train_num"} & {grid.x.name, grid.y.name}
+    if by_axis:
+        size = f"n_train by {by_axis.pop()}"
     else:
-        from efftheory.tasks import Addition
-
-        task = Addition(fixed.p)
         n = task.n_train_for(frac=fixed.frac) if fixed.frac is not None else task.n_train_for(n_train=fixed.n_train)
         size = f"n_train = {n} of {task.n_samples}"
     seeds = fixed.network_seeds
@@ -133,7 +132,8 @@ def _title(result) -> str:
         split = "own splits" if fixed.vary_split else f"split seed {fixed.seed}"
         seed = f"{len(seeds)} network seeds, {split}; most frequent phase"
     loss = str(fixed.network.get("loss", "mse")).upper()
-    return f"p = {fixed.p}, {size}, {loss}, {fixed.steps} steps, G = {fixed.gap:g}, {seed}"
+    where = f"p = {fixed.p}" if task.p is not None else task.describe()
+    return f"{where}, {size}, {loss}, {fixed.steps} steps, G = {fixed.gap:g}, {seed}"
 
 
 def plot_phase_diagram(result, *, annotate_gap: bool = False, title: str | None = None):

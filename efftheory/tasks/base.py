@@ -153,6 +153,10 @@ class Task:
         require(1 <= n_train <= N, f"n_train must be in [1, {N}] at p={self.p}, got {n_train}")
         return n_train
 
+    def n_test_for(self, n_train: int) -> int:
+        """Test samples left beside ``n_train`` training samples (the rest of the table)."""
+        return self.n_samples - int(n_train)
+
     def split(self, *, frac=None, n_train=None, seed: int = 0) -> "Split":
         """Draw a training set of ``round(frac * N)`` or ``n_train`` samples."""
         n = self.n_train_for(frac, n_train)
@@ -226,6 +230,11 @@ class Split:
     @property
     def frac(self) -> float:
         return self.n_train / self.task.n_samples
+
+    @property
+    def test_labels(self) -> np.ndarray:
+        """(n_test,) int64 labels (classes) of the test samples."""
+        return self.task.labels[self.test]
 
     @property
     def train_pairs(self) -> np.ndarray:

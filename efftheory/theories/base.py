@@ -148,8 +148,14 @@ def register_theory(theory: Theory) -> Theory:
     return theory
 
 
-def theory_for(task) -> Theory:
-    """The theory of ``task`` (a :class:`~efftheory.tasks.Task`): the one its ``theory`` names."""
+def theory_for(task) -> Theory | None:
+    """The theory of ``task`` (a :class:`~efftheory.tasks.Task`): the one its ``theory`` names.
+
+    None when the task declares ``theory = None``: a task with no structure a theory describes
+    (an image set has no symbols and no parallelograms, :mod:`efftheory.tasks.images`). A
+    caller that reports a run reads None as "no theory to put beside it"."""
+    if hasattr(task, "theory") and task.theory is None:
+        return None
     name = getattr(task, "theory", None)
     require(name in THEORIES, f"no theory registered for {getattr(task, 'name', task)!r} (theory {name!r})")
     return THEORIES[name]

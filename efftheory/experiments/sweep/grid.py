@@ -23,6 +23,10 @@ AXES = {
     "width": ("decoder width", int, 1, True),
     "dim": ("embedding dimension", int, 1, True),
     "dropout": ("dropout rate (transformer)", float, 0.0, True),
+    # the Omnigrok MLP on images (efftheory.models.omnigrok)
+    "alpha": ("initial scale alpha", float, 0.0, False),
+    "wd": ("weight decay", float, 0.0, True),
+    "train_num": ("training images", int, 1, True),
 }
 
 

@@ -88,7 +88,7 @@ class SweepSettings:
         """These settings with the fields a grid axis overrides cleared (so the manifest is exact)."""
         names = {grid.x.name, grid.y.name}
         changes = {}
-        if "frac" in names:
+        if names & {"frac", "train_num"}:
             changes.update(n_train=None, frac=None)
         network = {k: v for k, v in self.network.items() if k not in names}
         return dataclasses.replace(self, network=network, **changes)
@@ -96,20 +96,23 @@ class SweepSettings:
     def check_grid(self, grid: Grid) -> None:
         """Refuse a grid whose training fractions leave an empty training or test set."""
         task = self.make_task()
-        if "frac" in (grid.x.name, grid.y.name):
-            axis = grid.x if grid.x.name == "frac" else grid.y
-            for f in axis.values:
-                n = task.n_train_for(frac=f)
-                require(n < task.n_samples, f"frac={f!r} leaves no test sample at p={self.p}")
+        where = f" at p={self.p}" if task.p is not None else f" of {self.task}"
+        sizes = {"frac": lambda v: task.n_train_for(frac=v), "train_num": lambda v: task.n_train_for(n_train=v)}
+        axes = [axis for axis in (grid.x, grid.y) if axis.name in sizes]
+        if axes:
+            for axis in axes:
+                for v in axis.values:
+                    n = sizes[axis.name](v)
+                    require(task.n_test_for(n) > 0, f"{axis.name}={v!r} leaves no test sample{where}")
         else:
             n = task.n_train_for(frac=self.frac, n_train=None) if self.frac is not None else task.n_train_for(n_train=self.n_train)
-            require(n < task.n_samples, f"n_train={n} leaves no test sample at p={self.p}")
+            require(task.n_test_for(n) > 0, f"n_train={n} leaves no test sample{where}")
 
     def make_task(self):
         """The :class:`~efftheory.tasks.Task` every cell trains on."""
-        from efftheory.tasks import make_task
+        from efftheory.tasks import TASKS, make_task
 
-        return make_task(self.task, self.p)
+        return make_task(self.task, self.p) if TASKS[self.task].takes_p else make_task(self.task)
 
     def to_dict(self) -> dict:
         return {
