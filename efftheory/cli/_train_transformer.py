@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from efftheory.cli._common import check_distinct_outputs, check_output_path, positive_int, save_arrays, save_figure
-from efftheory.cli._wording import plural, steps as steps_text
+from efftheory.cli._wording import plural, steps as steps_text, verdict_reason, verdict_text
 from efftheory.errors import InputError
 
 MODELS = ("toy", "transformer")
@@ -103,6 +103,7 @@ def circle_prediction(result, split) -> dict:
 
 def run(args, ui):
     from efftheory.cli._common import check_p
+    from efftheory.models.phases import verdict
     from efftheory.tasks import ModularAddition
     from efftheory.models.transformer.kernels import train_transformer
 
@@ -126,6 +127,7 @@ def run(args, ui):
     with ui.progress(n_steps, "training") as update:
         result = train_transformer(split, config, n_steps, eval_every=eval_every, gap=args.gap, progress=update)
     circle = None if result.diverged else circle_prediction(result, split)
+    judged = verdict(result.phase, result.steps, result.train_acc, result.test_acc, n_steps)
     last = -1
     out = {
         "model": "transformer", "task": "modadd", "ordered": True, "p": task.p, "n_samples": task.n_samples,
@@ -133,7 +135,7 @@ def run(args, ui):
         "config": {k: getattr(config, k) for k in (*CONFIG_FIELDS, "final_ln")},
         "steps_to_train": result.steps_to_train, "steps_to_test": result.steps_to_test,
         "steps_to_test_99": result.steps_to_test_99, "steps_to_ring_rqi": result.steps_to_rqi,
-        "phase": result.phase, "diverged": result.diverged,
+        "phase": result.phase, **judged.to_dict(), "steps_budget": n_steps, "diverged": result.diverged,
         "final_train_acc": float(result.train_acc[last]), "final_test_acc": float(result.test_acc[last]),
         "final_full_acc": result.final_full_acc, "final_train_loss": float(result.train_loss[last]),
         "final_test_loss": float(result.test_loss[last]),
@@ -193,7 +195,8 @@ def _text(o, save_path, plot_path) -> str:
         lines.append(f"DIVERGED at step {o['steps']}: the loss or a parameter left the floating-point range")
     lines += [
         f"steps to train acc >= 0.9: {steps_text(o['steps_to_train'])}; to test acc >= 0.9: "
-        f"{steps_text(o['steps_to_test'])}; to test acc >= 0.99: {steps_text(o['steps_to_test_99'])}  -> phase: {o['phase']}",
+        f"{steps_text(o['steps_to_test'])}; to test acc >= 0.99: {steps_text(o['steps_to_test_99'])}  -> {verdict_text(o)}",
+        *verdict_reason(o),
         f"steps to circle RQI >= 0.95 of the fitted ring: {steps_text(o['steps_to_ring_rqi'])}",
         f"final: train acc {o['final_train_acc']:.3f}, test acc {o['final_test_acc']:.3f}, ring frequency "
         f"{o['ring_frequency']} (coherence {o['ring_coherence']:.3f}, {o['ring_variance_explained']:.0%} of the variance "

@@ -83,3 +83,20 @@ def fit_note(fit_at_bound: str, scales) -> str:
                 f"point of the theory's path (a fit would need s < {lo:g})")
     return (f"no fit at the upper edge: even {hi:g} times faster the theory lags the network, which is closest to "
             f"the latest theory state computed (a fit would need s > {hi:g})")
+
+
+def verdict_text(o: dict) -> str:
+    """"phase: grokking", or, for a run its budget did not decide (``o["decided"]`` false),
+    "phase: not decided within 5000 steps (by the sweep's rule, which stops at the budget:
+    memorization)"."""
+    if o.get("decided", True):
+        return f"phase: {o['phase']}"
+    return (f"phase: not decided within {o['steps_budget']:.0f} steps (by the sweep's rule, which stops at the "
+            f"budget: {o['phase']})")
+
+
+def verdict_reason(o: dict, indent: str = "  ") -> list[str]:
+    """The line that says why the budget did not decide (none when it did)."""
+    if o.get("decided", True):
+        return []
+    return [f"{indent}not decided because: {o['undecided_reason']}; run longer (--steps) to decide"]
