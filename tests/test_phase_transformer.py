@@ -58,7 +58,7 @@ def test_axes_the_transformer_does_not_have_are_refused_before_any_run(tmp_path)
 
 
 @pytest.mark.parametrize("extra, message", [
-    ([], "--task modadd"),
+    (["--task", "add"], "--task modadd"),  # no --task: implied (the only task it trains)
     (["--task", "modadd", "--loss", "mse"], "--loss"),
     (["--task", "modadd", "--preset", "fig5b"], "--preset"),
 ])

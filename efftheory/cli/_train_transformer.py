@@ -111,7 +111,7 @@ def run(args, ui):
     save_path = check_output_path(args.save, "--save")
     check_distinct_outputs({"--plot": args.plot, "--save": args.save})
     if args.task != "modadd":
-        raise InputError(f"--model transformer learns addition mod p: give --task modadd (got --task {args.task})")
+        raise InputError(f"--model transformer learns addition mod p only (--task modadd, implied), not --task {args.task}")
     check_p(args.p)
     if args.p < 3:
         raise InputError(f"--model transformer needs p >= 3 for a ring, got --p {args.p}")

@@ -116,9 +116,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="training-set size (default 45 of 55 at p=10, or the preset's: 24 of 36 for fig5d)")
     size.add_argument("--frac", type=fraction, help="training fraction instead of --train-num")
     parser.add_argument("--width", type=positive_int, help="decoder width for every cell (network default 200)")
-    parser.add_argument("--task", choices=("add", "modadd"), default="add",
+    parser.add_argument("--task", choices=("add", "modadd"), default=None,
                         help="add: integer addition (the paper's toy); modadd: addition mod p, with 2-d embeddings "
-                             "and (unless --loss or a preset says otherwise) the CE head (default add)")
+                             "and (unless --loss or a preset says otherwise) the CE head (default add; modadd with "
+                             "--model transformer, the only task it trains)")
     parser.add_argument("--out", required=True, metavar="DIR", help="result directory (resumed if it exists)")
     parser.add_argument("--wait", action="store_true", help="if another sweep is running into --out, wait for it")
     parser.add_argument("--share-from", action="append", default=[], metavar="DIR",
@@ -185,9 +186,14 @@ def run(args, ui):
     for other in args.share_from:  # a directory that holds no sweep is refused before any work
         read_sweep(other, "--share-from")
     transformer = args.model == "transformer"
+    if args.task is None:  # each model's own default task (the transformer trains modadd only)
+        from efftheory.models import model_named
+
+        args.task = model_named(args.model).default_task
     if transformer:
         require(args.preset is None, "--preset is a toy-network panel; give --x/--y ranges with --model transformer")
-        require(args.task == "modadd", "--model transformer trains on modular addition: add --task modadd")
+        require(args.task == "modadd", f"--model transformer trains on modular addition only (--task modadd), "
+                                       f"not --task {args.task}")
         require(args.loss is None, "--loss is the toy's option (the transformer's head is cross-entropy)")
     x, xr, y, yr, loss = _resolve(args)
     grid = Grid(Axis.parse(x, xr), Axis.parse(y, yr))

@@ -79,7 +79,9 @@ def network_config(args, seed: int, base=None):
 def add_arguments(parser) -> None:
     parser.add_argument("--p", type=integer, required=True, help=P_HELP)
     size = parser.add_mutually_exclusive_group(required=True)
-    size.add_argument("--frac", type=fraction, help="training fraction of the N = p(p+1)/2 samples")
+    size.add_argument("--frac", type=fraction,
+                      help="training fraction of the N samples: N = p(p+1)/2 unordered pairs for the toy network "
+                           "(--task add or modadd), N = p^2 ordered pairs for --model transformer")
     size.add_argument("--train-num", type=positive_int, help="number of training samples")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the split and the network (default 0)")
     parser.add_argument("--split-seed", type=nonnegative_int, default=None,
@@ -94,10 +96,11 @@ def add_arguments(parser) -> None:
 
 def add_modadd_task_argument(parser) -> None:
     """--task add|modadd; network options left unset take the task's defaults (:func:`task_defaults`)."""
-    parser.add_argument("--task", choices=("add", "modadd"), default="add",
+    parser.add_argument("--task", choices=("add", "modadd"), default=None,
                         help="add: integer addition (the paper's toy, defaults as listed); modadd: addition mod p, "
                              "read as a ring beside the circle theory, with defaults CE head, --dim 2, --embed-lr 1e-2, "
-                             "--decoder-lr 1e-4 (docs/theory.md §13) (default add)")
+                             "--decoder-lr 1e-4 (docs/theory.md §13) (default add; modadd with --model transformer, "
+                             "the only task it trains)")
     # unset network options fall back to the task's defaults (for add: the values in their help)
     parser.set_defaults(**{k: None for k in NETWORK_FIELDS})
 
@@ -112,6 +115,10 @@ def task_defaults(task_name: str):
 
 
 def run(args, ui):
+    if args.task is None:  # each model's own default task (the transformer trains modadd only)
+        from efftheory.models import model_named
+
+        args.task = model_named(args.model).default_task
     if args.model == "transformer":
         return _train_transformer.run(args, ui)
     args = _train_transformer.toy_args(args)
