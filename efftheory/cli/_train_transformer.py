@@ -105,7 +105,7 @@ def run(args, ui):
     from efftheory.cli._common import check_p
     from efftheory.models.phases import verdict
     from efftheory.tasks import ModularAddition
-    from efftheory.models.transformer.kernels import train_transformer
+    from efftheory.models.transformer.kernels import RANDOM_RING_DRAWS, random_ring_coherence, train_transformer
 
     plot_path = check_output_path(args.plot, "--plot")
     save_path = check_output_path(args.save, "--save")
@@ -128,6 +128,7 @@ def run(args, ui):
         result = train_transformer(split, config, n_steps, eval_every=eval_every, gap=args.gap, progress=update)
     circle = None if result.diverged else circle_prediction(result, split)
     judged = verdict(result.phase, result.steps, result.train_acc, result.test_acc, n_steps)
+    random_coherence, random_sd = random_ring_coherence(task.p, config.dim)
     last = -1
     out = {
         "model": "transformer", "task": "modadd", "ordered": True, "p": task.p, "n_samples": task.n_samples,
@@ -141,6 +142,8 @@ def run(args, ui):
         "final_test_loss": float(result.test_loss[last]),
         "ring_frequency": int(result.ring_frequency[last]), "ring_coherence": float(result.ring_coherence[last]),
         "ring_variance_explained": float(result.ring_variance[last]), "ring_rqi": float(result.rqi[last]),
+        "random_ring_coherence": random_coherence, "random_ring_coherence_sd": random_sd,
+        "random_ring_draws": RANDOM_RING_DRAWS,
         **(circle or {}),
         "curve": {"steps": result.steps, "train_acc": result.train_acc, "test_acc": result.test_acc,
                   "train_loss": result.train_loss, "test_loss": result.test_loss,
@@ -189,6 +192,8 @@ def _text(o, save_path, plot_path) -> str:
         "",
         *_curve_rows(o),
         "  (ring f, var 2 PCs, coherence: PCA ring fit of the token-standardised embeddings; circle RQI of its phases)",
+        f"  (random embeddings of this shape, which hold no ring, fit coherence {o['random_ring_coherence']:.3f} "
+        f"± {o['random_ring_coherence_sd']:.3f}, mean ± sd of {o['random_ring_draws']} draws: near it means no ring)",
         "",
     ]
     if o["diverged"]:
@@ -204,10 +209,13 @@ def _text(o, save_path, plot_path) -> str:
     ]
     if "circle_frequency" in o:
         lands = "yes" if o["network_lands_on_circle_frequency"] else "no"
-        lines.append(
-            f"circle theory from the initial embeddings' phases (initial best frequency {o['circle_initial_frequency']}): "
-            f"{o['circle_outcome']} at frequency {o['circle_frequency']} (coherence {o['circle_coherence']:.3f}) after "
-            f"{o['circle_steps']} steps; network ends on |f| = {abs(o['ring_frequency'])}: same frequency: {lands}")
+        lines += [
+            f"circle theory from the initial embeddings' phases (best frequency {o['circle_initial_frequency']} at "
+            f"step 0), run for {o['circle_steps']} steps of its own gradient descent on ℓ_circ: {o['circle_outcome']} "
+            f"at frequency {o['circle_frequency']} (coherence {o['circle_coherence']:.3f})",
+            f"network after its {o['steps']} training steps: |f| = {abs(o['ring_frequency'])}; the same frequency as "
+            f"the circle theory's: {lands}",
+        ]
     lines.append(f"{plural(o['steps'], 'step')} in {o['seconds']:.1f} s"
                  + (f" ({o['steps_per_second']:.0f} steps/s)" if o["steps_per_second"] else ""))
     if save_path:
