@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from efftheory.runtime import numba_cache as _numba_cache
 from tests.conftest import ROOT
 
@@ -54,6 +56,7 @@ def _restore(tmp_path: Path) -> None:
             p.chmod(stat.S_IRWXU)
 
 
+@pytest.mark.slow
 def test_read_only_package_and_home_still_run_with_one_warning(tmp_path):
     site, home = _read_only_package(tmp_path), _unwritable_home(tmp_path)
     env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "XDG_CACHE_HOME", "PYTHONPATH")}
@@ -175,7 +178,6 @@ def test_the_fingerprint_sees_content_and_names_not_timestamps(tmp_path):
 
 
 def test_importing_efftheory_stamps_the_cache_with_its_sources():
-    import pytest
 
     if os.environ.get(_numba_cache.ENV) != os.environ.get(_numba_cache._CHOSEN):
         pytest.skip("NUMBA_CACHE_DIR is set by the user here")
@@ -212,6 +214,7 @@ def test_the_first_compilation_of_an_efftheory_kernel_says_so_once(monkeypatch, 
     assert os.environ[_numba_cache._ANNOUNCED] == "1"  # inherited by worker processes
 
 
+@pytest.mark.slow
 def test_a_package_compiles_once_into_the_user_cache_and_never_into_itself(tmp_path):
     """The install-order bug: a cache inside an installed package outlives pip uninstall and shadows
     the next install. A writable copy of efftheory run twice: the first run says it compiles, the

@@ -149,6 +149,7 @@ def test_logits_match_the_numpy_twin(final_ln):
 # ------------------------------------------------------------------ gradients
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("final_ln, layers, dropout", [(True, 2, 0.0), (False, 1, 0.0), (True, 2, 0.3)])
 def test_gradient_of_every_tensor_matches_central_differences(final_ln, layers, dropout):
     """With dropout the masks of one step are fixed, so that step's loss is a function of θ
@@ -210,6 +211,7 @@ def test_gradient_matches_the_numpy_twin(final_ln, dropout):
 # ------------------------------------------------------------------ training steps and AdamW
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dropout", [0.0, 0.25])
 def test_training_steps_match_the_numpy_twin(dropout):
     """Five full steps (forward, backward, AdamW on two groups with weight decay on both): losses
