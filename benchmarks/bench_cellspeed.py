@@ -60,7 +60,9 @@ FIG5B_1E5 = (1209.0, 8.54e6)
 
 _WORKER = r"""
 import json, sys, time
-from efftheory.experiments.sweep.engine import PRESETS, SweepSettings, network_cell
+from efftheory.experiments.sweep.presets import PRESETS
+from efftheory.experiments.sweep.settings import SweepSettings
+from efftheory.models.toy.cell import network_cell
 ix, iy, steps, every, seed, repeats, early = json.loads(sys.argv[1])
 grid = PRESETS["fig5b"].grid
 settings = {grid.x.name: grid.x.values[ix], grid.y.name: grid.y.values[iy]}
@@ -308,8 +310,8 @@ def full_rows(preset: str = "fig5b", steps: int = 100_000, jobs: int = 2, keep: 
 
 def _layer_dims(preset: str) -> tuple[int, ...]:
     """The decoder's layer sizes in the preset's panel (the CE head has one output per sum)."""
-    from efftheory.models.toy.kernels import NetworkConfig
-    from efftheory.experiments.sweep.engine import PRESETS
+    from efftheory.models.toy.config import NetworkConfig
+    from efftheory.experiments.sweep.presets import PRESETS
     from efftheory.tasks import Addition
 
     return NetworkConfig(loss=PRESETS[preset].loss).layer_dims(Addition(10).n_classes)

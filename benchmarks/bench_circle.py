@@ -19,7 +19,8 @@ import numba
 import numpy as np
 
 from benchmarks.timing import median_time, print_rows
-from efftheory.theories.circle.flow import circle_flow, curvature_bound, modular_quads
+from efftheory.theories.circle.flow import circle_flow, curvature_bound
+from efftheory.theories.circle.ring import modular_quads
 from efftheory import ModularAddition
 from efftheory.reference.circle import BatchFlow
 

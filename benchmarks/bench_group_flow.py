@@ -20,7 +20,8 @@ import numba
 import numpy as np
 
 from benchmarks.timing import median_time, print_rows
-from efftheory.theories.group.flow import group_flow, group_quads, haar_rotations
+from efftheory.theories.group.flow import group_flow
+from efftheory.theories.group.loss import group_quads, haar_rotations
 from efftheory.reference.group_theory import BatchDescent
 from efftheory.tasks import make_task
 

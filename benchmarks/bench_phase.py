@@ -29,7 +29,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from efftheory.experiments.sweep.engine import Axis, Grid, SweepSettings, run_sweep, synthetic_cell  # noqa: E402
+from efftheory.experiments.sweep.grid import Axis, Grid  # noqa: E402
+from efftheory.experiments.sweep.settings import SweepSettings  # noqa: E402
+from efftheory.experiments.sweep.engine import run_sweep  # noqa: E402
+from efftheory.experiments.sweep.cells import synthetic_cell  # noqa: E402
 from efftheory.models.toy.cell import network_cell  # noqa: E402
 
 SEED = 3  # the first seed whose n_train = 45 split has ideal test accuracy 1

@@ -7,7 +7,7 @@ Sizes (ordered pairs of addition mod p, 80 % in training, float32, one BLAS thre
 each without dropout and with it (0.1 at the default size, the paper's 0.05 at its size): the
 masks cost one hash per dropped-or-kept unit, and the numpy twin draws the same masks.
 
-FLOPs per step (:meth:`efftheory.models.transformer.kernels.TransformerConfig.flops_per_step`): the matrix
+FLOPs per step (:meth:`efftheory.models.transformer.config.TransformerConfig.flops_per_step`): the matrix
 products only, 3 x forward, forward = n_train (2 L · 2 (4 d² + 2 d width) + 2 · 2d · p); the
 attention scores, LayerNorm, softmax and AdamW are lower order. Peak = 32 float32 FLOP per cycle
 (two 256-bit FMA units: 2 x 8 lanes x 2) x the clock read from /proc/cpuinfo ("cpu MHz", the
@@ -36,7 +36,9 @@ import numpy as np  # noqa: E402
 from benchmarks.timing import median_time, print_rows  # noqa: E402
 from efftheory.models.dropout import base_key  # noqa: E402
 from efftheory.tasks import ModularAddition  # noqa: E402
-from efftheory.models.transformer.kernels import TransformerConfig, init_params, train_transformer  # noqa: E402
+from efftheory.models.transformer.config import TransformerConfig  # noqa: E402
+from efftheory.models.transformer.kernels import init_params  # noqa: E402
+from efftheory.models.transformer.training import train_transformer  # noqa: E402
 
 #: float32 FLOP per cycle of one core with AVX2 and two FMA units
 FLOP_PER_CYCLE = 32

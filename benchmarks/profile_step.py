@@ -32,7 +32,9 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 from numba import njit  # noqa: E402
 
+from efftheory.models import shared_kernels as shared  # noqa: E402
 from efftheory.models.toy import kernels as net  # noqa: E402
+from efftheory.models.toy import training  # noqa: E402
 from efftheory.theories.linear.metrics import count_holding, count_implied, normalize_into, threshold  # noqa: E402
 from efftheory.tasks import Addition  # noqa: E402
 
@@ -47,7 +49,7 @@ def _loop_forward(R, theta, dims, w_off, b_off, a_off, acts, pi, pj, n, d, one, 
 def _loop_head(R, out, labels, templates, is_ce, n0, n1, G, scale):
     s = 0.0
     for _ in range(R):
-        s += net._head(out, labels, templates, is_ce, n0, n1, G, True, scale)[0]
+        s += shared.head(out, labels, templates, is_ce, n0, n1, G, True, scale)[0]
     return s
 
 
@@ -60,14 +62,14 @@ def _loop_backward(R, theta, grad, dims, w_off, b_off, a_off, acts, g1, g2, pi, 
 @njit(cache=True, error_model="numpy")
 def _loop_adamw(R, theta, grad, m, v, n_embed, lr_e, wd_e, lr_d, wd_d, c):
     for t in range(R):
-        net._adamw(theta, grad, m, v, 1000 + t, n_embed, lr_e, wd_e, lr_d, wd_d, c)
+        shared.adamw(theta, grad, m, v, 1000 + t, n_embed, lr_e, wd_e, lr_d, wd_d, c)
 
 
 @njit(cache=True, error_model="numpy")
 def _loop_representable(R, theta, limit):
     ok = 0
     for _ in range(R):
-        ok += net._representable(theta, limit)
+        ok += shared.representable(theta, limit)
     return ok
 
 
@@ -124,7 +126,7 @@ def setup(decoder_lr: float = 1e-3, decoder_wd: float = 5.0, warm_steps: int = 3
     split = Addition(10).split(n_train=45, seed=3)
     config = net.NetworkConfig(decoder_lr=decoder_lr, decoder_wd=decoder_wd, seed=0)
     run = net.train_network(split, config, steps=warm_steps, eval_every=warm_steps)
-    prob = net._Problem(split, config)
+    prob = training._Problem(split, config)
     theta = prob.theta.copy()
     theta[: prob.layout.n_embed] = run.E_final.ravel()  # realistic embeddings; decoder values barely matter
     return split, config, prob, theta
@@ -168,7 +170,7 @@ def profile(repeats: int = 2000) -> dict:
     th = theta.copy()
     out["AdamW"] = _per_call(
         lambda r: _loop_adamw(r, th, grad * 0 + np.float32(1e-4), m, v, p * d, 1e-3, 0.0, 1e-3, 5.0, c), R)
-    limit = net._below_in(theta.dtype, net._divergence_limit(theta.dtype))
+    limit = training._below_in(theta.dtype, shared.divergence_limit(theta.dtype))
     out["divergence test (pass over theta)"] = _per_call(lambda r: _loop_representable(r, th, limit), R)
     hidden = np.random.default_rng(0).standard_normal(nt * int(dims[1:L].sum())).astype(np.float32)
     out["tanh (hidden layers)"] = _per_call(lambda r: _loop_tanh(r, hidden, one), R)

@@ -8,9 +8,11 @@ decay against the time to generalise; transformer_fig6: its phase diagram over d
 weight decay), and the S3 matrix toy's learnt matrices against the
 group (s3_networks).
 
-    python paper_repro/all.py [--quick] [--out DIR] [--jobs J] [--budget STEPS] [--skip fig5,...]
+    python paper_repro/all.py [--quick] --out DIR [--jobs J] [--budget STEPS] [--skip fig5,...]
 
-Figs 3, 4a and 4b share one grid of networks (computed once, cached in <out>/grid_p10.json).
+Figs 3, 4a and 4b share one grid of networks (cached in grid_p10.json). Caches and run stores are
+read from <out>, else from the committed figures/ when their settings match (paper_repro/common.py);
+figures/ itself is written only by ``--out figures``.
 Each figure writes <out>/<name>.png and <out>/<name>.json; the wall time of each script is
 printed at the end and written to <out>/runtimes[_quick].json.
 """

@@ -7,7 +7,7 @@ the p = 10 toy network on n_train in {30, 45} with seeds 0..19 (seed = split and
 reaches 0.95. The preset should form the structure whenever the split determines it (dof = 0)
 and generalise without a grokking delay. Writes <out>/comprehension_preset.json (no figure).
 
-    python paper_repro/comprehension_preset.py [--quick] [--out DIR] [--jobs J]
+    python paper_repro/comprehension_preset.py [--quick] --out DIR [--jobs J]
 """
 
 from __future__ import annotations

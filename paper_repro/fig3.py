@@ -7,7 +7,7 @@ sample counts as right when it forms a parallelogram, holding in the normalised 
 with some training sample of the same sum. The grid is shared with Figs 4a and 4b
 (``<out>/grid_p10.json``).
 
-    python paper_repro/fig3.py [--quick] [--out DIR] [--jobs J]
+    python paper_repro/fig3.py [--quick] --out DIR [--jobs J]
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ structure itself), each with a Wilson 95% interval over the seeds. Also (theory)
 ideal test accuracy is >= 0.9 at all: a test sample whose sum has no training sample cannot be
 inferred by any linear structure, which caps the reachable test accuracy.
 
-    python paper_repro/fig4a.py [--quick] [--out DIR] [--jobs J]
+    python paper_repro/fig4a.py [--quick] --out DIR [--jobs J]
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ embeddings, η the embedding learning rate and λ3 the grokking rate of the spli
 the e-folding time of the slowest structural mode of the effective gradient flow. Splits with
 dof > 0 have no finite time scale (λ3 = 0).
 
-    python paper_repro/fig4b.py [--quick] [--out DIR] [--jobs J]
+    python paper_repro/fig4b.py [--quick] --out DIR [--jobs J]
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def _panel(ax, d: dict, preset: str) -> None:
     title = "paper's settings" if preset == "paper" else f"{preset} preset"
     ax.set(xlabel="training fraction $r = |D|/N$", ylabel=f"steps (embedding lr η = {d['embed_lr']:g})",
            xlim=(0, 1.02),
-           title=f"{title}: " + ("no Spearman ρ" if rho is None else
+           title=f"{title}: " + (f"no Spearman ρ ({d['runs_used_for_spearman']} runs with dof = 0 reached RQI 0.95)" if rho is None else
                                  f"Spearman ρ(τ, steps) = {rho:.2f} [{ci[0]:.2f}, {ci[1]:.2f}], "
                                  f"{d['runs_used_for_spearman']} runs"))
     ax.grid(alpha=0.3, which="both")

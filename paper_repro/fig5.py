@@ -1,7 +1,7 @@
 """Figs 5a-c: phase diagrams (comprehension, grokking, memorization, confusion) of the toy
 network over two training hyper-parameters (p = 10, n_train = 45, seed 0).
 
-Panels are the presets of ``efftheory phase`` (efftheory.experiments.sweep.engine.PRESETS): (a) embedding lr x
+Panels are the presets of ``efftheory phase`` (efftheory.experiments.sweep.presets.PRESETS): (a) embedding lr x
 decoder lr, MSE; (b) decoder lr x decoder weight decay, MSE; (c) the same with cross-entropy.
 Seed (of split and network): by default the first seed whose n_train = 45 split has ideal test
 accuracy 1 (seed 3). A split whose test set holds a sample with no training sample of the same
@@ -13,17 +13,17 @@ paper's) by the sweep engine :func:`efftheory.experiments.sweep.engine.run_sweep
 Phase rule (docs/theory.md §10): train/test accuracy 0.9 reached or not, gap G = 1000 steps.
 
 ``--seeds K`` runs every cell for network seeds 0..K-1 on the one split (docs/theory.md §10:
-the majority phase of each cell is drawn with its share) and keeps the runs in
+the most frequent phase of each cell is drawn with its share) and keeps the runs in
 ``<out>/sweeps/fig5<panel>_<budget>_<K>seeds/``, the store ``efftheory phase --preset fig5<panel>
 --steps <budget> --seeds K --out <that directory>`` writes too, so either can compute it in
 pieces. ``--stored-only`` draws the runs stored so far without running any (the title says how
 many of how many) and writes ``fig5<panel>_phase_<budget>_<K>seeds.*``. ``--read-at B`` draws
 the panel a budget B below ``--budget`` would give, read off the same runs (exact: a run does
-not depend on its budget until it ends; :meth:`efftheory.experiments.sweep.engine.SweepResult.at_budget`), as
+not depend on its budget until it ends; :meth:`efftheory.experiments.sweep.result.SweepResult.at_budget`), as
 ``fig5<panel>_phase_<B>_<K>seeds_from_<budget>.*``.
 
     python paper_repro/fig5.py [--panel a|b|c|all] [--budget 1e4] [--seeds K] [--stored-only]
-                               [--read-at B] [--quick] [--out DIR] [--jobs J]
+                               [--read-at B] [--quick] --out DIR [--jobs J]
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ try:
     import paper_repro.common  # noqa: F401
 except ImportError:
     sys.path.append(str(Path(__file__).resolve().parents[1]))
-from paper_repro.common import parser, prepare, pyplot, save
+from paper_repro.common import committed_stores, parser, prepare, pyplot, save
 
 PANELS = ("a", "b", "c")
 QUICK_BUDGET = 200
@@ -104,16 +104,22 @@ def run_panel(letter: str, budget: int, out: Path, jobs: int, quick: bool, seed:
     settings = SweepSettings(steps=budget, seed=seed, network={"loss": loss}, eval_every=10 if quick else 1,
                              seeds=None if seeds == 1 else tuple(range(seeds)))
     store = store_path(out, letter, budget, seed, seeds, quick)
+    if not compute and not (store / "manifest.json").is_file():
+        store = (committed_stores(out, store) or [store])[0]  # draw the committed runs; nothing is written
     store.parent.mkdir(parents=True, exist_ok=True)
     # the panels share runs (5a's embedding lr 1e-3 column is 5b's weight decay 0 row): take them
     others = [store_path(out, o, budget, seed, seeds, quick) for o in "abc" if o != letter]
     others = [d for d in others if (d / "manifest.json").is_file()]
+    # the committed store of this panel (and of the others), when --out is not figures/
+    others = committed_stores(out, store) + others + [c for d in others for c in committed_stores(out, d)]
     grid = Grid(gx, gy)
     with contextlib.nullcontext(None) if ui is None else ui.progress(grid.size * seeds, f"Fig 5{letter} runs") as update:
         return run_sweep(grid, settings, store, jobs=jobs, compute=compute, share_from=others, progress=update)
 
 
 def figure_data(result) -> dict:
+    from efftheory.plotting.phase import cell_delays
+
     grid, fixed = result.grid, result.settings
     return {
         "x": grid.x.name, "x_label": grid.x.label, "x_values": list(grid.x.values), "x_log": grid.x.log,
@@ -124,6 +130,9 @@ def figure_data(result) -> dict:
         "runs_done": sum(r is not None for r in result.records), "runs_total": len(result.records),
         "t_train": result.steps("t_train"), "t_test": result.steps("t_test"), "t_rqi": result.steps("t_rqi"),
         "gap_t_test_minus_t_train": result.gaps, "fixed": fixed.to_dict(),
+        # the numbers drawn in the cells: median delay over the runs in the cell's phase
+        # (grokking and comprehension cells only; efftheory.plotting.phase.cell_delays)
+        "delay_drawn": cell_delays(result),
         "cells_computed_now": result.computed, "cells_reused": result.reused, "cells_shared": result.shared,
         # summed over cells (CPU time of the workers; divide by the jobs for a wall-time estimate),
         # kept in the store, so it survives re-plotting from stored cells
@@ -132,6 +141,8 @@ def figure_data(result) -> dict:
 
 
 def plot(result, letter: str, runs_budget: int | None = None):
+    from matplotlib.text import Annotation
+
     from efftheory.plotting import plot_phase_diagram
 
     pyplot()  # font sizes
@@ -146,9 +157,9 @@ def plot(result, letter: str, runs_budget: int | None = None):
     seeds = result.seeds
     done = sum(r is not None for r in result.records)
     who = (f"seed {fixed.seed}" if len(seeds) == 1 else
-           f"network seeds {seeds[0]}-{seeds[-1]} on split seed {fixed.seed}, majority phase")
+           f"network seeds {seeds[0]}-{seeds[-1]} on split seed {fixed.seed}, most frequent phase")
     title = (f"Fig 5{letter} — p = {fixed.p}, n_train = {fixed.n_train}, {loss} loss, budget {fixed.steps} steps; {held}\n"
-             f"numbers: {'median ' if len(seeds) > 1 else ''}grokking delay t_test − t_train (steps), G = {fixed.gap:g}, "
+             f"grokking gap G = {fixed.gap:g} steps, "
              f"{who} (split's ideal test acc {_ideal(fixed.p, fixed.n_train, fixed.seed):.2f})"
              + ("" if runs_budget is None else f"; read off runs of {runs_budget} steps")
              + ("" if result.complete else f"\n{done} of {len(result.records)} runs computed so far"))
@@ -156,7 +167,8 @@ def plot(result, letter: str, runs_budget: int | None = None):
     ax = fig.axes[0]  # the library's sizes suit a small inline plot; a paper figure reads larger
     ax.title.set_fontsize(12)
     for text in ax.texts:
-        text.set_fontsize(8.5)
+        if not isinstance(text, Annotation):  # the cells' labels, not the key under the legend
+            text.set_fontsize(8.5)
     for text in ax.get_legend().get_texts():
         text.set_fontsize(11)
     fig.set_size_inches(11, 7.5)
@@ -199,7 +211,7 @@ def main(argv=None) -> int:
               "seeds": args.seeds,
               "stored_only": args.stored_only, "jobs": args.jobs, "quick": args.quick}, time.perf_counter() - start)
         print(f"Fig 5{letter}: {sum(r is not None for r in result.records)} of {len(result.records)} runs; "
-              f"runs per phase {result.counts}; cells per majority phase {result.cell_counts}")
+              f"runs per phase {result.counts}; cells per most frequent phase {result.cell_counts}")
     return 0
 
 

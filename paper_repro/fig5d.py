@@ -2,16 +2,17 @@
 decoder learning rate and the decoder weight decay, over several network seeds on one split.
 
 The grid, task and model are the preset ``fig5d`` of ``efftheory phase``
-(efftheory.experiments.sweep.engine.PRESETS): decoder lr 1e-5..1e-2 (10, log) x decoder weight decay
+(efftheory.experiments.sweep.presets.PRESETS): decoder lr 1e-5..1e-2 (10, log) x decoder weight decay
 0, 1, 2, 3, 5, 10, 20, 30, 50, 100, 200; 24 of the 36 ordered samples of S3 for training; the
 matrix toy of docs/theory.md §9 (embeddings 3x3 matrices uniform in [-0.05, 0.05), decoder input
 vec(M_a M_b), L1 penalty 1e-3 mean |M|, embedding lr 1e-3); MSE head; budget 1e4 steps; gap
 G = 1000. Split: the first split seed whose test samples can all be implied
-(efftheory.experiments.sweep.engine.ideal_test_accuracy with task s3; seed 0). Each cell's phase is the majority
-over the network seeds. The cells are stored resumably in
+(efftheory.experiments.sweep.presets.ideal_test_accuracy with task s3; seed 0). Each cell's
+phase is the most frequent over the network seeds (a tie goes to the phase listed first in
+efftheory.phases.PHASES and is marked in the cell). The cells are stored resumably in
 ``<out>/fig5_runs/fig5d_budget<B>_split<S>_seeds<K>/`` (re-running continues an interrupted sweep).
 
-    python paper_repro/fig5d.py [--seeds 3] [--budget 1e4] [--quick] [--out DIR] [--jobs J]
+    python paper_repro/fig5d.py [--seeds 3] [--budget 1e4] [--quick] --out DIR [--jobs J]
 """
 
 from __future__ import annotations
@@ -24,14 +25,14 @@ try:
     import paper_repro.common  # noqa: F401
 except ImportError:
     sys.path.append(str(Path(__file__).resolve().parents[1]))
-from paper_repro.common import parser, prepare, pyplot, save
+from paper_repro.common import committed_stores, parser, prepare, pyplot, save
 
 QUICK_BUDGET = 200
 
 
 def default_split_seed() -> int:
     """The first split seed of 24 S3 samples whose every test sample can be implied."""
-    from efftheory.experiments.sweep.engine import PRESETS, first_split_seed
+    from efftheory.experiments.sweep.presets import PRESETS, first_split_seed
 
     pr = PRESETS["fig5d"]
     return first_split_seed(pr.p, n_train=pr.n_train, task=pr.task)
@@ -40,7 +41,7 @@ def default_split_seed() -> int:
 def run(budget: int, seeds: int, out: Path, jobs: int, quick: bool, split_seed: int):
     """The :class:`SweepResult` of Fig 5d (quick: 2 x 2 corner cells, a narrow decoder)."""
     from efftheory import Axis, Grid, SweepSettings, run_sweep
-    from efftheory.experiments.sweep.engine import PRESETS
+    from efftheory.experiments.sweep.presets import PRESETS
 
     pr = PRESETS["fig5d"]
     grid = pr.grid
@@ -52,7 +53,7 @@ def run(budget: int, seeds: int, out: Path, jobs: int, quick: bool, split_seed: 
                              seeds=tuple(range(seeds)), network=network, eval_every=10 if quick else 1)
     store = out / "fig5_runs" / f"fig5d_budget{budget}_split{split_seed}_seeds{seeds}{'_quick' if quick else ''}"
     store.parent.mkdir(parents=True, exist_ok=True)
-    return run_sweep(grid, settings, store, jobs=jobs)
+    return run_sweep(grid, settings, store, jobs=jobs, share_from=committed_stores(out, store))
 
 
 def figure_data(result) -> dict:
@@ -61,7 +62,7 @@ def figure_data(result) -> dict:
     data = fig5_data(result)
     data.update({
         "seeds": list(result.seeds),
-        "cell_counts": result.cell_counts,  # cells per majority phase (counts: runs per phase)
+        "cell_counts": result.cell_counts,  # cells per most frequent phase (counts: runs per phase)
         "majority_share": result.majority_share,
         "phases_by_seed": result.phases_by_seed().tolist(),
         "final_rqi_by_seed": result.steps_by_seed("final_rqi").tolist(),
@@ -71,18 +72,21 @@ def figure_data(result) -> dict:
 
 
 def plot(result):
+    from matplotlib.text import Annotation
+
     from efftheory.plotting import plot_phase_diagram
 
     pyplot()
     fixed = result.settings
     title = (f"Fig 5d — S3 permutation toy (3x3 matrix embeddings, L1 1e-3), n_train = {fixed.n_train} of 36, "
-             f"MSE, budget {fixed.steps} steps\nmajority of network seeds {','.join(map(str, result.seeds))} on split "
-             f"seed {fixed.seed}; numbers: t_test − t_train (steps, median), G = {fixed.gap:g}")
+             f"MSE, budget {fixed.steps} steps\nmost frequent phase of network seeds {','.join(map(str, result.seeds))} "
+             f"on split seed {fixed.seed}; grokking gap G = {fixed.gap:g} steps")
     fig = plot_phase_diagram(result, annotate_gap=True, title=title)
     ax = fig.axes[0]
     ax.title.set_fontsize(12)
     for text in ax.texts:
-        text.set_fontsize(8.5)
+        if not isinstance(text, Annotation):  # the cells' labels, not the key under the legend
+            text.set_fontsize(8.5)
     fig.set_size_inches(11, 7.5)
     fig.tight_layout()
     return fig
@@ -110,7 +114,7 @@ def main(argv=None) -> int:
     save(out, name, plot(result), figure_data(result),
          {"budget": budget, "seeds": seeds, "split_seed": split_seed, "default_split_seed": auto,
           "jobs": args.jobs, "quick": args.quick}, time.perf_counter() - start)
-    print(f"fig5d: runs per phase {result.counts}; cells per majority phase {result.cell_counts}")
+    print(f"fig5d: runs per phase {result.counts}; cells per most frequent phase {result.cell_counts}")
     return 0
 
 

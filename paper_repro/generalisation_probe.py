@@ -7,7 +7,7 @@ where it first reaches min(0.9, ideal test accuracy of the split), the step wher
 reaches 0.95, and the final accuracies. A 5000-step budget is read off the same runs (training
 does not depend on the budget). Writes <out>/generalisation_probe.json (no figure).
 
-    python paper_repro/generalisation_probe.py [--quick] [--out DIR] [--jobs J]
+    python paper_repro/generalisation_probe.py [--quick] --out DIR [--jobs J]
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ Writes <out>/ring_networks.png and <out>/ring_networks.json; the runs are cached
 <out>/ring_networks_runs.json (the `run_records` of `compare --task modadd --json`), so a re-run
 only redraws.
 
-    python paper_repro/ring_networks.py [--quick] [--out DIR] [--jobs J]
+    python paper_repro/ring_networks.py [--quick] --out DIR [--jobs J]
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ try:
     import paper_repro.common  # noqa: F401
 except ImportError:
     sys.path.append(str(Path(__file__).resolve().parents[1]))
-from paper_repro.common import parser, pmap, prepare, save, write_json
+from paper_repro.common import computing, load_cache, parser, pmap, prepare, save, write_json
 
 NAME = "ring_networks"
 FULL = {"p": 17, "fracs": [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9], "seeds": list(range(10)), "steps": 3000,
@@ -42,20 +42,20 @@ def runs(out: Path, spec: dict, jobs: int) -> list[dict]:
 
     import efftheory as et
     from efftheory.models.toy.model import MODADD_CONFIG
-    from efftheory.experiments.comparison.linear import run_ring_one
+    from efftheory.experiments.comparison.ring import run_ring_one
 
     task = et.ModularAddition(spec["p"])
     settings = {k: spec[k] for k in ("p", "fracs", "seeds", "steps")} | {
         "network": dataclasses.asdict(MODADD_CONFIG), "delta": 0.01, "record": "RingRun v1"}
     path = out / f"{NAME}_runs{'_quick' if spec is QUICK else ''}.json"
-    if path.exists():
-        cached = json.loads(path.read_text())
-        if cached.get("settings") == json.loads(json.dumps(settings)):
-            return cached["runs"]
+    cached = load_cache(out, path.name, settings)
+    if cached is not None:
+        return cached["runs"]
     start = time.perf_counter()
     nums = [task.n_train_for(frac=f) for f in spec["fracs"]]
     tasks = [(task, n, s, spec["steps"], MODADD_CONFIG, 0.01) for n in nums for s in spec["seeds"]]
-    records = [r.to_dict() for r in pmap(run_ring_one, tasks, jobs)]
+    computing(f"{len(tasks)} modular-addition networks", out, jobs)
+    records = [r.to_dict() for r in pmap(run_ring_one, tasks, jobs, "ring networks")]
     write_json(path, {"settings": settings, "seconds": round(time.perf_counter() - start, 1), "runs": records})
     return json.loads(json.dumps(et.jsonable(records)))
 
@@ -65,8 +65,8 @@ def figure_data(records: list[dict], spec: dict) -> dict:
     import dataclasses
 
     import efftheory as et
-    from efftheory.theories.circle.flow import ring_probability
-    from efftheory.experiments.comparison.linear import RingRun, summarise_rings
+    from efftheory.theories.circle.probability import ring_probability
+    from efftheory.experiments.comparison.ring import RingRun, summarise_rings
 
     task = et.ModularAddition(spec["p"])
     N = task.n_samples
@@ -80,7 +80,7 @@ def figure_data(records: list[dict], spec: dict) -> dict:
 
 
 def main(argv=None) -> int:
-    from efftheory.experiments.comparison.linear import RingSummary
+    from efftheory.experiments.comparison.ring import RingSummary
     from efftheory.plotting.ring import plot_ring_compare
 
     args = parser(__doc__.splitlines()[0]).parse_args(argv)

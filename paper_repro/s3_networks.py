@@ -9,13 +9,13 @@ Networks: the paper's permutation toy (3x3 matrix embeddings multiplied into the
 L1 penalty 1e-3, embeddings initialised in [-0.05, 0.05), 24 of the 36 ordered samples for
 training) at a comprehension cell of Fig 5d (decoder lr 1e-3, decoder weight decay 1), 1e4
 steps, seeds 0-19 (seed = split and network). Per run: test accuracy, phase, the paper's matrix
-RQI, and the learnt matrices scored against S3 (efftheory.theories.group.flow.score_matrices, after
+RQI, and the learnt matrices scored against S3 (efftheory.theories.group.score.score_matrices, after
 scaling to the mean squared norm of rotations): the full-table loss on the equal-product pairs
 and the same loss on pairs with different products (the contrast: a representation makes the
 first 0 and keeps the second large), and the homomorphism error of the nearest rotations.
 Writes <out>/s3_networks.png and <out>/s3_networks.json (runs cached in the JSON's data).
 
-    python paper_repro/s3_networks.py [--quick] [--out DIR] [--jobs J]
+    python paper_repro/s3_networks.py [--quick] --out DIR [--jobs J]
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ try:
     import paper_repro.common  # noqa: F401
 except ImportError:
     sys.path.append(str(Path(__file__).resolve().parents[1]))
-from paper_repro.common import parser, pmap, prepare, pyplot, save
+from paper_repro.common import computing, load_cache, parser, pmap, prepare, pyplot, save
 
 NAME = "s3_networks"
 FULL = {"seeds": 20, "steps": 10_000, "decoder_lr": 1e-3, "decoder_wd": 1.0, "n_train": 24}
@@ -54,8 +54,10 @@ def one_run(seed: int, spec: dict) -> dict:
     import numpy as np
 
     import efftheory as et
-    from efftheory.theories.group import flow as gt
-    from efftheory.experiments.sweep.engine import MATRIX_TOY
+    from efftheory.theories.group.loss import group_loss, sign_permutation_matrices
+    from efftheory.theories.group.score import score_matrices
+    from efftheory.theories.group.theory import representation_theory
+    from efftheory.experiments.sweep.presets import MATRIX_TOY
 
     task = et.make_task("s3")
     split = task.split(n_train=spec["n_train"], seed=seed)
@@ -63,16 +65,16 @@ def one_run(seed: int, spec: dict) -> dict:
                                  decoder_wd=spec["decoder_wd"])
     run = et.train_network(split, config, spec["steps"], eval_every=max(1, spec["steps"] // 50))
     M = run.E_final.reshape(task.p, 3, 3)
-    score = gt.score_matrices(task, M, split.train, normalise=True)
+    score = score_matrices(task, M, split.train, normalise=True)
     Mn = M * score.scale
-    projected = gt.score_matrices(task, M, split.train, normalise=True, project=True)
-    theory = gt.representation_theory(task, gt.sign_permutation_matrices(3), split.train)
+    projected = score_matrices(task, M, split.train, normalise=True, project=True)
+    theory = representation_theory(task, sign_permutation_matrices(3), split.train)
     return {
         "seed": seed, "phase": run.phase, "steps_to_test": run.steps_to_test,
         "final_test_acc": float(run.test_acc[-1]), "final_train_acc": float(run.train_acc[-1]),
         "matrix_rqi": float(run.rqi[-1]),
         "equal_product_loss": float(score.full_loss),
-        "unequal_product_loss": float(gt.group_loss(Mn, unequal_quads(task))),
+        "unequal_product_loss": float(group_loss(Mn, unequal_quads(task))),
         "train_loss": float(score.train_loss),
         "homomorphism_error_nearest_rotations": float(projected.homomorphism_error),
         "outcome_nearest_rotations": str(projected.outcome),
@@ -90,20 +92,28 @@ def plot(d: dict):
     ne = np.array([r["unequal_product_loss"] for r in runs])
     gen = np.array([r["steps_to_test"] is not None for r in runs])
     uniq = np.array([r["theory_locally_unique"] for r in runs])
-    for mask, marker, label in ((gen & uniq, "o", "generalised, split determines the representation"),
-                                (gen & ~uniq, "s", "generalised, split leaves free directions"),
-                                (~gen, "x", "did not generalise")):
-        ax[0].scatter(ne[mask], eq[mask], marker=marker, label=f"{label} ({mask.sum()})")
+    # one colour per outcome in both panels: blue generalised, red did not
+    for mask, marker, colour, label in ((gen & uniq, "o", "C0", "generalised, split determines the representation"),
+                                        (gen & ~uniq, "s", "C1", "generalised, split leaves free directions"),
+                                        (~gen, "x", "C3", "did not generalise")):
+        ax[0].scatter(ne[mask], eq[mask], marker=marker, color=colour, label=f"{label} ({mask.sum()})")
     lim = max(eq.max(), ne.max()) * 1.1
     ax[0].plot([0, lim], [0, lim], color="grey", lw=0.8, label="equal losses")
     ax[0].set(xlabel="loss on pairs with different products (normalised matrices)",
               ylabel="loss on equal-product pairs (0 for a representation)",
               title="the networks' matrices against S3")
     ax[0].legend(fontsize=9)
-    ax[1].bar(range(len(runs)), [r["matrix_rqi"] for r in runs], color=["C0" if g else "C3" for g in gen])
+    seeds = np.arange(len(runs))
+    rqi = np.array([r["matrix_rqi"] for r in runs])
+    colours = ["C0" if g else "C3" for g in gen]
+    ax[1].bar(seeds, rqi, color=colours)
+    # a marker at every value, so that a run whose RQI is 0 still shows
+    ax[1].scatter(seeds, rqi, marker="_", s=120, color=colours, clip_on=False, zorder=3)
     ax[1].axhline(0.95, color="k", ls="--", lw=1, label="RQI 0.95")
-    ax[1].set(xlabel="seed", ylabel="the paper's matrix RQI at the end",
-              title=f"matrix RQI after {d['settings']['steps']} steps (blue: generalised)", ylim=(0, 1.02))
+    ax[1].set_xticks(seeds)
+    ax[1].set(xlabel="seed (split and network)", ylabel="the paper's matrix RQI at the end",
+              title=f"matrix RQI after {d['settings']['steps']} steps (blue: generalised, red: did not)",
+              ylim=(-0.03, 1.02))
     ax[1].legend(fontsize=9)
     return fig
 
@@ -116,7 +126,15 @@ def main(argv=None) -> int:
     out = prepare(args)
     spec = QUICK if args.quick else FULL
     start = time.perf_counter()
-    runs = pmap(one_run, [(s, spec) for s in range(spec["seeds"])], args.jobs)
+    name = NAME + ("_quick" if args.quick else "")
+    cached = load_cache(out, f"{name}.json", spec)  # the runs are kept in the figure's own JSON
+    if cached is not None:
+        runs = cached["data"]["runs"]
+        runs_seconds = cached["data"].get("runs_seconds", cached["seconds"])  # what computing them took
+    else:
+        computing(f"{spec['seeds']} S3 networks", out, args.jobs)
+        runs = pmap(one_run, [(s, spec) for s in range(spec["seeds"])], args.jobs, "S3 networks")
+        runs_seconds = round(time.perf_counter() - start, 2)
     gen = [r for r in runs if r["steps_to_test"] is not None]
     summary = {
         "runs": len(runs), "generalised": len(gen),
@@ -127,8 +145,8 @@ def main(argv=None) -> int:
         "outcomes_nearest_rotations": {o: sum(r["outcome_nearest_rotations"] == o for r in runs)
                                        for o in sorted({r["outcome_nearest_rotations"] for r in runs})},
     }
-    d = {"settings": spec, "summary": summary, "runs": runs}
-    save(out, NAME + ("_quick" if args.quick else ""), plot(d), d, spec, time.perf_counter() - start)
+    d = {"settings": spec, "summary": summary, "runs": runs, "runs_seconds": runs_seconds}
+    save(out, name, plot(d), d, spec, time.perf_counter() - start)
     print(summary)
     return 0
 

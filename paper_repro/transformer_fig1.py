@@ -1,4 +1,4 @@
-"""Fig 1 of the paper, at a size this machine runs in about ten minutes: a transformer learns
+"""Fig 1 of the paper, at a size two cores run in a few minutes: a transformer learns
 addition mod p; training curves and the token embeddings' two leading principal components
 (each token's embedding standardised first) at initialisation, when test accuracy reaches 0.9,
 and at the end.
@@ -8,10 +8,10 @@ decoder lr 2e-4, weight decay 1, dropout 0.05: 22 GFLOP per full-batch step, abo
 seconds here (benchmarks/bench_transformer.py), too slow for the ~10^4 steps it needs. The
 default here keeps p = 59, 80 % and the paper's dropout 0.05 and shrinks the network (SIZE
 below); ``--dropout RATE`` changes the rate (written to transformer_fig1_dropoutRATE.*; without
-dropout the ring is far less clean, paper_repro/README.md); ``--paper-size`` runs the paper's
+dropout the ring is far less clean, docs/paper_results.md); ``--paper-size`` runs the paper's
 sizes for ``--steps``.
 
-    python paper_repro/transformer_fig1.py [--quick] [--paper-size] [--dropout RATE] [--steps S] [--out DIR]
+    python paper_repro/transformer_fig1.py [--quick] [--paper-size] [--dropout RATE] [--steps S] --out DIR
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ def main(argv=None) -> int:
     out = prepare(args)
     from efftheory.plotting.transformer import plot_transformer_training
     from efftheory.tasks import ModularAddition
-    from efftheory.models.transformer.kernels import TransformerConfig, train_transformer
+    from efftheory.models.transformer.config import TransformerConfig
+    from efftheory.models.transformer.training import train_transformer
 
     spec = dict(QUICK if args.quick else SIZE)
     if args.paper_size:

@@ -10,7 +10,7 @@ steps (the paper's is 1e5), accuracies every 50 steps, the run ends once train a
 are both >= 0.99; phase rule of docs/theory.md §10 with G = 1000 steps. The cells are stored
 resumably in ``<out>/sweeps/transformer_fig6[_quick]/``.
 
-    python paper_repro/transformer_fig6.py [--quick] [--out DIR] [--jobs J]
+    python paper_repro/transformer_fig6.py [--quick] --out DIR [--jobs J]
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ try:
     import paper_repro.common  # noqa: F401
 except ImportError:
     sys.path.append(str(Path(__file__).resolve().parents[1]))
-from paper_repro.common import parser, prepare, pyplot, save  # noqa: E402
+from paper_repro.common import parser, prepare, pyplot, save, stored_result  # noqa: E402
 
 FULL = {"p": 23, "frac": 0.8, "seed": 0, "steps": 10_000, "eval_every": 50,
         "x": ("decoder_lr", "1e-4:1e-2:5:log"), "y": ("decoder_wd", "0,0.3,1,3,10")}
@@ -33,7 +33,9 @@ QUICK = {"p": 7, "frac": 0.8, "seed": 0, "steps": 100, "eval_every": 50,
 
 def run(spec: dict, out: Path, jobs: int, quick: bool):
     """The finished :class:`SweepResult` of the grid."""
-    from efftheory.experiments.sweep.engine import Axis, Grid, SweepSettings, run_sweep
+    from efftheory.experiments.sweep.grid import Axis, Grid
+    from efftheory.experiments.sweep.settings import SweepSettings
+    from efftheory.experiments.sweep.engine import run_sweep
     from efftheory.models.transformer.cell import transformer_cell
 
     grid = Grid(Axis.parse(*spec["x"]), Axis.parse(*spec["y"]))
@@ -41,7 +43,8 @@ def run(spec: dict, out: Path, jobs: int, quick: bool):
                              seed=spec["seed"], eval_every=spec["eval_every"])
     store = out / "sweeps" / f"transformer_fig6{'_quick' if quick else ''}"
     store.parent.mkdir(parents=True, exist_ok=True)
-    return run_sweep(grid, settings, store, cell_fn=transformer_cell, jobs=jobs)
+    stored = stored_result(out, store, lambda d: run_sweep(grid, settings, d, cell_fn=transformer_cell, compute=False))
+    return stored or run_sweep(grid, settings, store, cell_fn=transformer_cell, jobs=jobs)
 
 
 def plot(result):
@@ -50,8 +53,7 @@ def plot(result):
     pyplot()
     fixed = result.settings
     title = (f"Transformer on addition mod {fixed.p} (d = 32, one block), frac {fixed.frac:g}, budget "
-             f"{fixed.steps} steps, seed {fixed.seed}\nnumbers: t_test − t_train (steps, accuracy 0.9), "
-             f"G = {fixed.gap:g}")
+             f"{fixed.steps} steps, seed {fixed.seed}\nphases at accuracy 0.9, grokking gap G = {fixed.gap:g} steps")
     fig = plot_phase_diagram(result, annotate_gap=True, title=title)
     fig.axes[0].title.set_fontsize(12)
     fig.set_size_inches(10, 6.5)

@@ -16,13 +16,14 @@ Runs are stored one JSON line each in ``<out>/transformer_wd_runs/`` (efftheory.
 append-only, fsynced), so an interrupted sweep continues where it stopped when started again
 with the same settings.
 
-    python paper_repro/transformer_wd.py [--quick] [--dropouts R1,R2,...] [--out DIR]
+    python paper_repro/transformer_wd.py [--quick] [--dropouts R1,R2,...] --out DIR
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -33,7 +34,7 @@ except ImportError:
     sys.path.append(str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402  (after common has set the BLAS threads)
 
-from paper_repro.common import parser, prepare, pyplot, save  # noqa: E402
+from paper_repro.common import committed_stores, parser, prepare, pyplot, save  # noqa: E402
 
 FULL = {"p": 23, "frac": 0.8, "split_seed": 0, "wds": [0.0, 0.1, 0.3, 1.0, 3.0], "seeds": [0, 1, 2],
         "steps": 10000, "eval_every": 50, "decoder_lr": 1e-3}
@@ -61,7 +62,8 @@ def _fraction_or_none(x) -> float | None:
 def run_one(spec: dict, wd: float, seed: int, dropout: float = 0.0) -> dict:
     """One training run of the sweep as a store record (efftheory.runtime.store field names)."""
     from efftheory.tasks import ModularAddition
-    from efftheory.models.transformer.kernels import TransformerConfig, train_transformer
+    from efftheory.models.transformer.config import TransformerConfig
+    from efftheory.models.transformer.training import train_transformer
 
     split = ModularAddition(spec["p"], ordered=True).split(frac=spec["frac"], seed=spec["split_seed"])
     config = TransformerConfig(decoder_lr=spec["decoder_lr"], decoder_wd=wd, dropout=dropout, seed=seed)
@@ -81,8 +83,9 @@ def _dropouts(spec: dict) -> list[float]:
     return spec.get("dropouts", [0.0])
 
 
-def sweep(spec: dict, directory: Path) -> list[dict]:
-    """Every (wd, dropout, seed) run, from the store where already done; in (wd, dropout, seed) order."""
+def sweep(spec: dict, directory: Path, committed: Path | None = None) -> list[dict]:
+    """Every (wd, dropout, seed) run, from the store where already done; in (wd, dropout, seed) order.
+    A ``directory`` not there yet starts as a copy of the store ``committed`` when given."""
     from efftheory.runtime.store import ResultStore
 
     with_rates = "dropouts" in spec
@@ -90,6 +93,9 @@ def sweep(spec: dict, directory: Path) -> list[dict]:
                 for i, wd in enumerate(spec["wds"]) for j, rate in enumerate(_dropouts(spec)) for s in spec["seeds"]}
     manifest = {"what": "transformer decoder weight decay sweep", "spec": spec, "record": "transformer_wd v2"}
     records = []
+    if not directory.exists() and committed is not None and (committed / "manifest.json").is_file():
+        # resume from the committed runs (copied: the committed store is never written)
+        shutil.copytree(committed, directory, ignore=shutil.ignore_patterns(".lock"))
     extra = ("t_test_99", "ring_frequency", "diverged", "config")  # the fields run_one adds
     with ResultStore.open(directory, manifest, expected, spec["steps"], extra=extra) as store:
         for (i, j, s), want in expected.items():
@@ -129,7 +135,8 @@ def main(argv=None) -> int:
         spec["dropouts"] = args.dropouts
     stem = "transformer_wd" + ("_dropout" if args.dropouts is not None else "")
     start = time.perf_counter()
-    records = sweep(spec, out / f"{stem}_runs{'_quick' if args.quick else ''}")
+    directory = out / f"{stem}_runs{'_quick' if args.quick else ''}"
+    records = sweep(spec, directory, next(iter(committed_stores(out, directory)), None))
     rows = summarise(spec, records)
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))

@@ -10,7 +10,7 @@ y = x) and <out>/validation_p10.json (every number, per preset). Each preset's r
 in <out>/validation_p10_<preset>_runs.json (the same records `efftheory compare --json` gives in
 `run_records`), so a re-run only redraws.
 
-    python paper_repro/validation.py [--quick] [--out DIR] [--jobs J]
+    python paper_repro/validation.py [--quick] --out DIR [--jobs J]
 """
 
 from __future__ import annotations
@@ -55,16 +55,18 @@ def _structure(ax, d, preset):
     ax.plot(b["n"], b["unique"], "x", color="grey", label="fraction of the drawn splits with dof = 0")
     ax.axhline(0.5, color="0.7", lw=0.7, ls=":")
     ax.set(xlabel="training samples n (of 55)", ylabel="probability / fraction",
-           title=f"{preset}: networks cross 1/2 at r = {_f(b['network_critical_fraction'])}, "
-                 f"r_c = {_f(b['critical_fraction'])}", ylim=(-0.03, 1.03))
-    ax.legend(fontsize=8, loc="upper left")
+           title=f"{_name(preset)}:\nnetworks cross 1/2 at r = {_f(b['network_critical_fraction'])}, "
+                 f"theory r_c = {_f(b['critical_fraction'])}", ylim=(-0.03, 1.03))
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), frameon=False)  # off the points
 
 
 def _loglog(ax, x, y, xlabel, title):
     import numpy as np
 
+    ax.set(xlabel=xlabel, ylabel="network steps to RQI ≥ 0.95", title=title)
     if len(x) == 0:
-        ax.text(0.5, 0.5, "no data", ha="center", transform=ax.transAxes)
+        ax.text(0.5, 0.5, "nothing to compare: no network whose split fixes\nthe structure (dof = 0) "
+                "reached RQI 0.95 in the budget", ha="center", va="center", transform=ax.transAxes)
         return
     x, y = np.asarray(x, float), np.asarray(y, float)
     ax.loglog(x, y, "o", ms=4, alpha=0.7)
@@ -73,6 +75,12 @@ def _loglog(ax, x, y, xlabel, title):
     ax.set(xlabel=xlabel, ylabel="network steps to RQI ≥ 0.95", title=title)
     ax.legend(fontsize=8, loc="upper left")
     ax.grid(alpha=0.3, which="both")
+
+
+def _name(preset: str) -> str:
+    """How a panel names a compare preset (``paper`` is the paper's settings, not its results)."""
+    return {"paper": "paper's settings (embedding lr 1e-3)",
+            "comprehension": "comprehension preset (embedding lr 1e-2)"}.get(preset, f"{preset} preset")
 
 
 def _f(x):
@@ -89,7 +97,7 @@ def plot(d: dict, presets: list[str]):
         t = s["timing"]
         _loglog(ax[row, 1], [r["tau"] for r in timed], [max(r["steps_to_rqi"], 1) for r in timed],
                 "theory time scale Z0/(2ηλ3) (steps)",
-                f"{preset}: Spearman {_f(t['spearman'])}, log-log slope {_f(t['loglog_slope'])}")
+                f"{_name(preset)}:\nSpearman {_f(t['spearman'])}, log-log slope {_f(t['loglog_slope'])}")
         a = ax[row, 2]
         for key, attr, marker in (("flow", "predicted_rqi_flow", "o"), ("adam", "predicted_rqi_adam", "s")):
             pts = [(r[attr], max(r["steps_to_rqi"], 1)) for r in runs if r["steps_to_rqi"] is not None and r[attr]]
@@ -98,11 +106,14 @@ def plot(d: dict, presets: list[str]):
                 a.loglog(*zip(*pts), marker, ms=4, alpha=0.6, ls="none",
                          label=f"{'exact flow' if key == 'flow' else 'Adam on ℓ_eff'}: median ratio "
                                f"{_f(cal['median'])} ({cal['n']} runs)")
+        if not any(r["steps_to_rqi"] is not None for r in runs):
+            a.text(0.5, 0.5, "nothing to compare: no network\nreached RQI 0.95 in the budget", ha="center",
+                   va="center", transform=a.transAxes)
         lims = a.get_xlim() + a.get_ylim()
         lo, hi = min(lims), max(lims)
         a.plot([lo, hi], [lo, hi], color="grey", lw=0.8, label="y = x")
         a.set(xlabel="predicted steps to RQI ≥ 0.95 (from the network's own E0)",
-              ylabel="network steps to RQI ≥ 0.95", title=f"{preset}: calibration")
+              ylabel="network steps to RQI ≥ 0.95", title=f"{_name(preset)}:\ncalibration of the predicted steps")
         a.legend(fontsize=8, loc="upper left")
         a.grid(alpha=0.3, which="both")
     return fig

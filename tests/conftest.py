@@ -92,9 +92,9 @@ def cli_error(capsys):
 
 def parse(*args):
     """The argparse namespace of ``efftheory ARGS`` (parsing only, nothing runs)."""
-    from efftheory.cli import build_parser
+    from efftheory.cli import parse_args
 
-    return build_parser().parse_args([str(a) for a in args])
+    return parse_args([str(a) for a in args])
 
 
 def cli_json_subprocess(*args: str, timeout: float = 600) -> dict:

@@ -13,7 +13,10 @@ import pytest
 
 from efftheory.runtime.arithmetic import arithmetic
 from efftheory.runtime.store import RESULTS
-from efftheory.experiments.sweep.engine import Axis, Grid, SweepSettings, run_sweep, synthetic_cell
+from efftheory.experiments.sweep.grid import Axis, Grid
+from efftheory.experiments.sweep.settings import SweepSettings
+from efftheory.experiments.sweep.engine import run_sweep
+from efftheory.experiments.sweep.cells import synthetic_cell
 from tests.conftest import ROOT
 
 GRID = Grid(Axis.parse("decoder_lr", "1e-4:1e-2:3:log"), Axis.parse("decoder_wd", "0:1:2"))

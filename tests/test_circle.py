@@ -7,27 +7,27 @@ import math
 import numpy as np
 import pytest
 
-from efftheory.theories.circle.flow import (
+from efftheory.theories.circle.ring import (
     OUTCOMES,
+    circle_rqi,
+    collapsed,
+    circle_threshold,
+    classify_outcome,
+    modular_quads,
+    ring_fit,
+    ring_frequency,
+)
+from efftheory.theories.circle.flow import (
     _by_class,
     _class_loss_grad,
     _descend_classes,
     circle_flow,
     circle_gradient,
-    circle_linear_theory,
     circle_loss,
-    circle_rqi,
-    collapsed,
-    circle_threshold,
-    classify_outcome,
     curvature_bound,
-    modular_hessian,
-    modular_hessian_from_classes,
-    modular_quads,
-    ring_fit,
-    ring_frequency,
-    ring_probability,
 )
+from efftheory.theories.circle.theory import circle_linear_theory, modular_hessian, modular_hessian_from_classes
+from efftheory.theories.circle.probability import ring_probability
 from efftheory.errors import InputError
 from efftheory.reference import circle as naive
 

@@ -42,13 +42,13 @@ def _no_computation(monkeypatch):
         raise AssertionError("computed before refusing the input")
 
     import efftheory.theories.linear.critical
-    import efftheory.models.toy.kernels
+    import efftheory.models.toy.model
     import efftheory.theories.linear.simulation
     import efftheory.experiments.sweep.engine
 
     monkeypatch.setattr(efftheory.theories.linear.critical, "critical_curve", forbidden)
     monkeypatch.setattr(efftheory.theories.linear.simulation, "simulate", forbidden)
-    monkeypatch.setattr(efftheory.models.toy.kernels, "train_network", forbidden)
+    monkeypatch.setattr(efftheory.models.toy.model, "train_network", forbidden)  # what the toy model trains with
     monkeypatch.setattr(efftheory.experiments.sweep.engine, "run_sweep", forbidden)
 
 

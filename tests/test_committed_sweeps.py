@@ -10,7 +10,10 @@ import shutil
 
 import pytest
 
-from efftheory.experiments.sweep.engine import PRESETS, Axis, Grid, SweepSettings, run_sweep
+from efftheory.experiments.sweep.presets import PRESETS
+from efftheory.experiments.sweep.grid import Axis, Grid
+from efftheory.experiments.sweep.settings import SweepSettings
+from efftheory.experiments.sweep.engine import run_sweep
 from tests.conftest import ROOT
 
 SEEDS = (0, 1, 2, 3, 4)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from efftheory.experiments.comparison.linear import match_rms, summarise
+from efftheory.experiments.comparison.trajectories import match_rms
+from efftheory.experiments.comparison.linear import summarise
 from efftheory.theories.linear.dynamics import time_scale
 from tests.conftest import grid_run
 from efftheory.theories.linear.critical import critical_curve

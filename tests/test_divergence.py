@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from efftheory.theories.linear.dynamics import evolve
-from efftheory.models.toy.kernels import NetworkConfig, train_network
-from efftheory.models.phases import PHASES, phase_of
+from efftheory.models.toy.config import NetworkConfig
+from efftheory.models.toy.training import train_network
+from efftheory.phases import PHASES, phase_of
 from efftheory.theories.linear.simulation import simulate
 from efftheory.tasks import Addition
 from efftheory.theories.linear.theory import linear_theory

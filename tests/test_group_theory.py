@@ -10,27 +10,20 @@ import pytest
 import scipy.linalg
 
 from efftheory.errors import InputError
-from efftheory.theories.group.flow import (
-    OUTCOMES,
-    _expm_skew,
-    _loss_grad,
-    classify,
-    group_flow,
+from efftheory.theories.group.score import OUTCOMES, classify, nearest_rotations, score_matrices
+from efftheory.theories.group.flow import _expm_skew, _loss_grad, group_flow
+from efftheory.theories.group.loss import (
     group_gradient,
     group_loss,
     group_quads,
     haar_rotations,
-    nearest_rotations,
-    conjugation_directions,
-    outcome_curve,
-    representation_theory,
-    residual_jacobian,
     riemannian_gradient,
-    score_matrices,
     sign_permutation_matrices,
-    simulate_group,
     standard_in_so3,
 )
+from efftheory.theories.group.theory import conjugation_directions, representation_theory, residual_jacobian
+from efftheory.theories.group.outcomes import outcome_curve
+from efftheory.theories.group.simulation import simulate_group
 from efftheory.reference import group_theory as naive
 from efftheory.tasks import make_task, permutation_matrices, symmetric_group
 
@@ -460,7 +453,7 @@ def test_representation_theory_refuses_a_non_representation():
 
 
 def test_unique_probability_counts_locally_unique_training_sets():
-    from efftheory.theories.group.flow import unique_probability
+    from efftheory.theories.group.theory import unique_probability
 
     frac, lo, hi = unique_probability(S3, standard_in_so3(), [0.2, 1.0], trials=20, seed=1)
     assert frac[1] == 1.0 and lo[0] <= frac[0] <= hi[0]

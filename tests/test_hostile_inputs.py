@@ -119,7 +119,9 @@ def test_a_huge_grid_is_refused_at_once(tmp_path):
                    "--y", "frac", "--y-range", "0.5:0.9:3", "--out", tmp_path / "xr", timeout=60)
     assert_one_line_error(proc, "embed_lr", "100000000", "100000 runs")
     assert time.monotonic() - start < 30 and not (tmp_path / "xr").exists()
-    from efftheory.experiments.sweep.engine import MAX_RUNS, Axis, Grid, SweepSettings, check_size
+    from efftheory.experiments.sweep.grid import MAX_RUNS, Axis, Grid
+    from efftheory.experiments.sweep.settings import SweepSettings
+    from efftheory.experiments.sweep.engine import check_size
 
     with pytest.raises(InputError, match="cells"):
         Grid(Axis.parse("embed_lr", "1e-4:1e-2:1000:log"), Axis.parse("decoder_lr", "1e-4:1e-2:1000:log"))
@@ -185,7 +187,7 @@ def test_simulate_k_has_a_cap(cli_error):
 
 
 def test_the_matrix_flow_reports_progress_and_gives_the_same_result():
-    from efftheory.theories.group.flow import simulate_group
+    from efftheory.theories.group.simulation import simulate_group
     from efftheory.tasks import make_task
 
     split = make_task("s3").split(frac=0.7, seed=0)
@@ -228,7 +230,10 @@ def test_a_scheduler_lost_during_the_sweep_ends_it_within_the_deadline(tmp_path)
     import concurrent.futures as cf
 
     from efftheory.runtime.parallel import WatchedExecutor
-    from efftheory.experiments.sweep.engine import Axis, Grid, SweepSettings, run_sweep, synthetic_cell
+    from efftheory.experiments.sweep.grid import Axis, Grid
+    from efftheory.experiments.sweep.settings import SweepSettings
+    from efftheory.experiments.sweep.engine import run_sweep
+    from efftheory.experiments.sweep.cells import synthetic_cell
 
     class Client:
         status = "running"

@@ -20,8 +20,8 @@ from efftheory.models import MODELS, Model, TrainResult, model_named
 from efftheory.tasks import TASKS, Addition, ModularAddition, Task, make_task, permutation_matrices, register_task
 from efftheory.tasks import registry as task_registry
 from efftheory.theories import THEORIES, Structure, theory_for
-from efftheory.theories.circle.flow import simulate_ring
-from efftheory.theories.group.flow import simulate_group
+from efftheory.theories.circle.simulation import simulate_ring
+from efftheory.theories.group.simulation import simulate_group
 from efftheory.theories.linear.metrics import predicted_accuracy, rqi
 from efftheory.theories.linear.simulation import simulate
 from efftheory.theories.linear.theory import linear_theory, reachable_test_accuracy
@@ -122,7 +122,10 @@ def test_exact_structures_score_one():
     score = theory_for(ring.task).score(np.stack([E, np.zeros_like(E) + np.arange(2.0)]), ring)
     assert score.metric == "circle RQI" and score.value.shape == (2,)
     assert score.value[0] == 1.0 and np.isnan(score.value[1])  # a constant embedding has no plane
-    assert np.all(np.isnan(score.predicted_test_accuracy))
+    # on an exact ring every parallelogram holds: a test sample is implied iff its label has a training sample
+    seen = set(ring.task.labels[ring.train].tolist())
+    assert score.predicted_test_accuracy[0] == np.mean([label in seen for label in ring.task.labels[ring.test]])
+    assert np.isnan(score.predicted_test_accuracy[1])
 
     s3 = make_task("s3").split(n_train=30, seed=0)
     P = permutation_matrices(3)
@@ -204,7 +207,8 @@ def test_every_model_returns_the_same_result_type():
 
 
 def test_the_toy_model_is_train_network():
-    from efftheory.models.toy.kernels import NetworkConfig, train_network
+    from efftheory.models.toy.config import NetworkConfig
+    from efftheory.models.toy.training import train_network
 
     split = Addition(6).split(frac=0.8, seed=0)
     config = NetworkConfig(width=16, seed=2)
@@ -212,3 +216,38 @@ def test_the_toy_model_is_train_network():
     b = train_network(split, config, 40, eval_every=5)
     np.testing.assert_array_equal(a.embeddings, b.embeddings)
     assert (a.steps_to_train, a.phase) == (b.steps_to_train, b.phase)
+
+
+# ---------------------------------------------------------------- the command line, written once
+
+
+def test_train_reads_any_task_through_its_theory(cli_json):
+    """``train --task s3`` has no report of its own: the generic one gives the group theory's
+    structure and its metric of the final embeddings (the toy's matrix model on S3)."""
+    o = cli_json("train", "--task", "s3", "--frac", 0.7, "--steps", 30, "--width", 8)
+    assert o["model"] == "toy" and o["theory"]["theory"] == "group" and o["metric"] == "matrix RQI"
+    assert o["config"]["embed"] == "matrix" and o["config"]["dim"] == 9  # the toy's S3 defaults
+    split = make_task("s3").split(frac=0.7, seed=0)
+    assert o["theory"] == theory_for(split.task).structure(split).to_json()
+
+
+def test_a_new_model_trains_from_the_command_line_unchanged(cli_json, monkeypatch):
+    """A model registered under a new name is offered by ``train`` and reported by the generic
+    pieces, with no change to the command line."""
+    class Tiny(type(MODELS["toy"])):
+        name = "tiny"
+        summary = "the toy under another name"
+        tasks = ("add",)
+
+    monkeypatch.setitem(MODELS, "tiny", Tiny())
+    o = cli_json("train", "tiny", "--p", 5, "--frac", 0.8, "--steps", 20, "--width", 8)
+    assert o["model"] == "tiny" and o["theory"]["theory"] == "linear" and o["steps"] == 20
+    split = Addition(5).split(frac=0.8, seed=0)
+    assert o["theory"] == theory_for(split.task).structure(split).to_json()
+
+
+def test_train_says_whose_option_it_is(cli_error):
+    cli_error("train", "--p", 7, "--frac", 0.5, "--layers", 2, needles=("--layers is an option of --model transformer",))
+    cli_error("train", "transformer", "--p", 7, "--frac", 0.5, "--loss", "ce", needles=("--loss is an option of --model toy",))
+    cli_error("train", "transformer", "--p", 7, "--frac", 0.5, "--task", "add",
+              needles=("--model transformer trains on --task modadd",))

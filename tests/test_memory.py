@@ -6,7 +6,8 @@ import numpy as np
 
 from efftheory.theories.linear.metrics import rqi
 from efftheory.tasks import Addition
-from efftheory.theories.linear.theory import count_parallelograms, linear_theory, parallelograms
+from efftheory.tasks.parallelograms import count_parallelograms, parallelograms
+from efftheory.theories.linear.theory import linear_theory
 
 
 def _peak(fn) -> int:

@@ -9,12 +9,13 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from efftheory.theories.circle.flow import (circle_rqi, classify_outcome, modular_quads, ring_fit, ring_frequency,
-                              ring_probability, settle)
+from efftheory.theories.circle.ring import circle_rqi, classify_outcome, modular_quads, ring_fit, ring_frequency
+from efftheory.theories.circle.probability import ring_probability
+from efftheory.theories.circle.flow import settle
 from efftheory.models.toy.model import MODADD_CONFIG
-from efftheory.experiments.comparison.linear import RingRun, run_ring_one, summarise_rings
+from efftheory.experiments.comparison.ring import RingRun, run_ring_one, summarise_rings
 from efftheory.experiments.network_ring import network_ring
-from efftheory.theories.circle.flow import fit_phases
+from efftheory.theories.circle.ring import fit_phases
 from efftheory.reference import circle as naive
 from efftheory.stats import wilson_interval
 from efftheory.tasks import Addition, ModularAddition
@@ -146,7 +147,7 @@ def test_settle_matches_the_twin_per_member_on_its_own_training_set():
 
 @pytest.fixture(scope="module")
 def real_run():
-    from efftheory.models.toy.kernels import train_network
+    from efftheory.models.toy.training import train_network
 
     split = ModularAddition(11).split(frac=0.6, seed=1)
     import dataclasses
@@ -286,8 +287,9 @@ def test_phase_modadd_2x2(cli_json, tmp_path):
 def test_network_cell_builds_the_named_task_and_add_is_unchanged():
     import dataclasses
 
-    from efftheory.models.toy.kernels import NetworkConfig, train_network
-    from efftheory.experiments.sweep.engine import SweepSettings
+    from efftheory.models.toy.config import NetworkConfig
+    from efftheory.models.toy.training import train_network
+    from efftheory.experiments.sweep.settings import SweepSettings
     from efftheory.models.toy.cell import network_cell
 
     settings = {"embed_lr": 1e-2, "decoder_lr": 1e-3}

@@ -12,15 +12,11 @@ from numba import njit
 
 from efftheory.theories.linear import metrics
 from efftheory.errors import InputError
-from efftheory.models.toy.kernels import (
-    NetworkConfig,
-    _adamw,
-    _tanh_fast,
-    init_params,
-    loss_and_gradient,
-    train_network,
-)
-from efftheory.models.phases import phase_of
+from efftheory.models.toy.config import NetworkConfig
+from efftheory.models.shared_kernels import adamw
+from efftheory.models.toy.kernels import _tanh_fast, init_params
+from efftheory.models.toy.training import loss_and_gradient, train_network
+from efftheory.phases import phase_of
 from efftheory.tasks import Addition
 from efftheory.reference import network as naive
 
@@ -130,8 +126,8 @@ def test_adamw_two_steps_by_hand(wd):
     lr_e, lr_d = 0.1, 0.01
     c = np.ones(9)
     g1, g2 = np.array([0.5, 3.0]), np.array([-1.0, 1.0])
-    _adamw(theta, g1, m, v, 1, 1, lr_e, wd, lr_d, wd, c)
-    _adamw(theta, g2, m, v, 2, 1, lr_e, wd, lr_d, wd, c)
+    adamw(theta, g1, m, v, 1, 1, lr_e, wd, lr_d, wd, c)
+    adamw(theta, g2, m, v, 2, 1, lr_e, wd, lr_d, wd, c)
     # parameter 0 (lr 0.1): step 1 m=0.05, v=0.00025, m^=0.5, v^=0.25
     x = 1.0 * (1 - 0.1 * wd) - 0.1 * 0.5 / (0.5 + 1e-8)
     # step 2: m = 0.045 - 0.1 = -0.055, v = 0.999*0.00025 + 0.001 = 0.00124975,
@@ -246,7 +242,7 @@ def test_seeds_determine_runs():
 
 
 def test_chunking_does_not_change_the_run(monkeypatch):
-    import efftheory.models.toy.kernels as net
+    import efftheory.models.toy.training as net
 
     split = Addition(5).split(n_train=10, seed=4)
     cfg = NetworkConfig(width=20, seed=6)

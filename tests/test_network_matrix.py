@@ -10,12 +10,19 @@ import pytest
 
 from efftheory.theories.linear import metrics
 from efftheory.errors import InputError
-from efftheory.models.toy.kernels import NetworkConfig, _input_stage, init_params, loss_and_gradient, train_network
+from efftheory.models.toy.config import NetworkConfig
+from efftheory.models.toy.kernels import _input_stage, init_params
+from efftheory.models.toy.training import loss_and_gradient, train_network
 from efftheory.reference import metrics as naive_metrics
 from efftheory.reference import network as naive
 from efftheory.tasks import Addition, make_task, permutation_matrices
-from efftheory.theories.linear.theory import (count_equal_result_pairs, equal_result_pairs, equal_result_quads, parallelograms,
-                              reachable_test_accuracy)
+from efftheory.tasks.parallelograms import (
+    count_equal_result_pairs,
+    equal_result_pairs,
+    equal_result_quads,
+    parallelograms,
+)
+from efftheory.theories.linear.theory import reachable_test_accuracy
 
 S3 = make_task("s3")
 MATRIX = dict(embed="matrix", dim=9, init_scale=0.1, width=12, out_dim=5, dtype="float64")

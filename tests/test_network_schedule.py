@@ -14,14 +14,18 @@ import sys
 import numpy as np
 import pytest
 
-import efftheory.models.toy.kernels as net
-from efftheory.models.toy.kernels import NetworkConfig, train_network
-from efftheory.models.phases import ACC_THRESHOLD, phase_of
+import efftheory.models.toy.training as net
+from efftheory.models.shared_kernels import divergence_limit, representable
+from efftheory.models.toy.config import NetworkConfig
+from efftheory.models.toy.training import train_network
+from efftheory.phases import ACC_THRESHOLD, phase_of
 from efftheory.theories.linear.metrics import RQI_THRESHOLD
 from efftheory.stats import first_at_or_above, step_or_none
 from efftheory.runtime.store import MANIFEST
 from efftheory.models.toy.cell import NETWORK_KERNEL, network_cell
-from efftheory.experiments.sweep.engine import Axis, Grid, SweepSettings, manifest_for, run_sweep
+from efftheory.experiments.sweep.grid import Axis, Grid
+from efftheory.experiments.sweep.settings import SweepSettings
+from efftheory.experiments.sweep.engine import manifest_for, run_sweep
 from efftheory.tasks import Addition
 from tests.conftest import ROOT
 
@@ -156,7 +160,8 @@ OLD_RECORDS = [
 
 _REPEAT = """
 import json, sys
-from efftheory.experiments.sweep.engine import SweepSettings, network_cell
+from efftheory.experiments.sweep.settings import SweepSettings
+from efftheory.models.toy.cell import network_cell
 fixed = SweepSettings(steps=100_000, seed=3, seeds=(0, 1, 2, 3, 4), network={"loss": "mse"}).run_fixed(4)
 print(json.dumps([network_cell(settings, fixed) for settings in json.loads(sys.argv[1])]))
 """
@@ -174,11 +179,11 @@ def test_records_of_the_first_kernel_are_reproduced():
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_divergence_test_in_the_parameters_dtype_is_exact(dtype):
     dt = np.dtype(dtype)
-    limit = net._divergence_limit(dt)
+    limit = divergence_limit(dt)
     below = net._below_in(dt, limit)
     assert below.dtype == dt and float(below) <= limit < float(np.nextafter(below, dt.type(np.inf)))
     x = np.zeros(37, dt)
     for value, ok in ((below, True), (-below, True), (np.nextafter(below, dt.type(np.inf)), False),
                       (np.nan, False), (np.inf, False), (-np.inf, False)):
         x[-1] = value  # the last element: a test that stopped early would still see it
-        assert net._representable(x, below) is ok == (abs(float(x[-1])) <= limit)
+        assert representable(x, below) is ok == (abs(float(x[-1])) <= limit)

@@ -111,7 +111,7 @@ def test_a_script_runs_on_its_own_from_another_directory(quick, tmp_path):
 
 @pytest.mark.slow
 def test_fig5_quick_panels(quick):
-    from efftheory.models.phases import PHASES
+    from efftheory.phases import PHASES
 
     for letter, x, y in (("a", "embed_lr", "decoder_lr"), ("b", "decoder_lr", "decoder_wd"), ("c", "decoder_lr", "decoder_wd")):
         obj = _data(quick, f"fig5{letter}_phase")
@@ -166,7 +166,7 @@ def test_ring_networks_summarises_its_own_runs(quick):
 
 @pytest.mark.slow
 def test_transformer_fig6_quick_is_a_phase_diagram_of_the_transformer(quick):
-    from efftheory.models.phases import PHASES
+    from efftheory.phases import PHASES
 
     obj = _data(quick, "transformer_fig6")
     d = obj["data"]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from efftheory.models.phases import PHASES
+from efftheory.phases import PHASES
 from efftheory.runtime.store import RESULTS
 from tests.conftest import MISSING_DIR, assert_one_line_error, run_cli
 

@@ -9,10 +9,13 @@ import sys
 import pytest
 
 from efftheory.errors import InputError
-from efftheory.experiments.sweep.engine import Axis, Grid, SweepSettings, run_sweep
+from efftheory.experiments.sweep.grid import Axis, Grid
+from efftheory.experiments.sweep.settings import SweepSettings
+from efftheory.experiments.sweep.engine import run_sweep
 from efftheory.models.transformer.cell import transformer_cell
 from efftheory.tasks import ModularAddition
-from efftheory.models.transformer.kernels import TransformerConfig, train_transformer
+from efftheory.models.transformer.config import TransformerConfig
+from efftheory.models.transformer.training import train_transformer
 from tests.conftest import ROOT
 
 GRID = Grid(Axis.parse("decoder_wd", "0:1:2"), Axis.parse("decoder_lr", "1e-3:1e-3:1"))
@@ -58,7 +61,7 @@ def test_axes_the_transformer_does_not_have_are_refused_before_any_run(tmp_path)
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--task", "add"], "--task modadd"),  # no --task: implied (the only task it trains)
+    (["--task", "add"], "--task modadd"),
     (["--task", "modadd", "--loss", "mse"], "--loss"),
     (["--task", "modadd", "--preset", "fig5b"], "--preset"),
 ])

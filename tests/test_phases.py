@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from efftheory.models.phases import PHASES, phase_of
+from efftheory.phases import PHASES, phase_of
 
 G = 1000.0
 T_TRAIN = 500

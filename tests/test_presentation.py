@@ -13,7 +13,8 @@ import pytest
 
 from efftheory.cli import main
 from efftheory.cli._wording import chance_test_accuracy, fit_text, loss_value, plural, steps
-from efftheory.experiments.comparison.linear import SCALES, bound_of, match_rms, summarise
+from efftheory.experiments.comparison.trajectories import SCALES, bound_of, match_rms
+from efftheory.experiments.comparison.linear import summarise
 from tests.conftest import grid_run
 from efftheory.tasks import Addition
 
@@ -124,8 +125,9 @@ def test_train_reports_a_fit_at_the_bound(stuck_run):
 
 
 def test_train_plot_says_no_fit(stuck_run):
-    from efftheory.experiments.comparison.linear import effective_counterpart
-    from efftheory.models.toy.kernels import NetworkConfig, train_network
+    from efftheory.experiments.comparison.trajectories import effective_counterpart
+    from efftheory.models.toy.config import NetworkConfig
+    from efftheory.models.toy.training import train_network
     from efftheory.plotting.network import plot_training
     from efftheory.theories.linear.theory import linear_theory
 
@@ -135,7 +137,7 @@ def test_train_plot_says_no_fit(stuck_run):
     H_hat = linear_theory(split).H_hat
     counterparts = {m: effective_counterpart(result, H_hat, m) for m in ("rk4", "adam")}
     texts = _figure_texts(plot_training(result, counterparts))
-    assert "no time rescaling fits" in texts and "unscaled" in texts
+    assert "no time factor s fits the network" in texts and "unscaled" in texts
     assert "theory time / s (s =" not in texts  # the old cryptic label
     assert "$t_{train}$" in texts and "symbol k" in texts  # events marked, colourbar keyed
     assert all(ax.get_xscale() == "log" for ax in plot_training(result, counterparts).axes[:6])
@@ -145,7 +147,7 @@ def test_train_plot_says_no_fit(stuck_run):
 
 
 def test_train_theory_never_reads_as_beyond_its_horizon():
-    from efftheory.cli.train import _theory_steps
+    from efftheory.cli._train_toy import _theory_steps
 
     o = {"theory_steps_to_rqi_flow": None, "theory_horizon_flow": 300000.0,
          "theory_steps_to_rqi_adam": 1426.0, "theory_horizon_adam": 300000.0}

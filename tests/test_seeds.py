@@ -9,10 +9,13 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from efftheory.models.phases import PHASES
+from efftheory.phases import PHASES
 from efftheory.runtime.store import RESULTS
-from efftheory.experiments.sweep.engine import (PRESETS, Axis, Grid, SweepSettings, first_split_seed, ideal_test_accuracy, run_sweep,
-                             synthetic_cell)
+from efftheory.experiments.sweep.presets import PRESETS, first_split_seed, ideal_test_accuracy
+from efftheory.experiments.sweep.grid import Axis, Grid
+from efftheory.experiments.sweep.settings import SweepSettings
+from efftheory.experiments.sweep.engine import run_sweep
+from efftheory.experiments.sweep.cells import synthetic_cell
 from tests.conftest import assert_one_line_error, run_cli
 
 GRID = Grid(Axis.parse("decoder_lr", "1e-5:1e-2:4:log"), Axis.parse("decoder_wd", "0:10:3"))

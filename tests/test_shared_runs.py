@@ -8,7 +8,9 @@ import json
 import pytest
 
 from efftheory.runtime.store import RESULTS
-from efftheory.experiments.sweep.engine import Axis, Grid, SweepSettings, run_sweep
+from efftheory.experiments.sweep.grid import Axis, Grid
+from efftheory.experiments.sweep.settings import SweepSettings
+from efftheory.experiments.sweep.engine import run_sweep
 from efftheory.models.toy.cell import network_cell
 
 # Two tiny real-network sweeps that share a row: A (embed lr x decoder lr, as Fig 5a) at embed lr

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from efftheory.theories.circle.flow import simulate_ring
+from efftheory.theories.circle.simulation import simulate_ring
 from efftheory.tasks import ModularAddition
 
 

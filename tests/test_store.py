@@ -17,7 +17,10 @@ import pytest
 
 from efftheory.errors import InputError
 from efftheory.runtime.store import FORMAT, MANIFEST, RESULTS, ResultStore, digest, read_sweep
-from efftheory.experiments.sweep.engine import Axis, Grid, SweepSettings, manifest_for, run_sweep, runs_of, synthetic_cell
+from efftheory.experiments.sweep.grid import Axis, Grid
+from efftheory.experiments.sweep.settings import SweepSettings
+from efftheory.experiments.sweep.engine import manifest_for, run_sweep, runs_of
+from efftheory.experiments.sweep.cells import synthetic_cell
 from tests.conftest import assert_one_line_error, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -194,7 +197,10 @@ def test_results_that_are_a_directory_or_an_old_format_are_clean_errors(tmp_path
 
 SWEEP_PARENT = textwrap.dedent("""
     import sys
-    from efftheory.experiments.sweep.engine import Axis, Grid, SweepSettings, run_sweep, synthetic_cell
+    from efftheory.experiments.sweep.grid import Axis, Grid
+    from efftheory.experiments.sweep.settings import SweepSettings
+    from efftheory.experiments.sweep.engine import run_sweep
+    from efftheory.experiments.sweep.cells import synthetic_cell
     if __name__ == "__main__":
         grid = Grid(Axis.parse("decoder_lr", "1e-5:1e-2:10:log"), Axis.parse("decoder_wd", "0:10:11"))
         try:

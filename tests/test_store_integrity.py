@@ -22,7 +22,10 @@ from hypothesis import strategies as st
 from efftheory.runtime import store as store_module
 from efftheory.errors import InputError
 from efftheory.runtime.store import LOCK, MANIFEST, RESULTS, StoreWriteError
-from efftheory.experiments.sweep.engine import Axis, Grid, SweepSettings, run_sweep, synthetic_cell
+from efftheory.experiments.sweep.grid import Axis, Grid
+from efftheory.experiments.sweep.settings import SweepSettings
+from efftheory.experiments.sweep.engine import run_sweep
+from efftheory.experiments.sweep.cells import synthetic_cell
 from tests.conftest import assert_one_line_error, run_cli
 
 GRID = Grid(Axis.parse("decoder_lr", "1e-5:1e-2:4:log"), Axis.parse("decoder_wd", "0:10:3"))

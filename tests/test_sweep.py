@@ -13,9 +13,12 @@ import numpy as np
 import pytest
 
 from efftheory.errors import InputError
-from efftheory.models.phases import PHASES, phase_of
+from efftheory.phases import PHASES, phase_of
 from efftheory.runtime.store import MANIFEST, RESULTS
-from efftheory.experiments.sweep.engine import Axis, Grid, SweepSettings, run_sweep, synthetic_cell
+from efftheory.experiments.sweep.grid import Axis, Grid
+from efftheory.experiments.sweep.settings import SweepSettings
+from efftheory.experiments.sweep.engine import run_sweep
+from efftheory.experiments.sweep.cells import synthetic_cell
 
 GRID = Grid(Axis.parse("decoder_lr", "1e-5:1e-2:4:log"), Axis.parse("decoder_wd", "0:10:3"))
 FIXED = SweepSettings(steps=10_000, seed=3)

@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 
 from efftheory.errors import InputError
-from efftheory.models.phases import PHASES
+from efftheory.phases import PHASES
 from efftheory.runtime.store import RESULTS
-from efftheory.experiments.sweep.engine import PRESETS, Axis, SweepSettings, first_split_seed, ideal_test_accuracy
+from efftheory.experiments.sweep.presets import PRESETS, first_split_seed, ideal_test_accuracy
+from efftheory.experiments.sweep.grid import Axis
+from efftheory.experiments.sweep.settings import SweepSettings
 from efftheory.models.toy.cell import network_cell
 from efftheory.tasks import make_task
 from efftheory.theories.linear.theory import reachable_test_accuracy

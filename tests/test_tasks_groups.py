@@ -7,7 +7,8 @@ import pytest
 
 from efftheory.errors import InputError
 from efftheory.tasks import FiniteGroup, ModularAddition, make_task, permutation_matrices, symmetric_group
-from efftheory.theories.linear.theory import count_parallelograms, hessian, parallelograms
+from efftheory.tasks.parallelograms import count_parallelograms, parallelograms
+from efftheory.theories.linear.theory import hessian
 
 
 def test_s3_is_a_group_with_six_elements_and_36_ordered_samples():

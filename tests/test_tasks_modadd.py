@@ -8,7 +8,8 @@ from efftheory.theories.linear.critical import n_star_samples
 from efftheory.errors import InputError
 from efftheory.theories.linear.metrics import rqi
 from efftheory.tasks import Addition, ModularAddition, Split, make_task
-from efftheory.theories.linear.theory import count_parallelograms, hessian, linear_theory, parallelograms
+from efftheory.tasks.parallelograms import count_parallelograms, parallelograms
+from efftheory.theories.linear.theory import hessian, linear_theory
 from efftheory.reference import theory as naive
 
 

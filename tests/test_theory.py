@@ -4,13 +4,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from efftheory.tasks import Addition, Split
-from efftheory.theories.linear.theory import (
-    count_parallelograms,
-    hessian,
-    linear_theory,
-    parallelogram_quads,
-    parallelograms,
-)
+from efftheory.tasks.parallelograms import count_parallelograms, parallelogram_quads, parallelograms
+from efftheory.theories.linear.theory import hessian, linear_theory
 from efftheory.reference import theory as naive
 
 

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from efftheory.models.phases import phase_of
+from efftheory.phases import phase_of
 from efftheory.tasks import Addition
 from efftheory.theories.linear.theory import linear_theory
 from tests.conftest import MISSING_DIR, assert_one_line_error, run_cli

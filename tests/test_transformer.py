@@ -13,11 +13,10 @@ from efftheory.models.dropout import base_key
 from efftheory.errors import InputError
 from efftheory.reference import transformer as naive
 from efftheory.tasks import Addition, ModularAddition
-from efftheory.models.transformer.kernels import (
-    BLOCK_TENSORS,
-    TransformerConfig,
+from efftheory.models.transformer.kernels import BLOCK_TENSORS, init_params
+from efftheory.models.transformer.config import TransformerConfig
+from efftheory.models.transformer.training import (
     adamw_update,
-    init_params,
     logits,
     loss_and_gradient,
     standardise_tokens,
@@ -341,12 +340,15 @@ def test_cli_train_transformer_paper_size_is_one_flag_away():
 
 def test_cli_toy_defaults_are_unchanged_by_the_transformer_options():
     from tests.conftest import parse
-    from efftheory.cli._train_transformer import toy_args
-    from efftheory.cli.train import network_config
-    from efftheory.models.toy.kernels import NetworkConfig
+    from efftheory.cli._train_toy import config
+    from efftheory.models import MODELS
+    from efftheory.models.toy.config import NetworkConfig
 
-    args = toy_args(parse("train", "--p", 10, "--frac", 0.5))
-    assert network_config(args, 0) == NetworkConfig() and args.steps == 5000 and args.eval_every == 1
+    args = parse("train", "--p", 10, "--frac", 0.5)
+    assert args.model == "toy" and args.task == "add"
+    assert config(args, MODELS["toy"], "add") == NetworkConfig() and args.steps == 5000 and args.eval_every == 1
+    args = parse("train", "transformer", "--p", 10, "--frac", 0.5)  # the model's name as the first word
+    assert args.model == "transformer" and args.task == "modadd" and args.steps == 8000 and args.eval_every == 20
 
 
 @pytest.mark.parametrize("extra, needle", [
@@ -437,7 +439,7 @@ def test_random_ring_coherence_is_the_baseline_of_the_networks_own_start():
     with more symbols (more of them must line up), and what the transformer's initial embeddings
     actually score (their mean over 40 initialisations lies within 4 standard errors of it); an
     exact ring scores 1, far above it."""
-    from efftheory.models.transformer.kernels import TransformerConfig, init_params, random_ring_coherence, ring_track
+    from efftheory.models.transformer.training import random_ring_coherence, ring_track
 
     p, d = 11, 8
     mean, sd = random_ring_coherence(p, d, draws=200)

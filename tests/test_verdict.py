@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from efftheory.cli._wording import verdict_reason, verdict_text
-from efftheory.models.phases import PHASES, RISE_MIN, RISE_WINDOW, SWING_MAX, late_gain, late_swing, verdict
+from efftheory.phases import PHASES, RISE_MIN, RISE_WINDOW, SWING_MAX, late_gain, late_swing, verdict
 
 STEPS = np.arange(0, 5001)
 
@@ -112,3 +112,20 @@ def test_the_wording_says_not_decided_and_why():
                                  "of the run); run longer (--steps) to decide"]
     assert verdict_text({"phase": "grokking", "decided": True}) == "phase: grokking"
     assert verdict_reason({"phase": "grokking", "decided": True}) == []
+
+
+def test_the_generic_report_judges_its_budget_too(cli_json):
+    """The toy on S3 is reported by the generic report (efftheory.cli._train_generic): 200 steps
+    leave it in confusion with train accuracy still climbing, which the verdict fields say; the
+    same fields are recomputed here from the saved curves."""
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        npz = Path(tmp) / "run.npz"
+        o = cli_json("train", "--task", "s3", "--frac", 0.7, "--steps", 200, "--save", npz)
+        saved = np.load(npz)
+        expected = verdict(o["phase"], saved["steps"], saved["train_acc"], saved["test_acc"], 200)
+    assert o["steps_budget"] == 200 and o["decided"] == expected.decided
+    assert o["undecided_reason"] == expected.reason and o["late_curve"] == expected.curve
+    assert o["phase"] == "confusion" and o["decided"] is False and "still rising" in o["undecided_reason"]

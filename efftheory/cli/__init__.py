@@ -19,13 +19,26 @@ from efftheory.errors import InputError
 COMMANDS = {
     "critical": ("efftheory.cli.critical", "probability of a unique linear structure against training-set size"),
     "simulate": ("efftheory.cli.simulate", "effective-theory dynamics of a split: RQI, predicted accuracy, time scale"),
-    "train": ("efftheory.cli.train", "train the toy network on one split, beside the theory of that split"),
+    "train": ("efftheory.cli.train", "train a model (toy, transformer) on one split, beside the theory of that split"),
     "compare": ("efftheory.cli.compare", "networks over a grid of splits against the theory's predictions"),
     "phase": ("efftheory.cli.phase", "phase diagram (comprehension/grokking/memorization/confusion) over two hyper-parameters"),
+    "analyse": ("efftheory.cli.analyse", "the theory applied to a network's embeddings from any framework (.npy/.npz/.pt)"),
 }
 
 
-def build_parser() -> Parser:
+def normalise_argv(argv: list[str]) -> list[str]:
+    """``train MODEL ...`` is ``train --model MODEL ...`` (a model's name as the first word after
+    the command; every other spelling is left as it is)."""
+    from efftheory.models import MODELS
+
+    if len(argv) >= 2 and argv[0] == "train" and argv[1] in MODELS:
+        return ["train", "--model", argv[1], *argv[2:]]
+    return list(argv)
+
+
+def build_parser(argv: list[str] | None = None) -> Parser:
+    """The parser of ``efftheory``; ``argv`` (normalised) tells a command whose options depend on
+    a choice (``train --model``) which options to offer."""
     parser = Parser(
         prog="efftheory",
         description="The effective theory of representation learning behind grokking (Liu et al. 2022).",
@@ -36,15 +49,23 @@ def build_parser() -> Parser:
     for name, (module_name, help_text) in COMMANDS.items():
         module = importlib.import_module(module_name)
         cmd = sub.add_parser(name, help=help_text, description=(module.__doc__ or help_text).strip())
-        module.add_arguments(cmd)
+        if getattr(module, "OPTIONS_DEPEND_ON_ARGV", False):
+            module.add_arguments(cmd, argv)
+        else:
+            module.add_arguments(cmd)
         add_json_flag(cmd)
         cmd.set_defaults(_module=module)
     return parser
 
 
+def parse_args(argv: list[str] | None = None):
+    """The namespace of ``efftheory ARGV`` (``sys.argv[1:]`` by default); parsing only."""
+    argv = normalise_argv(sys.argv[1:] if argv is None else [str(a) for a in argv])
+    return build_parser(argv).parse_args(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_args(argv)
     ui = UI(json_mode=args.json)
     try:
         result, text = args._module.run(args, ui)

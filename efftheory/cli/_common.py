@@ -40,8 +40,21 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str):  # noqa: D401 - argparse API
         message = _TYPE_ERROR.sub(r"\1 \2", " ".join(str(message).split()))
+        message = _foreign_options(message)
         sys.stderr.write(f"{self.prog}: error: {message}\n")
         raise SystemExit(2)
+
+
+def _foreign_options(message: str) -> str:
+    """"unrecognized arguments: --layers 2" says whose option --layers is, when it is another
+    model's (``train``'s options depend on the model)."""
+    if not message.startswith("unrecognized arguments:"):
+        return message
+    from efftheory.cli._model_options import foreign_option
+
+    hints = [foreign_option(word) for word in message.split(":", 1)[1].split() if word.startswith("--")]
+    hints = [h for h in hints if h]
+    return "; ".join(hints) if hints else message
 
 
 # ---------------------------------------------------------------- argument types
@@ -272,29 +285,23 @@ def add_task_arguments(parser) -> None:
     from efftheory.tasks import TASKS
 
     parser.add_argument("--task", choices=tuple(TASKS), default="add",
-                        help="add: integer addition (the paper's toy); modadd: addition mod p; "
-                             "s3: the symmetric group on 3 letters (6 symbols, ordered pairs, --p not needed) "
-                             "(default add)")
+                        help="; ".join(f"{spec.name}: {spec.summary}" for spec in TASKS.values()) + " (default add)")
     parser.add_argument("--ordered", action="store_true",
                         help="ordered samples (a, b) and (b, a) instead of unordered pairs a <= b "
                              "(s3 is always ordered)")
 
 
-#: Tasks whose number of symbols is fixed by the task itself (no --p needed).
-FIXED_ORDER_TASKS = {"s3": 6}
-
-
 def task_of(args):
     """The :class:`efftheory.tasks.Task` the options name; validates --p (required unless the
     task fixes it, and then it must be that number if given)."""
-    from efftheory.tasks import make_task
+    from efftheory.tasks import TASKS, make_task
 
     name = getattr(args, "task", "add")
     p = getattr(args, "p", None)
-    if name in FIXED_ORDER_TASKS:
-        if p is not None and p != FIXED_ORDER_TASKS[name]:
-            raise InputError(f"--task {name} has {FIXED_ORDER_TASKS[name]} symbols; --p {p} does not apply "
-                             "(leave --p out)")
+    fixed = TASKS[name].fixed_p
+    if fixed is not None:
+        if p is not None and p != fixed:
+            raise InputError(f"--task {name} has {fixed} symbols; --p {p} does not apply (leave --p out)")
     elif p is None:
         raise InputError(f"--p is required for --task {name} (the number of symbols)")
     else:

@@ -1,80 +1,59 @@
-"""``efftheory train --model transformer --task modadd``: the paper's transformer (docs/theory.md §15).
+"""``efftheory train transformer`` (``--model transformer``): the paper's transformer (docs/theory.md §15).
 
 Trains the transformer on the ordered pairs of addition mod p, reports the training curves, the
 ring read off the token embeddings along the run, and what the circle theory (§13) predicts from
 the network's own initial embeddings: the frequency of the ring a circle flow started from the
 initial phases forms, beside the frequency the network ends on.
 
-The ``train`` command shares its options with the toy network. Options whose default differs
-between the two models (sizes, learning rates, weight decays, steps, evaluation interval) are
-parsed with no default here; :func:`toy_args` puts the toy's defaults back for the toy, and
-:class:`efftheory.models.transformer.kernels.TransformerConfig` supplies the transformer's.
+Its config options come from the model (:class:`efftheory.models.transformer.model.Transformer`);
+this module adds --no-final-ln and --paper-size, and the report of its runs.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from efftheory.cli._common import check_distinct_outputs, check_output_path, positive_int, save_arrays, save_figure
+from efftheory.cli._common import save_arrays, save_figure
+from efftheory.cli._model_options import given_options
 from efftheory.cli._wording import plural, steps as steps_text, verdict_reason, verdict_text
+from efftheory.cli.reports import Report
 from efftheory.errors import InputError
 
-MODELS = ("toy", "transformer")
-#: transformer defaults of the shared options that are not config fields
-STEPS, EVAL_EVERY = 8000, 20
-#: the shared options whose defaults differ between the models (argparse dest names)
-SHARED = ("dim", "width", "embed_lr", "decoder_lr", "embed_wd", "decoder_wd", "dtype", "steps", "eval_every")
-#: toy-network options the transformer has no use for (refused with --model transformer)
-TOY_ONLY = ("loss", "depth", "out_dim", "init_scale", "decoder_init_scale")
-#: transformer config fields the options set (option --x-y is field x_y)
+#: transformer config fields reported under "config" (with final_ln)
 CONFIG_FIELDS = ("dim", "width", "layers", "embed_lr", "decoder_lr", "embed_wd", "decoder_wd", "dropout", "dtype")
 #: steps of the circle flow started from the network's initial phases (gradient descent at
 #: lr 1/λ_max, which never increases ℓ_circ)
 CIRCLE_STEPS = 20000
+TASK_HELP = "modadd: addition mod p on ordered pairs (the transformer's one task; the default)"
+#: the transformer's options that are not config fields
+EXTRA_OPTIONS = ("--no-final-ln", "--paper-size")
 
 
-def add_arguments(parser) -> None:
-    """--model and the transformer's own options; call after the toy's options are added."""
-    from efftheory.cli._common import add_task_arguments
-
-    if "--task" not in parser._option_string_actions:  # the toy's options may already carry it
-        add_task_arguments(parser)
-    parser.add_argument("--model", choices=MODELS, default="toy",
-                        help="toy: embeddings + MLP (default); transformer: the paper's transformer on --task "
-                             f"modadd (ordered pairs; defaults d = 32, width 64, 1 layer, lr 1e-3 / 1e-3, wd 0 / 1, "
-                             f"{STEPS} steps, evaluated every {EVAL_EVERY})")
-    parser.add_argument("--layers", type=positive_int, default=None, help="transformer blocks (default 1)")
-    parser.add_argument("--no-final-ln", action="store_true", help="transformer: no LayerNorm after the last block")
-    parser.add_argument("--dropout", type=float, default=None, metavar="RATE",
-                        help="transformer: rate of the dropout in the training passes, in [0, 1) (default 0; "
-                             "--paper-size 0.05); the curves read the network without it")
-    parser.add_argument("--paper-size", action="store_true",
-                        help="transformer: the paper's Fig 1 sizes (d = 256, width 128, 2 layers, decoder lr 2e-4, "
-                             "wd 1, dropout 0.05); other options override them")
-    defaults = {k: parser.get_default(k) for k in SHARED + TOY_ONLY}
-    parser.set_defaults(**{k: None for k in defaults}, _toy_defaults=defaults)
-
-
-def toy_args(args):
-    """``args`` with the toy's defaults restored for every shared option the user did not give;
-    refuses the transformer-only options."""
-    if args.layers is not None or args.no_final_ln or args.paper_size or args.dropout is not None:
-        raise InputError("--layers, --no-final-ln, --dropout and --paper-size need --model transformer")
-    for k, v in args._toy_defaults.items():
-        if getattr(args, k) is None:
-            setattr(args, k, v)
-    return args
+def add_arguments(group) -> None:
+    """The transformer's own options beside its config fields."""
+    group.add_argument("--no-final-ln", action="store_true", help="no LayerNorm after the last block")
+    group.add_argument("--paper-size", action="store_true",
+                       help="the paper's Fig 1 sizes (d = 256, width 128, 2 layers, decoder lr 2e-4, wd 1, "
+                            "dropout 0.05); other options override them")
 
 
 def transformer_config(args):
     """The TransformerConfig of the options (paper sizes with --paper-size, else the defaults)."""
     import dataclasses
 
-    from efftheory.models.transformer.kernels import TransformerConfig
+    from efftheory.models import MODELS
 
-    base = TransformerConfig.paper() if args.paper_size else TransformerConfig()
-    given = {k: getattr(args, k) for k in CONFIG_FIELDS if getattr(args, k, None) is not None}
-    return dataclasses.replace(base, **given, final_ln=not args.no_final_ln, seed=args.seed)
+    model = MODELS["transformer"]
+    base = model.config_type.paper() if args.paper_size else model.config_type()
+    return dataclasses.replace(base, **given_options(args, model), final_ln=not args.no_final_ln, seed=args.seed)
+
+
+def config(args, model, task_name: str):
+    return transformer_config(args)
+
+
+def train_options(args) -> dict:
+    return {}
 
 
 def _unordered(pairs: np.ndarray) -> np.ndarray:
@@ -86,8 +65,9 @@ def circle_prediction(result, split) -> dict:
     """The circle theory from the network's initial embeddings: phases = the ring fit of the
     standardised E0; gradient descent on ℓ_circ over the training set's parallelograms; the
     frequency and outcome it ends on, beside the network's final ring."""
-    from efftheory.theories.circle.flow import circle_flow, classify_outcome, ring_fit, ring_frequency
-    from efftheory.models.transformer.kernels import standardise_tokens
+    from efftheory.theories.circle.flow import circle_flow
+    from efftheory.theories.circle.ring import classify_outcome, ring_fit, ring_frequency
+    from efftheory.models.transformer.training import standardise_tokens
 
     theta0 = ring_fit(standardise_tokens(result.E0)).phases
     flow = circle_flow(theta0, samples=_unordered(split.train_pairs), steps=CIRCLE_STEPS, n_times=2)
@@ -101,33 +81,20 @@ def circle_prediction(result, split) -> dict:
             "network_lands_on_circle_frequency": bool(outcome == "ring" and abs(net) == abs(int(k)))}
 
 
-def run(args, ui):
-    from efftheory.cli._common import check_p
-    from efftheory.models.phases import verdict
-    from efftheory.tasks import ModularAddition
-    from efftheory.models.transformer.kernels import RANDOM_RING_DRAWS, random_ring_coherence, train_transformer
+def _check(args, task) -> None:
+    if task.p < 3:
+        raise InputError(f"--model transformer needs p >= 3 for a ring, got --p {task.p}")
 
-    plot_path = check_output_path(args.plot, "--plot")
-    save_path = check_output_path(args.save, "--save")
-    check_distinct_outputs({"--plot": args.plot, "--save": args.save})
-    if args.task != "modadd":
-        raise InputError(f"--model transformer learns addition mod p only (--task modadd, implied), not --task {args.task}")
-    check_p(args.p)
-    if args.p < 3:
-        raise InputError(f"--model transformer needs p >= 3 for a ring, got --p {args.p}")
-    for name in TOY_ONLY:
-        if getattr(args, name, None) is not None:
-            raise InputError(f"--{name.replace('_', '-')} is a toy-network option; not used by --model transformer")
-    task = ModularAddition(args.p, ordered=True)  # the paper's setting: (a, b) and (b, a) are two samples
-    split = task.split(frac=args.frac, n_train=args.train_num,
-                       seed=args.seed if args.split_seed is None else args.split_seed)
-    config = transformer_config(args)
-    n_steps = args.steps if args.steps is not None else STEPS
-    eval_every = args.eval_every if args.eval_every is not None else EVAL_EVERY
-    with ui.progress(n_steps, "training") as update:
-        result = train_transformer(split, config, n_steps, eval_every=eval_every, gap=args.gap, progress=update)
+
+def _run(args, split, config, result, plot_path, save_path):
+    """The run's curves, the ring read off its token embeddings, and the circle theory's
+    prediction from its initial embeddings."""
+    from efftheory.models.transformer.training import RANDOM_RING_DRAWS, random_ring_coherence
+    from efftheory.phases import verdict
+
+    task, eval_every = split.task, args.eval_every
     circle = None if result.diverged else circle_prediction(result, split)
-    judged = verdict(result.phase, result.steps, result.train_acc, result.test_acc, n_steps)
+    judged = verdict(result.phase, result.steps, result.train_acc, result.test_acc, args.steps)
     random_coherence, random_sd = random_ring_coherence(task.p, config.dim)
     last = -1
     out = {
@@ -136,7 +103,7 @@ def run(args, ui):
         "config": {k: getattr(config, k) for k in (*CONFIG_FIELDS, "final_ln")},
         "steps_to_train": result.steps_to_train, "steps_to_test": result.steps_to_test,
         "steps_to_test_99": result.steps_to_test_99, "steps_to_ring_rqi": result.steps_to_rqi,
-        "phase": result.phase, **judged.to_dict(), "steps_budget": n_steps, "diverged": result.diverged,
+        "phase": result.phase, **judged.to_dict(), "steps_budget": args.steps, "diverged": result.diverged,
         "final_train_acc": float(result.train_acc[last]), "final_test_acc": float(result.test_acc[last]),
         "final_full_acc": result.final_full_acc, "final_train_loss": float(result.train_loss[last]),
         "final_test_loss": float(result.test_loss[last]),
@@ -223,3 +190,6 @@ def _text(o, save_path, plot_path) -> str:
     if plot_path:
         lines.append(f"plot written to {plot_path}")
     return "\n".join(lines)
+
+
+REPORTS = {"circle": Report(run=_run, check=_check)}

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-#: A loss whose magnitude is below this fraction of the starting loss is round-off: printed as 0.
-LOSS_ROUND_OFF = 1e-12
+from efftheory.theories.linear.dynamics import LOSS_ROUND_OFF
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 import time
 
-from efftheory.cli._common import P_HELP, check_p, check_output_path, fraction, int_list, integer, positive_int, save_figure
+from efftheory.cli._common import (P_HELP, check_p, check_output_path, fraction, int_list, integer, nonnegative_float,
+                                   positive_float, positive_int, save_figure)
+from efftheory.cli._model_options import add_model_options, given_options
 from efftheory.cli._wording import plural
-from efftheory.cli.train import NETWORK_FIELDS, add_network_arguments, network_config
 
 
 #: the modulus of ``compare --task modadd`` unless --p says otherwise (odd, so every f != 0 is a ring of all p symbols)
@@ -36,7 +37,7 @@ def fraction_list(text: str) -> list[float]:
 def add_arguments(parser) -> None:
     parser.add_argument("--p", type=integer, default=None,
                         help=P_HELP + f" (default 10; {MODADD_P} with --task modadd)")
-    parser.add_argument("--task", choices=("add", "modadd"), default="add",
+    parser.add_argument("--task", choices=("add", "modadd"), default="add",  # the keys of RUNNERS
                         help="add: the paper's grid against the linear theory; modadd: networks on addition mod p "
                              "read as rings, against the circle theory (docs/theory.md §13) (default add)")
     parser.add_argument("--fracs", type=fraction_list, default=None,
@@ -48,15 +49,21 @@ def add_arguments(parser) -> None:
                         help="training-set sizes (default round(N k / 11), k = 1..10, and N - 1: "
                              "5, 10, ..., 50, 54 for p = 10)")
     parser.add_argument("--seeds", type=int_list, default=[0, 1, 2], help="seeds of split and network (default 0,1,2)")
-    add_network_arguments(parser)
     from efftheory.experiments.comparison.linear import PRESETS
+    from efftheory.models import MODELS
+
+    network = parser.add_argument_group("options of the toy network (left out: the preset's, or for --task modadd "
+                                        "the toy's modadd defaults)")
+    add_model_options(network, MODELS["toy"], PRESETS["paper"])
+    parser.add_argument("--steps", type=positive_int, default=5000, help="training steps (default 5000)")
+    parser.add_argument("--delta", type=positive_float, default=0.01, help="RQI tolerance δ (default 0.01)")
+    parser.add_argument("--gap", type=nonnegative_float, default=1e3,
+                        help="grokking gap G in steps for the phase (default 1000)")
 
     parser.add_argument("--preset", choices=tuple(PRESETS), default="paper",
                         help="network settings: paper (the authors' toy: embedding lr 1e-3, decoder lr 1e-4) or "
                              "comprehension (embedding lr 1e-2, decoder lr 1e-4: the structure forms more often; "
                              "docs/theory.md §12); explicit network options override it (default paper)")
-    # network options left unset fall back to the preset, not to train's defaults
-    parser.set_defaults(**{k: None for k in NETWORK_FIELDS})
     parser.add_argument("--jobs", type=positive_int, default=os.cpu_count() or 1,
                         help="worker processes (default: number of cores)")
     parser.add_argument("--trials", type=positive_int, default=2000, help="random orders for P_unique (default 2000)")
@@ -76,7 +83,22 @@ def _run_grid(tasks, jobs, update):
     return pmap(run_one, tasks, jobs, update)
 
 
+def network_config(args, base):
+    """``base`` with every toy-network option the user gave put over it (seed 0: each run sets its own)."""
+    import dataclasses
+
+    from efftheory.models import MODELS
+
+    return dataclasses.replace(base, **given_options(args, MODELS["toy"]), seed=0)
+
+
 def run(args, ui):
+    plot_path = check_output_path(args.plot, "--plot")
+    return RUNNERS[args.task](args, ui, plot_path)
+
+
+def _run_add(args, ui, plot_path):
+    """``compare --task add``: the paper's grid against the linear theory."""
     import dataclasses
 
     from efftheory.experiments.comparison.linear import summarise
@@ -84,9 +106,6 @@ def run(args, ui):
     from efftheory.errors import InputError, require
     from efftheory.tasks import Addition
 
-    plot_path = check_output_path(args.plot, "--plot")
-    if args.task == "modadd":
-        return _run_modadd(args, ui, plot_path)
     if args.fracs is not None:
         raise InputError("--fracs is for --task modadd; use --train-nums")
     args.p = 10 if args.p is None else args.p
@@ -101,7 +120,7 @@ def run(args, ui):
         require(s >= 0, f"--seeds: {s} is negative")
     from efftheory.experiments.comparison.linear import PRESETS
 
-    config = network_config(args, 0, PRESETS[args.preset])
+    config = network_config(args, PRESETS[args.preset])
 
     start = time.perf_counter()
     curve = critical_curve(task.p, args.trials, 0)
@@ -216,9 +235,9 @@ def _run_modadd(args, ui, plot_path):
     initial phases; per fraction, the ring-formation rate beside the circle theory's ring probability."""
     import dataclasses
 
-    from efftheory.theories.circle.flow import ring_probability
-    from efftheory.cli.train import task_defaults
-    from efftheory.experiments.comparison.linear import run_ring_one, summarise_rings
+    from efftheory.theories.circle.probability import ring_probability
+    from efftheory.models import MODELS
+    from efftheory.experiments.comparison.ring import run_ring_one, summarise_rings
     from efftheory.errors import InputError, require
     from efftheory.runtime.parallel import pmap
     from efftheory.tasks import ModularAddition
@@ -242,7 +261,7 @@ def _run_modadd(args, ui, plot_path):
         require(s >= 0, f"--seeds: {s} is negative")
     if args.preset != "paper":
         raise InputError("--preset is for --task add; give network options instead")
-    config = network_config(args, 0, task_defaults("modadd"))
+    config = network_config(args, MODELS["toy"].default_config("modadd"))
     if config.dim < 2:
         raise InputError(f"--task modadd needs --dim >= 2 (a ring needs a plane), got {config.dim}")
 
@@ -314,3 +333,7 @@ def _modadd_text(r, summary, plot_path) -> str:
 
 def _rate_ci(rate, ci) -> str:
     return "n/a" if rate is None else f"{rate:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]"
+
+
+#: --task -> the comparison it runs: additive networks against the linear theory, rings against the circle theory
+RUNNERS = {"add": _run_add, "modadd": _run_modadd}

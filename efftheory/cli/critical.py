@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 
 from efftheory.cli._common import (
-    FIXED_ORDER_TASKS,
     P_HELP,
     add_task_arguments,
     check_output_path,
@@ -53,13 +52,14 @@ def _table_rows(curve, max_rows: int = 24) -> np.ndarray:
 
 
 def run(args, ui):
-    from efftheory.theories.linear.critical import critical_curve
+    from efftheory.theories import theory_for
 
     check_p(args.p)
     task = task_of(args)  # p >= 2
+    theory = theory_for(task)
     plot_path = check_output_path(args.plot, "--plot")
     with ui.progress(args.trials, "trials") as update:
-        curve = critical_curve(task, args.trials, args.seed, progress=update)
+        curve = theory.critical(task, args.trials, args.seed, progress=update)
     if plot_path is not None:
         from efftheory.plotting.critical import plot_critical
 
@@ -79,8 +79,8 @@ def run(args, ui):
         "r_c": curve.r_c,
         "seconds": curve.seconds,
     }
-    if args.task in FIXED_ORDER_TASKS:
-        result["meaning"] = GROUP_MEANING
+    if theory.name in MEANINGS:
+        result["meaning"] = MEANINGS[theory.name]
     return result, _text(curve, plot_path, result.get("meaning"))
 
 
@@ -89,6 +89,8 @@ GROUP_MEANING = ("for a group, 'unique' (rank p - 1) means the training set leav
                  "embeddings (the additive theory cannot represent the group); equivalently, it fixes the "
                  "constant representation of the matrix theory locally. The matrix theory itself: "
                  "`efftheory simulate --task s3`")
+#: theory -> what P_unique means for it, when that needs saying
+MEANINGS = {"group": GROUP_MEANING}
 
 
 def _text(curve, plot_path, meaning: str | None = None) -> str:

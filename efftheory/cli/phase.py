@@ -10,7 +10,7 @@ fig5b (decoder lr x decoder weight decay, MSE), fig5c (fig5b with cross-entropy)
 permutation toy: 3x3 matrix embeddings of S3, 24 of 36 samples, decoder lr x decoder weight
 decay 0..200); explicit options override a preset, and without --seed/--split-seed a preset
 trains on the first split seed whose ideal test accuracy is 1 (for S3: whose test samples can
-all be implied, efftheory.experiments.sweep.engine.ideal_test_accuracy). Budget: --steps 10000 by default; the
+all be implied, efftheory.experiments.sweep.presets.ideal_test_accuracy). Budget: --steps 10000 by default; the
 paper used 100000 for Figs 5a-c, 10000 for Fig 5d.
 Split: p = 10, n_train = 45 of 55 (the paper's toy) unless --p/--train-num/--frac or the preset
 say otherwise. Ranges are LO:HI:N[:log] or an explicit list of values (0,1,2,5,10).
@@ -27,9 +27,10 @@ import sys
 from efftheory.cli._common import (P_HELP, check_p, check_output_path, fraction, nonnegative_float, nonnegative_int,
                                    positive_float, positive_int)
 from efftheory.errors import InputError, require
-from efftheory.models.phases import PHASES
+from efftheory.phases import PHASES
+from efftheory.experiments.sweep.grid import AXES
+from efftheory.experiments.sweep.presets import PRESETS
 from efftheory.runtime.parallel import DASK_TIMEOUT
-from efftheory.experiments.sweep.engine import AXES, PRESETS
 
 SEED_TRIES = 1000  # split seeds searched for one that can generalise
 
@@ -48,7 +49,7 @@ def _seeds(text: str) -> tuple[int, ...]:
     """``"K"`` -> seeds 0..K-1; ``"0,3,7"`` -> those seeds (distinct, non-negative). Whole
     numbers may be written as every integer option takes them (``1e2`` is 100)."""
     from efftheory.cli._common import _whole
-    from efftheory.experiments.sweep.engine import MAX_RUNS
+    from efftheory.experiments.sweep.grid import MAX_RUNS
 
     parts = [part.strip() for part in text.split(",")]
     values = [_whole(part) for part in parts if part]
@@ -118,8 +119,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--width", type=positive_int, help="decoder width for every cell (network default 200)")
     parser.add_argument("--task", choices=("add", "modadd"), default=None,
                         help="add: integer addition (the paper's toy); modadd: addition mod p, with 2-d embeddings "
-                             "and (unless --loss or a preset says otherwise) the CE head (default add; modadd with "
-                             "--model transformer, the only task it trains)")
+                             "and (unless --loss or a preset says otherwise) the CE head (default: the model's first task; "
+                             "add for the toy)")
     parser.add_argument("--out", required=True, metavar="DIR", help="result directory (resumed if it exists)")
     parser.add_argument("--wait", action="store_true", help="if another sweep is running into --out, wait for it")
     parser.add_argument("--share-from", action="append", default=[], metavar="DIR",
@@ -137,9 +138,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="record stride of a cell function (default 1); the network cell's step counts are exact "
                              "at every step whatever K, so K > 1 only names a different sweep")
     parser.add_argument("--no-early-stop", action="store_true", help="run every cell to the full budget")
-    parser.add_argument("--model", choices=("toy", "transformer"), default="toy",
-                        help="toy: the paper's toy network (default); transformer: the paper's transformer on "
-                             "--task modadd (ordered pairs; its defaults: d 32, width 64, one block)")
+    from efftheory.models import MODELS
+
+    parser.add_argument("--model", choices=tuple(MODELS), default="toy",
+                        help="; ".join(f"{m.name}: {m.summary} (tasks {', '.join(m.tasks)})" for m in MODELS.values())
+                             + " (default toy; --model alone implies its first task)")
     parser.add_argument("--cell", choices=("network", "synthetic"), default="network",
                         help="what a cell runs: the toy network, or a cheap deterministic stand-in for testing the machinery")
 
@@ -179,34 +182,28 @@ def run(args, ui):
     import concurrent.futures as cf
 
     from efftheory.runtime.store import read_sweep
-    from efftheory.experiments.sweep.engine import Axis, Grid, SweepSettings, check_size, run_sweep, synthetic_cell
+    from efftheory.experiments.sweep.cells import synthetic_cell
+    from efftheory.experiments.sweep.engine import check_size, run_sweep
+    from efftheory.experiments.sweep.grid import Axis, Grid
+    from efftheory.experiments.sweep.settings import SweepSettings
+    from efftheory.models import MODELS
     from efftheory.models.toy.cell import network_cell
-    from efftheory.models.transformer.cell import transformer_cell
 
     for other in args.share_from:  # a directory that holds no sweep is refused before any work
         read_sweep(other, "--share-from")
-    transformer = args.model == "transformer"
-    if args.task is None:  # each model's own default task (the transformer trains modadd only)
-        from efftheory.models import model_named
-
-        args.task = model_named(args.model).default_task
-    if transformer:
-        require(args.preset is None, "--preset is a toy-network panel; give --x/--y ranges with --model transformer")
-        require(args.task == "modadd", f"--model transformer trains on modular addition only (--task modadd), "
-                                       f"not --task {args.task}")
-        require(args.loss is None, "--loss is the toy's option (the transformer's head is cross-entropy)")
+    model = MODELS[args.model]
+    preset = PRESETS.get(args.preset)
+    require(preset is None or preset.model == model.name,
+            f"--preset is a {preset.model if preset else 'toy'}-network panel; give --x/--y ranges with --model {model.name}")
+    # a preset of another task (fig5d: S3) brings its own task; otherwise --task, else the model's first
+    task = preset.task if preset and preset.task != "add" else (args.task or model.default_task)
+    require(task in model.tasks, f"--model {model.name} trains on " + " or ".join(f"--task {t}" for t in model.tasks)
+            + f" (got --task {task})")
+    require(args.loss is None or "loss" in {o.name for o in model.options},
+            f"--loss is not an option of --model {model.name} (it has its own head)")
     x, xr, y, yr, loss = _resolve(args)
     grid = Grid(Axis.parse(x, xr), Axis.parse(y, yr))
-    preset = PRESETS.get(args.preset)
-    network = {**(preset.network if preset else {}), "loss": loss}
-    # a preset of another task (fig5d: S3) brings its own task; otherwise --task says
-    task = preset.task if preset and preset.task != "add" else args.task
-    if task == "modadd":  # a ring needs a plane; the CE head has one logit per residue
-        network["dim"] = 2
-        if args.loss is None and args.preset is None:
-            network["loss"] = "ce"
-    if transformer:  # the transformer's own defaults (efftheory.models.transformer.kernels.TransformerConfig)
-        network = {}
+    network = SWEEP_NETWORK.get(model.name, _no_overrides)(args, preset, task, loss)
     if args.width is not None:
         network["width"] = args.width
     p = args.p if args.p is not None else (preset.p if preset and preset.p else 10)
@@ -232,7 +229,7 @@ def run(args, ui):
     if settings.n_train is None and settings.frac is None and "frac" not in (x, y):
         raise InputError(f"--train-num or --frac is needed at p={p} (the default n_train=45 is for p=10)")
     plot = check_output_path(args.plot, "--plot")
-    cell_fn = synthetic_cell if args.cell == "synthetic" else transformer_cell if transformer else network_cell
+    cell_fn = synthetic_cell if args.cell == "synthetic" else model.cell
     fixed_split = "frac" not in (x, y)
     settings = _with_seeds(args, settings, fixed_split)
     ideal = _ideal_note(args, settings) if (cell_fn is network_cell and fixed_split) else {}
@@ -276,6 +273,32 @@ def _check_out(args, plot) -> None:
             raise InputError(f"--plot {str(plot)!r} is the sweep's own {name}; give the plot its own file")
 
 
+def _has_loss(model_name: str) -> bool:
+    from efftheory.models import MODELS
+
+    return "loss" in {o.name for o in MODELS[model_name].options}
+
+
+def _toy_network(args, preset, task: str, loss: str) -> dict:
+    """The toy's config fields a sweep sets besides its axes: the preset's, the loss, and for
+    addition mod p 2-d embeddings and (unless --loss or a preset says otherwise) the CE head."""
+    network = {**(preset.network if preset else {}), "loss": loss}
+    if task == "modadd":  # a ring needs a plane; the CE head has one logit per residue
+        network["dim"] = 2
+        if args.loss is None and args.preset is None:
+            network["loss"] = "ce"
+    return network
+
+
+def _no_overrides(args, preset, task: str, loss: str) -> dict:
+    """A model's own defaults (the transformer's: efftheory.models.transformer.config.TransformerConfig)."""
+    return {}
+
+
+#: model -> the config fields its sweeps set besides the axes (a model not listed: none)
+SWEEP_NETWORK = {"toy": _toy_network}
+
+
 def _note(args, text: str) -> None:
     """One line on stderr, unless --json."""
     if not args.json:
@@ -305,7 +328,7 @@ def _with_seeds(args, settings, fixed_split: bool):
     """
     import dataclasses
 
-    from efftheory.experiments.sweep.engine import first_split_seed
+    from efftheory.experiments.sweep.presets import first_split_seed
 
     split_seed = args.split_seed if args.split_seed is not None else args.seed
     if split_seed is None and args.preset and fixed_split and not args.vary_split:
@@ -325,7 +348,7 @@ def _with_seeds(args, settings, fixed_split: bool):
 def _ideal_note(args, settings) -> dict:
     """``{split seed: ideal test accuracy}`` of the splits the runs train on; a note on stderr
     for those that cannot reach the test threshold 0.9."""
-    from efftheory.experiments.sweep.engine import first_split_seed, ideal_test_accuracy
+    from efftheory.experiments.sweep.presets import first_split_seed, ideal_test_accuracy
 
     split_seeds = sorted({settings.split_seed(s) for s in settings.network_seeds})
     ideal = {s: ideal_test_accuracy(settings.p, **_split_size(settings), seed=s, task=settings.task)
@@ -399,8 +422,7 @@ def _text(args, result, plot) -> str:
     lines = [
         f"phase sweep: {grid.x.name} {grid.x.spec()} x {grid.y.name} {grid.y.spec()}, "
         + ("" if fixed.task == "add" else f"task {fixed.task} ({fixed.network.get('embed', 'sum')} model), ")
-        + ("the transformer (CE head), " if getattr(args, "model", "toy") == "transformer"
-           else f"loss {fixed.network.get('loss', 'mse')}, ")
+        + (f"loss {fixed.network.get('loss', 'mse')}, " if _has_loss(args.model) else f"the {args.model} model, ")
         + f"{fixed.steps} steps, G = {fixed.gap:g}, {_seed_words(fixed)}",
         f"{len(result.records)} {what}: {result.computed} computed, {result.reused} reused, "
         + (f"{result.shared} shared from other sweeps, " if result.shared else "")

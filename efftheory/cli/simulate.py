@@ -87,9 +87,11 @@ def _validate(args):
     from efftheory.errors import InputError
 
     check_p(args.p)
+    from efftheory.theories import theory_for
+
     task = task_of(args)  # p >= 2
     n_train = task.n_train_for(frac=args.frac, n_train=args.train_num)
-    if args.k is not None and task.name != "group":
+    if args.k is not None and "k" not in THEORY_OPTIONS.get(theory_for(task).name, ()):
         raise InputError(f"--k applies to --task s3 only (the matrix theory), not to --task {args.task}")
     if args.k is not None and args.k < 2:
         raise InputError(f"--k must be at least 2 (SO(1) is a single point), got {args.k}")
@@ -115,16 +117,19 @@ def _critical_interval(curve) -> list:
 
 
 def run(args, ui):
+    from efftheory.theories import theory_for
+
     task, n_train = _validate(args)
     plot_path = check_output_path(args.plot, "--plot")
     save_path = check_output_path(args.save, "--save")
     check_distinct_outputs({"--plot": args.plot, "--save": args.save})
     start = time.perf_counter()
-    if task.name == "modadd":
-        return _run_ring(args, ui, task, n_train, plot_path, save_path, start)
-    if task.name == "group":
-        return _run_group(args, ui, task, n_train, plot_path, save_path, start)
+    return RUNNERS[theory_for(task).name](args, ui, task, n_train, plot_path, save_path, start)
 
+
+def _run_linear(args, ui, task, n_train, plot_path, save_path, start):
+    """``simulate --task add``: the split's linear theory, the critical fraction and the
+    effective dynamics from random embeddings."""
     from efftheory.theories.linear.critical import critical_curve
     from efftheory.theories.linear.simulation import median_or_none, simulate
     from efftheory.theories.linear.theory import linear_theory
@@ -318,7 +323,7 @@ RING_STEPS = 20_000
 def _run_ring(args, ui, task, n_train, plot_path, save_path, start):
     """``simulate --task modadd``: the split's algebra (is the ring locally unique, its rate, the
     ideal accuracy, the critical fraction) and the circle flow from random phases."""
-    from efftheory.theories.circle.flow import simulate_ring
+    from efftheory.theories.circle.simulation import simulate_ring
     from efftheory.theories.linear.critical import critical_curve
 
     split = task.split(n_train=n_train, seed=args.seed)
@@ -392,8 +397,10 @@ def _ring_text(r, plot_path, save_path) -> str:
 
 def _run_group(args, ui, task, n_train, plot_path, save_path, start):
     """``simulate --task s3``: the matrix theory of one split, from ``--trials`` Haar-random starts."""
-    from efftheory.theories.group.flow import DEFAULT_K, DEFAULT_MAX_STEPS, group_quads, simulate_group
-    from efftheory.theories.linear.theory import count_parallelograms
+    from efftheory.theories.group.loss import DEFAULT_K, group_quads
+    from efftheory.theories.group.flow import DEFAULT_MAX_STEPS
+    from efftheory.theories.group.simulation import simulate_group
+    from efftheory.tasks.parallelograms import count_parallelograms
 
     split = task.split(n_train=n_train, seed=args.seed)
     if group_quads(task, split.train).shape[0] == 0:  # as for addition: nothing would move
@@ -464,3 +471,9 @@ def _group_text(r, plot_path, save_path) -> str:
     if save_path:
         tail += f"; arrays written to {save_path}"
     return "\n".join(lines + ["", tail])
+
+
+#: theory of the task -> how ``simulate`` runs and reports it
+RUNNERS = {"linear": _run_linear, "circle": _run_ring, "group": _run_group}
+#: the options only some theories read (refused for the others)
+THEORY_OPTIONS = {"group": ("k",)}

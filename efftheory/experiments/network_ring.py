@@ -1,14 +1,14 @@
 """A network trained on modular addition, read as a ring and set beside the circle theory (docs/theory.md §13).
 
-The network's embeddings E (p, d), d >= 2, are read as phases by :func:`efftheory.theories.circle.flow.ring_fit`
+The network's embeddings E (p, d), d >= 2, are read as phases by :func:`efftheory.theories.circle.ring.ring_fit`
 (normalised per dimension, projected on their two leading principal components, phase = angle in
 that plane). At every evaluated step this gives the ring's frequency, its coherence, the share of
 the variance the plane holds, and the circle RQI of the phases on the full table.
 
 The network has *formed a ring* (``ringed``) when the circle RQI of its final phases is at least
-:data:`efftheory.theories.circle.flow.RING_RQI_THRESHOLD` (0.95): at least 95% of all modular parallelograms
+:data:`efftheory.theories.circle.ring.RING_RQI_THRESHOLD` (0.95): at least 95% of all modular parallelograms
 hold within κ = 0.3 of the ring spacing. That implies a ring of some frequency f ≠ 0 (collapsed
-phases score 0, :func:`efftheory.theories.circle.flow.collapsed`), and it is the same score the circle theory's
+phases score 0, :func:`efftheory.theories.circle.ring.collapsed`), and it is the same score the circle theory's
 own runs are held to. The coherence and the variance share are reported beside it, not used.
 
 The theory's prediction for the run. The circle flow starts from the phases of the network's own
@@ -28,8 +28,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from efftheory.theories.circle.flow import (DEFAULT_GTOL, RING_RQI_THRESHOLD, circle_rqi, fit_phases, modular_quads,
-                                            ring_fit, ring_frequency, settle)
+from efftheory.theories.circle.flow import DEFAULT_GTOL, settle
+from efftheory.theories.circle.ring import (
+    RING_RQI_THRESHOLD,
+    circle_rqi,
+    fit_phases,
+    modular_quads,
+    ring_fit,
+    ring_frequency,
+)
 from efftheory.errors import require
 from efftheory.stats import step_or_none, first_at_or_above
 from efftheory.tasks import ModularAddition

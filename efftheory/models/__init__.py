@@ -4,7 +4,6 @@
   :class:`Option`, :data:`MODELS`, :func:`register_model`, :data:`CELL_KEYS`.
 - :mod:`~efftheory.models.toy`: the paper's toy network (embeddings + MLP decoder).
 - :mod:`~efftheory.models.transformer`: the paper's transformer on addition mod p.
-- :mod:`~efftheory.models.phases`: the phase of a run from its step counts.
 - :mod:`~efftheory.models.dropout`: counter-based dropout masks.
 
 A new model is one package with a :class:`Model` subclass that registers itself, imported below.

@@ -21,7 +21,7 @@ from typing import Callable, ClassVar
 import numpy as np
 
 from efftheory.errors import require
-from efftheory.models.phases import DEFAULT_GAP
+from efftheory.phases import DEFAULT_GAP
 from efftheory.tasks import Split
 
 #: the keys every sweep cell returns (step counts are None when never reached), besides "phase"
@@ -34,7 +34,7 @@ class TrainResult:
     every model (a model may add fields of its own in a subclass). T = number of recorded steps.
 
     Attributes:
-        config: the model's config (:class:`~efftheory.models.toy.kernels.NetworkConfig`, ...).
+        config: the model's config (:class:`~efftheory.models.toy.config.NetworkConfig`, ...).
         split: the training split.
         steps: (T,) int64 recorded steps (parameters after that many updates).
         train_loss, test_loss: (T,) mean loss over training / test samples (NaN without a test set);
@@ -170,7 +170,7 @@ class Model(ABC):
 def stored_as(name: str):
     """Give a sweep cell function the manifest name ``efftheory.sweep:NAME``: the name the
     built-in cells had when they lived in ``efftheory/sweep.py``, kept so that the stores written
-    then stay the same sweeps (resumable, shareable; :func:`efftheory.experiments.sweep.engine.cell_name`)."""
+    then stay the same sweeps (resumable, shareable; :func:`efftheory.experiments.sweep.cells.cell_name`)."""
 
     def mark(cell_fn):
         cell_fn.stored_name = f"efftheory.sweep:{name}"

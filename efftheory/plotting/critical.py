@@ -27,6 +27,6 @@ def plot_critical(curve: CriticalCurve, ax=None, label: str | None = None):
     ax.set_xlabel("training fraction $r = |D| / N$")
     ax.set_ylabel("probability of a unique linear structure")
     ax.set_title(f"Critical training-set size, {curve.task} ({curve.trials} trials)")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=8, frameon=False)  # off the curve
     ax.grid(alpha=0.3)
     return fig if fig is not None else ax.figure

@@ -60,7 +60,7 @@ def _embeddings(ax, traj, later):
 
 def _loss(ax, traj, later):
     """(b) ℓ_eff per trial and its median; values under the round-off floor are left out."""
-    from efftheory.cli._wording import LOSS_ROUND_OFF
+    from efftheory.theories.linear.dynamics import LOSS_ROUND_OFF
 
     floor = LOSS_ROUND_OFF * float(np.abs(traj.loss[0]).max())
     loss = np.where(traj.loss[later] > floor, traj.loss[later], np.nan)
@@ -117,7 +117,7 @@ def _spectrum(ax, theory):
 
 
 def plot_ring(sim):
-    """Figure of ``simulate --task modadd`` (a :class:`efftheory.theories.circle.flow.RingSimulation`): the
+    """Figure of ``simulate --task modadd`` (a :class:`efftheory.theories.circle.simulation.RingSimulation`): the
     first start's phases on the circle at the start and at the end (symbols coloured by index),
     and ℓ_circ and the circle RQI of every start against steps."""
     from matplotlib.patches import Circle

@@ -3,7 +3,7 @@
 :func:`plot_group_simulation`: (a) the training loss ℓ_grp against the step count, one line per
 start, coloured by outcome (log axes; zeros below a 1e-20 floor not drawn); (b) the outcome
 fractions with Wilson 95% error bars. :func:`plot_outcome_curve`: outcome fractions against the
-training fraction (a :class:`efftheory.theories.group.flow.GroupOutcomeCurve`).
+training fraction (a :class:`efftheory.theories.group.outcomes.GroupOutcomeCurve`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ LOSS_FLOOR = 1e-20
 
 
 def plot_group_simulation(sim):
-    """Return a matplotlib figure of a :class:`efftheory.theories.group.flow.GroupSimulation`."""
+    """Return a matplotlib figure of a :class:`efftheory.theories.group.simulation.GroupSimulation`."""
     fig, (ax_loss, ax_bar) = plotting.subplots(1, 2, figsize=(11.0, 4.5), gridspec_kw={"width_ratios": [1.6, 1.0]})
     f = sim.flow
     # the records after every start has stopped only repeat the final values

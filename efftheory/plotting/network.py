@@ -49,9 +49,10 @@ def plot_training(result, counterparts: dict):
     if not counterparts:
         for a in ax[1, 1:]:
             no_data(a, "no theory run: the network diverged")
+    first = float(t[later][0]) if later.any() else 1.0  # the first recorded step (log axis)
     for a in ax.flat:
         a.set_xscale("log")
-        a.set_xlim(1, max(last, 2.0))
+        a.set_xlim(first, max(last, 2.0 * first))
         a.grid(alpha=0.3)
     ax[1, 0].set_xlabel("network step")
     symbol_colourbar(fig, ax[1, :], p)
@@ -68,7 +69,7 @@ def _curves(row, result, later) -> None:
     a.plot(t, result.train_acc[later], label="train")
     a.plot(t, result.test_acc[later], label="test")
     a.plot(t, result.predicted_test_acc[later], ls="--", label="predicted test (Âcc)")
-    a.axhline(0.9, color="grey", lw=0.5)
+    a.axhline(0.9, color="grey", lw=0.5, label="0.9: the level of $t_{train}$, $t_{test}$")
     a.set(ylabel="accuracy", title="accuracy", ylim=(-0.02, 1.02))
     a = row[1]
     a.plot(t, result.train_loss[later], label="train")
@@ -77,7 +78,7 @@ def _curves(row, result, later) -> None:
     a.set(ylabel="loss", title="loss")
     a = row[2]
     a.plot(t, result.rqi[later], label="network")
-    a.axhline(0.95, color="grey", lw=0.5)
+    a.axhline(0.95, color="grey", lw=0.5, label="0.95: the level of $t_{rqi}$")
     a.set(ylabel="RQI", title="representation quality (theory unscaled)", ylim=(-0.02, 1.02))
     for a in row:
         _events(a, result, legend=a is row[0])
@@ -106,8 +107,8 @@ def _theory_embeddings(a, method: str, c, last: float) -> None:
     name = METHOD_NAMES[method]
     if c.fitted_scale is None:
         a.set_xlabel("theory time in steps at the embedding lr (unscaled)")
-        a.set_title(f"effective theory, {name}, same E0\nno time rescaling fits (best s = {c.scale:g}, "
-                    f"the {c.fit_at_bound} edge of its grid)", fontsize=10)
+        a.set_title(f"effective theory, {name}, same E0\ndrawn unscaled: no time factor s fits the network\n"
+                    f"(the best, s = {c.scale:g}, is the {c.fit_at_bound} end of the range tried)", fontsize=10)
     else:
         a.set_xlabel(f"network step (theory time / s, fitted s = {c.scale:.3g})")
         a.set_title(f"effective theory, {name}, same E0\nrms {c.rms:.3f} to the network (up to mirror)",
@@ -122,7 +123,7 @@ def plot_compare(summary, runs, p_unique: np.ndarray):
     :class:`efftheory.experiments.comparison.linear.GridRun` list (diverged runs are left out of every panel).
     """
     runs = [r for r in runs if not r.diverged]
-    fig, ax = plotting.subplots(2, 2, figsize=(12, 9.5))
+    fig, ax = plotting.subplots(2, 2, figsize=(12, 11))
     _accuracy_panel(fig, ax[0, 0], summary, runs)
     _generalisation_panel(ax[0, 1], summary, runs, p_unique)
     _time_panel(ax[1, 0], summary, runs)
@@ -144,7 +145,7 @@ def _accuracy_panel(fig, a, summary, runs) -> None:
     diff = "n/a" if acc.mean_abs_diff is None else f"{acc.mean_abs_diff:.3f}"
     a.set(xlabel="predicted full-table accuracy Âcc", ylabel="real full-table accuracy",
           title=f"(a) real vs predicted: mean |diff| {diff}, r = {corr}", xlim=(-0.02, 1.02), ylim=(-0.02, 1.02))
-    a.legend(fontsize=8, loc="upper left")
+    a.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, frameon=False)
 
 
 def _ideal_at_least(runs, n: int, level: float = 0.9) -> bool:
@@ -169,7 +170,7 @@ def _generalisation_panel(a, summary, runs, p_unique) -> None:
            label=f"networks reaching the ideal test acc\n({where})")
     a.set(xlabel="training samples n", ylabel="probability / fraction of networks",
           title="(b) structure formation vs uniqueness", ylim=(-0.02, 1.02))
-    a.legend(fontsize=8, loc="upper left")
+    a.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, frameon=False)
 
 
 def _time_panel(a, summary, runs) -> None:
@@ -188,7 +189,7 @@ def _time_panel(a, summary, runs) -> None:
     a.loglog(x, y, "o", label="one network (dof = 0)")
     lo, hi = min(x.min(), y.min()) / 2, max(x.max(), y.max()) * 2
     a.plot([lo, hi], [lo, hi], color="grey", lw=0.7, label="y = x (steps = time scale)")
-    a.legend(fontsize=8, loc="upper left")
+    a.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, frameon=False)
     a.grid(alpha=0.3, which="both")
 
 
@@ -208,5 +209,5 @@ def _trajectory_panel(a, summary, runs) -> None:
                    label=f"{METHOD_NAMES[m]}, no fit (s at grid edge)")
     a.set(xlabel="training samples n", ylabel="rms of normalised trajectories",
           title="(d) network vs effective theory (best time rescaling)")
-    a.legend(fontsize=8)
+    a.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, frameon=False)
     a.grid(alpha=0.3)

@@ -4,12 +4,19 @@ Colours (a fixed, colour-blind-safe palette from Okabe & Ito; the paper's Fig 5 
 distinct colours with a legend, which is what matters here): comprehension green ``#009E73``,
 grokking blue ``#0072B2``, memorization orange ``#E69F00``, confusion grey ``#8C8C8C``, and
 dark red ``#A50026`` for a run that diverged (non-finite parameters); cells not run yet are
-white. Every phase of :data:`efftheory.models.phases.PHASES` gets a colour and a legend entry.
+white. Every phase of :data:`efftheory.phases.PHASES` gets a colour and a legend entry.
 
-Each cell shows its majority phase over the seeds. With several seeds the colour fades towards
-white with the majority's share (opacity = share: a 2-of-3 majority is paler than a unanimous
-cell) and a cell without unanimity is labelled with its share ``k/n``; the legend counts the
+Each cell shows its most frequent phase over the seeds (a plurality, not always a majority:
+1 of 3 when three seeds end in three phases). With several seeds the colour fades towards
+white with that phase's share (opacity = share: a 2-of-3 cell is paler than a unanimous one)
+and a cell without unanimity is labelled with its share ``k/n``, or ``tie k/n`` when another
+phase is as frequent (the colour is then the one listed first). The legend counts the
 cells each phase wins and the runs in it. A one-seed sweep is a plain categorical map.
+
+With ``annotate_gap`` a number is written only in grokking and comprehension cells: the median
+of ``t_test - t_train`` over the cell's runs in that phase (the grokking delay; negative in a
+comprehension cell when test accuracy reached 0.9 before train accuracy). Memorization and
+confusion cells carry no number, whatever their other seeds did.
 
 Axes carry the real hyper-parameter names and their grid values, increasing to the right and
 upwards (the cell at column ``ix``, row ``iy`` is the run with ``x.values[ix]``, ``y.values[iy]``).
@@ -20,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from efftheory import plotting
-from efftheory.models.phases import PHASES
+from efftheory.phases import PHASES
 
 PHASE_COLORS = {
     "comprehension": "#009E73",
@@ -62,20 +69,50 @@ def _axes(ax, grid) -> None:
     ax.tick_params(which="minor", length=0)
 
 
+#: Phases whose cells carry the grokking delay t_test - t_train (both reached by definition).
+DELAY_PHASES = ("grokking", "comprehension")
+
+
+def cell_delays(result) -> np.ndarray:
+    """(ny, nx) float: median ``t_test - t_train`` over the runs of each cell that ended in the
+    cell's phase, where that phase is in :data:`DELAY_PHASES`; NaN elsewhere."""
+    gaps, runs, top = result.steps_by_seed("gap"), result.phases_by_seed(), result.phases
+    out = np.full(result.grid.shape, np.nan)
+    for iy, ix in np.ndindex(*result.grid.shape):
+        if top[iy, ix] in DELAY_PHASES:
+            mine = gaps[:, iy, ix][(runs[:, iy, ix] == top[iy, ix]) & np.isfinite(gaps[:, iy, ix])]
+            out[iy, ix] = np.median(mine) if mine.size else np.nan
+    return out
+
+
 def _annotate(ax, result, annotate_gap: bool) -> None:
-    """Gap (median t_test - t_train) and, where the seeds disagree, the majority share k/n."""
-    gaps, counts = result.gaps, result.phase_counts
+    """The grokking delay (grokking and comprehension cells) and, where the seeds disagree, the
+    share k/n of the cell's phase ("tie k/n" when another phase is as frequent)."""
+    delays, counts = cell_delays(result), result.phase_counts
     for iy in range(result.grid.y.n):
         for ix in range(result.grid.x.n):
             lines = []
-            if annotate_gap and np.isfinite(gaps[iy, ix]):
-                lines.append(f"{int(gaps[iy, ix])}")
+            if annotate_gap and np.isfinite(delays[iy, ix]):
+                lines.append(f"{delays[iy, ix]:.0f}")
             total, top = int(counts[iy, ix].sum()), int(counts[iy, ix].max())
             if 0 < top < total:
-                lines.append(f"{top}/{total}")
+                tied = int((counts[iy, ix] == top).sum()) > 1
+                lines.append(f"{'tie ' if tied else ''}{top}/{total}")
             if lines:
                 ax.text(ix, iy, "\n".join(lines), ha="center", va="center", fontsize=ANNOTATION_SIZE,
                         color="white" if len(lines) == 1 and top == total else "black")
+
+
+def _key(many: bool, annotate_gap: bool) -> str:
+    """What the colours' fading and the numbers in the cells mean (under the legend)."""
+    lines = []
+    if many:
+        lines += ["colour: the cell's most frequent phase", "over the seeds; paler: a smaller share;",
+                  "k/n: that share; tie: another phase is as", "frequent (colour: the one listed first)"]
+    if annotate_gap:
+        lines += ["number (grokking and comprehension", "cells only): median t_test − t_train in",
+                  "steps over the cell's runs in that phase", "(negative: test acc reached 0.9 first)"]
+    return "\n".join(lines)
 
 
 def _title(result) -> str:
@@ -94,16 +131,16 @@ def _title(result) -> str:
         seed = f"seed {fixed.seed}" if seeds[0] == fixed.seed else f"split seed {fixed.seed}, network seed {seeds[0]}"
     else:
         split = "own splits" if fixed.vary_split else f"split seed {fixed.seed}"
-        seed = f"{len(seeds)} network seeds, {split}; majority phase"
+        seed = f"{len(seeds)} network seeds, {split}; most frequent phase"
     loss = str(fixed.network.get("loss", "mse")).upper()
     return f"p = {fixed.p}, {size}, {loss}, {fixed.steps} steps, G = {fixed.gap:g}, {seed}"
 
 
 def plot_phase_diagram(result, *, annotate_gap: bool = False, title: str | None = None):
-    """A matplotlib Figure of ``result`` (a :class:`efftheory.experiments.sweep.engine.SweepResult`).
+    """A matplotlib Figure of ``result`` (a :class:`efftheory.experiments.sweep.result.SweepResult`).
 
-    ``annotate_gap`` writes ``t_test - t_train`` (steps; the median over seeds) in each cell
-    where it was reached. ``title`` replaces the default one (p, n_train, loss, budget, G, seeds).
+    ``annotate_gap`` writes the grokking delay in grokking and comprehension cells
+    (:func:`cell_delays`; module docstring). ``title`` replaces the default one (p, n_train, loss, budget, G, seeds).
     """
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
@@ -123,8 +160,13 @@ def plot_phase_diagram(result, *, annotate_gap: bool = False, title: str | None 
     cells = result.cell_counts
     labels = {p: f"{p} ({cells[p]} cells, {n} runs)" if many else f"{p} ({n})" for p, n in result.counts.items()}
     handles = [Patch(facecolor=_colour(p), label=labels[p]) for p in PHASES]
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=8,
-              title="paler: majority of fewer seeds" if many else None, title_fontsize=7)
+    legend = ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=8)
+    key = _key(many, annotate_gap)
+    if key:  # under the legend; a figure artist, so that the axes' texts stay the cells' labels
+        from matplotlib.text import Annotation
+
+        fig.add_artist(Annotation(key, xy=(0, 0), xycoords=legend, xytext=(0, -6), textcoords="offset points",
+                                  va="top", ha="left", fontsize=7, color="0.25"))
     ax.set_title(title or _title(result), fontsize=9)
     fig.tight_layout()
     return fig

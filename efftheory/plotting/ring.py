@@ -20,7 +20,7 @@ def _label_symbols(ax, xy, p: int) -> None:
 
 def _plane(ax, E, title: str) -> None:
     """Normalised embeddings (p, d) in their leading PCA plane (the plane the ring fit reads)."""
-    from efftheory.theories.circle.flow import _normalize, _pca_plane
+    from efftheory.theories.circle.ring import _normalize, _pca_plane
 
     try:
         En = _normalize(np.asarray(E, float))
@@ -75,13 +75,13 @@ def plot_network_ring(result, ring):
     a = ax[0, 2]
     a.plot(t[later], result.train_acc[later], label="train accuracy")
     a.plot(t[later], result.test_acc[later], label="test accuracy")
-    a.axhline(0.9, color="grey", lw=0.5)
+    a.axhline(0.9, color="grey", lw=0.5, label="0.9: the level of t_train, t_test")
     a.set(xscale="log", xlabel="network step", ylabel="accuracy", ylim=(-0.02, 1.02), title="accuracy")
     a.legend(fontsize=8)
     a = ax[1, 2]
     a.plot(t[later], ring.circle_rqi[later], label="circle RQI of the fitted phases")
     a.plot(t[later], ring.coherence[later], label="ring coherence")
-    a.axhline(0.95, color="grey", lw=0.5)
+    a.axhline(0.95, color="grey", lw=0.5, label="0.95: a ring (circle RQI)")
     match = {True: "agree", False: "differ", None: "not compared"}[ring.frequency_match]
     a.set(xscale="log", xlabel="network step", ylabel="value", ylim=(-0.02, 1.02),
           title=f"the network's ring (frequencies {match})")
@@ -107,7 +107,7 @@ def _errorbar(ax, x, rate, ci, **kwargs) -> None:
 
 
 def plot_ring_compare(summary):
-    """Figure of ``compare --task modadd`` (a :class:`efftheory.experiments.comparison.linear.RingSummary`): (a) against
+    """Figure of ``compare --task modadd`` (a :class:`efftheory.experiments.comparison.ring.RingSummary`): (a) against
     the training fraction, the networks' ring-formation and generalisation rates beside the circle
     theory's ring probability (uniform random starts) and the rate at which the flow from the
     networks' own initial phases rings; (b) per fraction, how often a ringed network's frequency
@@ -127,7 +127,7 @@ def plot_ring_compare(summary):
     a.plot(x, summary.mean_test_acc, "x", color="C1", label="networks' mean final test accuracy")
     a.set(xlabel="training fraction", ylabel="fraction of runs", ylim=(-0.03, 1.03),
           title=f"(a) rings on addition mod {summary.p} ({summary.runs - summary.diverged} networks)")
-    a.legend(fontsize=8, loc="best")
+    a.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, frameon=False)  # off the points
     a.grid(alpha=0.3)
     a = ax[1]
     _errorbar(a, x, summary.match_rate, summary.match_ci, fmt="o", color="C2",
@@ -137,6 +137,12 @@ def plot_ring_compare(summary):
     a.axhline(summary.chance_match, color="grey", ls="--", lw=1, label=f"chance 1/{summary.p // 2}")
     agree, compared = summary.match_total
     total = "no run to compare" if not compared else f"{agree} of {compared} agree"
+    if not compared:
+        from efftheory.plotting._symbols import no_data
+
+        no_data(a, "Empty: a network's frequency is compared with its circle flow's\n"
+                   "only when both formed a ring, and no network formed one\n"
+                   "(circle RQI ≥ 0.95) within its budget (panel a).")
     a.set(xlabel="training fraction", ylabel="fraction of compared runs", ylim=(-0.03, 1.03), xlim=a.get_xlim() if
           any(r is not None for r in summary.match_rate) else (x.min() - 0.05, x.max() + 0.05),
           title=f"(b) frequency agreement: {total}")

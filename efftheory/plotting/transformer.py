@@ -29,7 +29,7 @@ def _stages(result) -> list[tuple[int, str]]:
 def pca_2d(E: np.ndarray) -> tuple[np.ndarray, float]:
     """((p, 2) coordinates on the two leading principal components, their variance share) of the
     token-standardised embeddings E (p, d)."""
-    from efftheory.models.transformer.kernels import standardise_tokens
+    from efftheory.models.transformer.training import standardise_tokens
 
     S = standardise_tokens(E)
     S = S - S.mean(axis=0)
@@ -50,8 +50,9 @@ def plot_transformer_training(result):
     for value, label, style in ((result.steps_to_test, "test acc 0.9", ":"), (result.steps_to_test_99, "test acc 0.99", "--")):
         if value is not None and value >= 1:
             top.axvline(value, color="0.4", ls=style, lw=1, label=f"{label} at step {value}")
+    # the log axis starts at the first recorded step (e.g. 20 with --eval-every 20), not at 1
     top.set(xscale="log", xlabel="step", ylabel="accuracy", ylim=(-0.02, 1.02),
-            xlim=(1, max(float(result.steps[-1]), 2.0)))
+            xlim=(float(t[0]), max(float(result.steps[-1]), float(t[0]) * 2)))
     top.grid(alpha=0.3)
     top.legend(loc="upper left", fontsize=9)
     p = result.raw_embeddings.shape[1]

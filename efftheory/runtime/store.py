@@ -20,7 +20,7 @@ one JSON object with no repeated key and no NaN, carrying this manifest's digest
 the caller expects with the values it expects, holding only the fields a record has, each of
 its type and in its range (step counts whole numbers with t_train, t_test <= steps_run <=
 budget, accuracies and RQI in [0, 1], seconds >= 0), a phase equal to the one the phase rule
-gives for its t_train, t_test and the gap G (:func:`efftheory.models.phases.phase_of`; only
+gives for its t_train, t_test and the gap G (:func:`efftheory.phases.phase_of`; only
 "diverged" cannot be recomputed), ended early only when both accuracies were reached, and the
 first valid line of its run. Every other line is left in place, counted in ``dropped`` and
 ignored, and its run is computed again and appended. Before the first append a newline is
@@ -45,8 +45,8 @@ import stat
 from pathlib import Path
 
 from efftheory.errors import InputError, WriteError
+from efftheory.phases import DEFAULT_GAP, PHASES, phase_of
 from efftheory.runtime.files import file_kind, write_bytes
-from efftheory.models.phases import DEFAULT_GAP, PHASES, phase_of
 
 FORMAT = "efftheory-phase-sweep/2"
 MANIFEST = "manifest.json"
@@ -488,7 +488,7 @@ def value_problem(rec: dict, budget: int, gap: float = DEFAULT_GAP) -> str | Non
 
 
 def _phase_problem(rec: dict, budget: int, gap: float) -> str | None:
-    """The phase and gap fields against the phase rule (:func:`efftheory.models.phases.phase_of`)."""
+    """The phase and gap fields against the phase rule (:func:`efftheory.phases.phase_of`)."""
     phase, t_train, t_test = rec["phase"], rec["t_train"], rec["t_test"]
     if not isinstance(phase, str) or phase not in PHASES:
         return "phase"

@@ -8,7 +8,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from efftheory.tasks.base import Task, _check_p
+from efftheory.tasks.base import Task, check_p
 from efftheory.tasks.registry import register_task
 
 
@@ -27,7 +27,7 @@ class Addition(Task):
     ordered: bool = False
 
     def __post_init__(self) -> None:
-        _check_p(self)
+        check_p(self)
 
     def _result(self, a, b):
         return a + b
@@ -67,7 +67,7 @@ class ModularAddition(Task):
     ordered: bool = False
 
     def __post_init__(self) -> None:
-        _check_p(self)
+        check_p(self)
 
     def _result(self, a, b):
         return (a + b) % self.p

@@ -166,7 +166,7 @@ class Task:
         return f"{self.name} on p = {self.p} symbols"
 
 
-def _check_p(task) -> None:
+def check_p(task) -> None:
     p = as_int(task.p, "p")
     require(p >= 2, f"p must be >= 2, got {p}")
     object.__setattr__(task, "p", p)

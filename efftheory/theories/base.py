@@ -9,7 +9,12 @@ an effective dynamics finds it (docs/theory.md). Each theory implements :class:`
   of each size fixes the structure (:class:`~efftheory.theories.linear.critical.CriticalCurve`);
 - :meth:`Theory.score`: the structure metric of a representation (RQI, circle RQI, matrix RQI)
   and the test accuracy it predicts, as a :class:`Score`;
-- :meth:`Theory.simulate`: the effective dynamics of the split from random starts.
+- :meth:`Theory.simulate`: the effective dynamics of the split from random starts;
+- :meth:`Theory.track`: the structure of a stack of embeddings (T records of one network's
+  representation over training steps), its metric, predicted accuracy and the theory's own
+  columns, as a :class:`~efftheory.theories.track.StructureTrack` (``efftheory analyse``);
+- :meth:`Theory.time_scale`: the steps at a learning rate in which the theory expects the
+  structure to form, from the split's :class:`Structure` and the first record.
 
 Theories register under a name (:func:`register_theory`); a task names its theory
 (:attr:`efftheory.tasks.Task.theory`), and :func:`theory_for` looks it up, so no caller
@@ -25,6 +30,7 @@ from typing import ClassVar
 import numpy as np
 
 from efftheory.errors import require
+from efftheory.theories.track import StructureTrack, full_accuracy, read_tokens, vector_stack
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,10 @@ class Theory(ABC):
     name: ClassVar[str]
     #: the name of its structure metric
     metric: ClassVar[str]
+    #: the metric at and above which the structure counts as formed
+    threshold: ClassVar[float] = 0.95
+    #: what :attr:`Structure.rate` is (``λ3``, ``λ_min``), None for a theory without a rate
+    rate_name: ClassVar[str | None] = None
 
     @abstractmethod
     def structure(self, split) -> Structure:
@@ -105,6 +115,25 @@ class Theory(ABC):
         """The effective dynamics of ``split`` from ``trials`` random starts (seeded by
         ``seed``) for ``steps`` steps (the theory's default when None), recorded at about
         ``n_times`` times; ``options`` are the theory's own (see the concrete class)."""
+
+
+    def track(self, embeddings, split, reading: str = "raw") -> StructureTrack:
+        """The structure of every record of ``embeddings`` ((p, d) or a stack (T, p, d)) on
+        ``split``, each read as the network reads it (``reading``, :data:`~efftheory.theories.
+        track.READINGS`): :meth:`score` per record, and no columns of the theory's own. Refuses
+        other shapes, a row count other than p and non-finite records (one line each)."""
+        stack = read_tokens(vector_stack(embeddings, split.p), reading)
+        score = self.score(stack, split)
+        test = np.asarray(score.predicted_test_accuracy, dtype=np.float64)
+        return StructureTrack(theory=self.name, metric_name=self.metric, threshold=self.threshold,
+                              metric=np.asarray(score.value, dtype=np.float64), predicted_test_acc=test,
+                              predicted_full_acc=full_accuracy(test, split))
+
+    def time_scale(self, structure: Structure, embeddings, lr: float) -> float | None:
+        """Steps at learning rate ``lr`` in which the theory expects the structure of a split
+        with ``structure`` to form, for a network whose first record is ``embeddings[0]``;
+        None when the theory has no such scale (the default)."""
+        return None
 
 
 #: name -> the registered :class:`Theory`, in registration order.

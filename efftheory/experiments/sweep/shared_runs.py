@@ -64,7 +64,7 @@ def shared_records(pending, run_fixed, split_seed, cell_fn, sweep: dict, sources
     tuples) that one of the result directories ``sources`` already holds.
 
     ``run_fixed(seed)`` and ``split_seed(seed)`` give a run's ``fixed`` dict and split seed in
-    this sweep (:class:`efftheory.experiments.sweep.engine.SweepSettings`); ``sweep`` is this sweep's manifest part.
+    this sweep (:class:`efftheory.experiments.sweep.settings.SweepSettings`); ``sweep`` is this sweep's manifest part.
     Sources are searched in order; the records are not yet stamped or stored."""
     if not pending or not sources or getattr(cell_fn, "identity", None) is None:
         return {}

@@ -7,7 +7,8 @@ import dataclasses
 
 from efftheory.errors import InputError, require
 from efftheory.models.base import stored_as
-from efftheory.models.toy.kernels import NetworkConfig, train_network
+from efftheory.models.toy.config import NetworkConfig
+from efftheory.models.toy.training import train_network
 from efftheory.tasks import make_task
 
 #: the training kernel behind :func:`network_cell`'s records. Version 2 forwards all samples at
@@ -33,7 +34,7 @@ def network_cell(settings: dict, fixed: dict) -> dict:
     default ``"add"``); the network config is
     ``replace(NetworkConfig(**fixed["network"], seed=seed), **settings)`` (``frac`` goes to the
     split instead). With ``early_stop`` the run ends once train and test accuracy have both
-    reached 0.9. The phase is the network run's own (see :mod:`efftheory.models.phases`).
+    reached 0.9. The phase is the network run's own (see :mod:`efftheory.phases`).
 
     The cheap path: t_train, t_test and t_rqi are exact first steps (train_network tracks the
     crossings at every step) and only step 0 and the last step are recorded, so the RQI is

@@ -43,107 +43,15 @@ BLAS. A slow numpy twin lives in efftheory/reference/network.py.
 from __future__ import annotations
 
 import math
-import numbers
-import time
 from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
 
-from efftheory.errors import require
-from efftheory.theories.linear.metrics import (DEFAULT_DELTA, MATRIX_THRESHOLD, RQI_THRESHOLD, holding_into, implied_arrays, implied_count,
-                               threshold)
-from efftheory.models.base import TrainResult
-from efftheory.models.phases import ACC_THRESHOLD, DEFAULT_GAP, phase_of
-from efftheory.tasks import Split
-from efftheory.runtime.threads import one_blas_thread
-from efftheory.theories.linear.theory import count_equal_result_pairs, count_parallelograms
-
-LOSSES = ("mse", "ce")
-DTYPES = ("float32", "float64")
-#: how a sample's two embeddings form the decoder input: E_i + E_j, or vec(M_i M_j)
-EMBEDS = ("sum", "matrix")
-BETA1, BETA2, EPS = 0.9, 0.999, 1e-8
-_CHUNK = 500  # steps per kernel call between progress updates
-
-
-# ------------------------------------------------------------------ configuration
-
-
-def _check_int(name, value, low):
-    require(
-        isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= low,
-        f"{name} must be an integer >= {low}, got {value!r}",
-    )
-
-
-def _check_float(name, value, positive):
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (value > 0 if positive else value >= 0)
-    require(ok, f"{name} must be a {'positive' if positive else 'non-negative'} number, got {value!r}")
-
-
-@dataclass(frozen=True)
-class NetworkConfig:
-    """Hyper-parameters of the toy network (docs/theory.md §9); validated on construction.
-
-    ``depth`` counts hidden layers (>= 1); ``out_dim`` is the template dimension of the MSE head
-    (the CE head has one output per label: 2p - 1 sums for addition, p for modular addition).
-    ``embed`` is the input stage: ``"sum"`` (x = E_i + E_j) or ``"matrix"`` (x = vec(M_i M_j),
-    each embedding a k x k matrix with ``dim = k * k``, a perfect square). ``embed_l1`` weighs
-    the L1 penalty ``embed_l1 * mean |E|`` added to the training loss (the paper's permutation
-    toy: 1e-3).
-    """
-
-    loss: str = "mse"
-    dim: int = 1
-    width: int = 200
-    depth: int = 2
-    embed_lr: float = 1e-3
-    decoder_lr: float = 1e-4
-    embed_wd: float = 0.0
-    decoder_wd: float = 0.0
-    init_scale: float = 1.0
-    decoder_init_scale: float = 1.0
-    out_dim: int = 30
-    dtype: str = "float32"
-    seed: int = 0
-    embed: str = "sum"
-    embed_l1: float = 0.0
-
-    def __post_init__(self) -> None:
-        require(self.loss in LOSSES, f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
-        require(self.dtype in DTYPES, f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
-        _check_int("dim", self.dim, 1)
-        _check_int("width", self.width, 1)
-        _check_int("depth", self.depth, 1)
-        _check_int("out_dim", self.out_dim, 1)
-        _check_int("seed", self.seed, 0)
-        _check_float("embed_lr", self.embed_lr, True)
-        _check_float("decoder_lr", self.decoder_lr, True)
-        _check_float("embed_wd", self.embed_wd, False)
-        _check_float("decoder_wd", self.decoder_wd, False)
-        _check_float("init_scale", self.init_scale, True)
-        _check_float("decoder_init_scale", self.decoder_init_scale, True)
-        for name in ("embed_lr", "decoder_lr", "embed_wd", "decoder_wd", "init_scale", "decoder_init_scale", "embed_l1"):
-            object.__setattr__(self, name, float(getattr(self, name)))  # the kernels are typed on floats
-        require(self.embed in EMBEDS, f"embed must be one of {', '.join(EMBEDS)}, got {self.embed!r}")
-        _check_float("embed_l1", self.embed_l1, False)
-        if self.embed == "matrix":
-            k = math.isqrt(self.dim)
-            require(k * k == self.dim, f"the matrix model needs dim = k*k (9 for 3x3 matrices), got dim={self.dim}")
-
-    @property
-    def side(self) -> int:
-        """k of the k x k matrices of the matrix model; 0 for the sum model (the kernels' switch)."""
-        return math.isqrt(self.dim) if self.embed == "matrix" else 0
-
-    def layer_dims(self, n_classes: int) -> tuple[int, ...]:
-        """(d, width, ..., width, out): the sizes of the decoder's activations (out = out_dim
-        for the MSE head, the number of labels for the CE head)."""
-        out = self.out_dim if self.loss == "mse" else n_classes
-        return (self.dim,) + (self.width,) * self.depth + (out,)
-
+from efftheory.phases import ACC_THRESHOLD
+from efftheory.models.shared_kernels import DIVERGED, RAN, STOPPED_AT_TEST, adamw, head, representable
+from efftheory.models.toy.config import NetworkConfig
+from efftheory.theories.linear.metrics import RQI_THRESHOLD, holding_into, implied_count
 
 # ------------------------------------------------------------------ parameters
 
@@ -306,61 +214,6 @@ def _forward(theta, dims, w_off, b_off, a_off, acts, pi, pj, n, d, one, fast, si
 
 
 @njit(cache=True, error_model="numpy")
-def _head(out, labels, templates, is_ce, n0, n1, G, want_grad, scale):
-    """Loss summed over samples n0..n1-1, number predicted correctly, and optionally dL/dout.
-
-    MSE: per-sample loss mean_k (out_k - Y_k)^2; CE: -log softmax(out)_y. ``G[r]`` receives
-    ``scale`` times the per-sample loss gradient (scale = 1 / n_train gives the mean's gradient).
-    """
-    loss = 0.0
-    correct = 0
-    C = templates.shape[0]
-    no = out.shape[1]
-    # MSE: the squared distances to all C templates accumulate side by side (k outer, templates
-    # inner and contiguous), each still summed over k in order, so every distance is the same
-    # number as a template-by-template loop gives, without its chain of dependent additions
-    tmpl_t = np.ascontiguousarray(templates.T)  # (no, C)
-    dist2 = np.empty(C)
-    for r in range(n0, n1):
-        y = labels[r]
-        if is_ce:
-            mx = out[r, 0]
-            best = 0
-            for c in range(1, no):
-                if out[r, c] > mx:
-                    mx = out[r, c]
-                    best = c
-            s = 0.0
-            for c in range(no):
-                s += math.exp(out[r, c] - mx)
-            loss += math.log(s) + mx - out[r, y]
-            if want_grad:
-                for c in range(no):
-                    G[r, c] = scale * (math.exp(out[r, c] - mx) / s - (1.0 if c == y else 0.0))
-        else:
-            dist2[:] = 0.0
-            for k in range(no):
-                o = out[r, k]
-                row = tmpl_t[k]
-                for c in range(C):
-                    e = o - row[c]
-                    dist2[c] += e * e
-            best = 0
-            bestd = np.inf
-            for c in range(C):
-                if dist2[c] < bestd:
-                    bestd = dist2[c]
-                    best = c
-            if want_grad:
-                for k in range(no):
-                    G[r, k] = scale * 2.0 * (out[r, k] - templates[y, k]) / no
-            loss += dist2[y] / no
-        if best == y:
-            correct += 1
-    return loss, correct
-
-
-@njit(cache=True, error_model="numpy")
 def _backward(theta, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf2, pi, pj, nt, n_rows, d, one, side, l1):
     """Back-propagate dL/dout (in gbuf1, first ``nt`` rows) into ``grad`` (same layout as theta).
 
@@ -435,58 +288,6 @@ def _l1_subgradient(theta, grad, n_embed, l1):
             grad[k] -= c
 
 
-@njit(cache=True, error_model="numpy")
-def _adamw_group(theta, grad, m, v, c):
-    """PyTorch AdamW on one group (1-D views); c = (decay, step size, beta1, beta2, 1/sqrt(bc2), eps, 1-b1, 1-b2).
-
-    theta <- theta (1 - lr wd) - (lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps), with the moments
-    updated first; c is in theta's dtype so the loop stays in it and vectorises.
-    """
-    decay, step_size, b1, b2, inv_bc2s, eps, one_b1, one_b2 = c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]
-    for k in range(theta.size):  # from 0: no negative-index checks, so LLVM vectorises
-        g = grad[k]
-        mk = b1 * m[k] + one_b1 * g
-        vk = b2 * v[k] + one_b2 * (g * g)
-        m[k] = mk
-        v[k] = vk
-        theta[k] = theta[k] * decay - step_size * mk / (np.sqrt(vk) * inv_bc2s + eps)
-
-
-@njit(cache=True, error_model="numpy")
-def _adamw(theta, grad, m, v, step, n_embed, lr_e, wd_e, lr_d, wd_d, c):
-    """One AdamW update (``step`` counted from 1) with two groups: embeddings, then decoder.
-
-    ``c`` is an (8,) scratch array of theta's dtype for the per-group constants.
-    """
-    bc1 = 1.0 - BETA1**step
-    inv_bc2s = 1.0 / math.sqrt(1.0 - BETA2**step)
-    for lo, hi, lr, wd in ((0, n_embed, lr_e, wd_e), (n_embed, theta.size, lr_d, wd_d)):
-        c[0] = 1.0 - lr * wd
-        c[1] = lr / bc1
-        c[2] = BETA1
-        c[3] = BETA2
-        c[4] = inv_bc2s
-        c[5] = EPS
-        c[6] = 1.0 - BETA1
-        c[7] = 1.0 - BETA2
-        _adamw_group(theta[lo:hi], grad[lo:hi], m[lo:hi], v[lo:hi], c)
-
-
-@njit(cache=True, error_model="numpy")
-def _representable(x, limit):
-    """Every |x_k| <= limit (False for NaN and inf).
-
-    Counts the failures over the whole array without branching, so that the loop vectorises
-    (``limit`` in x's dtype: a compare in another dtype would not); a loop that returned at the
-    first failure cost about as much as the AdamW update itself."""
-    bad = 0
-    for k in range(x.size):
-        bad += 1 - np.int32(abs(x[k]) <= limit)
-    return bad == 0
-
-
-#: outcomes of one chunk of training steps
-RAN, STOPPED_AT_TEST, DIVERGED = 0, 1, 2
 #: columns of ``first`` (first steps reaching the train / test accuracy and RQI thresholds)
 FIRST_TRAIN, FIRST_TEST, FIRST_RQI = 0, 1, 2
 
@@ -534,9 +335,9 @@ def _train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf
     E = theta[: p * d].reshape((p, d))
     for t in range(t0, t1):
         _forward(theta, dims, w_off, b_off, a_off, acts, pi, pj, N, d, c[8], fast, side)
-        tr_loss, tr_ok = _head(out, labels, templates, is_ce, 0, nt, G, True, inv_nt)
-        te_loss, te_ok = _head(out, labels, templates, is_ce, nt, N, G, False, 0.0)
-        diverged = not (np.isfinite(tr_loss) and _representable(theta, limit))
+        tr_loss, tr_ok = head(out, labels, templates, is_ce, 0, nt, G, True, inv_nt)
+        te_loss, te_ok = head(out, labels, templates, is_ce, nt, N, G, False, 0.0)
+        diverged = not (np.isfinite(tr_loss) and representable(theta, limit))
         tr_acc = tr_ok / nt
         te_acc = te_ok / n_test if n_test > 0 else np.nan
         if first[FIRST_TRAIN] < 0 and tr_acc >= ACC_THRESHOLD:
@@ -568,162 +369,7 @@ def _train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf
             return STOPPED_AT_TEST
         if t < total:
             _backward(theta, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf2, pi, pj, nt, N, d, c[8], side, l1)
-            _adamw(theta, grad, m, v, t + 1, p * d, lr_e, wd_e, lr_d, wd_d, c)
+            adamw(theta, grad, m, v, t + 1, p * d, lr_e, wd_e, lr_d, wd_d, c)
     return RAN
 
 
-# ------------------------------------------------------------------ training
-
-
-class _Problem:
-    """Arrays the kernels need for one split and config (samples ordered train first)."""
-
-    def __init__(self, split: Split, config: NetworkConfig):
-        self.theta, self.layout, self.templates = init_params(split.p, config, split.task.n_classes)
-        order = np.concatenate([split.train, split.test])
-        pairs = split.task.pairs[order]
-        self.pi = np.ascontiguousarray(pairs[:, 0])
-        self.pj = np.ascontiguousarray(pairs[:, 1])
-        self.labels = split.task.labels[order].astype(np.int64)
-        self.N, self.nt, self.d = split.task.n_samples, split.n_train, config.dim
-        dims = self.layout.dims
-        dtype = self.theta.dtype
-        self.acts = np.zeros(self.N * int(dims.sum()), dtype=dtype)
-        self.gbuf1 = np.zeros(self.nt * int(dims.max()), dtype=dtype)
-        self.gbuf2 = np.zeros_like(self.gbuf1)
-        self.is_ce = config.loss == "ce"
-        self.fast = dtype == np.float32
-        self.side, self.l1 = config.side, float(config.embed_l1)
-
-    def metric_arrays(self, split: Split) -> tuple:
-        """Arrays of the RQI / predicted-accuracy kernels (samples indexed as in the task).
-
-        |P0| counts the parallelograms of the model's RQI: those with a non-zero additive
-        constraint for the sum model, every pair of distinct equal-label samples for the
-        matrix model ((a, b) and (b, a) of commuting a, b constrain M_a M_b = M_b M_a).
-        """
-        task = split.task
-        every = task.classes()
-        count = count_equal_result_pairs if self.side else count_parallelograms
-        n_par = count(task, np.arange(task.n_samples))
-        return (every.pairs_of(task), every.ptr, n_par, *implied_arrays(split))
-
-    def threshold(self, p: int, delta: float) -> float:
-        """The holding threshold of the model's RQI: δ_p (sum) or the paper's fixed 0.5 (matrix)."""
-        return MATRIX_THRESHOLD if self.side else threshold(p, delta)
-
-
-def loss_and_gradient(split: Split, config: NetworkConfig, theta: np.ndarray | None = None):
-    """Mean training loss and its gradient with respect to the flat parameters.
-
-    ``theta`` (n_params,) in the layout of :func:`init_params` (default: the initial
-    parameters of ``config``); returns ``(loss, grad)`` with grad (n_params,). The loss is the
-    whole objective: the head's mean loss plus ``embed_l1 * mean |E|``. This is the kernel path
-    the training loop uses, exposed for checks against finite differences.
-    """
-    prob = _Problem(split, config)
-    theta = prob.theta if theta is None else np.ascontiguousarray(theta, dtype=prob.theta.dtype)
-    require(theta.shape == prob.theta.shape, f"theta must have shape {prob.theta.shape}, got {theta.shape}")
-    lay = prob.layout
-    nt, no = prob.nt, int(lay.dims[-1])
-    one = theta.dtype.type(1)
-    _forward(theta, lay.dims, lay.w_off, lay.b_off, lay.a_off, prob.acts, prob.pi, prob.pj, nt, prob.d, one, prob.fast,
-             prob.side)
-    L = lay.dims.size - 1
-    out = prob.acts[lay.a_off[L] * nt : (lay.a_off[L] + no) * nt].reshape(nt, no)
-    G = prob.gbuf1[: nt * no].reshape(nt, no)
-    loss, _ = _head(out, prob.labels, prob.templates, prob.is_ce, 0, nt, G, True, 1.0 / nt)
-    grad = np.zeros_like(theta)
-    _backward(theta, grad, lay.dims, lay.w_off, lay.b_off, lay.a_off, prob.acts, prob.gbuf1, prob.gbuf2,
-              prob.pi, prob.pj, nt, nt, prob.d, one, prob.side, prob.l1)
-    loss = loss / nt
-    if prob.l1 > 0.0:
-        loss += prob.l1 * float(np.abs(theta[: lay.n_embed].astype(np.float64)).mean())
-    return loss, grad
-
-
-def _divergence_limit(dtype) -> float:
-    """sqrt of the dtype's largest number (1.8e19 in float32): beyond it the squared norm of the
-    parameters (Z, variances) is not representable, so the run has left the numbers."""
-    return float(np.sqrt(np.finfo(dtype).max))
-
-
-def _below_in(dtype, limit: float):
-    """The largest number of ``dtype`` not above ``limit``: for x of that dtype, |x| <= it
-    exactly when |x| <= limit, and the compare stays in the dtype."""
-    value = dtype.type(limit)
-    return value if value <= limit else np.nextafter(value, dtype.type(-np.inf))
-
-
-def train_network(split: Split, config: NetworkConfig | None = None, steps: int = 5000, *,
-                  eval_every: int = 1, delta: float = DEFAULT_DELTA, gap: float = DEFAULT_GAP,
-                  stop_at_test: bool = False, progress=None) -> TrainResult:
-    """Train the toy network on ``split`` for ``steps`` full-batch updates.
-
-    Steps 0, eval_every, 2 eval_every, ... and ``steps`` are recorded, each on the parameters
-    after that many updates and before the next one (module docstring); the step counts are
-    exact whatever ``eval_every``, and the trajectory is the same bit for bit. With
-    ``stop_at_test`` the run ends at the first step where train and test accuracy are both
-    >= 0.9 (its phase is then decided; that step is recorded). A run whose training loss or parameters become non-finite
-    stops at that step (recorded) with phase "diverged"; so does one whose parameters exceed sqrt of the dtype's
-    largest number (1.8e19 in float32), where their squares overflow. ``progress``, if given, is called as
-    ``progress(n)`` with the number of steps just done. The result depends only on ``config``
-    and ``split``.
-    """
-    config = NetworkConfig() if config is None else config
-    require(isinstance(config, NetworkConfig), f"config must be a NetworkConfig, got {type(config).__name__}")
-    require(isinstance(split, Split), f"split must be a Split, got {type(split).__name__}")
-    _check_int("steps", steps, 1)
-    _check_int("eval_every", eval_every, 1)
-    _check_float("delta", delta, True)
-    _check_float("gap", gap, False)
-    p = split.p
-    start = time.perf_counter()
-
-    prob = _Problem(split, config)
-    theta, layout, templates = prob.theta, prob.layout, prob.templates
-    E0 = theta[: layout.n_embed].reshape(p, config.dim).astype(np.float64)
-    N, nt, d = prob.N, prob.nt, prob.d
-    dims = layout.dims
-    grad = np.zeros_like(theta)
-    m = np.zeros_like(theta)
-    v = np.zeros_like(theta)
-    metric_arrays = prob.metric_arrays(split)
-
-    n_rec = steps // eval_every + 3  # 0, k, 2k, ..., the last step and a stopping step
-    rec_f = np.full((n_rec, 7), np.nan)
-    rec_emb = np.zeros((n_rec, p, d))
-    rec_pos = np.zeros(1, dtype=np.int64)
-    first = np.full(3, -1, dtype=np.int64)  # first steps over the train / test / RQI thresholds
-    limit = _divergence_limit(theta.dtype)
-    thresh = prob.threshold(p, delta)
-    t, done, outcome = 0, 0, RAN
-    with one_blas_thread():
-        while t <= steps and outcome == RAN:
-            t1 = min(t + _CHUNK, steps + 1)
-            outcome = _train_chunk(
-                theta, m, v, grad, dims, layout.w_off, layout.b_off, layout.a_off, prob.acts,
-                prob.gbuf1, prob.gbuf2, prob.pi, prob.pj, prob.labels, templates, prob.is_ce, nt, N,
-                p, d, config.embed_lr, config.embed_wd, config.decoder_lr, config.decoder_wd,
-                t, t1, steps, eval_every, stop_at_test, *metric_arrays, thresh, rec_f, rec_emb,
-                rec_pos, first, prob.fast,  # the Padé tanh is accurate to float32 only
-                _below_in(theta.dtype, limit), prob.side, prob.l1,  # the model: input stage, L1 penalty
-            )
-            now = int(rec_f[rec_pos[0] - 1, 0]) if outcome != RAN else min(t1, steps)
-            if progress is not None and now > done:
-                progress(now - done)
-            t, done = t1, now
-    k = int(rec_pos[0])
-    rec = rec_f[:k]
-    steps_arr = rec[:, 0].astype(np.int64)
-    t_train, t_test, t_rqi = (None if f < 0 else int(f) for f in first)
-    diverged = outcome == DIVERGED
-    E_final = theta[: layout.n_embed].reshape(p, d).astype(np.float64)
-    return TrainResult(
-        config=config, steps=steps_arr, train_loss=rec[:, 1].copy(), test_loss=rec[:, 2].copy(),
-        train_acc=rec[:, 3].copy(), test_acc=rec[:, 4].copy(), rqi=rec[:, 5].copy(),
-        predicted_test_acc=rec[:, 6].copy(), embeddings=rec_emb[:k].copy(), E0=E0, E_final=E_final,
-        steps_to_train=t_train, steps_to_test=t_test, steps_to_rqi=t_rqi,
-        phase=phase_of(t_train, t_test, gap, diverged), steps_run=int(steps_arr[-1]),
-        seconds=time.perf_counter() - start, split=split, gap=gap, diverged=diverged,
-    )

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from efftheory.models.base import Model, Option, TrainResult, register_model
-from efftheory.models.phases import DEFAULT_GAP
+from efftheory.phases import DEFAULT_GAP
 from efftheory.models.toy.cell import network_cell
-from efftheory.models.toy.kernels import LOSSES, NetworkConfig, train_network
+from efftheory.models.toy.config import LOSSES, NetworkConfig
+from efftheory.models.toy.training import train_network
 
 #: Network settings for modular addition (``efftheory train|compare --task modadd``): 2-d
 #: embeddings (a ring needs a plane), the cross-entropy head and the comprehension learning rates;
 #: chosen by measurement (docs/theory.md §13).
 MODADD_CONFIG = NetworkConfig(loss="ce", dim=2, embed_lr=1e-2, decoder_lr=1e-4)
+#: The paper's permutation toy for S3 (docs/theory.md §9): 3x3 matrix embeddings initialised in
+#: [-0.05, 0.05), the L1 penalty 1e-3 mean |M| (the sweep preset fig5d uses the same fields).
+MATRIX_CONFIG = NetworkConfig(embed="matrix", dim=9, embed_l1=1e-3, init_scale=0.1)
+
+#: task -> the toy's default config on it (any other task: the paper's toy)
+TASK_CONFIGS = {"modadd": MODADD_CONFIG, "s3": MATRIX_CONFIG}
 
 
 class Toy(Model):
@@ -33,20 +40,21 @@ class Toy(Model):
         Option("decoder_lr", "float", "decoder AdamW lr"),
         Option("embed_wd", "float0", "embedding weight decay"),
         Option("decoder_wd", "float0", "decoder weight decay"),
-        Option("init_scale", "float", "scale of the initial embeddings"),
-        Option("decoder_init_scale", "float", "scale of the initial decoder weights"),
+        Option("init_scale", "float", "embeddings start uniform in [-0.5, 0.5) times this"),
+        Option("decoder_init_scale", "float", "decoder weights start uniform in ±this/sqrt(fan_in)"),
         Option("out_dim", "int", "MSE template dimension"),
         Option("dtype", "choice", "floating-point type", choices=("float32", "float64")),
     )
     cell = staticmethod(network_cell)
 
     def default_config(self, task_name: str) -> NetworkConfig:
-        """The paper's toy for addition (and S3), :data:`MODADD_CONFIG` for addition mod p."""
-        return MODADD_CONFIG if task_name == "modadd" else NetworkConfig()
+        """The paper's toy for addition, :data:`MODADD_CONFIG` for addition mod p,
+        :data:`MATRIX_CONFIG` for S3."""
+        return TASK_CONFIGS.get(task_name, NetworkConfig())
 
     def train(self, split, config: NetworkConfig, steps: int, *, eval_every: int = 1, gap: float = DEFAULT_GAP,
               progress=None, **options) -> TrainResult:
-        """:func:`~efftheory.models.toy.kernels.train_network`; ``options``: delta, stop_at_test."""
+        """:func:`~efftheory.models.toy.training.train_network`; ``options``: delta, stop_at_test."""
         return train_network(split, config, steps, eval_every=eval_every, gap=gap, progress=progress, **options)
 
 

@@ -1,1 +1,4 @@
-"""The paper's transformer on addition mod p (:mod:`.kernels`)."""
+"""The paper's transformer on addition mod p (docs/theory.md §15): :mod:`.config`
+(TransformerConfig), :mod:`.kernels` (forward, backward, dropout sites, the chunk loop),
+:mod:`.training` (train_transformer), :mod:`.cell` (its sweep cell) and :mod:`.model` (the
+transformer as a :class:`~efftheory.models.base.Model`)."""

@@ -7,7 +7,8 @@ import dataclasses
 
 from efftheory.errors import require
 from efftheory.models.base import stored_as
-from efftheory.models.transformer.kernels import TransformerConfig, train_transformer
+from efftheory.models.transformer.config import TransformerConfig
+from efftheory.models.transformer.training import train_transformer
 from efftheory.tasks import ModularAddition
 
 #: the transformer's config fields a sweep axis may be (named in the refusal of any other)

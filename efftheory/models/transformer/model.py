@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from efftheory.models.base import Model, Option, register_model
-from efftheory.models.phases import DEFAULT_GAP
+from efftheory.phases import DEFAULT_GAP
 from efftheory.models.transformer.cell import transformer_cell
-from efftheory.models.transformer.kernels import DTYPES, TransformerConfig, TransformerResult, train_transformer
+from efftheory.models.transformer.config import DTYPES, TransformerConfig
+from efftheory.models.transformer.training import TransformerResult, train_transformer
 from efftheory.tasks import ModularAddition
 
 
@@ -39,7 +40,7 @@ class Transformer(Model):
 
     def train(self, split, config: TransformerConfig, steps: int, *, eval_every: int = 1, gap: float = DEFAULT_GAP,
               progress=None, **options) -> TransformerResult:
-        """:func:`~efftheory.models.transformer.kernels.train_transformer`; ``options``: stop_at_full."""
+        """:func:`~efftheory.models.transformer.training.train_transformer`; ``options``: stop_at_full."""
         return train_transformer(split, config, steps, eval_every=eval_every, gap=gap, progress=progress, **options)
 
 

@@ -1,4 +1,4 @@
-"""Ring probabilities over training fractions: a table of :func:`efftheory.theories.circle.flow.ring_probability`.
+"""Ring probabilities over training fractions: a table of :func:`efftheory.theories.circle.probability.ring_probability`.
 
     python -m efftheory.theories.circle.survey --p 23 --fracs 0.1,0.2,0.3,0.4,0.6 --trials 1000 --seed 0
     python -m efftheory.theories.circle.survey --p 59 --fracs 0.05,0.1,0.2,0.4 --trials 500 --seed 0 --json
@@ -18,7 +18,9 @@ import time
 
 import numpy as np
 
-from efftheory.theories.circle.flow import DEFAULT_GTOL, OUTCOMES, RingProbability, ring_probability
+from efftheory.theories.circle.flow import DEFAULT_GTOL
+from efftheory.theories.circle.ring import OUTCOMES
+from efftheory.theories.circle.probability import RingProbability, ring_probability
 from efftheory.errors import InputError
 
 #: what ``--help`` says (the module docstring without its code markup)

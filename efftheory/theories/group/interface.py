@@ -8,7 +8,12 @@ import math
 import numpy as np
 
 from efftheory.theories.base import Score, Structure, Theory, register_theory
-from efftheory.theories.group.flow import DEFAULT_K, DEFAULT_MAX_STEPS, group_quads, simulate_group
+from efftheory.theories.group.loss import DEFAULT_K, group_quads
+from efftheory.theories.group.flow import DEFAULT_MAX_STEPS
+from efftheory.theories.group.simulation import simulate_group
+from efftheory.errors import require
+from efftheory.theories.group.readout import matrix_columns, matrix_stack
+from efftheory.theories.track import StructureTrack, full_accuracy
 from efftheory.theories.linear.metrics import matrix_predicted_accuracy, matrix_rqi
 from efftheory.theories.linear.theory import reachable_test_accuracy
 
@@ -41,17 +46,31 @@ class Group(Theory):
         test, _ = matrix_predicted_accuracy(M, split)
         return Score(self.metric, value, np.asarray(test, dtype=np.float64))
 
+    def track(self, embeddings, split, reading: str = "raw") -> StructureTrack:
+        """Matrix RQI and predicted accuracy of every record of ``embeddings`` ((p, k, k),
+        (T, p, k, k) or flattened (p, k²), (T, p, k²)), and how far each is from a
+        representation (:func:`~efftheory.theories.group.readout.matrix_columns`: ℓ_grp over the
+        full table, homomorphism error, smallest distance between images). Matrices are read as
+        given: a LayerNorm reading has no meaning for a product of matrices."""
+        require(reading == "raw", f"matrix embeddings are read as given; the reading {reading!r} does not apply")
+        stack = matrix_stack(embeddings, split.p)
+        score = self.score(stack, split)
+        test = np.asarray(score.predicted_test_accuracy, dtype=np.float64)
+        cols = matrix_columns(stack, split)
+        metric = np.asarray(score.value, dtype=np.float64)
+        return StructureTrack(theory=self.name, metric_name=self.metric, metric=metric, threshold=self.threshold,
+                              predicted_test_acc=test, predicted_full_acc=full_accuracy(test, split), columns=cols,
+                              final={"matrix_rqi": float(metric[-1]), "k": int(stack.shape[-1]),
+                                     **{name: float(v[-1]) for name, v in cols.items()}})
+
     def simulate(self, split, *, trials: int = 8, seed: int = 0, steps=None, n_times: int = 60, progress=None,
                  **options):
-        """:func:`~efftheory.theories.group.flow.simulate_group`: Riemannian descent from
+        """:func:`~efftheory.theories.group.simulation.simulate_group`: Riemannian descent from
         Haar-random rotations for at most ``steps`` accepted steps (default 20000);
         ``options``: k (default 3), gtol."""
         options.setdefault("k", DEFAULT_K)
-        sim = simulate_group(split, trials=trials, seed=seed, max_steps=steps or DEFAULT_MAX_STEPS, n_record=n_times,
-                             **options)
-        if progress is not None:
-            progress(1)
-        return sim
+        return simulate_group(split, trials=trials, seed=seed, max_steps=steps or DEFAULT_MAX_STEPS, n_record=n_times,
+                              progress=progress, **options)
 
 
 GROUP = register_theory(Group())

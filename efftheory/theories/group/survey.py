@@ -1,5 +1,5 @@
 """Outcome probabilities of the matrix theory over training fractions: a table of
-:func:`efftheory.theories.group.flow.outcome_curve`.
+:func:`efftheory.theories.group.outcomes.outcome_curve`.
 
     python -m efftheory.theories.group.survey --fracs 0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1.0 --trials 500 --seed 0
     python -m efftheory.theories.group.survey --fracs 0.5,1.0 --trials 200 --k 4 --json --plot curve.png
@@ -21,7 +21,9 @@ import time
 import numpy as np
 
 from efftheory.errors import InputError
-from efftheory.theories.group.flow import DEFAULT_MAX_STEPS, OUTCOMES, outcome_curve
+from efftheory.theories.group.flow import DEFAULT_MAX_STEPS
+from efftheory.theories.group.score import OUTCOMES
+from efftheory.theories.group.outcomes import outcome_curve
 from efftheory.tasks import make_task
 
 #: what ``--help`` says (the module docstring without its code markup)

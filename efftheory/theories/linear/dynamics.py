@@ -35,6 +35,10 @@ from efftheory.theories.linear.metrics import DEFAULT_DELTA, predicted_accuracy,
 METHODS = ("exact", "rk4", "euler", "rk4-projected", "euler-projected", "adam")
 """Accepted values of ``method``."""
 
+#: An effective loss whose magnitude is below this fraction of its starting value is round-off
+#: (ℓ_eff >= 0 exactly): reports print it as 0 and plots floor it there.
+LOSS_ROUND_OFF = 1e-12
+
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8
 

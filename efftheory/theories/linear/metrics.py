@@ -12,7 +12,7 @@ Matrix representations (the permutation toy, docs/theory.md §9): embeddings are
 ``sqrt(mean M²)`` over all p k² entries (no centring: a product is not translation invariant),
 and a pair of distinct samples (a, b), (c, d) with equal label holds when the mean over the k²
 entries of ``(M̂_a M̂_b - M̂_c M̂_d)^2`` is below :data:`MATRIX_THRESHOLD` = 0.5 (the paper's).
-Every such pair counts, including (a, b), (b, a) of commuting a, b (:func:`efftheory.theories.linear.theory.equal_result_pairs`).
+Every such pair counts, including (a, b), (b, a) of commuting a, b (:func:`efftheory.tasks.parallelograms.equal_result_pairs`).
 
 The kernels here score ONE representation (p, d) and walk the parallelograms class by class
 (samples grouped by label, :class:`efftheory.tasks.Classes`), so they need O(N) memory and
@@ -281,7 +281,7 @@ def _shape_like(values: np.ndarray, lead: tuple):
 @lru_cache(maxsize=64)
 def _table(task: Task) -> tuple[np.ndarray, np.ndarray, int]:
     """(symbols of all samples grouped by label, class pointers, |P0|) of a task, computed once."""
-    from efftheory.theories.linear.theory import count_parallelograms
+    from efftheory.tasks.parallelograms import count_parallelograms
 
     every = np.arange(task.n_samples)
     classes = task.classes(every)
@@ -366,7 +366,7 @@ def matrix_normalize(M) -> np.ndarray:
 
 
 def _matrix_table(M, task: Task | None):
-    from efftheory.theories.linear.theory import count_equal_result_pairs
+    from efftheory.tasks.parallelograms import count_equal_result_pairs
 
     require(task is not None, "the matrix metrics need the task (e.g. make_task('s3'))")
     M = _check_matrices(M)
