@@ -13,30 +13,35 @@ recorded, and records at step 0 and the end only (the sweep's cell path).
 
 The paper's toy at p = 10, n_train = 45 (split seed 3), width 200, depth 2, MSE head, float32,
 embeddings after 300 training steps of decoder lr 1e-3, decoder wd 5 (the cost does not depend
-on the values). One core: BLAS is limited to one thread when this module is imported before
-numpy.
+on the values). One core: BLAS and numba's parallel kernels limited to one thread
+(efftheory.runtime.threads.compute_threads).
+
+``--model transformer`` profiles one training step of the transformer instead (:func:`profile_transformer`):
+at the default size (p = 23, d = 32) or with ``--paper`` at the paper's Fig 1 size (p = 59,
+d = 256, width 128, two blocks, dropout 0.05), the parts of the forward and backward passes
+each timed alone on the shapes of the step, with BLAS and numba's parallel kernels on
+``--threads`` threads (default 1; on one thread the times are CPU seconds, which on a shared
+machine leave out the waits for a core, on more the wall clock).
 
 Run: python -m benchmarks.profile_step [--repeats 2000]
+     python -m benchmarks.profile_step --model transformer [--paper] [--threads N] [--repeats R]
 """
 
 from __future__ import annotations
 
-import os
+import argparse
+import time
 
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+import numba
+import numpy as np
+from numba import njit
 
-import argparse  # noqa: E402
-import time  # noqa: E402
-
-import numpy as np  # noqa: E402
-from numba import njit  # noqa: E402
-
-from efftheory.models import shared_kernels as shared  # noqa: E402
-from efftheory.models.toy import kernels as net  # noqa: E402
-from efftheory.models.toy import training  # noqa: E402
-from efftheory.theories.linear.metrics import count_holding, count_implied, normalize_into, threshold  # noqa: E402
-from efftheory.tasks import Addition  # noqa: E402
+from efftheory.models import shared_kernels as shared
+from efftheory.models.toy import kernels as net
+from efftheory.models.toy import training
+from efftheory.runtime.threads import compute_threads
+from efftheory.tasks import Addition
+from efftheory.theories.linear.metrics import count_holding, count_implied, normalize_into, threshold
 
 
 @njit(cache=True, error_model="numpy")
@@ -212,12 +217,128 @@ def profile(repeats: int = 2000) -> dict:
     return out
 
 
+_CLOCK = [time.perf_counter]  # the transformer profile's clock (main: CPU time on one thread)
+
+
+def _best(fn, repeats: int, tries: int = 3) -> float:
+    """Best of ``tries`` of the mean time of ``repeats`` calls of ``fn()`` on :data:`_CLOCK`, after one call."""
+    clock = _CLOCK[0]
+    fn()
+    best = np.inf
+    for _ in range(tries):
+        start = clock()
+        for _ in range(repeats):
+            fn()
+        best = min(best, (clock() - start) / repeats)
+    return best
+
+
+def profile_transformer(paper: bool = False, repeats: int = 20) -> dict:
+    """Seconds per call of each part of one transformer training step (dict name -> seconds).
+
+    The parts are the kernels of efftheory.models.transformer called one at a time on the activations
+    of a real training pass (the masks of step 0 when the config has dropout); "GEMM" rows are
+    ``np.dot`` alone on the step's shapes (forward: one product per linear layer; backward: two).
+    "serial loops" is what the forward and backward passes spend outside the matrix products.
+    """
+    from efftheory.models.transformer import kernels as tf
+    from efftheory.models.transformer import training as tft
+    from efftheory.models.transformer.config import TransformerConfig
+    from efftheory.tasks import ModularAddition
+
+    p = 59 if paper else 23
+    config = TransformerConfig.paper() if paper else TransformerConfig(dropout=0.1)
+    split = ModularAddition(p, ordered=True).split(frac=0.8, seed=0)
+    prob = tft._Problem(split, config)
+    lay, theta = prob.layout, prob.theta
+    aoff, acts, pi, pj, labels = prob.sets["train"]
+    nt, d, w, L = prob.nt, config.dim, config.width, config.layers
+    R = 2 * nt
+    rate, key = prob._dropout(0)
+    nthr = numba.get_num_threads()
+    grad = np.zeros_like(theta)
+    G = tf._view(prob.gbuf, 0, nt, p)
+    out = {}
+
+    def fwd():
+        tf._forward(theta, lay.block_off, lay.head_off, aoff, acts, pi, pj, nt, p, d, w, prob.eps, rate, key, nthr)
+
+    def bwd():
+        tf._backward(theta, grad, lay.block_off, lay.head_off, aoff, acts, prob.gx, prob.gh, prob.gqkv, prob.go,
+                     prob.gu, G, pi, pj, nt, p, d, w, rate, nthr)
+
+    fwd()
+    logit = tf._view(acts, aoff[tf.LOGITS, 0], nt, p)
+    shared.head(logit, labels, prob.templates, True, 0, nt, G, True, 1.0 / nt)
+    out["forward (train rows)"] = _best(fwd, repeats)
+    out["head + dL/dlogits"] = _best(lambda: shared.head(logit, labels, prob.templates, True, 0, nt, G, True, 1.0 / nt),
+                                     repeats)
+    out["backward"] = _best(bwd, repeats)
+    m, v = np.zeros_like(theta), np.zeros_like(theta)
+    hyper, c = tft._hyper(config), np.ones(8, theta.dtype)
+    th = theta.copy()
+    out["AdamW"] = _best(lambda: tf._update(th, grad, m, v, 10, lay.n_embed, hyper, c), repeats)
+    limit = shared.divergence_limit(theta.dtype)
+    out["divergence test"] = _best(lambda: shared.representable(theta, limit), repeats)
+    # the products of one step, alone
+    rng = np.random.default_rng(0)
+    shapes = [(R, d, 3 * d), (R, d, d), (R, d, w), (R, w, d)] * L + [(nt, 2 * d, p)]
+    gemm = 0.0
+    for rows, k, n in shapes:
+        A = rng.standard_normal((rows, k)).astype(theta.dtype)
+        B = rng.standard_normal((k, n)).astype(theta.dtype)
+        C = np.empty((rows, n), theta.dtype)
+        D = rng.standard_normal((rows, n)).astype(theta.dtype)
+        gB, gA = np.empty((k, n), theta.dtype), np.empty((rows, k), theta.dtype)
+        gemm += _best(lambda: np.dot(A, B, C), repeats) + _best(lambda: np.dot(A.T, D, gB), repeats) \
+            + _best(lambda: np.dot(D, B.T, gA), repeats)
+    out["GEMM, all products of forward + backward"] = gemm
+    # the loops between the products, alone (every call of the step)
+    Xl = tf._view(acts, aoff[tf.X, 0], R, d)
+    H, Xhat, rstd = (np.empty((R, d), theta.dtype), np.empty((R, d), theta.dtype), np.empty((R, 1), theta.dtype))
+    g1, b1 = np.ones(d, theta.dtype), np.zeros(d, theta.dtype)
+    tf._ln_forward(Xl, g1, b1, Xhat, rstd, H, prob.eps, nthr)
+    gX, gg, gb = np.zeros((R, d), theta.dtype), np.zeros(d, theta.dtype), np.zeros(d, theta.dtype)
+    n_ln = 2 * L + (1 if config.final_ln else 0)
+    out[f"LayerNorm forward x {n_ln}"] = n_ln * _best(lambda: tf._ln_forward(Xl, g1, b1, Xhat, rstd, H, prob.eps, nthr),
+                                                      repeats)
+    out[f"LayerNorm backward x {n_ln}"] = n_ln * _best(lambda: tf._ln_backward(H, Xhat, rstd, g1, gX, gg, gb, nthr), repeats)
+    Q = tf._view(acts, aoff[tf.QKV, 0], R, 3 * d)
+    A = tf._view(acts, aoff[tf.ATT, 0], R, 2)
+    Ov, gO, gQ = np.empty((R, d), theta.dtype), np.ones((R, d), theta.dtype), np.empty((R, 3 * d), theta.dtype)
+    DA = tf._view(acts, aoff[tf.DA, 0], R, 2) if rate else tf._view(acts, 0, 0, 2)
+    scale = 1.0 / np.sqrt(d)
+    out[f"attention forward x {L}"] = L * _best(lambda: tf._attention(Q, A, Ov, nt, d, scale, DA, rate > 0, nthr), repeats)
+    out[f"attention backward x {L}"] = L * _best(
+        lambda: tf._attention_backward(Q, A, gO, gQ, nt, d, scale, DA, rate > 0, nthr), repeats)
+    if rate:
+        M2, Md, Mw = np.empty((R, 2), theta.dtype), np.empty((R, d), theta.dtype), np.empty((R, w), theta.dtype)
+        out[f"dropout masks x {L} (4 sites)"] = L * sum(
+            _best(lambda M=M: tf._fill_mask(M, key, 0, rate, nthr), repeats) for M in (M2, Md, Mw, Md))
+    out["serial loops (forward + backward - GEMM)"] = out["forward (train rows)"] + out["backward"] - gemm
+    out["whole step (forward, head, backward, AdamW, divergence test)"] = (
+        out["forward (train rows)"] + out["head + dL/dlogits"] + out["backward"] + out["AdamW"] + out["divergence test"])
+    return out
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=2000)
+    parser.add_argument("--repeats", type=int, default=None, help="calls per timing (default 2000; transformer 20)")
+    parser.add_argument("--model", choices=("toy", "transformer"), default="toy")
+    parser.add_argument("--paper", action="store_true", help="transformer: the paper's Fig 1 size")
+    parser.add_argument("--threads", type=int, default=1, help="transformer: BLAS and numba threads (default 1)")
     args = parser.parse_args(argv)
-    for name, sec in profile(args.repeats).items():
-        print(f"{name:<62} {1e6 * sec:9.2f} us")
+    if args.model == "toy":
+        with compute_threads(1):
+            parts = profile(args.repeats or 2000)
+    else:
+        # one thread: CPU seconds of this process, which on a shared machine leave out the waits
+        # for a core that the wall clock counts; more threads: the wall clock
+        _CLOCK[0] = time.process_time if args.threads == 1 else time.perf_counter
+        with compute_threads(args.threads):
+            parts = profile_transformer(args.paper, args.repeats or (5 if args.paper else 200))
+    for name, sec in parts.items():
+        print(f"{name:<62} {1e6 * sec:11.1f} us")
 
 
 if __name__ == "__main__":

@@ -127,6 +127,9 @@ nonnegative_float = _number_type(_real, lambda v: _finite(v) and v >= 0, ">= 0")
 """A finite number >= 0."""
 fraction = _number_type(_real, lambda v: _finite(v) and 0 < v <= 1, "a fraction in (0, 1]")
 """A number in (0, 1]."""
+thread_count = _number_type(_whole, lambda v: _is_int(v) and 1 <= v <= (os.cpu_count() or 1),
+                            f"a whole number from 1 to this machine's {os.cpu_count() or 1} cores")
+"""A whole number of threads, at least 1 and at most the machine's cores."""
 
 
 def int_list(text: str) -> list[int]:

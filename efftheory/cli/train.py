@@ -22,6 +22,7 @@ from efftheory.cli._common import (
     nonnegative_float,
     nonnegative_int,
     positive_int,
+    thread_count,
 )
 from efftheory.cli._model_options import add_model_options, model_from_argv
 from efftheory.errors import InputError
@@ -67,6 +68,11 @@ def add_arguments(parser, argv=None) -> None:
                         help=f"evaluate every k steps (default {model.default_eval_every})")
     parser.add_argument("--gap", type=nonnegative_float, default=1e3,
                         help="grokking gap G in steps for the phase (default 1000)")
+    parser.add_argument("--threads", type=thread_count, default=None,
+                        help="threads for the run's matrix products and parallel loops (default: by problem size: one "
+                             "for small networks such as the toy and the default transformer, where a second thread "
+                             "costs more than it gives; every core the process may use for large ones such as "
+                             "the transformer's --paper-size; docs/performance.md)")
     parser.add_argument("--plot", metavar="PNG", help="curves, structure metric and embedding trajectories")
     parser.add_argument("--save", metavar="NPZ", help="save the recorded arrays")
     group = parser.add_argument_group(f"options of the {model.name} model",
@@ -151,7 +157,7 @@ def run(args, ui):
     report.check_config(args, config)
     with ui.progress(args.steps, "training") as update:
         result = model.train(split, config, args.steps, eval_every=args.eval_every, gap=args.gap, progress=update,
-                             **cli.train_options(args))
+                             threads=args.threads, **cli.train_options(args))
     return report.run(args, split, config, result, plot_path, save_path)
 
 

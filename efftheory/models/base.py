@@ -162,9 +162,11 @@ class Model(ABC):
 
     @abstractmethod
     def train(self, split: Split, config, steps: int, *, eval_every: int = 1, gap: float = DEFAULT_GAP,
-              progress=None, **options) -> TrainResult:
+              progress=None, threads: int | None = None, **options) -> TrainResult:
         """Train on ``split`` for ``steps`` full-batch updates; evaluated every ``eval_every``
-        steps; ``progress(n)`` after n more steps; ``options`` are the model's own."""
+        steps; ``progress(n)`` after n more steps; ``threads``: BLAS and numba threads of the run
+        (None: the policy by problem size of :mod:`efftheory.runtime.threads`); ``options`` are
+        the model's own."""
 
 
 def stored_as(name: str):

@@ -1,27 +1,96 @@
-"""The thread policy for BLAS and numba (one home for it).
+"""The thread policy for BLAS and numba (one home for it): threads by problem size.
 
-The toy network multiplies matrices of at most N x width (55 x 200 at p = 10): a second BLAS
-thread costs more than it gives, and on a busy machine it thrashes (measured: 34 against 1580
-steps/s). So training runs with one BLAS thread (:func:`one_blas_thread`), and worker processes
-that run many trainings side by side start with every thread pool at one
-(:func:`single_threaded_env`), so that J workers use J cores.
+A training step is a chain of matrix products (BLAS) and loops between them (numba kernels,
+some of them ``parallel=True``). Splitting a product or a loop over threads pays only when each
+thread gets enough work to outweigh waking the others and waiting for the slowest; the decision
+is made once per run, from the FLOPs of one step (the models' ``flops_per_step``):
+
+- **small** steps, below :data:`PARALLEL_STEP_FLOPS`, run on one thread. The toy network
+  multiplies 45 x 200 by 200 x 200 matrices (14 MFLOP per step at p = 10) and the default
+  transformer 846 x 32 by 32 x 96 ones (45 MFLOP per step at p = 23): a second BLAS thread costs
+  more than it gives (measured: 373 against 479 steps/s for the transformer at p = 23; on a busy
+  machine the toy thrashed, 34 against 1580 steps/s).
+- **large** steps run on every core the process may use (:func:`allowed_threads`): the paper's
+  transformer (p = 59, d = 256, two blocks: 22 GFLOP per step).
+- the workers of a sweep start with every thread pool at one (:func:`single_threaded_env`): the
+  pool already fills the cores with processes, so each worker's :func:`allowed_threads` is 1.
+
+The trainers take ``threads`` (``--threads`` on the command line) to override the policy.
+docs/performance.md has the measurements behind the threshold.
 """
 
 from __future__ import annotations
 
 import contextlib
+import numbers
 import os
+import threading
 
+import numba
 import scipy.linalg.cython_blas  # noqa: F401  numba's np.dot calls this BLAS: load it before limiting it
 from threadpoolctl import threadpool_limits
 
+from efftheory.errors import require
+
 #: environment variables that size the thread pools of BLAS / OpenMP / numba at start-up
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+#: FLOPs of one training step (matrix products, forward + backward) from which it runs on every
+#: allowed core; below, on one (module docstring; the crossover measured in docs/performance.md)
+PARALLEL_STEP_FLOPS = 1_000_000_000
+
+
+def allowed_threads() -> int:
+    """The cores this process may use: its CPU affinity, capped by any of
+    :data:`THREAD_VARIABLES` set in the environment (a sweep worker's are 1), and 1 off the main
+    thread (a thread pool already runs its tasks side by side)."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        n = os.cpu_count() or 1
+    for name in THREAD_VARIABLES:
+        value = os.environ.get(name, "")
+        if value.strip().isdigit() and int(value) >= 1:
+            n = min(n, int(value))
+    if threading.current_thread() is not threading.main_thread():
+        n = 1
+    return max(n, 1)
+
+
+def check_threads(threads) -> None:
+    """``threads`` is None (the policy) or an integer >= 1."""
+    require(threads is None or (isinstance(threads, numbers.Integral) and not isinstance(threads, bool)
+                                and threads >= 1), f"threads must be None or an integer >= 1, got {threads!r}")
+
+
+def threads_for(flops_per_step: int, threads: int | None = None, allowed: int | None = None) -> int:
+    """Threads for a run whose steps cost ``flops_per_step``: ``threads`` if given (an override),
+    else 1 below :data:`PARALLEL_STEP_FLOPS` and ``allowed`` (default :func:`allowed_threads`)
+    from it on."""
+    check_threads(threads)
+    if threads is not None:
+        return int(threads)
+    if flops_per_step < PARALLEL_STEP_FLOPS:
+        return 1
+    return allowed_threads() if allowed is None else max(int(allowed), 1)
+
+
+@contextlib.contextmanager
+def compute_threads(n: int):
+    """Context manager: BLAS and numba's parallel kernels limited to ``n`` threads inside (numba's
+    to at most the pool it started with, NUMBA_NUM_THREADS)."""
+    n = max(int(n), 1)
+    saved = numba.get_num_threads()
+    with threadpool_limits(limits=n, user_api="blas"):
+        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+        try:
+            yield
+        finally:
+            numba.set_num_threads(saved)
 
 
 def one_blas_thread():
-    """Context manager: BLAS limited to one thread inside it (the training loops use it)."""
-    return threadpool_limits(limits=1, user_api="blas")
+    """Context manager: one thread for BLAS and numba inside (:func:`compute_threads` of 1)."""
+    return compute_threads(1)
 
 
 @contextlib.contextmanager

@@ -77,3 +77,13 @@ class NetworkConfig:
         for the MSE head, the number of labels for the CE head)."""
         out = self.out_dim if self.loss == "mse" else n_classes
         return (self.dim,) + (self.width,) * self.depth + (out,)
+
+    def flops_per_step(self, p: int, n_samples: int, n_train: int, n_classes: int) -> int:
+        """FLOPs of one training step (multiply-add = 2): the forward products over all
+        ``n_samples`` (a step forwards the test samples too), the two backward products per
+        layer over the ``n_train`` training samples, and AdamW at 14 per parameter; the input
+        stage, tanh, the head and the metrics are lower order and left out."""
+        dims = self.layer_dims(n_classes)
+        macs = sum(dims[l] * dims[l + 1] for l in range(len(dims) - 1))
+        params = p * self.dim + sum(dims[l] * dims[l + 1] + dims[l + 1] for l in range(len(dims) - 1))
+        return 2 * n_samples * macs + 4 * n_train * macs + 14 * params

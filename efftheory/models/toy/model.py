@@ -53,9 +53,10 @@ class Toy(Model):
         return TASK_CONFIGS.get(task_name, NetworkConfig())
 
     def train(self, split, config: NetworkConfig, steps: int, *, eval_every: int = 1, gap: float = DEFAULT_GAP,
-              progress=None, **options) -> TrainResult:
+              progress=None, threads: int | None = None, **options) -> TrainResult:
         """:func:`~efftheory.models.toy.training.train_network`; ``options``: delta, stop_at_test."""
-        return train_network(split, config, steps, eval_every=eval_every, gap=gap, progress=progress, **options)
+        return train_network(split, config, steps, eval_every=eval_every, gap=gap, progress=progress,
+                             threads=threads, **options)
 
 
 TOY = register_model(Toy())

@@ -14,7 +14,7 @@ from efftheory.phases import DEFAULT_GAP, phase_of
 from efftheory.models.shared_kernels import DIVERGED, RAN, divergence_limit, head
 from efftheory.models.toy.config import NetworkConfig
 from efftheory.models.toy.kernels import _backward, _forward, _train_chunk, init_params
-from efftheory.runtime.threads import one_blas_thread
+from efftheory.runtime.threads import check_threads, compute_threads, threads_for
 from efftheory.tasks import Split
 from efftheory.theories.linear.metrics import DEFAULT_DELTA, MATRIX_THRESHOLD, implied_arrays, threshold
 from efftheory.tasks.parallelograms import count_equal_result_pairs, count_parallelograms
@@ -98,7 +98,7 @@ def _below_in(dtype, limit: float):
 
 def train_network(split: Split, config: NetworkConfig | None = None, steps: int = 5000, *,
                   eval_every: int = 1, delta: float = DEFAULT_DELTA, gap: float = DEFAULT_GAP,
-                  stop_at_test: bool = False, progress=None) -> TrainResult:
+                  stop_at_test: bool = False, progress=None, threads: int | None = None) -> TrainResult:
     """Train the toy network on ``split`` for ``steps`` full-batch updates.
 
     Steps 0, eval_every, 2 eval_every, ... and ``steps`` are recorded, each on the parameters
@@ -108,14 +108,16 @@ def train_network(split: Split, config: NetworkConfig | None = None, steps: int 
     >= 0.9 (its phase is then decided; that step is recorded). A run whose training loss or parameters become non-finite
     stops at that step (recorded) with phase "diverged"; so does one whose parameters exceed sqrt of the dtype's
     largest number (1.8e19 in float32), where their squares overflow. ``progress``, if given, is called as
-    ``progress(n)`` with the number of steps just done. The result depends only on ``config``
-    and ``split``.
+    ``progress(n)`` with the number of steps just done. ``threads``: BLAS and numba threads
+    (default: efftheory.runtime.threads' policy from :meth:`NetworkConfig.flops_per_step`, one
+    thread for the paper's sizes). The result depends only on ``config`` and ``split``.
     """
     config = NetworkConfig() if config is None else config
     require(isinstance(config, NetworkConfig), f"config must be a NetworkConfig, got {type(config).__name__}")
     require(isinstance(split, Split), f"split must be a Split, got {type(split).__name__}")
     check_int("steps", steps, 1)
     check_int("eval_every", eval_every, 1)
+    check_threads(threads)
     check_float("delta", delta, True)
     check_float("gap", gap, False)
     p = split.p
@@ -139,7 +141,8 @@ def train_network(split: Split, config: NetworkConfig | None = None, steps: int 
     limit = divergence_limit(theta.dtype)
     thresh = prob.threshold(p, delta)
     t, done, outcome = 0, 0, RAN
-    with one_blas_thread():
+    n_threads = threads_for(config.flops_per_step(p, N, nt, split.task.n_classes), threads)
+    with compute_threads(n_threads):
         while t <= steps and outcome == RAN:
             t1 = min(t + _CHUNK, steps + 1)
             outcome = _train_chunk(

@@ -59,7 +59,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from efftheory.models.dropout import keep_factor, step_key
 from efftheory.models.shared_kernels import DIVERGED, RAN, adamw, head, representable
@@ -231,30 +231,77 @@ def _view(buf, start, rows, cols):
     return buf[start : start + rows * cols].reshape((rows, cols))
 
 
+# The loops between the matrix products run over row chunks: one chunk (in place, serial) when
+# numba has one thread, one chunk per thread otherwise (prange). Rows are independent in every
+# one of them, and the column sums (bias, LayerNorm gain and bias gradients) add the rows in the
+# same order whatever the chunking, so a run gives the same numbers on any number of threads.
+
+
+@njit(cache=True)
+def _chunks(rows, cols, nthr):
+    """Row chunks for a loop over a (rows, cols) matrix on ``nthr`` numba threads: one per
+    thread, or 1 (serial) below about 2¹⁴ entries per thread, where waking the threads costs
+    more than they save. (The kernels take the thread count as an argument: numba cannot cache a
+    kernel that asks for it.)"""
+    if nthr <= 1 or rows * cols < nthr * 16384:
+        return 1
+    return min(nthr, rows)
+
+
+@njit(cache=True, inline="always")
+def _lo(c, n, rows):
+    """First row of chunk c of n."""
+    return c * rows // n
+
+
 @njit(cache=True, error_model="numpy")
-def _add_bias(Y, b):
-    rows, cols = Y.shape
-    for r in range(rows):
+def _add_bias_rows(Y, b, r0, r1):
+    cols = Y.shape[1]
+    for r in range(r0, r1):
         for k in range(cols):
             Y[r, k] += b[k]
 
 
+@njit(cache=True, error_model="numpy", parallel=True)
+def _add_bias(Y, b, nthr):
+    rows, cols = Y.shape
+    n = _chunks(rows, cols, nthr)
+    if n == 1:
+        _add_bias_rows(Y, b, 0, rows)
+        return
+    for c in prange(n):
+        _add_bias_rows(Y, b, _lo(c, n, rows), _lo(c + 1, n, rows))
+
+
 @njit(cache=True, error_model="numpy")
-def _col_sums(G, out):
-    """out <- column sums of G (the gradient of a bias)."""
-    out[:] = 0.0
-    rows, cols = G.shape
-    for r in range(rows):
-        for k in range(cols):
+def _col_sums_cols(G, out, k0, k1):
+    for k in range(k0, k1):
+        out[k] = 0.0
+    for r in range(G.shape[0]):
+        for k in range(k0, k1):
             out[k] += G[r, k]
 
 
+_COL_BLOCK = 16  # columns per task of a parallel column sum (one 64-byte line of float32)
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def _col_sums(G, out, nthr):
+    """out <- column sums of G (the gradient of a bias), rows added in order; in parallel over
+    blocks of columns."""
+    rows, cols = G.shape
+    if _chunks(rows, cols, nthr) == 1:
+        _col_sums_cols(G, out, 0, cols)
+        return
+    nb = (cols + _COL_BLOCK - 1) // _COL_BLOCK
+    for c in prange(nb):
+        _col_sums_cols(G, out, c * _COL_BLOCK, min(cols, (c + 1) * _COL_BLOCK))
+
+
 @njit(cache=True, error_model="numpy")
-def _ln_forward(Xin, g, b, Xhat, rstd, H, eps):
-    """H = g ⊙ x̂ + b with x̂ = (x − μ) / sqrt(σ² + eps) per row (σ² biased); saves x̂ and 1/sqrt(σ² + eps).
-    Sums are taken in float64."""
-    rows, d = Xin.shape
-    for r in range(rows):
+def _ln_forward_rows(Xin, g, b, Xhat, rstd, H, eps, r0, r1):
+    d = Xin.shape[1]
+    for r in range(r0, r1):
         mu = 0.0
         for k in range(d):
             mu += Xin[r, k]
@@ -271,16 +318,25 @@ def _ln_forward(Xin, g, b, Xhat, rstd, H, eps):
             H[r, k] = g[k] * xh + b[k]
 
 
-@njit(cache=True, error_model="numpy")
-def _ln_backward(gH, Xhat, rstd, g, gX, gg, gb):
-    """gX += dL/dx; gg, gb <- dL/dg, dL/db, given gH = dL/dH.
+@njit(cache=True, error_model="numpy", parallel=True)
+def _ln_forward(Xin, g, b, Xhat, rstd, H, eps, nthr):
+    """H = g ⊙ x̂ + b with x̂ = (x − μ) / sqrt(σ² + eps) per row (σ² biased); saves x̂ and 1/sqrt(σ² + eps).
+    Sums are taken in float64. Parallel over rows."""
+    rows, d = Xin.shape
+    n = _chunks(rows, d, nthr)
+    if n == 1:
+        _ln_forward_rows(Xin, g, b, Xhat, rstd, H, eps, 0, rows)
+        return
+    for c in prange(n):
+        _ln_forward_rows(Xin, g, b, Xhat, rstd, H, eps, _lo(c, n, rows), _lo(c + 1, n, rows))
 
-    With ĝ = gH ⊙ g: dL/dx = rstd (ĝ − mean(ĝ) − x̂ mean(ĝ ⊙ x̂)) (the mean and the variance
-    both depend on x)."""
-    rows, d = gH.shape
-    gg[:] = 0.0
-    gb[:] = 0.0
-    for r in range(rows):
+
+@njit(cache=True, error_model="numpy")
+def _ln_backward_rows(gH, Xhat, rstd, g, gX, gg, gb, r0, r1, sums):
+    """The rows r0..r1-1 of :func:`_ln_backward`; with ``sums`` also their gg, gb terms (added
+    in row order)."""
+    d = gH.shape[1]
+    for r in range(r0, r1):
         s1 = 0.0
         s2 = 0.0
         for k in range(d):
@@ -288,8 +344,9 @@ def _ln_backward(gH, Xhat, rstd, g, gX, gg, gb):
             gxh = gh * g[k]
             s1 += gxh
             s2 += gxh * Xhat[r, k]
-            gg[k] += gh * Xhat[r, k]
-            gb[k] += gh
+            if sums:
+                gg[k] += gh * Xhat[r, k]
+                gb[k] += gh
         s1 /= d
         s2 /= d
         rs = rstd[r, 0]
@@ -298,19 +355,156 @@ def _ln_backward(gH, Xhat, rstd, g, gX, gg, gb):
 
 
 @njit(cache=True, error_model="numpy")
-def _fill_mask(M, key, base, rate):
-    """M[r, k] <- the dropout multiplier of unit ``base`` + r cols + k of the step's ``key``."""
-    rows, cols = M.shape
-    for r in range(rows):
+def _ln_param_grad_cols(gH, Xhat, gg, gb, k0, k1):
+    """gg, gb over columns k0..k1-1, rows added in order."""
+    for k in range(k0, k1):
+        gg[k] = 0.0
+        gb[k] = 0.0
+    for r in range(gH.shape[0]):
+        for k in range(k0, k1):
+            gh = gH[r, k]
+            gg[k] += gh * Xhat[r, k]
+            gb[k] += gh
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def _ln_backward(gH, Xhat, rstd, g, gX, gg, gb, nthr):
+    """gX += dL/dx; gg, gb <- dL/dg, dL/db, given gH = dL/dH.
+
+    With ĝ = gH ⊙ g: dL/dx = rstd (ĝ − mean(ĝ) − x̂ mean(ĝ ⊙ x̂)) (the mean and the variance
+    both depend on x). Parallel over rows for dL/dx, then over blocks of columns for dL/dg and
+    dL/db (each a sum over the rows in order, as on one thread)."""
+    rows, d = gH.shape
+    n = _chunks(rows, d, nthr)
+    if n == 1:
+        for k in range(d):
+            gg[k] = 0.0
+            gb[k] = 0.0
+        _ln_backward_rows(gH, Xhat, rstd, g, gX, gg, gb, 0, rows, True)
+        return
+    for c in prange(n):
+        _ln_backward_rows(gH, Xhat, rstd, g, gX, gg, gb, _lo(c, n, rows), _lo(c + 1, n, rows), False)
+    nb = (d + _COL_BLOCK - 1) // _COL_BLOCK
+    for c in prange(nb):
+        _ln_param_grad_cols(gH, Xhat, gg, gb, c * _COL_BLOCK, min(d, (c + 1) * _COL_BLOCK))
+
+
+@njit(cache=True, error_model="numpy")
+def _fill_mask_rows(M, key, base, rate, r0, r1):
+    cols = M.shape[1]
+    for r in range(r0, r1):
         for k in range(cols):
             M[r, k] = keep_factor(key, base + r * cols + k, rate)
 
 
+@njit(cache=True, error_model="numpy", parallel=True)
+def _fill_mask(M, key, base, rate, nthr):
+    """M[r, k] <- the dropout multiplier of unit ``base`` + r cols + k of the step's ``key``."""
+    rows, cols = M.shape
+    n = _chunks(rows, cols, nthr)
+    if n == 1:
+        _fill_mask_rows(M, key, base, rate, 0, rows)
+        return
+    for c in prange(n):
+        _fill_mask_rows(M, key, base, rate, _lo(c, n, rows), _lo(c + 1, n, rows))
+
+
 @njit(cache=True, error_model="numpy")
-def _attention(QKV, A, Ov, n, d, scale, DA, drop):
-    """Per sample r (token rows 2r, 2r+1): A[2r+i, j] = softmax_j(q_i · k_j scale), Ov_i = Σ_j A_ij v_j,
-    with A_ij multiplied by its dropout multiplier DA[2r+i, j] first if ``drop`` (A keeps the softmax)."""
-    for r in range(n):
+def _residual_rows(Y, bias, D, X, drop, r0, r1):
+    cols = Y.shape[1]
+    if drop:
+        for r in range(r0, r1):
+            for k in range(cols):
+                Y[r, k] = (Y[r, k] + bias[k]) * D[r, k] + X[r, k]
+    else:
+        for r in range(r0, r1):
+            for k in range(cols):
+                Y[r, k] += bias[k] + X[r, k]
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def _residual(Y, bias, D, X, drop, nthr):
+    """Y <- (Y + bias) ⊙ D + X with dropout multipliers D (``drop``), else Y + (bias + X): a
+    branch's output joining the residual stream X."""
+    rows, cols = Y.shape
+    n = _chunks(rows, cols, nthr)
+    if n == 1:
+        _residual_rows(Y, bias, D, X, drop, 0, rows)
+        return
+    for c in prange(n):
+        _residual_rows(Y, bias, D, X, drop, _lo(c, n, rows), _lo(c + 1, n, rows))
+
+
+@njit(cache=True, error_model="numpy")
+def _relu_rows(U, c1, key, base, rate, drop, r0, r1):
+    w = U.shape[1]
+    for r in range(r0, r1):
+        for k in range(w):
+            U[r, k] = max(U[r, k] + c1[k], 0.0)
+        if drop:
+            for k in range(w):
+                U[r, k] *= keep_factor(key, base + r * w + k, rate)
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def _relu(U, c1, key, base, rate, drop, nthr):
+    """U <- relu(U + c1), then times the dropout multipliers of units ``base`` + r w + k (``drop``)."""
+    rows, w = U.shape
+    n = _chunks(rows, w, nthr)
+    if n == 1:
+        _relu_rows(U, c1, key, base, rate, drop, 0, rows)
+        return
+    for c in prange(n):
+        _relu_rows(U, c1, key, base, rate, drop, _lo(c, n, rows), _lo(c + 1, n, rows))
+
+
+@njit(cache=True, error_model="numpy")
+def _times_rows(Y, X, D, r0, r1):
+    cols = Y.shape[1]
+    for r in range(r0, r1):
+        for k in range(cols):
+            Y[r, k] = X[r, k] * D[r, k]
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def _times(Y, X, D, nthr):
+    """Y <- X ⊙ D."""
+    rows, cols = Y.shape
+    n = _chunks(rows, cols, nthr)
+    if n == 1:
+        _times_rows(Y, X, D, 0, rows)
+        return
+    for c in prange(n):
+        _times_rows(Y, X, D, _lo(c, n, rows), _lo(c + 1, n, rows))
+
+
+@njit(cache=True, error_model="numpy")
+def _relu_grad_rows(gU, U, inv_keep, drop, r0, r1):
+    w = gU.shape[1]
+    for r in range(r0, r1):
+        for k in range(w):
+            if U[r, k] <= 0.0:
+                gU[r, k] = 0.0
+            elif drop:
+                gU[r, k] *= inv_keep
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def _relu_grad(gU, U, inv_keep, drop, nthr):
+    """gU <- dL/d(pre-activation) from dL/dU, U = relu(.) ⊙ m: U > 0 exactly where the unit is
+    active and kept, and the derivative there is m = 1/(1 − rate) (1 without dropout)."""
+    rows, w = gU.shape
+    n = _chunks(rows, w, nthr)
+    if n == 1:
+        _relu_grad_rows(gU, U, inv_keep, drop, 0, rows)
+        return
+    for c in prange(n):
+        _relu_grad_rows(gU, U, inv_keep, drop, _lo(c, n, rows), _lo(c + 1, n, rows))
+
+
+@njit(cache=True, error_model="numpy")
+def _attention_rows(QKV, A, Ov, d, scale, DA, drop, s0, s1):
+    for r in range(s0, s1):
         for i in range(2):
             qi = 2 * r + i
             s0 = 0.0
@@ -335,13 +529,8 @@ def _attention(QKV, A, Ov, n, d, scale, DA, drop):
 
 
 @njit(cache=True, error_model="numpy")
-def _attention_backward(QKV, A, gO, gQKV, n, d, scale, DA, drop):
-    """gQKV <- dL/d[q | k | v] from gO = dL/d(Σ_j A'_ij v_j), A' = A ⊙ DA with ``drop``, else A.
-
-    dL/dv_j = Σ_i A'_ij gO_i; dL/dA_ij = DA_ij gO_i · v_j; through the softmax
-    dL/ds_ij = A_ij (dL/dA_ij − Σ_k A_ik dL/dA_ik); dL/dq_i = scale Σ_j dL/ds_ij k_j and
-    dL/dk_j = scale Σ_i dL/ds_ij q_i."""
-    for r in range(n):
+def _attention_backward_rows(QKV, A, gO, gQKV, d, scale, DA, drop, s0, s1):
+    for r in range(s0, s1):
         r0 = 2 * r
         for k in range(3 * d):
             gQKV[r0, k] = 0.0
@@ -374,8 +563,37 @@ def _attention_backward(QKV, A, gO, gQKV, n, d, scale, DA, drop):
                 gQKV[r0 + 1, 2 * d + k] += w1 * go
 
 
+@njit(cache=True, error_model="numpy", parallel=True)
+def _attention(QKV, A, Ov, n, d, scale, DA, drop, nthr):
+    """Per sample r (token rows 2r, 2r+1): A[2r+i, j] = softmax_j(q_i · k_j scale), Ov_i = Σ_j A_ij v_j,
+    with A_ij multiplied by its dropout multiplier DA[2r+i, j] first if ``drop`` (A keeps the softmax).
+    Parallel over samples."""
+    c_n = _chunks(n, 6 * d, nthr)
+    if c_n == 1:
+        _attention_rows(QKV, A, Ov, d, scale, DA, drop, 0, n)
+        return
+    for c in prange(c_n):
+        _attention_rows(QKV, A, Ov, d, scale, DA, drop, _lo(c, c_n, n), _lo(c + 1, c_n, n))
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def _attention_backward(QKV, A, gO, gQKV, n, d, scale, DA, drop, nthr):
+    """gQKV <- dL/d[q | k | v] from gO = dL/d(Σ_j A'_ij v_j), A' = A ⊙ DA with ``drop``, else A.
+
+    dL/dv_j = Σ_i A'_ij gO_i; dL/dA_ij = DA_ij gO_i · v_j; through the softmax
+    dL/ds_ij = A_ij (dL/dA_ij − Σ_k A_ik dL/dA_ik); dL/dq_i = scale Σ_j dL/ds_ij k_j and
+    dL/dk_j = scale Σ_i dL/ds_ij q_i. A sample's gradient touches its own two rows only:
+    parallel over samples."""
+    c_n = _chunks(n, 6 * d, nthr)
+    if c_n == 1:
+        _attention_backward_rows(QKV, A, gO, gQKV, d, scale, DA, drop, 0, n)
+        return
+    for c in prange(c_n):
+        _attention_backward_rows(QKV, A, gO, gQKV, d, scale, DA, drop, _lo(c, c_n, n), _lo(c + 1, c_n, n))
+
+
 @njit(cache=True, error_model="numpy")
-def _forward(theta, boff, hoff, aoff, acts, pi, pj, n, p, d, w, eps, rate, key):
+def _forward(theta, boff, hoff, aoff, acts, pi, pj, n, p, d, w, eps, rate, key, nthr):
     """Forward pass of the first ``n`` samples; logits in region LOGITS (n, p).
 
     With ``rate`` > 0 (training passes only; ``acts`` then has the dropout regions) inverted
@@ -383,7 +601,8 @@ def _forward(theta, boff, hoff, aoff, acts, pi, pj, n, p, d, w, eps, rate, key):
     attention output and on the feed-forward output before each joins the residual stream, and
     on the feed-forward hidden units; the masks are those of ``key`` (efftheory.models.dropout), and
     the multipliers of the first three are kept for the backward pass (U keeps the dropped
-    hidden units, which is all the backward pass needs of the fourth)."""
+    hidden units, which is all the backward pass needs of the fourth). The loops between the products run on
+    ``nthr`` numba threads (the same numbers on any number)."""
     L = boff.shape[0]
     R = 2 * n
     scale = 1.0 / math.sqrt(d)
@@ -401,68 +620,49 @@ def _forward(theta, boff, hoff, aoff, acts, pi, pj, n, p, d, w, eps, rate, key):
         Xl = _view(acts, aoff[X, l], R, d)
         Hl = _view(acts, aoff[H1, l], R, d)
         _ln_forward(Xl, theta[o[LN1_G] : o[LN1_G] + d], theta[o[LN1_B] : o[LN1_B] + d],
-                    _view(acts, aoff[XHAT1, l], R, d), _view(acts, aoff[RSTD1, l], R, 1), Hl, eps)
+                    _view(acts, aoff[XHAT1, l], R, d), _view(acts, aoff[RSTD1, l], R, 1), Hl, eps, nthr)
         Q = _view(acts, aoff[QKV, l], R, 3 * d)
         np.dot(Hl, _view(theta, o[W_QKV], d, 3 * d), Q)
-        _add_bias(Q, theta[o[B_QKV] : o[B_QKV] + 3 * d])
+        _add_bias(Q, theta[o[B_QKV] : o[B_QKV] + 3 * d], nthr)
         Ov = _view(acts, aoff[O, l], R, d)
         DAl = no_mask
         if drop:
             DAl = _view(acts, aoff[DA, l], R, 2)
-            _fill_mask(DAl, key, (4 * l + SITE_ATT) * SITE_SHIFT, rate)
-        _attention(Q, _view(acts, aoff[ATT, l], R, 2), Ov, n, d, scale, DAl, drop)
+            _fill_mask(DAl, key, (4 * l + SITE_ATT) * SITE_SHIFT, rate, nthr)
+        _attention(Q, _view(acts, aoff[ATT, l], R, 2), Ov, n, d, scale, DAl, drop, nthr)
         Xm = _view(acts, aoff[XMID, l], R, d)
         np.dot(Ov, _view(theta, o[W_O], d, d), Xm)
         bo = theta[o[B_O] : o[B_O] + d]
+        D1l = no_mask
         if drop:
             D1l = _view(acts, aoff[D1, l], R, d)
-            _fill_mask(D1l, key, (4 * l + SITE_ATT_OUT) * SITE_SHIFT, rate)
-            for r in range(R):
-                for k in range(d):
-                    Xm[r, k] = (Xm[r, k] + bo[k]) * D1l[r, k] + Xl[r, k]
-        else:
-            for r in range(R):
-                for k in range(d):
-                    Xm[r, k] += bo[k] + Xl[r, k]
+            _fill_mask(D1l, key, (4 * l + SITE_ATT_OUT) * SITE_SHIFT, rate, nthr)
+        _residual(Xm, bo, D1l, Xl, drop, nthr)
         H2l = _view(acts, aoff[H2, l], R, d)
         _ln_forward(Xm, theta[o[LN2_G] : o[LN2_G] + d], theta[o[LN2_B] : o[LN2_B] + d],
-                    _view(acts, aoff[XHAT2, l], R, d), _view(acts, aoff[RSTD2, l], R, 1), H2l, eps)
+                    _view(acts, aoff[XHAT2, l], R, d), _view(acts, aoff[RSTD2, l], R, 1), H2l, eps, nthr)
         Ul = _view(acts, aoff[U, l], R, w)
         np.dot(H2l, _view(theta, o[W_1], d, w), Ul)
-        c1 = theta[o[C_1] : o[C_1] + w]
-        for r in range(R):
-            for k in range(w):
-                Ul[r, k] = max(Ul[r, k] + c1[k], 0.0)
-        if drop:
-            base = (4 * l + SITE_FF_HIDDEN) * SITE_SHIFT
-            for r in range(R):
-                for k in range(w):
-                    Ul[r, k] *= keep_factor(key, base + r * w + k, rate)
+        _relu(Ul, theta[o[C_1] : o[C_1] + w], key, (4 * l + SITE_FF_HIDDEN) * SITE_SHIFT, rate, drop, nthr)
         Xn = _view(acts, aoff[X, l + 1], R, d)
         np.dot(Ul, _view(theta, o[W_2], w, d), Xn)
-        c2 = theta[o[C_2] : o[C_2] + d]
+        D3l = no_mask
         if drop:
             D3l = _view(acts, aoff[D3, l], R, d)
-            _fill_mask(D3l, key, (4 * l + SITE_FF_OUT) * SITE_SHIFT, rate)
-            for r in range(R):
-                for k in range(d):
-                    Xn[r, k] = (Xn[r, k] + c2[k]) * D3l[r, k] + Xm[r, k]
-        else:
-            for r in range(R):
-                for k in range(d):
-                    Xn[r, k] += c2[k] + Xm[r, k]
+            _fill_mask(D3l, key, (4 * l + SITE_FF_OUT) * SITE_SHIFT, rate, nthr)
+        _residual(Xn, theta[o[C_2] : o[C_2] + d], D3l, Xm, drop, nthr)
     if hoff[LNF_G] >= 0:
         _ln_forward(_view(acts, aoff[X, L], R, d), theta[hoff[LNF_G] : hoff[LNF_G] + d],
                     theta[hoff[LNF_B] : hoff[LNF_B] + d], _view(acts, aoff[XHATF, 0], R, d),
-                    _view(acts, aoff[RSTDF, 0], R, 1), _view(acts, aoff[Z, 0], R, d), eps)
+                    _view(acts, aoff[RSTDF, 0], R, 1), _view(acts, aoff[Z, 0], R, d), eps, nthr)
     Zc = _view(acts, aoff[Z, 0], n, 2 * d)  # rows 2r, 2r+1 side by side: [x_0 | x_1] per sample
     logits = _view(acts, aoff[LOGITS, 0], n, p)
     np.dot(Zc, _view(theta, hoff[W_OUT], 2 * d, p), logits)
-    _add_bias(logits, theta[hoff[B_OUT] : hoff[B_OUT] + p])
+    _add_bias(logits, theta[hoff[B_OUT] : hoff[B_OUT] + p], nthr)
 
 
 @njit(cache=True, error_model="numpy")
-def _backward(theta, grad, boff, hoff, aoff, acts, gx, gh, gqkv, go, gu, G, pi, pj, nt, p, d, w, rate):
+def _backward(theta, grad, boff, hoff, aoff, acts, gx, gh, gqkv, go, gu, G, pi, pj, nt, p, d, w, rate, nthr):
     """grad <- dL/dθ given G = dL/dlogits (nt, p) and a forward pass whose first nt samples are
     the training samples, with dropout at ``rate`` (its multipliers read from ``acts``).
     gx, gh, go (2 nt d), gqkv (2 nt 3d), gu (2 nt w) are scratch."""
@@ -474,7 +674,7 @@ def _backward(theta, grad, boff, hoff, aoff, acts, gx, gh, gqkv, go, gu, G, pi, 
     no_mask = _view(acts, 0, 0, 2)
     # head: logits = z W_out + b_out
     np.dot(_view(acts, aoff[Z, 0], nt, 2 * d).T, G, _view(grad, hoff[W_OUT], 2 * d, p))
-    _col_sums(G, grad[hoff[B_OUT] : hoff[B_OUT] + p])
+    _col_sums(G, grad[hoff[B_OUT] : hoff[B_OUT] + p], nthr)
     gZ = _view(gh, 0, nt, 2 * d)
     np.dot(G, _view(theta, hoff[W_OUT], 2 * d, p).T, gZ)
     gX = _view(gx, 0, R, d)
@@ -483,7 +683,7 @@ def _backward(theta, grad, boff, hoff, aoff, acts, gx, gh, gqkv, go, gu, G, pi, 
         gX[:, :] = 0.0
         _ln_backward(gH, _view(acts, aoff[XHATF, 0], R, d), _view(acts, aoff[RSTDF, 0], R, 1),
                      theta[hoff[LNF_G] : hoff[LNF_G] + d], gX, grad[hoff[LNF_G] : hoff[LNF_G] + d],
-                     grad[hoff[LNF_B] : hoff[LNF_B] + d])
+                     grad[hoff[LNF_B] : hoff[LNF_B] + d], nthr)
     else:
         gX[:, :] = gH
     gU = _view(gu, 0, R, w)
@@ -496,48 +696,35 @@ def _backward(theta, grad, boff, hoff, aoff, acts, gx, gh, gqkv, go, gu, G, pi, 
         gY = gX
         if drop:  # gH is free until the LN2 backward: it holds dL/d(branch) = gX ⊙ m_3
             gY = gH
-            D3l = _view(acts, aoff[D3, l], R, d)
-            for r in range(R):
-                for k in range(d):
-                    gY[r, k] = gX[r, k] * D3l[r, k]
+            _times(gY, gX, _view(acts, aoff[D3, l], R, d), nthr)
         np.dot(Ul.T, gY, _view(grad, o[W_2], w, d))
-        _col_sums(gY, grad[o[C_2] : o[C_2] + d])
+        _col_sums(gY, grad[o[C_2] : o[C_2] + d], nthr)
         np.dot(gY, _view(theta, o[W_2], w, d).T, gU)
-        # U holds relu(.) ⊙ m_2: it is > 0 exactly where the unit is active and kept, and the
-        # derivative there is m_2 = 1/(1 − rate)
-        for r in range(R):
-            for k in range(w):
-                if Ul[r, k] <= 0.0:
-                    gU[r, k] = 0.0
-                elif drop:
-                    gU[r, k] *= inv_keep
+        _relu_grad(gU, Ul, inv_keep, drop, nthr)
         np.dot(_view(acts, aoff[H2, l], R, d).T, gU, _view(grad, o[W_1], d, w))
-        _col_sums(gU, grad[o[C_1] : o[C_1] + w])
+        _col_sums(gU, grad[o[C_1] : o[C_1] + w], nthr)
         np.dot(gU, _view(theta, o[W_1], d, w).T, gH)
         _ln_backward(gH, _view(acts, aoff[XHAT2, l], R, d), _view(acts, aoff[RSTD2, l], R, 1),
                      theta[o[LN2_G] : o[LN2_G] + d], gX, grad[o[LN2_G] : o[LN2_G] + d],
-                     grad[o[LN2_B] : o[LN2_B] + d])
+                     grad[o[LN2_B] : o[LN2_B] + d], nthr)
         # x_mid = x + ((A ⊙ m_A) v W_o + b_o) ⊙ m_1
         gY = gX
         DAl = no_mask
         if drop:
             gY = gH
-            D1l = _view(acts, aoff[D1, l], R, d)
-            for r in range(R):
-                for k in range(d):
-                    gY[r, k] = gX[r, k] * D1l[r, k]
+            _times(gY, gX, _view(acts, aoff[D1, l], R, d), nthr)
             DAl = _view(acts, aoff[DA, l], R, 2)
         np.dot(_view(acts, aoff[O, l], R, d).T, gY, _view(grad, o[W_O], d, d))
-        _col_sums(gY, grad[o[B_O] : o[B_O] + d])
+        _col_sums(gY, grad[o[B_O] : o[B_O] + d], nthr)
         np.dot(gY, _view(theta, o[W_O], d, d).T, gO)
         _attention_backward(_view(acts, aoff[QKV, l], R, 3 * d), _view(acts, aoff[ATT, l], R, 2), gO, gQ,
-                            nt, d, scale, DAl, drop)
+                            nt, d, scale, DAl, drop, nthr)
         np.dot(_view(acts, aoff[H1, l], R, d).T, gQ, _view(grad, o[W_QKV], d, 3 * d))
-        _col_sums(gQ, grad[o[B_QKV] : o[B_QKV] + 3 * d])
+        _col_sums(gQ, grad[o[B_QKV] : o[B_QKV] + 3 * d], nthr)
         np.dot(gQ, _view(theta, o[W_QKV], d, 3 * d).T, gH)
         _ln_backward(gH, _view(acts, aoff[XHAT1, l], R, d), _view(acts, aoff[RSTD1, l], R, 1),
                      theta[o[LN1_G] : o[LN1_G] + d], gX, grad[o[LN1_G] : o[LN1_G] + d],
-                     grad[o[LN1_B] : o[LN1_B] + d])
+                     grad[o[LN1_B] : o[LN1_B] + d], nthr)
     # the two token rows of sample r scatter back to the embeddings of its symbols
     for k in range(p * d):
         grad[k] = 0.0
@@ -560,7 +747,7 @@ def _update(theta, grad, m, v, step, n_embed, hyper, c):
 def _train_chunk(theta, m, v, grad, boff, hoff, aoff, acts, gx, gh, gqkv, go, gu, gbuf,
                  pi, pj, labels, aoff_te, acts_te, pi_te, pj_te, labels_te, templates, nt, n_test, p, d, w, eps,
                  hyper, rate, key_base, t0, t1, total, eval_every, stop_at_full,
-                 rec_f, rec_emb, rec_pos, limit):
+                 rec_f, rec_emb, rec_pos, limit, nthr):
     """Run steps t0 <= t < t1 (t <= total): evaluate if due, then update unless t == total.
 
     The training samples always go through their own forward pass (buffer ``acts``) and the
@@ -572,7 +759,8 @@ def _train_chunk(theta, m, v, grad, boff, hoff, aoff, acts, gx, gh, gqkv, go, gu
     update follows). Records go to row ``rec_pos[0]`` of ``rec_f`` (step, train loss, test
     loss, train acc, test acc) and ``rec_emb`` (raw E). Returns RAN, DIVERGED (training loss not
     finite or a parameter beyond ``limit``; that step is recorded and no update follows) or,
-    with ``stop_at_full``, 1 once train and test accuracy are both >= 0.99.
+    with ``stop_at_full``, 1 once train and test accuracy are both >= 0.99. ``nthr``: numba
+    threads of the loops between the products.
     """
     c = np.ones(8, theta.dtype)
     inv_nt = 1.0 / nt
@@ -583,10 +771,10 @@ def _train_chunk(theta, m, v, grad, boff, hoff, aoff, acts, gx, gh, gqkv, go, gu
         due = (t % eval_every == 0) or (t == total)
         ev_loss, ev_ok = 0.0, 0
         if drop and due:
-            _forward(theta, boff, hoff, aoff, acts, pi, pj, nt, p, d, w, eps, 0.0, NO_KEY)
+            _forward(theta, boff, hoff, aoff, acts, pi, pj, nt, p, d, w, eps, 0.0, NO_KEY, nthr)
             ev_loss, ev_ok = head(out, labels, templates, True, 0, nt, G, False, 0.0)
         key = step_key(key_base, t) if drop else NO_KEY
-        _forward(theta, boff, hoff, aoff, acts, pi, pj, nt, p, d, w, eps, rate, key)
+        _forward(theta, boff, hoff, aoff, acts, pi, pj, nt, p, d, w, eps, rate, key, nthr)
         tr_loss, tr_ok = head(out, labels, templates, True, 0, nt, G, True, inv_nt)
         diverged = not (np.isfinite(tr_loss) and representable(theta, limit))
         # the step at which a run diverges is recorded too
@@ -594,13 +782,13 @@ def _train_chunk(theta, m, v, grad, boff, hoff, aoff, acts, gx, gh, gqkv, go, gu
         if not drop:
             ev_loss, ev_ok = tr_loss, tr_ok
         elif evaluate and not due:
-            _forward(theta, boff, hoff, aoff, acts, pi, pj, nt, p, d, w, eps, 0.0, NO_KEY)
+            _forward(theta, boff, hoff, aoff, acts, pi, pj, nt, p, d, w, eps, 0.0, NO_KEY, nthr)
             ev_loss, ev_ok = head(out, labels, templates, True, 0, nt, G, False, 0.0)
         outcome = RAN
         if evaluate:
             te_loss, te_ok = 0.0, 0
             if n_test > 0:
-                _forward(theta, boff, hoff, aoff_te, acts_te, pi_te, pj_te, n_test, p, d, w, eps, 0.0, NO_KEY)
+                _forward(theta, boff, hoff, aoff_te, acts_te, pi_te, pj_te, n_test, p, d, w, eps, 0.0, NO_KEY, nthr)
                 out_te = _view(acts_te, aoff_te[LOGITS, 0], n_test, p)
                 te_loss, te_ok = head(out_te, labels_te, templates, True, 0, n_test, G, False, 0.0)
             i = rec_pos[0]
@@ -620,7 +808,7 @@ def _train_chunk(theta, m, v, grad, boff, hoff, aoff, acts, gx, gh, gqkv, go, gu
         if outcome != RAN:
             return outcome
         if t < total:
-            _backward(theta, grad, boff, hoff, aoff, acts, gx, gh, gqkv, go, gu, G, pi, pj, nt, p, d, w, rate)
+            _backward(theta, grad, boff, hoff, aoff, acts, gx, gh, gqkv, go, gu, G, pi, pj, nt, p, d, w, rate, nthr)
             _update(theta, grad, m, v, t + 1, p * d, hyper, c)
     return RAN
 

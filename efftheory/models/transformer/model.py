@@ -39,9 +39,10 @@ class Transformer(Model):
         return ModularAddition(p, ordered=True)
 
     def train(self, split, config: TransformerConfig, steps: int, *, eval_every: int = 1, gap: float = DEFAULT_GAP,
-              progress=None, **options) -> TransformerResult:
+              progress=None, threads: int | None = None, **options) -> TransformerResult:
         """:func:`~efftheory.models.transformer.training.train_transformer`; ``options``: stop_at_full."""
-        return train_transformer(split, config, steps, eval_every=eval_every, gap=gap, progress=progress, **options)
+        return train_transformer(split, config, steps, eval_every=eval_every, gap=gap, progress=progress,
+                                 threads=threads, **options)
 
 
 TRANSFORMER = register_model(Transformer())

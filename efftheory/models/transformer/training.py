@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+from numba import get_num_threads
 
 from efftheory.errors import check_float, check_int, require
 from efftheory.models.base import TrainResult
@@ -29,7 +30,7 @@ from efftheory.models.transformer.kernels import (
     _view,
     init_params,
 )
-from efftheory.runtime.threads import one_blas_thread
+from efftheory.runtime.threads import check_threads, compute_threads, threads_for
 from efftheory.stats import first_at_or_above, step_or_none
 from efftheory.tasks import ModularAddition, Split
 from efftheory.theories.circle.ring import circle_rqi, modular_quads, ring_fit
@@ -84,7 +85,7 @@ class _Problem:
         n = pi.size
         rate, key = self._dropout(step)
         _forward(theta, lay.block_off, lay.head_off, aoff, acts, pi, pj, n, self.p, lay.dim, lay.width, self.eps,
-                 rate, key)
+                 rate, key, get_num_threads())
         return _view(acts, aoff[LOGITS, 0], n, self.p)
 
     def _dropout(self, step: int | None) -> tuple[float, np.uint64]:
@@ -100,7 +101,8 @@ class _Problem:
         loss, _ = head(out, labels, self.templates, True, 0, self.nt, G, True, 1.0 / self.nt)
         grad = np.zeros_like(theta)
         _backward(theta, grad, lay.block_off, lay.head_off, aoff, acts, self.gx, self.gh, self.gqkv,
-                  self.go, self.gu, G, pi, pj, self.nt, self.p, lay.dim, lay.width, self._dropout(step)[0])
+                  self.go, self.gu, G, pi, pj, self.nt, self.p, lay.dim, lay.width, self._dropout(step)[0],
+                  get_num_threads())
         return loss / self.nt, grad
 
 
@@ -227,20 +229,23 @@ def random_ring_coherence(p: int, d: int, draws: int = RANDOM_RING_DRAWS, seed: 
 
 def train_transformer(split: Split, config: TransformerConfig | None = None, steps: int = 5000, *,
                       eval_every: int = 1, gap: float = DEFAULT_GAP, stop_at_full: bool = False,
-                      progress=None) -> TransformerResult:
+                      progress=None, threads: int | None = None) -> TransformerResult:
     """Train the transformer on a modular-addition ``split`` for ``steps`` full-batch updates.
 
     Steps 0, eval_every, 2 eval_every, ... and ``steps`` are evaluated on the parameters after
     that many updates, before the next one (the toy's convention). With ``stop_at_full`` the run
     ends at the first evaluated step with train and test accuracy both >= 0.99. A run whose
     training loss or parameters leave the floating-point range stops there with phase
-    "diverged". ``progress(n)`` is called with the number of steps just done. The result
-    depends only on ``config`` and ``split``.
+    "diverged". ``progress(n)`` is called with the number of steps just done. ``threads``: BLAS
+    and numba threads (default: efftheory.runtime.threads' policy from
+    :meth:`TransformerConfig.flops_per_step`: one for the default size, every allowed core for the
+    paper's). The result depends only on ``config`` and ``split``.
     """
     config = TransformerConfig() if config is None else config
     require(isinstance(config, TransformerConfig), f"config must be a TransformerConfig, got {type(config).__name__}")
     check_int("steps", steps, 1)
     check_int("eval_every", eval_every, 1)
+    check_threads(threads)
     check_float("gap", gap, False)
     start = time.perf_counter()
     prob = _Problem(split, config)
@@ -254,7 +259,7 @@ def train_transformer(split: Split, config: TransformerConfig | None = None, ste
     rec_pos = np.zeros(1, np.int64)
     hyper = _hyper(config)
     t, done, outcome = 0, 0, RAN
-    with one_blas_thread():
+    with compute_threads(threads_for(config.flops_per_step(prob.nt, p), threads)):
         while t <= steps and outcome == RAN:
             t1 = min(t + _CHUNK, steps + 1)
             outcome = _train_chunk(theta, m, v, grad, lay.block_off, lay.head_off, *prob.sets["train"][:2], prob.gx,
@@ -262,7 +267,7 @@ def train_transformer(split: Split, config: TransformerConfig | None = None, ste
                                    *prob.sets["test"], prob.templates, prob.nt, prob.n_test, p, d, config.width,
                                    prob.eps, hyper, prob.rate, prob.key_base,
                                    t, t1, steps, eval_every, stop_at_full, rec_f, rec_emb, rec_pos,
-                                   divergence_limit(theta.dtype))
+                                   divergence_limit(theta.dtype), get_num_threads())
             now = int(rec_f[rec_pos[0] - 1, 0]) if outcome != RAN else min(t1, steps)
             if progress is not None and now > done:
                 progress(now - done)
