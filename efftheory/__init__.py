@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from efftheory.runtime import numba_cache as _numba_cache
 
-_numba_cache.configure()  # first: numba must learn where to cache before it is imported
+if _numba_cache.configure() != "none":  # first: numba must learn where to cache before it is imported
+    _numba_cache.announce_compilation()  # one line on stderr when kernels compile into an empty cache
 
 from importlib.metadata import PackageNotFoundError, version as _version
 

@@ -14,6 +14,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# The line "compiling efftheory's kernels once ..." appears on stderr in whichever test first
+# compiles a kernel into an empty cache: mark it as given, so tests that check stderr see what they
+# check (tests/test_numba_cache.py checks the line itself, in a fresh environment).
+os.environ["_EFFTHEORY_NUMBA_COMPILING_ANNOUNCED"] = "1"
+
 #: A directory that does not exist (a fresh random name), for unwritable-output tests.
 MISSING_DIR = str(Path(tempfile.gettempdir()) / f"efftheory-missing-{uuid.uuid4().hex}" / "dir")
 

@@ -30,6 +30,7 @@ def grid(tmp_path_factory):
     return json.loads(buf.getvalue()), d
 
 
+@pytest.mark.slow
 def test_json_keys_and_consistency(grid):
     out, d = grid
     for key in ("preset", "settings", "runs", "accuracy_mae", "accuracy_mae_ci", "structure_rate", "structure_ci",
@@ -61,6 +62,7 @@ def test_json_keys_and_consistency(grid):
     assert (d / "cmp.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_process_pool_gives_the_same_runs(grid):
     from efftheory.cli import main
     import contextlib

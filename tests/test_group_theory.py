@@ -243,6 +243,7 @@ def full_flow():
     return group_flow(haar_rotations((24, 6), 3, np.random.default_rng(8)), FULL, max_steps=3000, n_record=40)
 
 
+@pytest.mark.slow
 def test_the_flow_stays_on_so3_and_never_increases_the_loss(full_flow):
     ortho, det = in_so(full_flow.M, 3)
     assert ortho < 1e-10 and det < 1e-10
@@ -253,6 +254,7 @@ def test_the_flow_stays_on_so3_and_never_increases_the_loss(full_flow):
     assert full_flow.converged.all()
 
 
+@pytest.mark.slow
 def test_fitted_end_states_are_homomorphisms_times_a_central_rotation(full_flow):
     fitted = full_flow.loss < 1e-8
     assert fitted.sum() >= 5
@@ -263,6 +265,7 @@ def test_fitted_end_states_are_homomorphisms_times_a_central_rotation(full_flow)
         assert score_matrices(S3, M).homomorphism_error < 1e-8
 
 
+@pytest.mark.slow
 def test_outcomes_on_the_full_table_have_a_clear_gap(full_flow):
     s = score_matrices(S3, full_flow.M)
     out = classify(full_flow.loss, s.full_loss, s.min_distance)

@@ -145,6 +145,7 @@ def test_adamw_two_steps_by_hand(wd):
 # ------------------------------------------------------------------ training loop
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loss", ["mse", "ce"])
 def test_training_matches_naive_twin_float64(loss):
     split = Addition(6).split(n_train=14, seed=1)

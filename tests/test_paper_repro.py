@@ -38,6 +38,7 @@ def _data(out, name):
     return json.loads((out / f"{name}_quick.json").read_text())
 
 
+@pytest.mark.slow
 def test_every_figure_writes_png_and_json(quick):
     for name in FIGURES:
         png = quick / f"{name}_quick.png"
@@ -47,6 +48,7 @@ def test_every_figure_writes_png_and_json(quick):
     assert set(json.loads((quick / "runtimes_quick.json").read_text())["seconds"]) >= {"fig3", "fig4a", "fig4b", "fig4cd"}
 
 
+@pytest.mark.slow
 def test_fig3_plots_the_grid_runs(quick):
     grid = json.loads((quick / "grid_p10_quick.json").read_text())
     d = _data(quick, "fig3_accuracy")["data"]
@@ -58,6 +60,7 @@ def test_fig3_plots_the_grid_runs(quick):
     assert all(0 <= v <= 1 for v in d["real_full_acc"] + d["predicted_full_acc"])
 
 
+@pytest.mark.slow
 def test_fig4a_theory_curve_and_network_counts(quick):
     d = _data(quick, "fig4a_uniqueness")["data"]
     t = d["theory"]
@@ -74,6 +77,7 @@ def test_fig4a_theory_curve_and_network_counts(quick):
             assert 0 <= k <= total and lo <= k / total <= hi
 
 
+@pytest.mark.slow
 def test_fig4b_tau_only_for_unique_splits(quick):
     data = _data(quick, "fig4b_time_to_structure")["data"]
     assert set(data) == {"paper", "comprehension"}
@@ -85,6 +89,7 @@ def test_fig4b_tau_only_for_unique_splits(quick):
             assert tau is None or tau > 0
 
 
+@pytest.mark.slow
 def test_fig4cd_same_initial_embeddings(quick):
     d = _data(quick, "fig4cd_trajectories")["data"]
     net = np.array(d["network"]["embeddings"])
@@ -96,6 +101,7 @@ def test_fig4cd_same_initial_embeddings(quick):
         np.testing.assert_allclose(th[0], net[0], atol=1e-5)
 
 
+@pytest.mark.slow
 def test_a_script_runs_on_its_own_from_another_directory(quick, tmp_path):
     # the validation grid is cached in the fixture's directory, so this reuses it
     proc = _script(ROOT / "paper_repro" / "fig4b.py", "--quick", "--out", quick, "--jobs", "1", cwd=tmp_path)
@@ -103,6 +109,7 @@ def test_a_script_runs_on_its_own_from_another_directory(quick, tmp_path):
     assert "networks in" not in proc.stdout  # no retraining: the cache was used
 
 
+@pytest.mark.slow
 def test_fig5_quick_panels(quick):
     from efftheory.phases import PHASES
 
@@ -142,6 +149,7 @@ def test_fig5_over_seeds_in_pieces(tmp_path):
     assert len(store.read_text().splitlines()) == 3
 
 
+@pytest.mark.slow
 def test_ring_networks_summarises_its_own_runs(quick):
     d = _data(quick, "ring_networks")["data"]
     s, runs = d["summary"], d["runs"]
@@ -156,6 +164,7 @@ def test_ring_networks_summarises_its_own_runs(quick):
     assert s["match_total"] == [sum(r["frequency_match"] for r in compared), len(compared)]
 
 
+@pytest.mark.slow
 def test_transformer_fig6_quick_is_a_phase_diagram_of_the_transformer(quick):
     from efftheory.phases import PHASES
 

@@ -238,6 +238,7 @@ def test_a_failing_cell_keeps_the_finished_ones(tmp_path):
     assert [(r["ix"], r["iy"]) for r in stored] == [(0, 0), (1, 0), (2, 0), (3, 0), (0, 1), (1, 1)]
 
 
+@pytest.mark.slow
 def test_sequential_process_pool_and_dask_agree_over_two_seeds(tmp_path):
     two = SweepSettings(steps=10_000, seed=3, seeds=(3, 5))
     seq = run_sweep(GRID, two, tmp_path / "seq", cell_fn=synthetic_cell)
@@ -285,6 +286,7 @@ def test_plot_axes_ticks_and_cells(tmp_path):
 # ---------------------------------------------------------------- the real toy network
 
 
+@pytest.mark.slow
 def test_tiny_real_network_same_on_every_executor(tmp_path):
     from efftheory.models.toy.cell import network_cell
 

@@ -33,12 +33,14 @@ def runs():
     return {(n, s): _run(n, s) for n, s in ((54, 12), (45, 13), (30, 6), (45, 0), (20, 0))}
 
 
+@pytest.mark.slow
 def test_accuracy_matches_the_representation_to_two_test_samples(runs):
     for (n, seed), (split, theory, run) in runs.items():
         _, pred_full = et.predicted_accuracy(run.embeddings[-1], split)
         assert abs(run.final_full_acc - pred_full) <= 2 / split.task.n_samples + 1e-12, (n, seed)
 
 
+@pytest.mark.slow
 def test_unique_large_splits_form_the_structure_and_non_unique_ones_do_not(runs):
     for (n, seed), (split, theory, run) in runs.items():
         if n >= 45:
@@ -48,6 +50,7 @@ def test_unique_large_splits_form_the_structure_and_non_unique_ones_do_not(runs)
     assert not runs[(20, 0)][1].unique
 
 
+@pytest.mark.slow
 def test_a_ten_times_longer_time_scale_takes_longer(runs):
     fast, slow = runs[(54, 12)], runs[(30, 6)]
     tau = [et.time_scale(r[1].grokking_rate, float(np.sum(r[2].E0 ** 2)), PRESET.embed_lr) for r in (fast, slow)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -94,3 +96,21 @@ def test_a_step_budget_too_large_for_memory_is_one_line(cli_error):
 def test_bad_input_in_a_subprocess():
     assert_one_line_error(run_cli("train", "--p", "10", "--frac", "0.5", "--embed-lr", "-1e-3"),
                           "--embed-lr must be positive, got -0.001")
+
+
+def test_a_budget_too_short_to_decide_says_so(capsys):
+    """300 steps of the p = 10 toy: train accuracy is still climbing and the theory's flow from the
+    network's own E0 forms the structure thousands of steps later; the rule's phase stays in the
+    JSON (what a sweep would record) beside decided = false and the reason."""
+    from efftheory.cli import main
+
+    args = ["train", "--p", "10", "--frac", "0.8", "--steps", "300"]
+    assert main([*args, "--json"]) == 0
+    o = json.loads(capsys.readouterr().out)
+    assert o["phase"] in ("memorization", "confusion") and o["decided"] is False and o["steps_budget"] == 300
+    assert "after the budget" in o["undecided_reason"] and o["theory_steps_to_rqi_flow"] > 300
+    assert o["late_curve"] in ("test accuracy", "train accuracy") and o["late_gain"] is not None
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert f"phase: not decided within 300 steps (by the sweep's rule, which stops at the budget: {o['phase']})" in text
+    assert "not decided because: " in text and "run longer (--steps) to decide" in text

@@ -11,7 +11,7 @@ import numpy as np
 
 from efftheory.cli._common import save_arrays, save_figure
 from efftheory.cli._model_options import given_options
-from efftheory.cli._wording import chance_test_accuracy, plural, steps
+from efftheory.cli._wording import chance_test_accuracy, plural, steps, verdict_reason, verdict_text
 from efftheory.cli.reports import Report
 
 
@@ -35,12 +35,16 @@ def _final(x) -> float | None:
 def _run(args, split, config, result, plot_path, save_path):
     from efftheory.models import MODELS
 
+    from efftheory.phases import verdict
+
+    judged = verdict(result.phase, result.steps, result.train_acc, result.test_acc, args.steps)
     out = {
         "model": args.model, "task": split.task.describe(), "p": split.p, "n_samples": split.task.n_samples,
         "n_train": split.n_train, "n_test": split.n_test, "frac": split.frac, "seed": args.seed,
         "split_seed": split.seed, "config": dataclasses.asdict(config), **_theory_part(split, result),
         "steps_to_train": result.steps_to_train, "steps_to_test": result.steps_to_test,
-        "steps_to_rqi": result.steps_to_rqi, "phase": result.phase, "diverged": result.diverged,
+        "steps_to_rqi": result.steps_to_rqi, "phase": result.phase, **judged.to_dict(),
+        "steps_budget": args.steps, "diverged": result.diverged,
         "final_train_acc": _final(result.train_acc), "final_test_acc": _final(result.test_acc),
         "final_full_acc": result.final_full_acc, "final_rqi": _final(result.rqi),
         "chance_test_accuracy": chance_test_accuracy(split),
@@ -100,7 +104,8 @@ def _text(o, save_path, plot_path) -> str:
     lines += [
         final,
         f"steps to train acc >= 0.9: {steps(o['steps_to_train'])}; to test acc >= 0.9: {steps(o['steps_to_test'])}"
-        f"  -> phase: {o['phase']}" + (" (diverged)" if o["diverged"] else ""),
+        f"  -> {verdict_text(o)}" + (" (diverged)" if o["diverged"] else ""),
+        *verdict_reason(o),
     ]
     for name, r in o["records"].items():
         lines.append(f"{name.replace('_', ' ')}: {steps(r['first'], 'n/a')} at step 0, "

@@ -9,7 +9,18 @@ import numpy as np
 
 from efftheory.cli._common import positive_float, save_arrays, save_figure
 from efftheory.cli._model_options import given_options
-from efftheory.cli._wording import chance_test_accuracy, exceeds, fit_note, fit_text, ideal_note, plural, steps, uniform_guess
+from efftheory.cli._wording import (
+    chance_test_accuracy,
+    exceeds,
+    fit_note,
+    fit_text,
+    ideal_note,
+    plural,
+    steps,
+    uniform_guess,
+    verdict_reason,
+    verdict_text,
+)
 from efftheory.cli.reports import Report
 from efftheory.errors import InputError
 
@@ -43,6 +54,7 @@ def _linear_run(args, split, config, result, plot_path, save_path):
     """``train --task add``: the run beside the split's linear theory, and the effective-theory
     trajectories (gradient flow, Adam on ℓ_eff) from the network's own initial embeddings."""
     from efftheory.experiments.comparison.trajectories import effective_counterpart
+    from efftheory.phases import verdict
     from efftheory.theories.linear.dynamics import time_scale
     from efftheory.theories.linear.theory import linear_theory
 
@@ -52,6 +64,10 @@ def _linear_run(args, split, config, result, plot_path, save_path):
     counterparts = None if result.diverged else {
         m: effective_counterpart(result, theory.H_hat, m, args.delta) for m in ("rk4", "adam")}
     tau = time_scale(theory.grokking_rate if theory.unique else None, float(np.sum(result.E0**2)), config.embed_lr)
+    judged = verdict(result.phase, result.steps, result.train_acc, result.test_acc, args.steps,
+                     theory_steps=None if counterparts is None else {
+                         f"{THEORY_LABELS[m]} from the network's initial embeddings": counterparts[m].steps_to_rqi
+                         for m in ("rk4", "adam")})
 
     def final(x):
         return float(x[-1])
@@ -66,7 +82,7 @@ def _linear_run(args, split, config, result, plot_path, save_path):
         "predicted_test_accuracy": final(result.predicted_test_acc),
         "ideal_test_accuracy": theory.ideal_test_accuracy, "dof": theory.dof,
         "grokking_rate": theory.grokking_rate, "theory_time_scale": tau, "phase": result.phase,
-        "diverged": result.diverged,
+        **judged.to_dict(), "steps_budget": args.steps, "diverged": result.diverged,
         "chance_test_accuracy": chance_test_accuracy(split),
         **_counterpart_fields(counterparts),
         "steps": result.steps_run, "seconds": result.seconds,
@@ -89,6 +105,10 @@ def _linear_run(args, split, config, result, plot_path, save_path):
 
         save_figure(plot_training(result, counterparts), plot_path)
     return out, _text(out, config, save_path, plot_path)
+
+
+#: how the text names the two effective-theory counterparts
+THEORY_LABELS = {"rk4": "gradient flow on the effective loss", "adam": "Adam on the effective loss"}
 
 
 def _counterpart_fields(counterparts) -> dict:
@@ -177,6 +197,20 @@ def _trajectory_rows(o, scales) -> list[str]:
     ]
 
 
+def _memorised_rows(o) -> list[str]:
+    """Why a decided memorization stays below the split's ideal accuracy."""
+    if not (o["decided"] and o["phase"] == "memorization" and o["ideal_test_accuracy"] is not None):
+        return []
+    if o["final_rqi"] < 0.95:
+        return [f"  memorised: test accuracy flat over the last quarter of the run, and the embeddings' RQI "
+                f"{o['final_rqi']:.3f} < 0.95: without the structure the network reaches "
+                f"{_acc(o['final_test_acc'])}, not the {_acc(o['ideal_test_accuracy'])} the structure would give"]
+    if o["ideal_test_accuracy"] < 0.9:
+        return [f"  the embeddings formed the structure (RQI {o['final_rqi']:.3f} >= 0.95), but this split's ideal "
+                f"accuracy {_acc(o['ideal_test_accuracy'])} is below the 0.9 the phase asks of test accuracy"]
+    return []
+
+
 def _text(o, config, save_path, plot_path) -> str:
     """The readable summary of ``train`` (``o`` is the JSON object)."""
     from efftheory.experiments.comparison.trajectories import SCALES
@@ -193,7 +227,9 @@ def _text(o, config, save_path, plot_path) -> str:
         f"final train accuracy {o['final_train_acc']:.3f}, RQI {o['final_rqi']:.3f}, "
         f"full-table accuracy {o['final_full_acc']:.3f}",
         f"steps to train acc >= 0.9: {steps(o['steps_to_train'])}; to test acc >= 0.9: {steps(o['steps_to_test'])}"
-        f"  -> phase: {o['phase']}",
+        f"  -> {verdict_text(o)}",
+        *verdict_reason(o),
+        *_memorised_rows(o),
         f"linear theory: dof = {o['dof']}, grokking rate λ3 = {lam}, {_time_scale_text(o)}",
         *([] if o["diverged"] else _trajectory_rows(o, SCALES)),
         f"{plural(o['steps'], 'step')} in {o['seconds']:.2f} s"
@@ -223,6 +259,7 @@ def _ring_run(args, split, config, result, plot_path, save_path):
     """``train --task modadd``: the network's ring over the evaluated steps, and the circle flow
     from the network's own initial phases on the same training set (efftheory.experiments.network_ring)."""
     from efftheory.experiments.network_ring import network_ring
+    from efftheory.phases import verdict
     from efftheory.theories.circle.theory import circle_linear_theory
     from efftheory.theories.circle.ring import modular_quads
 
@@ -231,6 +268,7 @@ def _ring_run(args, split, config, result, plot_path, save_path):
         raise InputError(f"the network diverged at step {result.steps_run} (lower the learning rates); "
                          "there is no ring to read")
     ring = network_ring(result)
+    judged = verdict(result.phase, result.steps, result.train_acc, result.test_acc, args.steps)
     lin = circle_linear_theory(task.p, modular_quads(task.p, split.train_pairs))
     out = {
         "task": "modadd", "p": task.p, "n_samples": task.n_samples, "n_train": split.n_train, "frac": split.frac,
@@ -238,7 +276,8 @@ def _ring_run(args, split, config, result, plot_path, save_path):
         "embed_lr": config.embed_lr, "decoder_lr": config.decoder_lr,
         "steps_to_train": result.steps_to_train, "steps_to_test": result.steps_to_test,
         "final_train_acc": float(result.train_acc[-1]), "final_test_acc": float(result.test_acc[-1]),
-        "final_full_acc": result.final_full_acc, "phase": result.phase, "diverged": result.diverged,
+        "final_full_acc": result.final_full_acc, "phase": result.phase, **judged.to_dict(),
+        "steps_budget": args.steps, "diverged": result.diverged,
         "chance_test_accuracy": chance_test_accuracy(split),
         "ring_free_directions": lin.free_directions, "ring_locally_unique": lin.locally_unique,
         "ring_rate": lin.rate,
@@ -274,7 +313,8 @@ def _modadd_text(o, config, save_path, plot_path) -> str:
         "",
         f"final train accuracy {o['final_train_acc']:.3f}, test accuracy {_acc(o['final_test_acc'])} "
         f"(chance {_acc(o['chance_test_accuracy'])}); steps to train acc >= 0.9: {steps(o['steps_to_train'])}, "
-        f"to test acc >= 0.9: {steps(o['steps_to_test'])} -> phase: {o['phase']}",
+        f"to test acc >= 0.9: {steps(o['steps_to_test'])} -> {verdict_text(o)}",
+        *verdict_reason(o),
         f"network ring (embeddings' leading PCA plane): |f| = {o['ring_frequency']}, coherence "
         f"{_acc(o['ring_coherence'])}, circle RQI {o['ring_circle_rqi']:.3f}, variance in the plane "
         f"{_acc(o['ring_variance_explained'])} -> {'a ring' if o['ringed'] else 'no ring'} "

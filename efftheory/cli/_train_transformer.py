@@ -15,7 +15,7 @@ import numpy as np
 
 from efftheory.cli._common import save_arrays, save_figure
 from efftheory.cli._model_options import given_options
-from efftheory.cli._wording import plural, steps as steps_text
+from efftheory.cli._wording import plural, steps as steps_text, verdict_reason, verdict_text
 from efftheory.cli.reports import Report
 from efftheory.errors import InputError
 
@@ -89,8 +89,13 @@ def _check(args, task) -> None:
 def _run(args, split, config, result, plot_path, save_path):
     """The run's curves, the ring read off its token embeddings, and the circle theory's
     prediction from its initial embeddings."""
+    from efftheory.models.transformer.training import RANDOM_RING_DRAWS, random_ring_coherence
+    from efftheory.phases import verdict
+
     task, eval_every = split.task, args.eval_every
     circle = None if result.diverged else circle_prediction(result, split)
+    judged = verdict(result.phase, result.steps, result.train_acc, result.test_acc, args.steps)
+    random_coherence, random_sd = random_ring_coherence(task.p, config.dim)
     last = -1
     out = {
         "model": "transformer", "task": "modadd", "ordered": True, "p": task.p, "n_samples": task.n_samples,
@@ -98,12 +103,14 @@ def _run(args, split, config, result, plot_path, save_path):
         "config": {k: getattr(config, k) for k in (*CONFIG_FIELDS, "final_ln")},
         "steps_to_train": result.steps_to_train, "steps_to_test": result.steps_to_test,
         "steps_to_test_99": result.steps_to_test_99, "steps_to_ring_rqi": result.steps_to_rqi,
-        "phase": result.phase, "diverged": result.diverged,
+        "phase": result.phase, **judged.to_dict(), "steps_budget": args.steps, "diverged": result.diverged,
         "final_train_acc": float(result.train_acc[last]), "final_test_acc": float(result.test_acc[last]),
         "final_full_acc": result.final_full_acc, "final_train_loss": float(result.train_loss[last]),
         "final_test_loss": float(result.test_loss[last]),
         "ring_frequency": int(result.ring_frequency[last]), "ring_coherence": float(result.ring_coherence[last]),
         "ring_variance_explained": float(result.ring_variance[last]), "ring_rqi": float(result.rqi[last]),
+        "random_ring_coherence": random_coherence, "random_ring_coherence_sd": random_sd,
+        "random_ring_draws": RANDOM_RING_DRAWS,
         **(circle or {}),
         "curve": {"steps": result.steps, "train_acc": result.train_acc, "test_acc": result.test_acc,
                   "train_loss": result.train_loss, "test_loss": result.test_loss,
@@ -152,13 +159,16 @@ def _text(o, save_path, plot_path) -> str:
         "",
         *_curve_rows(o),
         "  (ring f, var 2 PCs, coherence: PCA ring fit of the token-standardised embeddings; circle RQI of its phases)",
+        f"  (random embeddings of this shape, which hold no ring, fit coherence {o['random_ring_coherence']:.3f} "
+        f"± {o['random_ring_coherence_sd']:.3f}, mean ± sd of {o['random_ring_draws']} draws: near it means no ring)",
         "",
     ]
     if o["diverged"]:
         lines.append(f"DIVERGED at step {o['steps']}: the loss or a parameter left the floating-point range")
     lines += [
         f"steps to train acc >= 0.9: {steps_text(o['steps_to_train'])}; to test acc >= 0.9: "
-        f"{steps_text(o['steps_to_test'])}; to test acc >= 0.99: {steps_text(o['steps_to_test_99'])}  -> phase: {o['phase']}",
+        f"{steps_text(o['steps_to_test'])}; to test acc >= 0.99: {steps_text(o['steps_to_test_99'])}  -> {verdict_text(o)}",
+        *verdict_reason(o),
         f"steps to circle RQI >= 0.95 of the fitted ring: {steps_text(o['steps_to_ring_rqi'])}",
         f"final: train acc {o['final_train_acc']:.3f}, test acc {o['final_test_acc']:.3f}, ring frequency "
         f"{o['ring_frequency']} (coherence {o['ring_coherence']:.3f}, {o['ring_variance_explained']:.0%} of the variance "
@@ -166,10 +176,13 @@ def _text(o, save_path, plot_path) -> str:
     ]
     if "circle_frequency" in o:
         lands = "yes" if o["network_lands_on_circle_frequency"] else "no"
-        lines.append(
-            f"circle theory from the initial embeddings' phases (initial best frequency {o['circle_initial_frequency']}): "
-            f"{o['circle_outcome']} at frequency {o['circle_frequency']} (coherence {o['circle_coherence']:.3f}) after "
-            f"{o['circle_steps']} steps; network ends on |f| = {abs(o['ring_frequency'])}: same frequency: {lands}")
+        lines += [
+            f"circle theory from the initial embeddings' phases (best frequency {o['circle_initial_frequency']} at "
+            f"step 0), run for {o['circle_steps']} steps of its own gradient descent on ℓ_circ: {o['circle_outcome']} "
+            f"at frequency {o['circle_frequency']} (coherence {o['circle_coherence']:.3f})",
+            f"network after its {o['steps']} training steps: |f| = {abs(o['ring_frequency'])}; the same frequency as "
+            f"the circle theory's: {lands}",
+        ]
     lines.append(f"{plural(o['steps'], 'step')} in {o['seconds']:.1f} s"
                  + (f" ({o['steps_per_second']:.0f} steps/s)" if o["steps_per_second"] else ""))
     if save_path:

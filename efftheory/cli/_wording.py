@@ -66,19 +66,41 @@ def exceeds(value: float | None, ideal: float | None, tol: float = 1e-9) -> bool
 
 
 def fit_text(scale: float, fit_at_bound: str | None, scales) -> str:
-    """How a time-rescaling fit reads: "s = 0.25", or "no fit (...)" when the best s sits at the
-    edge of the grid ``scales`` (:func:`fit_note` says what that means)."""
+    """How a time-rescaling fit (theory time = s x network step) reads: "s = 0.25", or, when the
+    best s sits at the edge of the grid ``scales``, which way no rescaling tried is enough: "no
+    fit: even slowed down 100 times (s = 0.01, the smallest rescaling tried), the theory moves
+    ahead of the network" (:func:`fit_note` says what that means for the embeddings)."""
     if fit_at_bound is None:
         return f"s = {scale:.3g}"
     lo, hi = float(np.min(scales)), float(np.max(scales))
-    return f"no fit (best s = {scale:.3g}, the {fit_at_bound} edge of [{lo:g}, {hi:g}])"
+    if fit_at_bound == "lower":
+        return (f"no fit: even slowed down {1 / lo:g} times (s = {lo:g}, the smallest rescaling tried), "
+                "the theory moves ahead of the network")
+    return f"no fit: even sped up {hi:g} times (s = {hi:g}, the largest rescaling tried), the theory lags the network"
 
 
 def fit_note(fit_at_bound: str, scales) -> str:
     """What a fit stuck at the ``"lower"`` or ``"upper"`` edge of the scale grid means."""
     lo, hi = float(np.min(scales)), float(np.max(scales))
     if fit_at_bound == "lower":
-        return (f"no fit at the lower edge: the network stays closer to the theory's start E0 than to any later "
-                f"point of the theory's path (a fit would need s < {lo:g})")
-    return (f"no fit at the upper edge: even {hi:g} times faster the theory lags the network, which is closest to "
-            f"the latest theory state computed (a fit would need s > {hi:g})")
+        return (f"(slowest rescaling: the network stays closer to the theory's start E0 than to any later "
+                f"point of the theory's path; a fit would need s < {lo:g})")
+    return (f"(fastest rescaling: the network is closest to the latest theory state computed; a fit would need "
+            f"s > {hi:g})")
+
+
+def verdict_text(o: dict) -> str:
+    """"phase: grokking", or, for a run its budget did not decide (``o["decided"]`` false),
+    "phase: not decided within 5000 steps (by the sweep's rule, which stops at the budget:
+    memorization)"."""
+    if o.get("decided", True):
+        return f"phase: {o['phase']}"
+    return (f"phase: not decided within {o['steps_budget']:.0f} steps (by the sweep's rule, which stops at the "
+            f"budget: {o['phase']})")
+
+
+def verdict_reason(o: dict, indent: str = "  ") -> list[str]:
+    """The line that says why the budget did not decide (none when it did)."""
+    if o.get("decided", True):
+        return []
+    return [f"{indent}not decided because: {o['undecided_reason']}; run longer (--steps) to decide"]

@@ -61,7 +61,7 @@ def add_arguments(parser, argv=None) -> None:
         parser.add_argument("--data-dir", metavar="DIR", default=None,
                             help="directory of the task's data files (mnist: its four IDX files, gzipped or not)")
     size = parser.add_mutually_exclusive_group(required=True)
-    size.add_argument("--frac", type=fraction, help="training fraction of the task's N samples")
+    size.add_argument("--frac", type=fraction, help=f"training fraction of the task's N samples ({samples_text(model)})")
     size.add_argument("--train-num", type=positive_int, help="number of training samples")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the split and the network (default 0)")
     parser.add_argument("--split-seed", type=nonnegative_int, default=None,
@@ -84,6 +84,28 @@ def add_arguments(parser, argv=None) -> None:
                                       f"(the other models: {', '.join(f'efftheory train {m} --help' for m in MODELS if m != model.name)})")
     add_model_options(group, model, model.default_config(model.default_task))
     cli.add_arguments(group)
+
+
+def samples_text(model) -> str:
+    """How many samples N each task of ``model`` has, as the model reads it: "N = p(p+1)/2
+    unordered pairs for --task add or modadd; N = 36 ordered pairs for --task s3" (read off the
+    task the model builds: its sample order, or its size when the task fixes p)."""
+    from efftheory.tasks import TASKS
+
+    counts: dict[str, list[str]] = {}
+    for name in model.tasks:
+        if TASKS[name].kind != "table":  # images: N is the task's pool of training images, no p
+            counts.setdefault("N = the training images", []).append(name)
+            continue
+        fixed = TASKS[name].fixed_p
+        task = model.make_task(name, fixed or 3)
+        order = "ordered" if task.ordered else "unordered"
+        if fixed is not None:
+            count = f"N = {task.n_samples} {order} pairs"
+        else:
+            count = f"N = p^2 {order} pairs" if task.ordered else f"N = p(p+1)/2 {order} pairs"
+        counts.setdefault(count, []).append(name)
+    return "; ".join(f"{count} for --task {' or '.join(names)}" for count, names in counts.items())
 
 
 def _task_name(model):

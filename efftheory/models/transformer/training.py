@@ -212,6 +212,21 @@ def ring_track(raw_embeddings: np.ndarray) -> dict:
     return {"frequency": freq, "coherence": coh, "variance": var, "rqi": rqi}
 
 
+#: random draws behind :func:`random_ring_coherence`
+RANDOM_RING_DRAWS = 200
+
+
+def random_ring_coherence(p: int, d: int, draws: int = RANDOM_RING_DRAWS, seed: int = 0) -> tuple[float, float]:
+    """The coherence a ring fit finds in embeddings that hold no ring: (mean, standard deviation)
+    over ``draws`` embeddings E ~ N(0, 1) of shape (p, d), the transformer's own initialisation,
+    each read exactly as :func:`ring_track` reads a network's (tokens standardised, PCA plane,
+    best frequency). The fit maximises over p - 1 frequencies, so even random phases score well
+    above 0 (about sqrt(log p / p) for i.i.d. uniform phases); an initial coherence near this
+    mean is what no structure looks like."""
+    E = np.random.default_rng(seed).standard_normal((draws, p, d))
+    coh = np.array([ring_fit(e).coherence for e in standardise_tokens(E)])
+    return float(coh.mean()), float(coh.std(ddof=1))
+
 def train_transformer(split: Split, config: TransformerConfig | None = None, steps: int = 5000, *,
                       eval_every: int = 1, gap: float = DEFAULT_GAP, stop_at_full: bool = False,
                       progress=None, threads: int | None = None) -> TransformerResult:

@@ -23,6 +23,18 @@ from efftheory.theories.circle.ring import OUTCOMES
 from efftheory.theories.circle.probability import RingProbability, ring_probability
 from efftheory.errors import InputError
 
+#: what ``--help`` says (the module docstring without its code markup)
+DESCRIPTION = """\
+Ring probabilities of the circle theory of addition mod p over training fractions: for each
+fraction, the share of trials (a random training set and uniform random phases, gradient descent
+at lr = 1/λ_max of the circle Hessian until max |∇ℓ| < gtol) ending in each outcome, with Wilson 95%
+intervals; how many trials came to rest within the step budget, the median number of free
+directions of the training sets and the wall time.
+
+examples:
+  python -m efftheory.theories.circle.survey --p 23 --fracs 0.1,0.2,0.3,0.4,0.6 --trials 1000 --seed 0
+  python -m efftheory.theories.circle.survey --p 59 --fracs 0.05,0.1,0.2,0.4 --trials 500 --seed 0 --json"""
+
 
 def row(res: RingProbability, seconds: float) -> dict:
     """One JSON-ready summary of a :class:`RingProbability`."""
@@ -45,13 +57,16 @@ def _print(r: dict) -> None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m efftheory.theories.circle.survey", description=__doc__.split("\n")[0])
-    ap.add_argument("--p", type=int, required=True)
+    ap = argparse.ArgumentParser(prog="python -m efftheory.theories.circle.survey", description=DESCRIPTION,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--p", type=int, required=True, help="the modulus: addition mod p")
     ap.add_argument("--fracs", required=True, help="comma-separated training fractions")
-    ap.add_argument("--trials", type=int, default=200)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--max-steps", type=int, default=100_000)
-    ap.add_argument("--gtol", type=float, default=DEFAULT_GTOL)
+    ap.add_argument("--trials", type=int, default=200, help="random starts per fraction (default 200)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the training sets and phases (default 0)")
+    ap.add_argument("--max-steps", type=int, default=100_000,
+                    help="descent steps per trial before it counts as not at rest (default 100000)")
+    ap.add_argument("--gtol", type=float, default=DEFAULT_GTOL,
+                    help=f"at rest when max |∇ℓ| < GTOL (default {DEFAULT_GTOL:g})")
     ap.add_argument("--json", action="store_true", help="one JSON object per fraction on stdout")
     args = ap.parse_args(argv)
     try:

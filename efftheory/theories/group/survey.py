@@ -26,6 +26,18 @@ from efftheory.theories.group.score import OUTCOMES
 from efftheory.theories.group.outcomes import outcome_curve
 from efftheory.tasks import make_task
 
+#: what ``--help`` says (the module docstring without its code markup)
+DESCRIPTION = """\
+Outcomes of the matrix theory of the group S3 over training fractions: for each fraction, the
+share of trials (a random training set of round(frac x 36) samples and Haar-random rotations,
+Riemannian descent until it comes to rest) ending faithful, unfaithful, stalled or
+fits-without-representation, with Wilson 95% intervals; how many came to rest within the step
+budget, the median number of quads and the wall time.
+
+examples:
+  python -m efftheory.theories.group.survey --fracs 0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1.0 --trials 500 --seed 0
+  python -m efftheory.theories.group.survey --fracs 0.5,1.0 --trials 200 --k 4 --json --plot curve.png"""
+
 
 def rows(curve, seconds: float) -> list[dict]:
     """One JSON-ready summary per fraction of a :class:`GroupOutcomeCurve`."""
@@ -62,12 +74,14 @@ def _print(r: dict) -> None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m efftheory.theories.group.survey", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m efftheory.theories.group.survey", description=DESCRIPTION,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--fracs", required=True, help="comma-separated training fractions")
-    ap.add_argument("--trials", type=int, default=200)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--trials", type=int, default=200, help="random starts per fraction (default 200)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the training sets and starts (default 0)")
     ap.add_argument("--k", type=int, default=3, help="rotation size: SO(k) (default 3)")
-    ap.add_argument("--max-steps", type=int, default=DEFAULT_MAX_STEPS)
+    ap.add_argument("--max-steps", type=int, default=DEFAULT_MAX_STEPS,
+                    help=f"descent steps per trial before it counts as not at rest (default {DEFAULT_MAX_STEPS})")
     ap.add_argument("--json", action="store_true", help="one JSON object per fraction on stdout")
     ap.add_argument("--plot", metavar="PNG", help="draw the outcome fractions against the training fraction")
     args = ap.parse_args(argv)
