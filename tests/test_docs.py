@@ -78,3 +78,21 @@ def test_help_texts_carry_no_docstring_markup():
     for parser in _all_parsers(build_parser()):
         text = parser.format_help()
         assert "``" not in text and ":func:" not in text and ":mod:" not in text, parser.prog
+
+
+@pytest.mark.slow
+def test_the_readmes_first_example_groks_as_it_says():
+    """The README's first example, run as printed: it groks, and its step counts are the ones the
+    README quotes (within 10%: float32 sums differ in the last bits on other CPUs)."""
+    import json
+
+    command = next(c for c in shown_commands(ROOT / "README.md") if c.startswith("efftheory train toy"))
+    argv = [a for a in shlex.split(command)[1:] if not a.endswith(".png") and a != "--plot"]
+    done = subprocess.run([sys.executable, "-m", "efftheory", *argv, "--json"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    run = json.loads(done.stdout)
+    assert run["phase"] == "grokking" and run["decided"]
+    assert run["dof"] == 0 and run["ideal_test_accuracy"] == 1.0
+    for key, quoted in (("steps_to_train", 1347), ("steps_to_test", 8603), ("steps_to_rqi", 678)):
+        assert abs(run[key] - quoted) <= 0.1 * quoted, (key, run[key])
+    assert run["steps_to_rqi"] < run["steps_to_train"] < run["steps_to_test"]
