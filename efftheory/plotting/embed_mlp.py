@@ -40,7 +40,7 @@ def plot_embed_mlp_training(result, neurons: int = 3):
     acc.legend(loc="center right", fontsize=8)
     pr = fig.add_subplot(grid[0, 1])
     pr.plot(t, spec.participation, color="C2")
-    pr.set(xlabel="step", ylabel="participation number", yscale="log",
+    pr.set(xlabel="step", ylabel="participation number", ylim=(0, None),
            title="effective number of frequencies in E")
     pr.grid(alpha=0.3)
     cols = _neurons(result.E_final, neurons)
