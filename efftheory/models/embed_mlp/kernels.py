@@ -1,4 +1,4 @@
-"""numba kernels of the embedding MLP (:mod:`efftheory.models.embed_mlp`), on plain arrays.
+"""numba kernels of the embedding MLP (:mod:`efftheory.models.embed_mlp.training`), on plain arrays.
 
 Model (docs/theory.md, "The embedding MLP"). A sample is a list of tokens (CSR: the tokens of
 sample r are ``tok_idx[tok_ptr[r]:tok_ptr[r+1]]``); its first activation is

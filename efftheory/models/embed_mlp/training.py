@@ -26,7 +26,7 @@ weight decay θ <- θ (1 - lr wd)) over all parameters, learning rate ``lr``, we
 The step convention, the thresholds (first step with train / test accuracy >= 0.9, checked at
 every step) and the phases are the toy's (:mod:`efftheory.network`, docs/theory.md §10).
 
-The loop runs in numba (:mod:`efftheory.models.embed_mlp_kernels`); its slow numpy twin is
+The loop runs in numba (:mod:`efftheory.models.embed_mlp.kernels`); its slow numpy twin is
 :mod:`efftheory.reference.embed_mlp`.
 """
 
@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from efftheory.errors import require
-from efftheory.models import embed_mlp_kernels as kern
+import efftheory.models.embed_mlp.kernels as kern
 from efftheory.network import DIVERGED, _below_in, _check_float, _check_int, _divergence_limit
 from efftheory.phases import DEFAULT_GAP, phase_of
 from efftheory.tasks import Split
