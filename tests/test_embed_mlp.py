@@ -133,3 +133,14 @@ def test_diverging_run_stops_and_says_so():
     split = _split(p=11, frac=0.5)
     run = train_embed_mlp(split, EmbedMLPConfig(lr=1e30, wd=0.0, seed=1), 50, eval_every=10)
     assert run.diverged and run.phase == "diverged" and run.steps_run < 50
+
+
+def test_trajectory_does_not_depend_on_the_evaluation_stride():
+    split = _split(p=13, frac=0.5)
+    config = EmbedMLPConfig(dim=8, lr=1e-2, seed=2)  # float32, BLAS products
+    a = train_embed_mlp(split, config, 60, eval_every=1)
+    b = train_embed_mlp(split, config, 60, eval_every=7)
+    np.testing.assert_array_equal(a.theta_final, b.theta_final)
+    np.testing.assert_array_equal(b.steps, [0, 7, 14, 21, 28, 35, 42, 49, 56, 60])
+    np.testing.assert_array_equal(a.test_acc[b.steps], b.test_acc)
+    assert a.steps_to_train == b.steps_to_train

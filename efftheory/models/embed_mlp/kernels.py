@@ -113,19 +113,22 @@ def correct(out, labels, n0, n1):
 
 
 @njit(cache=True, error_model="numpy")
-def train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf2, tok_ptr, tok_idx, labels,
-                templates, is_ce, has_bias, nt, N, n_embed, lr, wd, t0, t1, total, eval_every, stop_at_test,
+def train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, acts_te, gbuf1, gbuf2, tok_ptr, tok_idx,
+                labels, templates, is_ce, has_bias, nt, N, n_embed, lr, wd, t0, t1, total, eval_every, stop_at_test,
                 rec_f, rec_emb, rec_pos, first, limit):
     """Run steps t0 <= t < t1 (t <= total): measure step t, record it if due, then update unless t == total.
 
-    Accuracies are :func:`correct`'s (argmax). Every step forwards all N samples (training rows first; the same product shapes at every
-    step, so the trajectory does not depend on what is recorded) and takes the gradient from the
-    first ``nt``. ``first`` (2,) int64 receives the first steps with train and test accuracy >=
-    0.9 (-1 = not yet), checked at every step. Records (steps 0, k, 2k, ..., ``total`` and a
-    stopping step) go to row ``rec_pos[0]`` of ``rec_f`` (step, train loss, test loss, train
-    acc, test acc) and ``rec_emb`` (the raw embedding E). Returns RAN, STOPPED_AT_TEST or
-    DIVERGED (non-finite loss, or a parameter beyond ``limit``; that step is recorded and no
-    update follows), the outcomes of the toy's loop.
+    Every step forwards the ``nt`` training rows (in ``acts``) and takes the gradient from them;
+    the test rows are forwarded separately (in ``acts_te``) on evaluated steps only (0, k, 2k,
+    ..., ``total``; k = ``eval_every``). The training product has the same shape at every step,
+    so the trajectory does not depend on ``eval_every``. Accuracies are :func:`correct`'s
+    (argmax). ``first`` (2,) int64 receives the first step with train accuracy >= 0.9 (checked at
+    every step) and the first evaluated step with test accuracy >= 0.9 (-1 = not yet). Records of
+    the evaluated steps (and of a stopping step) go to row ``rec_pos[0]`` of ``rec_f`` (step,
+    train loss, test loss, train acc, test acc) and ``rec_emb`` (the raw embedding E). Returns
+    RAN, STOPPED_AT_TEST (``stop_at_test``: at the first evaluated step with both accuracies >=
+    0.9) or DIVERGED (non-finite loss, or a parameter beyond ``limit``; that step is recorded and
+    no update follows), the outcomes of the toy's loop.
     """
     n_test = N - nt
     L = dims.size - 1
@@ -133,36 +136,40 @@ def train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf2
     d = dims[0]
     c = np.ones(9, theta.dtype)  # AdamW's per-group constants
     inv_nt = 1.0 / nt
-    out = acts[a_off[L] * N : (a_off[L] + no) * N].reshape((N, no))
+    out = acts[a_off[L] * nt : (a_off[L] + no) * nt].reshape((nt, no))
+    out_te = acts_te[a_off[L] * n_test : (a_off[L] + no) * n_test].reshape((n_test, no))
+    ptr_te = tok_ptr[nt:]  # absolute offsets into tok_idx
+    labels_te = labels[nt:]
     G = gbuf1[: nt * no].reshape((nt, no))
     E = theta[:n_embed].reshape((n_embed // d, d))
     for t in range(t0, t1):
-        forward(theta, dims, w_off, b_off, a_off, acts, tok_ptr, tok_idx, N, has_bias)
+        forward(theta, dims, w_off, b_off, a_off, acts, tok_ptr, tok_idx, nt, has_bias)
         tr_loss, _ = _head(out, labels, templates, is_ce, 0, nt, G, True, inv_nt)
         diverged = not (np.isfinite(tr_loss) and _representable(theta, limit))
         tr_acc = correct(out, labels, 0, nt) / nt
-        te_acc = correct(out, labels, nt, N) / n_test if n_test > 0 else np.nan
         if first[0] < 0 and tr_acc >= ACC_THRESHOLD:
             first[0] = t
-        if first[1] < 0 and te_acc >= ACC_THRESHOLD:
-            first[1] = t
-        stop = stop_at_test and n_test > 0 and tr_acc >= ACC_THRESHOLD and te_acc >= ACC_THRESHOLD
-        if (t % eval_every == 0) or (t == total) or diverged or stop:
-            # the test loss (a log-sum-exp per test row) only where recorded: it drives nothing
-            te_loss, _ = _head(out, labels, templates, is_ce, nt, N, G, False, 0.0)
+        if (t % eval_every == 0) or (t == total) or diverged:
+            te_acc, te_loss = np.nan, np.nan
+            if n_test > 0:
+                forward(theta, dims, w_off, b_off, a_off, acts_te, ptr_te, tok_idx, n_test, has_bias)
+                te_acc = correct(out_te, labels_te, 0, n_test) / n_test
+                te_loss = _head(out_te, labels_te, templates, is_ce, 0, n_test, G, False, 0.0)[0] / n_test
+                if first[1] < 0 and te_acc >= ACC_THRESHOLD:
+                    first[1] = t
             i = rec_pos[0]
             rec_f[i, 0] = t
             rec_f[i, 1] = tr_loss * inv_nt
-            rec_f[i, 2] = te_loss / n_test if n_test > 0 else np.nan
+            rec_f[i, 2] = te_loss
             rec_f[i, 3] = tr_acc
             rec_f[i, 4] = te_acc
             rec_emb[i] = E
             rec_pos[0] = i + 1
+            if stop_at_test and tr_acc >= ACC_THRESHOLD and te_acc >= ACC_THRESHOLD:
+                return STOPPED_AT_TEST
         if diverged:
             return DIVERGED
-        if stop:
-            return STOPPED_AT_TEST
         if t < total:
-            backward(theta, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf2, tok_ptr, tok_idx, nt, N, has_bias)
+            backward(theta, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf2, tok_ptr, tok_idx, nt, nt, has_bias)
             _adamw(theta, grad, m, v, t + 1, n_embed, lr, wd, lr, wd, c)
     return RAN

@@ -23,8 +23,10 @@ squared distance to the one-hot label, mean over training samples and outputs; t
 
 Optimisation: full batch; one AdamW (PyTorch's semantics, β = (0.9, 0.999), ε = 1e-8, decoupled
 weight decay θ <- θ (1 - lr wd)) over all parameters, learning rate ``lr``, weight decay ``wd``.
-The step convention, the thresholds (first step with train / test accuracy >= 0.9, checked at
-every step) and the phases are the toy's (:mod:`efftheory.network`, docs/theory.md §10).
+The step convention and the phases are the toy's (:mod:`efftheory.network`, docs/theory.md
+§10). Train accuracy is checked at every step; the test rows are forwarded only on recorded
+steps (every ``eval_every``), so ``steps_to_test`` is the first *recorded* step with test
+accuracy >= 0.9, as for the transformer.
 
 The loop runs in numba (:mod:`efftheory.models.embed_mlp.kernels`); its slow numpy twin is
 :mod:`efftheory.reference.embed_mlp`.
@@ -184,7 +186,8 @@ class _Problem:
         self.theta, self.layout = init_params(self.n_tok, n_classes, config)
         self.N, self.nt = int(self.labels.size), split.n_train
         dims, dtype = self.layout.dims, self.theta.dtype
-        self.acts = np.zeros(self.N * int(dims.sum()), dtype=dtype)
+        self.acts = np.zeros(self.nt * int(dims.sum()), dtype=dtype)  # training rows, every step
+        self.acts_te = np.zeros((self.N - self.nt) * int(dims.sum()), dtype=dtype)  # test rows, when evaluated
         self.gbuf1 = np.zeros(self.nt * int(dims.max()), dtype=dtype)
         self.gbuf2 = np.zeros_like(self.gbuf1)
         self.is_ce = config.loss == "ce"
@@ -229,8 +232,8 @@ class EmbedMLPResult:
             addition mod p).
         E0, E_final: (n_tok, d) E at step 0 and at the last step run.
         theta_final: (n_params,) all parameters at the last step run (:class:`Layout`).
-        steps_to_train, steps_to_test: first step with train / test accuracy >= 0.9 (checked at
-            every step), None if never.
+        steps_to_train: first step with train accuracy >= 0.9 (checked at every step);
+        steps_to_test: first recorded step with test accuracy >= 0.9; None if never.
         phase: docs/theory.md §10, from those steps and ``gap``; "diverged" if the run stopped on
             a non-finite loss or parameter.
         steps_run: updates applied; seconds: wall time; diverged: as the phase says.
@@ -267,8 +270,10 @@ def train_embed_mlp(split: Split, config: EmbedMLPConfig | None = None, steps: i
     """Train the embedding MLP on ``split`` for ``steps`` full-batch AdamW updates.
 
     Steps 0, eval_every, 2 eval_every, ... and ``steps`` are recorded; the trajectory does not
-    depend on ``eval_every``. ``stop_at_test`` ends the run at the first step with train and test
-    accuracy both >= 0.9; a non-finite loss or a parameter beyond sqrt of the dtype's largest
+    depend on ``eval_every``. Train accuracy is checked at every step, test accuracy at the
+    recorded steps (``steps_to_test`` is a multiple of ``eval_every`` or ``steps``).
+    ``stop_at_test`` ends the run at the first recorded step with train and test accuracy both
+    >= 0.9; a non-finite loss or a parameter beyond sqrt of the dtype's largest
     number stops it with phase "diverged". ``progress(n)`` is called with the steps just done.
     """
     config = EmbedMLPConfig() if config is None else config
@@ -293,7 +298,9 @@ def train_embed_mlp(split: Split, config: EmbedMLPConfig | None = None, steps: i
     with one_blas_thread():
         while t <= steps and outcome == kern.RAN:
             t1 = min(t + _CHUNK, steps + 1)
-            outcome = kern.train_chunk(theta, m, v, grad, *prob.kernel_args(), prob.labels, prob.templates,
+            dims, w_off, b_off, a_off, acts, g1, g2, ptr, idx = prob.kernel_args()
+            outcome = kern.train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, prob.acts_te, g1, g2, ptr,
+                                       idx, prob.labels, prob.templates,
                                        prob.is_ce, prob.has_bias, prob.nt, prob.N, lay.n_embed, config.lr,
                                        config.wd, t, t1, steps, eval_every, stop_at_test, rec_f, rec_emb, rec_pos,
                                        first, limit)
