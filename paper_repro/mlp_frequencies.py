@@ -5,7 +5,7 @@ For every p in P, fraction in FRACS and seed in SEEDS: one split (seed) and one 
 seed) trained for STEPS steps (d = 24, CE, lr 1e-2, weight decay 1: the setting of
 paper_repro/mlp_modadd.py); its key frequencies against the prediction from its split and its own
 E0 at the horizons s = 0 (E0's spectrum alone), 1 and 4 (the linear flow exp(-s H / λ̄) E0).
-Per (p, fraction, horizon), over the networks that generalised: how often the network's dominant
+Per (p, fraction, horizon), over the networks that generalised and over all of them: how often the network's dominant
 frequency is the predicted first (chance 1/K) and how often the predicted first is among its key
 frequencies (chance mean |keys| / K), with Wilson 95% intervals.
 
@@ -54,14 +54,22 @@ def runs(out: Path, spec: dict, jobs: int) -> list[dict]:
     return json.loads(json.dumps(records))
 
 
-def plot(rows):
+def plot(tables):
+    """One row of two panels per summary (generalised networks, every network)."""
     from paper_repro.common import pyplot
 
     plt = pyplot()
+    fig, axes = plt.subplots(len(tables), 2, figsize=(13, 4.8 * len(tables)), layout="constrained", squeeze=False)
+    for row_axes, rows in zip(axes, tables):
+        _plot_row(row_axes, rows)
+    return fig
+
+
+def _plot_row(axes, rows):
     horizons = sorted({r.horizon for r in rows})
     groups = sorted({(r.p, r.frac) for r in rows})
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.8), layout="constrained")
     width = 0.8 / (len(horizons) + 1)
+    who = "generalised networks" if rows[0].min_test_acc > 0 else "all networks"
     for ax, (what, chance_of) in zip(axes, (("top1", "top1_chance"), ("in_keys", "in_keys_chance"))):
         for h, horizon in enumerate(horizons):
             xs, ys, lo, hi = [], [], [], []
@@ -84,11 +92,10 @@ def plot(rows):
         ax.set_xticks([g + width for g in range(len(groups))],
                       [f"p = {p}\nfrac {f:g}\n(n = {next(r.n for r in rows if (r.p, r.frac) == (p, f))})"
                        for p, f in groups])
-        ax.set(ylim=(0, 1), ylabel="share of generalised networks",
+        ax.set(ylim=(0, 1), ylabel=f"share of {who}",
                title="dominant frequency = predicted first" if what == "top1" else "predicted first among key frequencies")
         ax.grid(alpha=0.3, axis="y")
         ax.legend(fontsize=9)
-    return fig
 
 
 def main(argv=None) -> int:
@@ -99,15 +106,18 @@ def main(argv=None) -> int:
     spec = QUICK if args.quick else FULL
     start = time.perf_counter()
     records = runs(out, spec, args.jobs)
-    rows = summarise_frequencies([FrequencyRun(**r) for r in records])
-    data = {"rows": [dataclasses.asdict(r) for r in rows], "runs": records}
-    save(out, NAME + ("_quick" if args.quick else ""), plot(rows), data, spec, time.perf_counter() - start)
-    for r in rows:
+    grid = [FrequencyRun(**r) for r in records]
+    rows, every = summarise_frequencies(grid), summarise_frequencies(grid, min_test_acc=0.0)
+    data = {"rows": [dataclasses.asdict(r) for r in rows], "rows_all": [dataclasses.asdict(r) for r in every],
+            "runs": records}
+    save(out, NAME + ("_quick" if args.quick else ""), plot([rows, every]), data, spec, time.perf_counter() - start)
+    for r in rows + every:
         if r.n == 0:
             if r.horizon == rows[0].horizon:
                 print(f"p {r.p} frac {r.frac:g}: no network of {r.runs} generalised")
             continue
-        print(f"p {r.p} frac {r.frac:g} s {r.horizon:g}: {r.n}/{r.runs} generalised; dominant = predicted "
+        print(f"p {r.p} frac {r.frac:g} s {r.horizon:g}: {r.n}/{r.runs} with test acc >= {r.min_test_acc:g}; "
+              f"dominant = predicted "
               f"{r.top1}/{r.n} (chance {r.top1_chance:.3f}); predicted in keys {r.in_keys}/{r.n} "
               f"(chance {r.in_keys_chance:.3f}, mean {r.mean_keys:.1f} keys); spread {r.mean_spread:.3f}, "
               f"off-diagonal {r.mean_off_diagonal:.3f}")

@@ -35,3 +35,9 @@ def test_one_run_is_consistent():
     assert r.dominant == r.keys[0] and 1 <= len(r.keys) <= 5
     assert 1.0 <= r.participation <= 5.0
     assert r.to_dict()["keys"] == r.keys
+
+
+def test_summary_over_every_run():
+    runs = [_run(0, 3, [3, 1], 3), _run(1, 1, [1], 1, test_acc=0.5)]
+    (row,) = summarise_frequencies(runs, min_test_acc=0.0)
+    assert (row.n, row.top1, row.in_keys) == (2, 2, 2)
