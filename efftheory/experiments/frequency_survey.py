@@ -3,8 +3,8 @@
 One run (:func:`run_frequency_one`): addition mod p (unordered pairs), a training split of
 fraction ``frac`` drawn with ``seed``, the embedding MLP with the same network seed, trained for
 ``steps``. Its key frequencies and dominant frequency come from the final embedding
-(:mod:`efftheory.theories.fourier`); the prediction from the split and the network's own E0
-(:func:`efftheory.theories.frequency_prediction.predict_frequencies`, at the fixed horizons).
+(:mod:`efftheory.theories.circle.fourier`); the prediction from the split and the network's own E0
+(:func:`efftheory.theories.circle.frequencies.predict_frequencies`, at the fixed horizons).
 
 The summary (:func:`summarise_frequencies`), per (p, frac, horizon), over the runs whose final
 test accuracy is at least ``min_test_acc`` (0.9 by default: the networks that generalised; 0
@@ -25,11 +25,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from efftheory.models.embed_mlp import EmbedMLPConfig, train_embed_mlp
-from efftheory.phases import ACC_THRESHOLD
+from efftheory.models.phases import ACC_THRESHOLD
 from efftheory.stats import wilson_interval
 from efftheory.tasks import ModularAddition
-from efftheory.theories.fourier import fourier_spectrum
-from efftheory.theories.frequency_prediction import HORIZONS, predict_frequencies
+from efftheory.theories.circle.fourier import fourier_spectrum
+from efftheory.theories.circle.frequencies import HORIZONS, predict_frequencies
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Top left: train and test accuracy against steps, the steps to accuracy 0.9 marked. Top right:
 the participation number of the embedding's spectrum (the effective number of frequencies,
-:mod:`efftheory.theories.fourier`) against steps. Middle: a few neurons' weights E[a, c] against
+:mod:`efftheory.theories.circle.fourier`) against steps. Middle: a few neurons' weights E[a, c] against
 the input a = 0..p-1 at initialisation and at the end of the run. Bottom: the spectrum over
 steps, the share of the embedding's non-constant power at each frequency k = 1..(p-1)/2 (one
 column per recorded step), with the final key frequencies marked.
@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from efftheory import plotting
-from efftheory.theories.fourier import fourier_spectrum
+from efftheory.theories.circle.fourier import fourier_spectrum
 
 
 def _neurons(E_final: np.ndarray, n: int) -> np.ndarray:

@@ -24,8 +24,8 @@ import numpy as np
 from numba import njit
 
 # the toy's head (CE, or MSE against templates), AdamW and divergence test, shared
-from efftheory.network import DIVERGED, RAN, STOPPED_AT_TEST, _adamw, _head, _representable
-from efftheory.phases import ACC_THRESHOLD
+from efftheory.models.toy.kernels import DIVERGED, RAN, STOPPED_AT_TEST, _adamw, _head, _representable
+from efftheory.models.phases import ACC_THRESHOLD
 
 
 @njit(cache=True, error_model="numpy")

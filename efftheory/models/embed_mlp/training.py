@@ -23,7 +23,7 @@ squared distance to the one-hot label, mean over training samples and outputs; t
 
 Optimisation: full batch; one AdamW (PyTorch's semantics, β = (0.9, 0.999), ε = 1e-8, decoupled
 weight decay θ <- θ (1 - lr wd)) over all parameters, learning rate ``lr``, weight decay ``wd``.
-The step convention and the phases are the toy's (:mod:`efftheory.network`, docs/theory.md
+The step convention and the phases are the toy's (:mod:`efftheory.models.toy`, docs/theory.md
 §10). Train accuracy is checked at every step; the test rows are forwarded only on recorded
 steps (every ``eval_every``), so ``steps_to_test`` is the first *recorded* step with test
 accuracy >= 0.9, as for the transformer.
@@ -36,16 +36,19 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from efftheory.errors import require
+from efftheory.models.base import TrainResult
 import efftheory.models.embed_mlp.kernels as kern
-from efftheory.network import DIVERGED, _below_in, _check_float, _check_int, _divergence_limit
-from efftheory.phases import DEFAULT_GAP, phase_of
+from efftheory.models.toy.kernels import DIVERGED, _below_in, _check_float, _check_int, _divergence_limit
+from efftheory.models.phases import DEFAULT_GAP, phase_of
+from efftheory.stats import first_at_or_above, step_or_none
 from efftheory.tasks import Split
-from efftheory.threads import one_blas_thread
+from efftheory.theories.linear.metrics import RQI_THRESHOLD, normalize
+from efftheory.runtime.threads import one_blas_thread
 
 LOSSES = ("ce", "mse")
 DTYPES = ("float32", "float64")
@@ -219,49 +222,42 @@ def loss_and_gradient(split: Split, config: EmbedMLPConfig, theta: np.ndarray | 
     return loss / nt, grad
 
 
-@dataclass(frozen=True)
-class EmbedMLPResult:
-    """One training run of the embedding MLP. T = number of recorded steps.
+@dataclass(frozen=True, kw_only=True)
+class EmbedMLPResult(TrainResult):
+    """One training run of the embedding MLP: the fields of :class:`efftheory.models.base.TrainResult`
+    plus the raw embeddings and the final parameters. T = number of recorded steps.
 
-    Attributes:
-        config: the :class:`EmbedMLPConfig`; split: the training split.
-        steps: (T,) int64 recorded steps (parameters after that many updates).
-        train_loss, test_loss: (T,) mean loss over training / test samples (test NaN without one).
-        train_acc, test_acc: (T,) accuracies in [0, 1].
-        embeddings: (T, n_tok, d) float64 raw embeddings E at each recorded step (n_tok = p on
-            addition mod p).
-        E0, E_final: (n_tok, d) E at step 0 and at the last step run.
+    Attributes (beyond TrainResult's, which read here as follows):
+        config: the :class:`EmbedMLPConfig`.
+        rqi, predicted_test_acc: (T,) the structure metric of the task's theory
+            (:func:`efftheory.theories.theory_for`) of the raw embeddings at each recorded step and
+            the test accuracy it predicts (addition mod p: the circle RQI of the ring fitted to E,
+            and NaN); NaN for a task without a theory of its embeddings.
+        embeddings: (T, n_tok, d) float64 embeddings normalised per dimension (as the toy's).
+        steps_to_train: first step with train accuracy >= 0.9 (checked at every step).
+        steps_to_test, steps_to_rqi: first *recorded* step with test accuracy >= 0.9 / metric >= 0.95.
+        raw_embeddings: (T, n_tok, d) float64 embeddings E as trained (what the Fourier analysis reads).
         theta_final: (n_params,) all parameters at the last step run (:class:`Layout`).
-        steps_to_train: first step with train accuracy >= 0.9 (checked at every step);
-        steps_to_test: first recorded step with test accuracy >= 0.9; None if never.
-        phase: docs/theory.md §10, from those steps and ``gap``; "diverged" if the run stopped on
-            a non-finite loss or parameter.
-        steps_run: updates applied; seconds: wall time; diverged: as the phase says.
     """
 
-    config: EmbedMLPConfig
-    steps: np.ndarray
-    train_loss: np.ndarray
-    test_loss: np.ndarray
-    train_acc: np.ndarray
-    test_acc: np.ndarray
-    embeddings: np.ndarray
-    E0: np.ndarray
-    E_final: np.ndarray
+    raw_embeddings: np.ndarray
     theta_final: np.ndarray
-    steps_to_train: int | None
-    steps_to_test: int | None
-    phase: str
-    steps_run: int
-    seconds: float
-    split: Split | None = field(default=None, repr=False)
-    gap: float = DEFAULT_GAP
-    diverged: bool = False
 
     @property
     def layout(self) -> Layout:
         n_classes = self.split.task.n_classes
         return Layout.build(self.E0.shape[0], self.config.layer_dims(n_classes), self.config.bias)
+
+
+def _structure_metric(split: Split, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """((T,) metric, (T,) predicted test accuracy) of the task's theory for embeddings (T, n_tok, d)."""
+    from efftheory.theories import THEORIES
+
+    theory = THEORIES.get(getattr(split.task, "theory", None))
+    if theory is None or raw.shape[1] != split.p:  # no theory reads these embeddings
+        return np.full(raw.shape[0], np.nan), np.full(raw.shape[0], np.nan)
+    score = theory.score(raw, split)
+    return np.asarray(score.value, dtype=np.float64), np.asarray(score.predicted_test_accuracy, dtype=np.float64)
 
 
 def train_embed_mlp(split: Split, config: EmbedMLPConfig | None = None, steps: int = 10_000, *,
@@ -313,12 +309,17 @@ def train_embed_mlp(split: Split, config: EmbedMLPConfig | None = None, steps: i
     steps_arr = rec[:, 0].astype(np.int64)
     t_train, t_test = (None if f < 0 else int(f) for f in first)
     diverged = outcome == DIVERGED
+    raw = rec_emb[:k].copy()
+    metric, predicted = _structure_metric(split, raw)
     return EmbedMLPResult(
         config=config, steps=steps_arr, train_loss=rec[:, 1].copy(), test_loss=rec[:, 2].copy(),
-        train_acc=rec[:, 3].copy(), test_acc=rec[:, 4].copy(), embeddings=rec_emb[:k].copy(), E0=E0,
+        train_acc=rec[:, 3].copy(), test_acc=rec[:, 4].copy(), rqi=metric, predicted_test_acc=predicted,
+        embeddings=normalize(raw), raw_embeddings=raw, E0=E0,
         E_final=theta[: lay.n_embed].reshape(n_tok, d).astype(np.float64), theta_final=theta.copy(),
-        steps_to_train=t_train, steps_to_test=t_test, phase=phase_of(t_train, t_test, gap, diverged),
-        steps_run=int(steps_arr[-1]), seconds=time.perf_counter() - start, split=split, gap=gap, diverged=diverged,
+        steps_to_train=t_train, steps_to_test=t_test,
+        steps_to_rqi=step_or_none(first_at_or_above(steps_arr, np.nan_to_num(metric, nan=0.0), RQI_THRESHOLD)),
+        phase=phase_of(t_train, t_test, gap, diverged), steps_run=int(steps_arr[-1]),
+        seconds=time.perf_counter() - start, split=split, gap=gap, diverged=diverged,
     )
 
 
