@@ -144,3 +144,26 @@ def test_trajectory_does_not_depend_on_the_evaluation_stride():
     np.testing.assert_array_equal(b.steps, [0, 7, 14, 21, 28, 35, 42, 49, 56, 60])
     np.testing.assert_array_equal(a.test_acc[b.steps], b.test_acc)
     assert a.steps_to_train == b.steps_to_train
+
+
+def test_registered_model_trains_through_the_interface():
+    import dataclasses
+
+    from efftheory.models import CELL_KEYS, MODELS, TrainResult
+
+    model = MODELS["embed-mlp"]
+    assert model.default_task == "modadd"
+    names = {f.name for f in dataclasses.fields(EmbedMLPConfig)}
+    assert {o.name for o in model.options} <= names
+    split = model.make_task("modadd", 11).split(frac=0.6, seed=2)  # the cell splits with its seed
+    config = model.config("modadd", seed=2, dim=8, lr=1e-2)
+    assert config == EmbedMLPConfig(dim=8, lr=1e-2, seed=2)
+    run = model.train(split, config, 30, eval_every=10)
+    assert isinstance(run, TrainResult)
+    np.testing.assert_array_equal(run.theta_final, train_embed_mlp(split, config, 30, eval_every=10).theta_final)
+    assert run.rqi.shape == run.steps.shape and np.all((run.rqi >= 0) & (run.rqi <= 1))
+    fixed = {"task": "modadd", "p": 11, "frac": 0.6, "seed": 2, "network": {"dim": 8, "lr": 1e-2}, "steps": 30,
+             "eval_every": 10, "gap": 1000.0, "early_stop": False}
+    record = model.cell({}, fixed)
+    assert set(record) == set(CELL_KEYS) | {"phase"}
+    assert record["final_test_acc"] == pytest.approx(run.test_acc[-1])
