@@ -33,7 +33,7 @@ from paper_repro.common import parser, pmap, prepare, save, write_json
 
 NAME = "mlp_width_decoder"
 DECODERS = ("relu", "tanh", "tanh, toy setting")
-FULL = {"p": 31, "frac": 0.7, "dims": [2, 4, 8, 24, 64], "seeds": [0, 1, 2], "steps": 10_000, "lr": 3e-3, "wd": 1.0,
+FULL = {"p": 31, "frac": 0.7, "dims": [2, 8, 24, 128], "seeds": [0, 1], "steps": 10_000, "lr": 3e-3, "wd": 0.3,
         "width": 200}
 QUICK = {"p": 11, "frac": 0.7, "dims": [2, 8], "seeds": [0], "steps": 100, "lr": 3e-3, "wd": 1.0, "width": 16}
 

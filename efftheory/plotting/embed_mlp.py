@@ -23,7 +23,7 @@ def _neurons(E_final: np.ndarray, n: int) -> np.ndarray:
 
 def plot_embed_mlp_training(result, neurons: int = 3):
     """The figure of the module docstring for an :class:`efftheory.models.embed_mlp.EmbedMLPResult`."""
-    spec = fourier_spectrum(result.embeddings)  # (T, ...)
+    spec = fourier_spectrum(result.raw_embeddings)  # (T, ...)
     final = fourier_spectrum(result.E_final)
     fig = plotting.subplots(figsize=(12, 10))[0]
     fig.clear()
@@ -44,7 +44,7 @@ def plot_embed_mlp_training(result, neurons: int = 3):
            title="effective number of frequencies in E")
     pr.grid(alpha=0.3)
     cols = _neurons(result.E_final, neurons)
-    a = np.arange(result.E0.shape[0])
+    a = np.arange(result.E0.shape[0])  # raw weights: what the neurons compute with
     for j, (E, what) in enumerate(((result.E0, "initialisation"), (result.E_final, f"step {int(t[-1])}"))):
         ax = fig.add_subplot(grid[1, j])
         for i, c in enumerate(cols):
