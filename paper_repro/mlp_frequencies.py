@@ -1,9 +1,9 @@
 """Does the linear theory predict which frequencies an embedding MLP on addition mod p picks?
 (docs/theory.md, "The embedding MLP"). Not a paper figure.
 
-For every p in P, fraction in FRACS and seed in SEEDS: one split (seed) and one network (same
-seed) trained for STEPS steps (d = 24, CE, lr 1e-2, weight decay 1: the setting of
-paper_repro/mlp_modadd.py); its key frequencies against the prediction from its split and its own
+For every group (p = 31 at fractions 0.5 and 0.7, seeds 0-9, 20 000 steps; p = 67 at fraction
+0.5, seeds 0-5, 15 000 steps) and seed: one split (seed) and one network (same seed; d = 128,
+CE, lr 3e-3, weight decay 0.3: the setting of paper_repro/mlp_modadd.py); its key frequencies against the prediction from its split and its own
 E0 at the horizons s = 0 (E0's spectrum alone), 1 and 4 (the linear flow exp(-s H / λ̄) E0).
 Per (p, fraction, horizon), over the networks that generalised and over all of them: how often the network's dominant
 frequency is the predicted first (chance 1/K) and how often the predicted first is among its key
@@ -30,9 +30,10 @@ except ImportError:
 from paper_repro.common import parser, pmap, prepare, save, write_json
 
 NAME = "mlp_frequencies"
-FULL = {"ps": [31, 67], "fracs": [0.3, 0.5], "seeds": list(range(12)), "steps": 20_000,
-        "network": {"dim": 24, "loss": "ce", "lr": 1e-2, "wd": 1.0}}
-QUICK = {"ps": [11], "fracs": [0.5], "seeds": [0, 1], "steps": 200, "network": FULL["network"]}
+FULL = {"groups": [{"p": 31, "frac": 0.5, "seeds": 10, "steps": 20_000}, {"p": 31, "frac": 0.7, "seeds": 10, "steps": 20_000},
+                   {"p": 67, "frac": 0.5, "seeds": 6, "steps": 15_000}],
+        "network": {"dim": 128, "loss": "ce", "lr": 3e-3, "wd": 0.3}}
+QUICK = {"groups": [{"p": 11, "frac": 0.5, "seeds": 2, "steps": 200}], "network": FULL["network"]}
 
 
 def runs(out: Path, spec: dict, jobs: int) -> list[dict]:
@@ -47,7 +48,7 @@ def runs(out: Path, spec: dict, jobs: int) -> list[dict]:
         if cached.get("settings") == json.loads(json.dumps(settings)):
             return cached["runs"]
     config = EmbedMLPConfig(**spec["network"])
-    tasks = [(p, f, s, spec["steps"], config) for p in spec["ps"] for f in spec["fracs"] for s in spec["seeds"]]
+    tasks = [(g["p"], g["frac"], s, g["steps"], config) for g in spec["groups"] for s in range(g["seeds"])]
     start = time.perf_counter()
     records = [r.to_dict() for r in pmap(run_frequency_one, tasks, jobs)]
     write_json(path, {"settings": settings, "seconds": round(time.perf_counter() - start, 1), "runs": records})
