@@ -10,9 +10,10 @@ frequency is the predicted first (chance 1/K) and how often the predicted first 
 frequencies (chance mean |keys| / K), with Wilson 95% intervals.
 
 Writes <out>/mlp_frequencies.png and <out>/mlp_frequencies.json; the runs are cached in
-<out>/mlp_frequencies_runs.json, so a re-run only redraws.
+<out>/mlp_frequencies_runs.json, so a re-run only redraws. ``--dim 24`` trains the study's 24
+neurons instead (names ending in _d24).
 
-    python paper_repro/mlp_frequencies.py [--quick] [--out DIR] [--jobs J]
+    python paper_repro/mlp_frequencies.py [--quick] [--out DIR] [--jobs J] [--dim D]
 """
 
 from __future__ import annotations
@@ -36,13 +37,13 @@ FULL = {"groups": [{"p": 31, "frac": 0.5, "seeds": 10, "steps": 20_000}, {"p": 3
 QUICK = {"groups": [{"p": 11, "frac": 0.5, "seeds": 2, "steps": 200}], "network": FULL["network"]}
 
 
-def runs(out: Path, spec: dict, jobs: int) -> list[dict]:
+def runs(out: Path, spec: dict, jobs: int, name: str) -> list[dict]:
     """Every run's FrequencyRun record, computed once and cached."""
     from efftheory.experiments.frequency_survey import run_frequency_one
     from efftheory.models.embed_mlp import EmbedMLPConfig
 
     settings = {**spec, "record": "FrequencyRun v1"}
-    path = out / f"{NAME}_runs{'_quick' if spec is QUICK else ''}.json"
+    path = out / f"{name}_runs.json"
     if path.exists():
         cached = json.loads(path.read_text())
         if cached.get("settings") == json.loads(json.dumps(settings)):
@@ -102,16 +103,22 @@ def _plot_row(axes, rows):
 def main(argv=None) -> int:
     from efftheory.experiments.frequency_survey import FrequencyRun, summarise_frequencies
 
-    args = parser(__doc__.splitlines()[0]).parse_args(argv)
+    ap = parser(__doc__.splitlines()[0])
+    ap.add_argument("--dim", type=int, default=None, help=f"embedding width (default {FULL['network']['dim']})")
+    args = ap.parse_args(argv)
     out = prepare(args)
     spec = QUICK if args.quick else FULL
+    name = NAME + ("_quick" if args.quick else "")
+    if args.dim is not None and args.dim != spec["network"]["dim"]:
+        spec = {**spec, "network": {**spec["network"], "dim": args.dim}}
+        name = f"{name}_d{args.dim}"
     start = time.perf_counter()
-    records = runs(out, spec, args.jobs)
+    records = runs(out, spec, args.jobs, name)
     grid = [FrequencyRun(**r) for r in records]
     rows, every = summarise_frequencies(grid), summarise_frequencies(grid, min_test_acc=0.0)
     data = {"rows": [dataclasses.asdict(r) for r in rows], "rows_all": [dataclasses.asdict(r) for r in every],
             "runs": records}
-    save(out, NAME + ("_quick" if args.quick else ""), plot([rows, every]), data, spec, time.perf_counter() - start)
+    save(out, name, plot([rows, every]), data, spec, time.perf_counter() - start)
     for r in rows + every:
         if r.n == 0:
             if r.horizon == rows[0].horizon:
