@@ -8,7 +8,7 @@ is the rest of the pool. The network: ReLU(sum_{i: x_i = 1} E_i + b_0) W_out + b
 CE, AdamW lr 1e-2, budget STEPS steps, test accuracy every 50 steps, a run stops once train and
 test accuracy both reached 0.9. Phases as for every model (docs/theory.md §10, gap G = 1000).
 
-Runs through the phase-sweep engine (efftheory.experiments.sweep.run_sweep) with the model's own
+Runs through the phase-sweep engine (efftheory.experiments.sweep.engine.run_sweep) with the model's own
 cell (efftheory.models.MODELS["embed-mlp"].cell); the store in <out>/parity_phase_runs/ is
 resumable like every sweep's. Writes <out>/parity_phase.png and <out>/parity_phase.json (majority
 phase, its share and the runs per phase of every cell).
@@ -35,7 +35,9 @@ QUICK = {"wd": [0.0, 1.0], "frac": [0.01, 0.1], "seeds": 2, "steps": 200, "netwo
 
 
 def sweep(out: Path, spec: dict, jobs: int):
-    from efftheory.experiments.sweep.engine import Axis, Grid, SweepSettings, run_sweep
+    from efftheory.experiments.sweep.engine import run_sweep
+    from efftheory.experiments.sweep.grid import Axis, Grid
+    from efftheory.experiments.sweep.settings import SweepSettings
     from efftheory.models import MODELS
 
     grid = Grid(Axis.from_values("wd", spec["wd"]), Axis.from_values("frac", spec["frac"]))
@@ -48,7 +50,7 @@ def sweep(out: Path, spec: dict, jobs: int):
 def main(argv=None) -> int:
     import numpy as np
 
-    from efftheory.models.phases import PHASES
+    from efftheory.phases import PHASES
     from efftheory.plotting.phase import plot_phase_diagram
 
     args = parser(__doc__.splitlines()[0]).parse_args(argv)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from efftheory.models.embed_mlp import EmbedMLPConfig, train_embed_mlp
-from efftheory.models.phases import ACC_THRESHOLD
+from efftheory.phases import ACC_THRESHOLD
 from efftheory.stats import wilson_interval
 from efftheory.tasks import ModularAddition
 from efftheory.theories.circle.fourier import fourier_spectrum

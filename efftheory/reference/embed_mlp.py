@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from efftheory.models.embed_mlp import init_params, token_lists
-from efftheory.models.phases import ACC_THRESHOLD
+from efftheory.phases import ACC_THRESHOLD
 
 BETA1, BETA2, EPS = 0.9, 0.999, 1e-8  # PyTorch's AdamW defaults
 

@@ -23,9 +23,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-# the toy's head (CE, or MSE against templates), AdamW and divergence test, shared
-from efftheory.models.toy.kernels import DIVERGED, RAN, STOPPED_AT_TEST, _adamw, _head, _representable
-from efftheory.models.phases import ACC_THRESHOLD
+# every model's head (CE, or MSE against templates), AdamW and divergence test
+from efftheory.models.shared_kernels import DIVERGED, RAN, STOPPED_AT_TEST, adamw, head, representable
+from efftheory.phases import ACC_THRESHOLD
 
 
 @njit(cache=True, error_model="numpy")
@@ -144,8 +144,8 @@ def train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, acts_te, gbu
     E = theta[:n_embed].reshape((n_embed // d, d))
     for t in range(t0, t1):
         forward(theta, dims, w_off, b_off, a_off, acts, tok_ptr, tok_idx, nt, has_bias)
-        tr_loss, _ = _head(out, labels, templates, is_ce, 0, nt, G, True, inv_nt)
-        diverged = not (np.isfinite(tr_loss) and _representable(theta, limit))
+        tr_loss, _ = head(out, labels, templates, is_ce, 0, nt, G, True, inv_nt)
+        diverged = not (np.isfinite(tr_loss) and representable(theta, limit))
         tr_acc = correct(out, labels, 0, nt) / nt
         if first[0] < 0 and tr_acc >= ACC_THRESHOLD:
             first[0] = t
@@ -154,7 +154,7 @@ def train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, acts_te, gbu
             if n_test > 0:
                 forward(theta, dims, w_off, b_off, a_off, acts_te, ptr_te, tok_idx, n_test, has_bias)
                 te_acc = correct(out_te, labels_te, 0, n_test) / n_test
-                te_loss = _head(out_te, labels_te, templates, is_ce, 0, n_test, G, False, 0.0)[0] / n_test
+                te_loss = head(out_te, labels_te, templates, is_ce, 0, n_test, G, False, 0.0)[0] / n_test
                 if first[1] < 0 and te_acc >= ACC_THRESHOLD:
                     first[1] = t
             i = rec_pos[0]
@@ -171,5 +171,5 @@ def train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, acts_te, gbu
             return DIVERGED
         if t < total:
             backward(theta, grad, dims, w_off, b_off, a_off, acts, gbuf1, gbuf2, tok_ptr, tok_idx, nt, nt, has_bias)
-            _adamw(theta, grad, m, v, t + 1, n_embed, lr, wd, lr, wd, c)
+            adamw(theta, grad, m, v, t + 1, n_embed, lr, wd, lr, wd, c)
     return RAN

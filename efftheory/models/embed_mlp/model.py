@@ -5,7 +5,7 @@ from __future__ import annotations
 from efftheory.models.base import Model, Option, register_model
 from efftheory.models.embed_mlp.cell import embed_mlp_cell
 from efftheory.models.embed_mlp.training import DTYPES, LOSSES, EmbedMLPConfig, EmbedMLPResult, train_embed_mlp
-from efftheory.models.phases import DEFAULT_GAP
+from efftheory.phases import DEFAULT_GAP
 
 
 class EmbedMLP(Model):
@@ -15,7 +15,7 @@ class EmbedMLP(Model):
     name = "embed-mlp"
     summary = "ReLU(E_a + E_b) W_out, the one-layer MLP that groks addition mod p"
     config_type = EmbedMLPConfig
-    tasks = ("modadd", "add")
+    tasks = ("modadd", "add", "parity")
     default_steps = 20_000
     default_eval_every = 100
     options = (

@@ -40,11 +40,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from efftheory.errors import check_float as _check_float
+from efftheory.errors import check_int as _check_int
 from efftheory.errors import require
 from efftheory.models.base import TrainResult
 import efftheory.models.embed_mlp.kernels as kern
-from efftheory.models.toy.kernels import DIVERGED, _below_in, _check_float, _check_int, _divergence_limit
-from efftheory.models.phases import DEFAULT_GAP, phase_of
+from efftheory.models.shared_kernels import DIVERGED, divergence_limit
+from efftheory.phases import DEFAULT_GAP, phase_of
 from efftheory.stats import first_at_or_above, step_or_none
 from efftheory.tasks import Split
 from efftheory.theories.linear.metrics import RQI_THRESHOLD, normalize
@@ -69,8 +71,8 @@ class EmbedMLPConfig:
     width: int = 24
     loss: str = "ce"
     bias: bool = False
-    lr: float = 1e-3
-    wd: float = 1.0
+    lr: float = 3e-3
+    wd: float = 0.3
     init_scale: float = 1.0
     dtype: str = "float32"
     seed: int = 0
@@ -216,7 +218,7 @@ def loss_and_gradient(split: Split, config: EmbedMLPConfig, theta: np.ndarray | 
     L, no = dims.size - 1, int(dims[-1])
     out = acts[a_off[L] * nt : (a_off[L] + no) * nt].reshape(nt, no)
     G = g1[: nt * no].reshape(nt, no)
-    loss, _ = kern._head(out, prob.labels, prob.templates, prob.is_ce, 0, nt, G, True, 1.0 / nt)
+    loss, _ = kern.head(out, prob.labels, prob.templates, prob.is_ce, 0, nt, G, True, 1.0 / nt)
     grad = np.zeros_like(theta)
     kern.backward(theta, grad, dims, w_off, b_off, a_off, acts, g1, g2, ptr, idx, nt, nt, prob.has_bias)
     return loss / nt, grad
@@ -289,7 +291,7 @@ def train_embed_mlp(split: Split, config: EmbedMLPConfig | None = None, steps: i
     rec_emb = np.zeros((n_rec, n_tok, d))
     rec_pos = np.zeros(1, np.int64)
     first = np.full(2, -1, np.int64)
-    limit = _below_in(theta.dtype, _divergence_limit(theta.dtype))
+    limit = theta.dtype.type(divergence_limit(theta.dtype))  # compared in theta's dtype
     t, done, outcome = 0, 0, kern.RAN
     with one_blas_thread():
         while t <= steps and outcome == kern.RAN:
