@@ -109,5 +109,12 @@ class ParityTask(Task):
         return f"parity of {self.k} of {self.n_bits} bits ({self.pool} strings)"
 
 
-register_task("parity", lambda p, ordered: ParityTask(n_bits=30 if p is None else p),
-              "the parity of the first 3 of p bits (default 30), over a seeded pool of 10 000 strings", kind="bits")
+def _build(p: int | None, ordered: bool) -> ParityTask:
+    """The registered task: p bits (30 by default), a pool of 10 000 strings or all 2^p if fewer."""
+    n = 30 if p is None else as_int(p, "p", 1)
+    require(n <= 62, f"the parity task has at most 62 bits, got p={n}")
+    return ParityTask(n_bits=n, pool=min(DEFAULT_POOL, 2**n))
+
+
+register_task("parity", _build, "the parity of the first 3 of p bits (p = 30: the 1s-and-0s task), over a seeded "
+              "pool of 10 000 strings", kind="bits")
