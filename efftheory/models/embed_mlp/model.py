@@ -32,9 +32,10 @@ class EmbedMLP(Model):
     cell = staticmethod(embed_mlp_cell)
 
     def train(self, split, config: EmbedMLPConfig, steps: int, *, eval_every: int = 1, gap: float = DEFAULT_GAP,
-              progress=None, **options) -> EmbedMLPResult:
+              progress=None, threads: int | None = None, **options) -> EmbedMLPResult:
         """:func:`~efftheory.models.embed_mlp.training.train_embed_mlp`; ``options``: stop_at_test."""
-        return train_embed_mlp(split, config, steps, eval_every=eval_every, gap=gap, progress=progress, **options)
+        return train_embed_mlp(split, config, steps, eval_every=eval_every, gap=gap, progress=progress,
+                               threads=threads, **options)
 
 
 EMBED_MLP = register_model(EmbedMLP())

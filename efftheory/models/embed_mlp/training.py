@@ -50,7 +50,7 @@ from efftheory.phases import DEFAULT_GAP, phase_of
 from efftheory.stats import first_at_or_above, step_or_none
 from efftheory.tasks import Split
 from efftheory.theories.linear.metrics import RQI_THRESHOLD, normalize
-from efftheory.runtime.threads import one_blas_thread
+from efftheory.runtime.threads import check_threads, compute_threads, threads_for
 
 LOSSES = ("ce", "mse")
 DTYPES = ("float32", "float64")
@@ -90,6 +90,12 @@ class EmbedMLPConfig:
         _check_float("init_scale", self.init_scale, True)
         for name in ("lr", "wd", "init_scale"):
             object.__setattr__(self, name, float(getattr(self, name)))  # the kernels are typed on floats
+
+    def flops_per_step(self, n_train: int, n_classes: int) -> int:
+        """Multiply-adds x 2 of the matrix products of one training step: forward, and the two
+        products of the backward pass, of every weight layer (the embedding sums are lower order)."""
+        dims = self.layer_dims(n_classes)
+        return 3 * 2 * n_train * sum(a * b for a, b in zip(dims[:-1], dims[1:]))
 
     def layer_dims(self, n_classes: int) -> tuple[int, ...]:
         """(d, width, ..., width, n_classes): the widths of h_0, the hidden layers and the output."""
@@ -264,7 +270,7 @@ def _structure_metric(split: Split, raw: np.ndarray) -> tuple[np.ndarray, np.nda
 
 def train_embed_mlp(split: Split, config: EmbedMLPConfig | None = None, steps: int = 10_000, *,
                     eval_every: int = 100, gap: float = DEFAULT_GAP, stop_at_test: bool = False,
-                    progress=None) -> EmbedMLPResult:
+                    progress=None, threads: int | None = None) -> EmbedMLPResult:
     """Train the embedding MLP on ``split`` for ``steps`` full-batch AdamW updates.
 
     Steps 0, eval_every, 2 eval_every, ... and ``steps`` are recorded; the trajectory does not
@@ -273,6 +279,8 @@ def train_embed_mlp(split: Split, config: EmbedMLPConfig | None = None, steps: i
     ``stop_at_test`` ends the run at the first recorded step with train and test accuracy both
     >= 0.9; a non-finite loss or a parameter beyond sqrt of the dtype's largest
     number stops it with phase "diverged". ``progress(n)`` is called with the steps just done.
+    ``threads``: BLAS threads of the run (None: the policy by problem size of
+    :mod:`efftheory.runtime.threads`, one thread at these sizes).
     """
     config = EmbedMLPConfig() if config is None else config
     require(isinstance(config, EmbedMLPConfig), f"config must be an EmbedMLPConfig, got {type(config).__name__}")
@@ -280,6 +288,7 @@ def train_embed_mlp(split: Split, config: EmbedMLPConfig | None = None, steps: i
     _check_int("steps", steps, 1)
     _check_int("eval_every", eval_every, 1)
     _check_float("gap", gap, False)
+    check_threads(threads)
     start = time.perf_counter()
     prob = _Problem(split, config)
     theta, lay = prob.theta, prob.layout
@@ -293,7 +302,7 @@ def train_embed_mlp(split: Split, config: EmbedMLPConfig | None = None, steps: i
     first = np.full(2, -1, np.int64)
     limit = theta.dtype.type(divergence_limit(theta.dtype))  # compared in theta's dtype
     t, done, outcome = 0, 0, kern.RAN
-    with one_blas_thread():
+    with compute_threads(threads_for(config.flops_per_step(prob.nt, int(lay.dims[-1])), threads)):
         while t <= steps and outcome == kern.RAN:
             t1 = min(t + _CHUNK, steps + 1)
             dims, w_off, b_off, a_off, acts, g1, g2, ptr, idx = prob.kernel_args()
