@@ -1,5 +1,5 @@
 """``efftheory train embed-mlp``: the generic report of a run beside its task's theory and, on
-addition mod p, the Fourier analysis of the embedding (docs/theory.md §16): its key frequencies,
+addition mod p, the Fourier analysis of the embedding (docs/theory.md §17): its key frequencies,
 participation number and Gini coefficient at the start and the end, and the linear theory's
 predicted first frequency from the network's own start. ``--plot`` draws the Fourier figure."""
 
