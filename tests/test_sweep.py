@@ -73,7 +73,7 @@ def test_linear_and_integer_axes():
         ("decoder_wd", "-1:1:3", "out of range"),
         ("width", "1:3:5", "repeated"),
         ("frac", "0.5:1:3", "test set"),
-        ("lr", "1:2:3", "unknown axis"),
+        ("momentum", "1:2:3", "unknown axis"),
         ("dim", "1:2:0", "N must be"),
         ("dim", "1:2:1", "LO == HI"),
         ("embed_lr", "1:2:3:cubic", "LO:HI:N"),

@@ -119,11 +119,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--width", type=positive_int, help="decoder width for every cell (network default 200)")
     from efftheory.tasks import task_names
 
-    parser.add_argument("--task", choices=("add", "modadd", *task_names("images")), default=None,
+    parser.add_argument("--task", choices=("add", "modadd", *task_names("images"), *task_names("bits")), default=None,
                         help="add: integer addition (the paper's toy); modadd: addition mod p, with 2-d embeddings "
                              "and (unless --loss or a preset says otherwise) the CE head; digits (--model omnigrok): "
-                             "scikit-learn's 8x8 digits, no --p, --train-num or a train_num axis needed (default: the "
-                             "model's first task; add for the toy)")
+                             "scikit-learn's 8x8 digits, no --p, --train-num or a train_num axis needed; parity "
+                             "(--model embed-mlp): the parity of 3 of --p bits (default: the model's first task; add "
+                             "for the toy)")
     parser.add_argument("--out", required=True, metavar="DIR", help="result directory (resumed if it exists)")
     parser.add_argument("--wait", action="store_true", help="if another sweep is running into --out, wait for it")
     parser.add_argument("--share-from", action="append", default=[], metavar="DIR",

@@ -32,7 +32,8 @@ OPTIONS_DEPEND_ON_ARGV = True
 
 #: model name -> the module of its command-line pieces (extra options, config, reports by theory);
 #: a model without one is trained and reported by the generic pieces of :mod:`efftheory.cli._train_generic`
-MODEL_CLI = {"toy": "efftheory.cli._train_toy", "transformer": "efftheory.cli._train_transformer"}
+MODEL_CLI = {"toy": "efftheory.cli._train_toy", "transformer": "efftheory.cli._train_transformer",
+             "embed-mlp": "efftheory.cli._train_embed_mlp"}
 GENERIC = "efftheory.cli._train_generic"
 
 

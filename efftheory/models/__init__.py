@@ -5,6 +5,7 @@
 - :mod:`~efftheory.models.toy`: the paper's toy network (embeddings + MLP decoder).
 - :mod:`~efftheory.models.transformer`: the paper's transformer on addition mod p.
 - :mod:`~efftheory.models.omnigrok`: the Omnigrok MLP on images (ReLU, initial scale alpha).
+- :mod:`~efftheory.models.embed_mlp`: ReLU(E_a + E_b) W_out, the one-layer MLP that groks addition mod p.
 - :mod:`~efftheory.models.dropout`: counter-based dropout masks.
 
 A new model is one package with a :class:`Model` subclass that registers itself, imported below.
@@ -16,6 +17,8 @@ from efftheory.models.base import CELL_KEYS, MODELS, Model, Option, TrainResult,
 from efftheory.models.toy.model import MODADD_CONFIG, TOY, Toy
 from efftheory.models.transformer.model import TRANSFORMER, Transformer
 from efftheory.models.omnigrok.model import OMNIGROK, Omnigrok
+from efftheory.models.embed_mlp.model import EMBED_MLP, EmbedMLP
 
 __all__ = ["Model", "TrainResult", "Option", "MODELS", "register_model", "model_named", "CELL_KEYS",
-           "Toy", "Transformer", "Omnigrok", "TOY", "TRANSFORMER", "OMNIGROK", "MODADD_CONFIG"]
+           "Toy", "Transformer", "Omnigrok", "EmbedMLP", "TOY", "TRANSFORMER", "OMNIGROK", "EMBED_MLP",
+           "MODADD_CONFIG"]

@@ -30,7 +30,8 @@ class TaskSpec:
         build: ``build(p, ordered) -> Task``; ``p`` is None for a task whose size is fixed.
         summary: one line for a command's help.
         fixed_p: the number of symbols when the task fixes it (S3: 6), else None (``--p`` needed).
-        kind: ``table`` or ``images`` (module docstring).
+        kind: ``table``, ``images`` (module docstring) or ``bits`` (bit strings on ``p`` positions:
+            the parity task; built on ``p`` like a table, but no operation table).
     """
 
     name: str
@@ -42,7 +43,7 @@ class TaskSpec:
     @property
     def takes_p(self) -> bool:
         """Whether the task is built on ``p`` symbols (an operation table) or not (an image set)."""
-        return self.kind == "table"
+        return self.kind in ("table", "bits")
 
     @property
     def options(self) -> tuple[str, ...]:
@@ -64,7 +65,7 @@ class TaskSpec:
 
 
 #: the kinds of task (:class:`TaskSpec`)
-KINDS = ("table", "images")
+KINDS = ("table", "images", "bits")
 
 #: name -> :class:`TaskSpec`, in registration order.
 TASKS: dict[str, TaskSpec] = {}

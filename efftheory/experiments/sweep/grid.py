@@ -27,6 +27,8 @@ AXES = {
     "alpha": ("initial scale alpha", float, 0.0, False),
     "wd": ("weight decay", float, 0.0, True),
     "train_num": ("training images", int, 1, True),
+    # the embedding MLP (efftheory.models.embed_mlp): one optimiser, so one learning rate
+    "lr": ("learning rate (one optimiser)", float, 0.0, False),
 }
 
 

@@ -12,6 +12,7 @@ from numba import njit, prange
 
 from efftheory.errors import InputError, positive_number, require
 from efftheory.tasks import ModularAddition
+from efftheory.theories.circle.fourier import fourier_plane
 from efftheory.theories.linear.metrics import normalize
 
 OUTCOMES = ("ring", "collapsed", "stalled", "fits-without-ring")
@@ -163,7 +164,8 @@ def ring_fit(E, method: str = "pca") -> RingFit:
 
     - "pca": the plane of the two leading principal components (SVD of the normalised E);
     - "fourier": the plane spanned by Re F_f and Im F_f of the Fourier component
-      F_f = Σ_a Ê_a exp(−2πi f a/p) with the largest power ||F_f||², f = 1..⌊p/2⌋.
+      F_f = Σ_a Ê_a exp(−2πi f a/p) with the largest power, f = 1..⌊p/2⌋
+      (:func:`efftheory.theories.circle.fourier.fourier_plane`; the power of f counts f and p − f).
 
     The phases are the angles of the symbols projected on that (orthonormalised) plane; the
     variance fraction is the plane's share of ||Ê||²_F.
@@ -229,12 +231,8 @@ def _pca_plane(En: np.ndarray) -> np.ndarray:
 
 
 def _fourier_plane(En: np.ndarray) -> np.ndarray:
-    p = En.shape[0]
-    f = np.arange(1, p // 2 + 1)
-    F = np.exp(-2j * np.pi * np.outer(f, np.arange(p)) / p) @ En  # (p//2, d)
-    best = int(np.argmax(np.sum(np.abs(F) ** 2, axis=1)))
-    Q, _ = np.linalg.qr(np.stack([F[best].real, F[best].imag], axis=1))
-    return Q
+    """The plane of the strongest frequency: the two-dimensional case of the Fourier analysis."""
+    return fourier_plane(En)[1]
 
 
 def classify_outcome(theta_final, loss_final, *, loss_tol: float = DEFAULT_LOSS_TOL,
