@@ -44,10 +44,20 @@ def _sections(parser: argparse.ArgumentParser, name: str) -> list[str]:
 
 
 def render() -> str:
+    """Every command's help; ``train`` once per registered model (its options depend on it)."""
     os.environ["COLUMNS"] = WIDTH
     from efftheory.cli import build_parser
+    from efftheory.models import MODELS
 
-    return HEADER + "\n" + "\n".join(_sections(build_parser(), "efftheory"))
+    out = []
+    for section in _sections(build_parser(), "efftheory"):
+        if not section.startswith("## `efftheory train`"):
+            out.append(section)
+            continue
+        for model in MODELS:
+            train = _subcommands(build_parser(["train", "--model", model]))["train"]
+            out += _sections(train, f"efftheory train {model}")
+    return HEADER + "\n" + "\n".join(out)
 
 
 def main(argv: list[str]) -> int:
