@@ -194,6 +194,7 @@ def test_time_scales():
 # ---------------------------------------------------------------- against efftheory's own records
 
 
+@pytest.mark.slow
 def test_the_toy_on_addition_agrees_with_its_records():
     split = et.Addition(10).split(frac=0.8, seed=3)
     run = et.train_network(split, et.NetworkConfig(seed=0, embed_lr=1e-2), steps=600, eval_every=50)
@@ -203,6 +204,7 @@ def test_the_toy_on_addition_agrees_with_its_records():
     assert res.formed_at == run.steps_to_rqi
 
 
+@pytest.mark.slow
 def test_the_toy_on_modular_addition_agrees_with_its_ring():
     from efftheory.models.toy.model import MODADD_CONFIG
     from efftheory.experiments.network_ring import network_ring
@@ -228,6 +230,7 @@ def test_the_matrix_toy_agrees_with_its_records():
     assert np.array_equal(res.track.predicted_test_acc, run.predicted_test_acc)
 
 
+@pytest.mark.slow
 def test_the_transformer_agrees_with_its_records():
     from efftheory.models.transformer.config import TransformerConfig
     from efftheory.models.transformer.training import train_transformer
@@ -258,6 +261,7 @@ def saved_run(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 def test_cli_reads_a_saved_run(saved_run, cli_json, capsys):
     z = np.load(saved_run)
     o = cli_json("analyse", saved_run, "--task", "add", "--p", 8, "--train", saved_run, "--critical-trials", 50,

@@ -53,6 +53,7 @@ def test_every_command_the_page_shows_parses(page, monkeypatch):
             pytest.fail(f"{page.name}: {command!r} does not parse (exit {err.code})")
 
 
+@pytest.mark.slow
 def test_the_library_page_runs():
     page = (ROOT / "docs" / "library.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", page, re.S)

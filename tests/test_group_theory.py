@@ -276,6 +276,7 @@ def test_outcomes_on_the_full_table_have_a_clear_gap(full_flow):
     assert np.all((d < 1e-6) | (d > 1.0))  # images either coincide or are well apart
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("k, frac", [(3, 1.0), (3, 0.5), (2, 0.7), (4, 0.8)])
 def test_the_kernel_follows_its_numpy_twin_step_by_step(k, frac):
     rng = np.random.default_rng(9)

@@ -31,6 +31,7 @@ def test_loss_minimum_at_the_grid_ends_and_with_non_finite_losses():
     np.testing.assert_allclose(default_norms(10.0, 0.5, 2.0, 3), [5.0, 10.0, 20.0])
 
 
+@pytest.mark.slow
 def test_a_landscape_point_is_a_run_on_the_sphere():
     config = OmnigrokConfig(width=12, wd=0.0, lr=3e-3)
     norms = [1.0, 3.0, 9.0]

@@ -193,6 +193,7 @@ def test_same_phases_finds_every_changed_cell(tmp_path, capsys):
     assert same_phases.main([str(tmp_path / "old"), str(tmp_path / "nowhere"), *args]) == 1
 
 
+@pytest.mark.slow
 def test_omnigrok_figures(quick):
     """The three Omnigrok figures: w_c inside its grid, case (c) starts on the sphere at w_c and
     case (b) at alpha times case (a)'s norm, one delay-table row per (alpha, wd)."""

@@ -92,6 +92,7 @@ def _both(fn, *arrays_and_args, outputs):
     return runs
 
 
+@pytest.mark.slow
 @two_threads
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_the_parallel_loops_give_the_numbers_of_one_thread(dtype):
@@ -132,6 +133,7 @@ def test_the_parallel_loops_give_the_numbers_of_one_thread(dtype):
         assert any(np.any(a != 0) for a in one), fn.__name__  # the check has numbers to compare
 
 
+@pytest.mark.slow
 @two_threads
 def test_gradient_on_two_threads_matches_the_numpy_twin():
     split = ModularAddition(23, ordered=True).split(frac=0.8, seed=0)

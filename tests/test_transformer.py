@@ -228,6 +228,7 @@ def test_training_steps_match_the_numpy_twin(dropout):
     assert not np.allclose(res.theta_final, init_params(6, cfg)[0])  # the parameters moved
 
 
+@pytest.mark.slow
 def test_float32_run_tracks_float64():
     cfg = TransformerConfig(**{**TINY, "dtype": "float32"}, seed=4)
     split = _split(p=6, frac=0.7, seed=3)
