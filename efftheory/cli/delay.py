@@ -6,8 +6,9 @@ norm w_c, or test accuracy 0.9 and t* + 1000 steps, or at --max-steps."""
 
 from __future__ import annotations
 
-from efftheory.cli._common import (check_output_path, int_list, nonnegative_int, number_list, positive_float,
+from efftheory.cli._common import (check_output_path, int_list, number_list, positive_float,
                                    positive_int, save_figure)
+from efftheory.cli.landscape import add_mlp_arguments
 from efftheory.errors import require
 
 
@@ -27,12 +28,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seeds", type=int_list, default=[0], help="split and init seeds (default 0)")
     parser.add_argument("--max-steps", type=positive_int, default=30000, help="step budget per run (default 30000)")
     parser.add_argument("--eval-every", type=positive_int, default=100, help="record every k steps (default 100)")
-    parser.add_argument("--width", type=positive_int, default=200, help="hidden width (default 200)")
-    parser.add_argument("--depth", type=positive_int, default=3, help="linear layers (default 3)")
-    parser.add_argument("--loss", choices=("mse", "ce"), default="mse", help="mse on one-hot targets or ce (mse)")
-    parser.add_argument("--lr", type=positive_float, default=1e-3, help="AdamW learning rate (default 1e-3)")
-    parser.add_argument("--batch-size", type=nonnegative_int, default=0, help="mini-batch size, 0 = full batch (0)")
-    parser.add_argument("--jobs", type=positive_int, default=1, help="worker processes (default 1)")
+    add_mlp_arguments(parser)
     parser.add_argument("--plot", metavar="PNG", help="measured against predicted delays, and the phases")
 
 

@@ -15,6 +15,16 @@ from efftheory.cli._common import (check_output_path, int_list, nonnegative_int,
 from efftheory.errors import require
 
 
+def add_mlp_arguments(parser) -> None:
+    """The Omnigrok MLP's options and --jobs, shared by ``landscape`` and ``delay``."""
+    parser.add_argument("--width", type=positive_int, default=200, help="hidden width (default 200)")
+    parser.add_argument("--depth", type=positive_int, default=3, help="linear layers (default 3)")
+    parser.add_argument("--loss", choices=("mse", "ce"), default="mse", help="mse on one-hot targets or ce (mse)")
+    parser.add_argument("--lr", type=positive_float, default=1e-3, help="AdamW learning rate (default 1e-3)")
+    parser.add_argument("--batch-size", type=nonnegative_int, default=0, help="mini-batch size, 0 = full batch (0)")
+    parser.add_argument("--jobs", type=positive_int, default=1, help="worker processes (default 1)")
+
+
 def add_arguments(parser) -> None:
     from efftheory.tasks import task_names
 
@@ -30,12 +40,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--count", type=positive_int, default=12, help="grid points (default 12)")
     parser.add_argument("--seeds", type=int_list, default=[0, 1, 2], help="split and init seeds (default 0,1,2)")
     parser.add_argument("--steps", type=positive_int, default=2000, help="updates per point (default 2000)")
-    parser.add_argument("--width", type=positive_int, default=200, help="hidden width (default 200)")
-    parser.add_argument("--depth", type=positive_int, default=3, help="linear layers (default 3)")
-    parser.add_argument("--loss", choices=("mse", "ce"), default="mse", help="mse on one-hot targets or ce (mse)")
-    parser.add_argument("--lr", type=positive_float, default=1e-3, help="AdamW learning rate (default 1e-3)")
-    parser.add_argument("--batch-size", type=nonnegative_int, default=0, help="mini-batch size, 0 = full batch (0)")
-    parser.add_argument("--jobs", type=positive_int, default=1, help="worker processes (default 1)")
+    add_mlp_arguments(parser)
     parser.add_argument("--plot", metavar="PNG", help="draw loss and accuracy against w")
 
 
