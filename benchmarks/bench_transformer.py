@@ -37,7 +37,7 @@ from benchmarks.timing import median_time, print_rows  # noqa: E402
 from efftheory.models.dropout import base_key  # noqa: E402
 from efftheory.tasks import ModularAddition  # noqa: E402
 from efftheory.models.transformer.config import TransformerConfig  # noqa: E402
-from efftheory.models.transformer.kernels import init_params  # noqa: E402
+from efftheory.models.transformer.layout import init_params  # noqa: E402
 from efftheory.models.transformer.training import train_transformer  # noqa: E402
 
 #: float32 FLOP per cycle of one core with AVX2 and two FMA units

@@ -31,7 +31,8 @@ import torch.nn.functional as F
 
 from efftheory.tasks import ModularAddition
 from efftheory.torch import Probe
-from efftheory.models.transformer.kernels import LN_EPS, init_params
+from efftheory.models.transformer.layout import init_params
+from efftheory.models.transformer.ops import LN_EPS
 from efftheory.models.transformer.config import TransformerConfig
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}

@@ -1,6 +1,6 @@
-"""The thread policy (efftheory.runtime.threads) and the transformer's parallel loops: one thread for
-small steps, every allowed core for large ones, overrides validated; the loops give the same
-numbers to the bit on two threads as on one."""
+"""The thread policy (efftheory.runtime.threads): one thread for small steps, every allowed core for
+large ones, overrides validated; a transformer gradient on two threads is the numpy twin's, as on
+one."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 from efftheory.errors import InputError
 from efftheory.models.dropout import base_key
 from efftheory.models.toy.config import NetworkConfig
-from efftheory.models.transformer import kernels as tf
+from efftheory.models.transformer import layout as tf
 from efftheory.models.transformer.config import TransformerConfig
 from efftheory.models.transformer.training import loss_and_gradient
 from efftheory.reference import transformer as naive
@@ -77,60 +77,7 @@ def test_the_toy_flop_count_is_the_sum_over_its_products():
     assert NetworkConfig().flops_per_step(10, 55, 45, 19) == 2 * 55 * macs + 2 * 2 * 45 * macs + 14 * params == 14_050_960
 
 
-# ------------------------------------------------------------------ the parallel loops
-
-
-def _both(fn, *arrays_and_args, outputs):
-    """Run ``fn`` on copies of the arguments on one and on two numba threads; the outputs (their
-    indices in the arguments) of the two runs."""
-    runs = []
-    for n in (1, 2):
-        args = [a.copy() if isinstance(a, np.ndarray) else a for a in arrays_and_args]
-        with th.compute_threads(n):
-            fn(*args, n)
-        runs.append([args[i] for i in outputs])
-    return runs
-
-
-@pytest.mark.slow
-@two_threads
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_the_parallel_loops_give_the_numbers_of_one_thread(dtype):
-    rng = np.random.default_rng(0)
-    n, d, w = 400, 48, 80  # 800 token rows: enough entries for two chunks
-    R = 2 * n
-
-    def rand(*shape):
-        return rng.standard_normal(shape).astype(dtype)
-
-    X, g, b = rand(R, d), rand(d), rand(d)
-    Xhat, rstd, H = np.zeros((R, d), dtype), np.zeros((R, 1), dtype), np.zeros((R, d), dtype)
-    tf._ln_forward(X, g, b, Xhat, rstd, H, dtype(1e-5), 1)
-    key, rate = np.uint64(12345), 0.3
-    DA, D = np.zeros((R, 2), dtype), np.zeros((R, d), dtype)
-    tf._fill_mask(DA, key, 0, rate, 1)
-    tf._fill_mask(D, key, 1 << 40, rate, 1)
-    QKV, A = rand(R, 3 * d), np.zeros((R, 2), dtype)
-    cases = [
-        (tf._ln_forward, (X, g, b, Xhat, rstd, H, dtype(1e-5)), (3, 4, 5)),
-        (tf._ln_backward, (rand(R, d), Xhat, rstd, g, rand(R, d), np.zeros(d, dtype), np.zeros(d, dtype)), (4, 5, 6)),
-        (tf._fill_mask, (np.zeros((R, w), dtype), key, 3 << 40, rate), (0,)),
-        (tf._attention, (QKV, A, np.zeros((R, d), dtype), n, d, 0.2, DA, True), (1, 2)),
-        (tf._attention_backward, (QKV, np.abs(rand(R, 2)), rand(R, d), np.zeros((R, 3 * d), dtype), n, d, 0.2, DA, True),
-         (3,)),
-        (tf._residual, (rand(R, d), b, D, rand(R, d), True), (0,)),
-        (tf._residual, (rand(R, d), b, D, rand(R, d), False), (0,)),
-        (tf._relu, (rand(R, w), rand(w), key, 2 << 40, rate, True), (0,)),
-        (tf._relu_grad, (rand(R, w), rand(R, w), dtype(1 / 0.7), True), (0,)),
-        (tf._times, (np.zeros((R, d), dtype), rand(R, d), D), (0,)),
-        (tf._col_sums, (rand(R, 3 * d), np.zeros(3 * d, dtype)), (1,)),
-        (tf._add_bias, (rand(R, 3 * d), rand(3 * d)), (0,)),
-    ]
-    for fn, args, outputs in cases:
-        one, two = _both(fn, *args, outputs=outputs)
-        for a, b2 in zip(one, two):
-            assert np.array_equal(a, b2), fn.__name__
-        assert any(np.any(a != 0) for a in one), fn.__name__  # the check has numbers to compare
+# ------------------------------------------------------------------ two threads against one
 
 
 @pytest.mark.slow

@@ -18,7 +18,7 @@ from efftheory.experiments.analysis import analyse  # noqa: E402
 from efftheory.tasks import ModularAddition  # noqa: E402
 from efftheory.torch import Probe, checkpoint_arrays  # noqa: E402
 from efftheory.models.transformer.config import TransformerConfig  # noqa: E402
-from efftheory.models.transformer.kernels import init_params  # noqa: E402
+from efftheory.models.transformer.layout import init_params  # noqa: E402
 from efftheory.models.transformer.training import loss_and_gradient, train_transformer  # noqa: E402
 from tests.conftest import ROOT  # noqa: E402
 

@@ -13,7 +13,7 @@ from efftheory.models.dropout import base_key
 from efftheory.errors import InputError
 from efftheory.reference import transformer as naive
 from efftheory.tasks import Addition, ModularAddition
-from efftheory.models.transformer.kernels import BLOCK_TENSORS, init_params
+from efftheory.models.transformer.layout import BLOCK_TENSORS, init_params
 from efftheory.models.transformer.config import TransformerConfig
 from efftheory.models.transformer.training import (
     adamw_update,

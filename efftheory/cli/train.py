@@ -74,7 +74,7 @@ def add_arguments(parser, argv=None) -> None:
     parser.add_argument("--gap", type=nonnegative_float, default=1e3,
                         help="grokking gap G in steps for the phase (default 1000)")
     parser.add_argument("--threads", type=thread_count, default=None,
-                        help="threads for the run's matrix products and parallel loops (default: by problem size: one "
+                        help="threads for the run's matrix products (default: by problem size: one "
                              "for small networks such as the toy and the default transformer, where a second thread "
                              "costs more than it gives; every core the process may use for large ones such as "
                              "the transformer's --paper-size; docs/performance.md)")

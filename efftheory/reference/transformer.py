@@ -15,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 from efftheory.reference.network import adamw
-from efftheory.models.transformer.kernels import LN_EPS, init_params
+from efftheory.models.transformer.layout import init_params
+from efftheory.models.transformer.ops import LN_EPS
 
 _U64 = (1 << 64) - 1
 _GOLDEN = 0x9E3779B97F4A7C15
@@ -71,7 +72,7 @@ def layer_norm_backward(gy, g, cache):
 def forward(P, pairs, final_ln=True, dropout=None):
     """Logits (n, p) and the caches of every block for samples ``pairs`` (n, 2).
 
-    ``P`` is the dict of :meth:`efftheory.models.transformer.kernels.Layout.unpack`; ``dropout`` None or
+    ``P`` is the dict of :meth:`efftheory.models.transformer.layout.Layout.unpack`; ``dropout`` None or
     (rate, key): the masks of the step with that key, on the attention weights (site 0), the
     attention output (1), the feed-forward hidden units (2) and output (3)."""
     x = P["E"][pairs]  # (n, 2, d)

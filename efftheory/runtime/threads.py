@@ -1,19 +1,23 @@
-"""The thread policy for BLAS and numba (one home for it): threads by problem size.
+"""The thread policy for BLAS (one home for it): threads by problem size.
 
-A training step is a chain of matrix products (BLAS) and loops between them (numba kernels,
-some of them ``parallel=True``). Splitting a product or a loop over threads pays only when each
-thread gets enough work to outweigh waking the others and waiting for the slowest; the decision
-is made once per run, from the FLOPs of one step (the models' ``flops_per_step``):
+A training step is a chain of matrix products (BLAS, called from the numba kernels) and loops
+between them (numba, one thread). Splitting a product over threads pays only when each thread
+gets enough work to outweigh waking the others and waiting for the slowest; the decision is made
+once per run, from the FLOPs of one step (the models' ``flops_per_step``):
 
 - **small** steps, below :data:`PARALLEL_STEP_FLOPS`, run on one thread. The toy network
   multiplies 45 x 200 by 200 x 200 matrices (14 MFLOP per step at p = 10) and the default
   transformer 846 x 32 by 32 x 96 ones (45 MFLOP per step at p = 23): a second BLAS thread costs
   more than it gives (measured: 373 against 479 steps/s for the transformer at p = 23; on a busy
   machine the toy thrashed, 34 against 1580 steps/s).
-- **large** steps run on every core the process may use (:func:`allowed_threads`): the paper's
-  transformer (p = 59, d = 256, two blocks: 22 GFLOP per step).
+- **large** steps run their products on every core the process may use (:func:`allowed_threads`):
+  the paper's transformer (p = 59, d = 256, two blocks: 22 GFLOP per step).
 - the workers of a sweep start with every thread pool at one (:func:`single_threaded_env`): the
   pool already fills the cores with processes, so each worker's :func:`allowed_threads` is 1.
+
+The loops between the products stay on one thread: at the paper's size they are bound by memory
+bandwidth, and numba's thread pool beside OpenBLAS's made a two-thread step slower than a
+one-thread one (efftheory.models.transformer.ops; docs/performance.md).
 
 The trainers take ``threads`` (``--threads`` on the command line) to override the policy.
 docs/performance.md has the measurements behind the threshold.

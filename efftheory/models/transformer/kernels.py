@@ -24,11 +24,9 @@ one for the rest, so the decoder's size does not change E0): E ~ N(0, 1); every 
 weight and bias uniform in ±1/sqrt(fan_in) (PyTorch's nn.Linear default; fan_in = d for
 W_qkv, W_o, W_1, width for W_2 and 2d for W_out); LayerNorm gain 1, bias 0.
 
-Parameters. One flat vector θ, row-major tensors in this order (:class:`Layout`): E (p, d);
-then for each block ln1_g, ln1_b (d), W_qkv (d, 3d), b_qkv (3d), W_o (d, d), b_o (d), ln2_g,
-ln2_b (d), W_1 (d, width), c_1 (width), W_2 (width, d), c_2 (d); then lnf_g, lnf_b (d, only
-with ``final_ln``), W_out (2d, p), b_out (p). The embeddings are θ[:p d] and the decoder is
-everything after them, so the two AdamW groups are two contiguous slices.
+Parameters and activations. One flat vector θ holds every tensor (the embeddings first, so the
+two AdamW groups are two contiguous slices) and one flat buffer per sample set holds the
+activations: efftheory.models.transformer.layout says where each one sits.
 
 Optimisation. Full batch; AdamW with PyTorch's semantics (the kernels of efftheory.models.toy.kernels:
 decoupled decay θ <- θ (1 − lr wd), bias-corrected moments, β = (0.9, 0.999), ε = 1e-8) on
@@ -41,7 +39,8 @@ forward pass that measures step t is the one whose gradient drives that update.
 
 The forward and backward passes run in numba kernels over the flat parameter vector with
 token rows (2 per sample: rows 2r and 2r + 1 are the two tokens of sample r) in contiguous
-matrices, so every matrix product goes to BLAS. A slow numpy twin lives in
+matrices, so every matrix product goes to BLAS; the operations between the products are the
+loops of efftheory.models.transformer.ops. A slow numpy twin lives in
 efftheory/reference/transformer.py.
 
 Dropout (``dropout`` = r > 0). The pass whose gradient drives update t + 1 drops units where
@@ -56,544 +55,28 @@ reads the network without dropout, as a model in evaluation mode.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from efftheory.models.dropout import keep_factor, step_key
+from efftheory.models.dropout import step_key
 from efftheory.models.shared_kernels import DIVERGED, RAN, adamw, head, representable
-from efftheory.models.transformer.config import TransformerConfig
+from efftheory.models.transformer.layout import (
+    ATT, B_O, B_OUT, B_QKV, C_1, C_2, D1, D3, DA, H1, H2, LN1_B, LN1_G, LN2_B, LN2_G, LNF_B, LNF_G, LOGITS,
+    NO_KEY, QKV, RSTD1, RSTD2, RSTDF, SITE_ATT, SITE_ATT_OUT, SITE_FF_HIDDEN, SITE_FF_OUT, SITE_SHIFT, U, W_1, W_2,
+    W_O, W_OUT, W_QKV, XHAT1, XHAT2, XHATF, XMID, Z, O, X, _view,
+)
+from efftheory.models.transformer.ops import (
+    _add_bias, _attention, _attention_backward, _col_sums, _fill_mask, _ln_backward, _ln_forward, _relu,
+    _relu_grad, _residual, _times,
+)
 
 #: test accuracy at which a run counts as fully generalised (the paper's Fig 1 reads this)
 ACC_FULL = 0.99
 
-LN_EPS = 1e-5
-
-
-# ------------------------------------------------------------------ parameters
-
-# per-block tensors, in layout order
-LN1_G, LN1_B, W_QKV, B_QKV, W_O, B_O, LN2_G, LN2_B, W_1, C_1, W_2, C_2 = range(12)
-BLOCK_TENSORS = ("ln1_g", "ln1_b", "W_qkv", "b_qkv", "W_o", "b_o", "ln2_g", "ln2_b", "W_1", "c_1", "W_2", "c_2")
-# head tensors
-LNF_G, LNF_B, W_OUT, B_OUT = range(4)
-HEAD_TENSORS = ("lnf_g", "lnf_b", "W_out", "b_out")
-
-
-def _block_shapes(d: int, w: int) -> tuple:
-    return ((d,), (d,), (d, 3 * d), (3 * d,), (d, d), (d,), (d,), (d,), (d, w), (w,), (w, d), (d,))
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Where each tensor sits in the flat parameter vector θ (module docstring for the order).
-
-    Attributes:
-        p, dim, width, layers, final_ln: the sizes.
-        block_off: (layers, 12) int64 start of each block tensor (order :data:`BLOCK_TENSORS`).
-        head_off: (4,) int64 start of lnf_g, lnf_b, W_out, b_out (-1 for lnf without final_ln).
-        n_embed: p d, the size of the embedding group θ[:n_embed].
-        n_params: the size of θ.
-    """
-
-    p: int
-    dim: int
-    width: int
-    layers: int
-    final_ln: bool
-    block_off: np.ndarray
-    head_off: np.ndarray
-    n_embed: int
-    n_params: int
-
-    @classmethod
-    def build(cls, p: int, config: TransformerConfig) -> "Layout":
-        d, w, L = config.dim, config.width, config.layers
-        off = p * d
-        block_off = np.zeros((L, 12), np.int64)
-        for l in range(L):
-            for k, shape in enumerate(_block_shapes(d, w)):
-                block_off[l, k] = off
-                off += int(np.prod(shape))
-        head_off = np.full(4, -1, np.int64)
-        if config.final_ln:
-            head_off[LNF_G], head_off[LNF_B] = off, off + d
-            off += 2 * d
-        head_off[W_OUT] = off
-        off += 2 * d * p
-        head_off[B_OUT] = off
-        off += p
-        return cls(p, d, w, L, config.final_ln, block_off, head_off, p * d, off)
-
-    def unpack(self, theta: np.ndarray) -> dict:
-        """Views of θ by name: ``E``, ``blocks`` (a list of dicts keyed by :data:`BLOCK_TENSORS`),
-        and the head tensors ``lnf_g``, ``lnf_b`` (absent without final_ln), ``W_out``, ``b_out``."""
-        d, w, p = self.dim, self.width, self.p
-        out = {"E": theta[: self.n_embed].reshape(p, d), "blocks": []}
-        for l in range(self.layers):
-            blk = {}
-            for k, (name, shape) in enumerate(zip(BLOCK_TENSORS, _block_shapes(d, w))):
-                o = int(self.block_off[l, k])
-                blk[name] = theta[o : o + int(np.prod(shape))].reshape(shape)
-            out["blocks"].append(blk)
-        for k, (name, shape) in enumerate(zip(HEAD_TENSORS, ((d,), (d,), (2 * d, p), (p,)))):
-            o = int(self.head_off[k])
-            if o >= 0:
-                out[name] = theta[o : o + int(np.prod(shape))].reshape(shape)
-        return out
-
-
-def init_params(p: int, config: TransformerConfig) -> tuple[np.ndarray, Layout]:
-    """Initial flat parameters θ (n_params,) in ``config.dtype`` and their :class:`Layout`
-    (module docstring: E ~ N(0, 1), linear layers uniform ±1/sqrt(fan_in), LN gain 1 bias 0)."""
-    layout = Layout.build(p, config)
-    s_embed, s_dec = np.random.SeedSequence(config.seed).spawn(2)
-    theta = np.empty(layout.n_params)
-    v = layout.unpack(theta)
-    v["E"][...] = np.random.default_rng(s_embed).standard_normal(v["E"].shape)
-    rng = np.random.default_rng(s_dec)
-
-    def linear(W, b):
-        bound = 1.0 / math.sqrt(W.shape[0])
-        W[...] = rng.uniform(-bound, bound, size=W.shape)
-        b[...] = rng.uniform(-bound, bound, size=b.shape)
-
-    for blk in v["blocks"]:
-        blk["ln1_g"][...], blk["ln1_b"][...] = 1.0, 0.0
-        linear(blk["W_qkv"], blk["b_qkv"])
-        linear(blk["W_o"], blk["b_o"])
-        blk["ln2_g"][...], blk["ln2_b"][...] = 1.0, 0.0
-        linear(blk["W_1"], blk["c_1"])
-        linear(blk["W_2"], blk["c_2"])
-    if config.final_ln:
-        v["lnf_g"][...], v["lnf_b"][...] = 1.0, 0.0
-    linear(v["W_out"], v["b_out"])
-    return theta.astype(config.dtype), layout
-
-
-# ------------------------------------------------------------------ activations
-
-# Activation regions: per block (index l) or for the head (index 0). A buffer is sized for the
-# samples of one set (training or test); each region holds 2 rows (the two tokens) of ``cols``
-# values per sample.
-X, XHAT1, RSTD1, H1, QKV, ATT, O, XMID, XHAT2, RSTD2, H2, U = range(12)  # per block; X also at l = layers
-XHATF, RSTDF, Z, LOGITS = range(12, 16)  # head (Z is X[layers] without final_ln)
-# dropout multipliers, per block, in the training buffer of a run with dropout only: of the
-# attention weights (2 per token row), of the attention output and of the feed-forward output
-DA, D1, D3 = range(16, 19)
-N_REGIONS = 19
-# dropout sites, numbering the units of a step (efftheory.models.dropout): unit (row, col) of site s in
-# block l has counter (4 l + s) 2⁴⁰ + row cols + col
-SITE_ATT, SITE_ATT_OUT, SITE_FF_HIDDEN, SITE_FF_OUT = range(4)
-SITE_SHIFT = 1 << 40
-NO_KEY = np.uint64(0)  # the key argument of a pass without dropout (never read)
-
-
-def _region_cols(d: int, w: int, p: int) -> tuple:
-    """Columns per token row of each region (LOGITS: p per sample, i.e. p/2 per token row, kept p)."""
-    return (d, d, 1, d, 3 * d, 2, d, d, d, 1, d, w, d, 1, d, p, 2, d, d)
-
-
-def _activation_table(n_samples: int, layout: Layout, dropout: bool = False) -> tuple[np.ndarray, int]:
-    """(19, layers + 1) int64 start of every region in the flat activation buffer of
-    ``n_samples`` samples (-1 unused; the dropout regions only with ``dropout``), and the
-    buffer's size."""
-    R = 2 * n_samples
-    cols = _region_cols(layout.dim, layout.width, layout.p)
-    table = np.full((N_REGIONS, layout.layers + 1), -1, np.int64)
-    off = 0
-    for k in range(12):
-        for l in range(layout.layers + (1 if k == X else 0)):
-            table[k, l] = off
-            off += R * cols[k]
-    for k in range(12, 16):
-        if k in (XHATF, RSTDF, Z) and not layout.final_ln:
-            continue
-        table[k, 0] = off
-        off += R * cols[k]
-    if not layout.final_ln:
-        table[Z, 0] = table[X, layout.layers]
-    if dropout:
-        for k in (DA, D1, D3):
-            for l in range(layout.layers):
-                table[k, l] = off
-                off += R * cols[k]
-    return table, off
-
-
-# ------------------------------------------------------------------ numba kernels
-
-
-@njit(cache=True, inline="always")
-def _view(buf, start, rows, cols):
-    """buf[start : start + rows cols] as a C-contiguous (rows, cols) matrix."""
-    return buf[start : start + rows * cols].reshape((rows, cols))
-
-
-# The loops between the matrix products run over row chunks: one chunk (in place, serial) when
-# numba has one thread, one chunk per thread otherwise (prange). Rows are independent in every
-# one of them, and the column sums (bias, LayerNorm gain and bias gradients) add the rows in the
-# same order whatever the chunking, so a run gives the same numbers on any number of threads.
-
-
-@njit(cache=True)
-def _chunks(rows, cols, nthr):
-    """Row chunks for a loop over a (rows, cols) matrix on ``nthr`` numba threads: one per
-    thread, or 1 (serial) below about 2¹⁴ entries per thread, where waking the threads costs
-    more than they save. (The kernels take the thread count as an argument: numba cannot cache a
-    kernel that asks for it.)"""
-    if nthr <= 1 or rows * cols < nthr * 16384:
-        return 1
-    return min(nthr, rows)
-
-
-@njit(cache=True, inline="always")
-def _lo(c, n, rows):
-    """First row of chunk c of n."""
-    return c * rows // n
-
 
 @njit(cache=True, error_model="numpy")
-def _add_bias_rows(Y, b, r0, r1):
-    cols = Y.shape[1]
-    for r in range(r0, r1):
-        for k in range(cols):
-            Y[r, k] += b[k]
-
-
-@njit(cache=True, error_model="numpy", parallel=True)
-def _add_bias(Y, b, nthr):
-    rows, cols = Y.shape
-    n = _chunks(rows, cols, nthr)
-    if n == 1:
-        _add_bias_rows(Y, b, 0, rows)
-        return
-    for c in prange(n):
-        _add_bias_rows(Y, b, _lo(c, n, rows), _lo(c + 1, n, rows))
-
-
-@njit(cache=True, error_model="numpy")
-def _col_sums_cols(G, out, k0, k1):
-    for k in range(k0, k1):
-        out[k] = 0.0
-    for r in range(G.shape[0]):
-        for k in range(k0, k1):
-            out[k] += G[r, k]
-
-
-_COL_BLOCK = 16  # columns per task of a parallel column sum (one 64-byte line of float32)
-
-
-@njit(cache=True, error_model="numpy", parallel=True)
-def _col_sums(G, out, nthr):
-    """out <- column sums of G (the gradient of a bias), rows added in order; in parallel over
-    blocks of columns."""
-    rows, cols = G.shape
-    if _chunks(rows, cols, nthr) == 1:
-        _col_sums_cols(G, out, 0, cols)
-        return
-    nb = (cols + _COL_BLOCK - 1) // _COL_BLOCK
-    for c in prange(nb):
-        _col_sums_cols(G, out, c * _COL_BLOCK, min(cols, (c + 1) * _COL_BLOCK))
-
-
-@njit(cache=True, error_model="numpy")
-def _ln_forward_rows(Xin, g, b, Xhat, rstd, H, eps, r0, r1):
-    d = Xin.shape[1]
-    for r in range(r0, r1):
-        mu = 0.0
-        for k in range(d):
-            mu += Xin[r, k]
-        mu /= d
-        var = 0.0
-        for k in range(d):
-            c = Xin[r, k] - mu
-            var += c * c
-        rs = 1.0 / math.sqrt(var / d + eps)
-        rstd[r, 0] = rs
-        for k in range(d):
-            xh = (Xin[r, k] - mu) * rs
-            Xhat[r, k] = xh
-            H[r, k] = g[k] * xh + b[k]
-
-
-@njit(cache=True, error_model="numpy", parallel=True)
-def _ln_forward(Xin, g, b, Xhat, rstd, H, eps, nthr):
-    """H = g ⊙ x̂ + b with x̂ = (x − μ) / sqrt(σ² + eps) per row (σ² biased); saves x̂ and 1/sqrt(σ² + eps).
-    Sums are taken in float64. Parallel over rows."""
-    rows, d = Xin.shape
-    n = _chunks(rows, d, nthr)
-    if n == 1:
-        _ln_forward_rows(Xin, g, b, Xhat, rstd, H, eps, 0, rows)
-        return
-    for c in prange(n):
-        _ln_forward_rows(Xin, g, b, Xhat, rstd, H, eps, _lo(c, n, rows), _lo(c + 1, n, rows))
-
-
-@njit(cache=True, error_model="numpy")
-def _ln_backward_rows(gH, Xhat, rstd, g, gX, gg, gb, r0, r1, sums):
-    """The rows r0..r1-1 of :func:`_ln_backward`; with ``sums`` also their gg, gb terms (added
-    in row order)."""
-    d = gH.shape[1]
-    for r in range(r0, r1):
-        s1 = 0.0
-        s2 = 0.0
-        for k in range(d):
-            gh = gH[r, k]
-            gxh = gh * g[k]
-            s1 += gxh
-            s2 += gxh * Xhat[r, k]
-            if sums:
-                gg[k] += gh * Xhat[r, k]
-                gb[k] += gh
-        s1 /= d
-        s2 /= d
-        rs = rstd[r, 0]
-        for k in range(d):
-            gX[r, k] += rs * (gH[r, k] * g[k] - s1 - Xhat[r, k] * s2)
-
-
-@njit(cache=True, error_model="numpy")
-def _ln_param_grad_cols(gH, Xhat, gg, gb, k0, k1):
-    """gg, gb over columns k0..k1-1, rows added in order."""
-    for k in range(k0, k1):
-        gg[k] = 0.0
-        gb[k] = 0.0
-    for r in range(gH.shape[0]):
-        for k in range(k0, k1):
-            gh = gH[r, k]
-            gg[k] += gh * Xhat[r, k]
-            gb[k] += gh
-
-
-@njit(cache=True, error_model="numpy", parallel=True)
-def _ln_backward(gH, Xhat, rstd, g, gX, gg, gb, nthr):
-    """gX += dL/dx; gg, gb <- dL/dg, dL/db, given gH = dL/dH.
-
-    With ĝ = gH ⊙ g: dL/dx = rstd (ĝ − mean(ĝ) − x̂ mean(ĝ ⊙ x̂)) (the mean and the variance
-    both depend on x). Parallel over rows for dL/dx, then over blocks of columns for dL/dg and
-    dL/db (each a sum over the rows in order, as on one thread)."""
-    rows, d = gH.shape
-    n = _chunks(rows, d, nthr)
-    if n == 1:
-        for k in range(d):
-            gg[k] = 0.0
-            gb[k] = 0.0
-        _ln_backward_rows(gH, Xhat, rstd, g, gX, gg, gb, 0, rows, True)
-        return
-    for c in prange(n):
-        _ln_backward_rows(gH, Xhat, rstd, g, gX, gg, gb, _lo(c, n, rows), _lo(c + 1, n, rows), False)
-    nb = (d + _COL_BLOCK - 1) // _COL_BLOCK
-    for c in prange(nb):
-        _ln_param_grad_cols(gH, Xhat, gg, gb, c * _COL_BLOCK, min(d, (c + 1) * _COL_BLOCK))
-
-
-@njit(cache=True, error_model="numpy")
-def _fill_mask_rows(M, key, base, rate, r0, r1):
-    cols = M.shape[1]
-    for r in range(r0, r1):
-        for k in range(cols):
-            M[r, k] = keep_factor(key, base + r * cols + k, rate)
-
-
-@njit(cache=True, error_model="numpy", parallel=True)
-def _fill_mask(M, key, base, rate, nthr):
-    """M[r, k] <- the dropout multiplier of unit ``base`` + r cols + k of the step's ``key``."""
-    rows, cols = M.shape
-    n = _chunks(rows, cols, nthr)
-    if n == 1:
-        _fill_mask_rows(M, key, base, rate, 0, rows)
-        return
-    for c in prange(n):
-        _fill_mask_rows(M, key, base, rate, _lo(c, n, rows), _lo(c + 1, n, rows))
-
-
-@njit(cache=True, error_model="numpy")
-def _residual_rows(Y, bias, D, X, drop, r0, r1):
-    cols = Y.shape[1]
-    if drop:
-        for r in range(r0, r1):
-            for k in range(cols):
-                Y[r, k] = (Y[r, k] + bias[k]) * D[r, k] + X[r, k]
-    else:
-        for r in range(r0, r1):
-            for k in range(cols):
-                Y[r, k] += bias[k] + X[r, k]
-
-
-@njit(cache=True, error_model="numpy", parallel=True)
-def _residual(Y, bias, D, X, drop, nthr):
-    """Y <- (Y + bias) ⊙ D + X with dropout multipliers D (``drop``), else Y + (bias + X): a
-    branch's output joining the residual stream X."""
-    rows, cols = Y.shape
-    n = _chunks(rows, cols, nthr)
-    if n == 1:
-        _residual_rows(Y, bias, D, X, drop, 0, rows)
-        return
-    for c in prange(n):
-        _residual_rows(Y, bias, D, X, drop, _lo(c, n, rows), _lo(c + 1, n, rows))
-
-
-@njit(cache=True, error_model="numpy")
-def _relu_rows(U, c1, key, base, rate, drop, r0, r1):
-    w = U.shape[1]
-    for r in range(r0, r1):
-        for k in range(w):
-            U[r, k] = max(U[r, k] + c1[k], 0.0)
-        if drop:
-            for k in range(w):
-                U[r, k] *= keep_factor(key, base + r * w + k, rate)
-
-
-@njit(cache=True, error_model="numpy", parallel=True)
-def _relu(U, c1, key, base, rate, drop, nthr):
-    """U <- relu(U + c1), then times the dropout multipliers of units ``base`` + r w + k (``drop``)."""
-    rows, w = U.shape
-    n = _chunks(rows, w, nthr)
-    if n == 1:
-        _relu_rows(U, c1, key, base, rate, drop, 0, rows)
-        return
-    for c in prange(n):
-        _relu_rows(U, c1, key, base, rate, drop, _lo(c, n, rows), _lo(c + 1, n, rows))
-
-
-@njit(cache=True, error_model="numpy")
-def _times_rows(Y, X, D, r0, r1):
-    cols = Y.shape[1]
-    for r in range(r0, r1):
-        for k in range(cols):
-            Y[r, k] = X[r, k] * D[r, k]
-
-
-@njit(cache=True, error_model="numpy", parallel=True)
-def _times(Y, X, D, nthr):
-    """Y <- X ⊙ D."""
-    rows, cols = Y.shape
-    n = _chunks(rows, cols, nthr)
-    if n == 1:
-        _times_rows(Y, X, D, 0, rows)
-        return
-    for c in prange(n):
-        _times_rows(Y, X, D, _lo(c, n, rows), _lo(c + 1, n, rows))
-
-
-@njit(cache=True, error_model="numpy")
-def _relu_grad_rows(gU, U, inv_keep, drop, r0, r1):
-    w = gU.shape[1]
-    for r in range(r0, r1):
-        for k in range(w):
-            if U[r, k] <= 0.0:
-                gU[r, k] = 0.0
-            elif drop:
-                gU[r, k] *= inv_keep
-
-
-@njit(cache=True, error_model="numpy", parallel=True)
-def _relu_grad(gU, U, inv_keep, drop, nthr):
-    """gU <- dL/d(pre-activation) from dL/dU, U = relu(.) ⊙ m: U > 0 exactly where the unit is
-    active and kept, and the derivative there is m = 1/(1 − rate) (1 without dropout)."""
-    rows, w = gU.shape
-    n = _chunks(rows, w, nthr)
-    if n == 1:
-        _relu_grad_rows(gU, U, inv_keep, drop, 0, rows)
-        return
-    for c in prange(n):
-        _relu_grad_rows(gU, U, inv_keep, drop, _lo(c, n, rows), _lo(c + 1, n, rows))
-
-
-@njit(cache=True, error_model="numpy")
-def _attention_rows(QKV, A, Ov, d, scale, DA, drop, s0, s1):
-    for r in range(s0, s1):
-        for i in range(2):
-            qi = 2 * r + i
-            s0 = 0.0
-            s1 = 0.0
-            for k in range(d):
-                s0 += QKV[qi, k] * QKV[2 * r, d + k]
-                s1 += QKV[qi, k] * QKV[2 * r + 1, d + k]
-            s0 *= scale
-            s1 *= scale
-            m = max(s0, s1)
-            e0 = math.exp(s0 - m)
-            e1 = math.exp(s1 - m)
-            a0 = e0 / (e0 + e1)
-            a1 = e1 / (e0 + e1)
-            A[qi, 0] = a0
-            A[qi, 1] = a1
-            if drop:
-                a0 *= DA[qi, 0]
-                a1 *= DA[qi, 1]
-            for k in range(d):
-                Ov[qi, k] = a0 * QKV[2 * r, 2 * d + k] + a1 * QKV[2 * r + 1, 2 * d + k]
-
-
-@njit(cache=True, error_model="numpy")
-def _attention_backward_rows(QKV, A, gO, gQKV, d, scale, DA, drop, s0, s1):
-    for r in range(s0, s1):
-        r0 = 2 * r
-        for k in range(3 * d):
-            gQKV[r0, k] = 0.0
-            gQKV[r0 + 1, k] = 0.0
-        for i in range(2):
-            qi = r0 + i
-            ga0 = 0.0
-            ga1 = 0.0
-            for k in range(d):
-                ga0 += gO[qi, k] * QKV[r0, 2 * d + k]
-                ga1 += gO[qi, k] * QKV[r0 + 1, 2 * d + k]
-            a0 = A[qi, 0]
-            a1 = A[qi, 1]
-            w0 = a0  # the weights v_j entered the output with
-            w1 = a1
-            if drop:
-                ga0 *= DA[qi, 0]
-                ga1 *= DA[qi, 1]
-                w0 *= DA[qi, 0]
-                w1 *= DA[qi, 1]
-            mean = a0 * ga0 + a1 * ga1
-            gs0 = a0 * (ga0 - mean) * scale
-            gs1 = a1 * (ga1 - mean) * scale
-            for k in range(d):
-                go = gO[qi, k]
-                gQKV[qi, k] += gs0 * QKV[r0, d + k] + gs1 * QKV[r0 + 1, d + k]
-                gQKV[r0, d + k] += gs0 * QKV[qi, k]
-                gQKV[r0 + 1, d + k] += gs1 * QKV[qi, k]
-                gQKV[r0, 2 * d + k] += w0 * go
-                gQKV[r0 + 1, 2 * d + k] += w1 * go
-
-
-@njit(cache=True, error_model="numpy", parallel=True)
-def _attention(QKV, A, Ov, n, d, scale, DA, drop, nthr):
-    """Per sample r (token rows 2r, 2r+1): A[2r+i, j] = softmax_j(q_i · k_j scale), Ov_i = Σ_j A_ij v_j,
-    with A_ij multiplied by its dropout multiplier DA[2r+i, j] first if ``drop`` (A keeps the softmax).
-    Parallel over samples."""
-    c_n = _chunks(n, 6 * d, nthr)
-    if c_n == 1:
-        _attention_rows(QKV, A, Ov, d, scale, DA, drop, 0, n)
-        return
-    for c in prange(c_n):
-        _attention_rows(QKV, A, Ov, d, scale, DA, drop, _lo(c, c_n, n), _lo(c + 1, c_n, n))
-
-
-@njit(cache=True, error_model="numpy", parallel=True)
-def _attention_backward(QKV, A, gO, gQKV, n, d, scale, DA, drop, nthr):
-    """gQKV <- dL/d[q | k | v] from gO = dL/d(Σ_j A'_ij v_j), A' = A ⊙ DA with ``drop``, else A.
-
-    dL/dv_j = Σ_i A'_ij gO_i; dL/dA_ij = DA_ij gO_i · v_j; through the softmax
-    dL/ds_ij = A_ij (dL/dA_ij − Σ_k A_ik dL/dA_ik); dL/dq_i = scale Σ_j dL/ds_ij k_j and
-    dL/dk_j = scale Σ_i dL/ds_ij q_i. A sample's gradient touches its own two rows only:
-    parallel over samples."""
-    c_n = _chunks(n, 6 * d, nthr)
-    if c_n == 1:
-        _attention_backward_rows(QKV, A, gO, gQKV, d, scale, DA, drop, 0, n)
-        return
-    for c in prange(c_n):
-        _attention_backward_rows(QKV, A, gO, gQKV, d, scale, DA, drop, _lo(c, c_n, n), _lo(c + 1, c_n, n))
-
-
-@njit(cache=True, error_model="numpy")
-def _forward(theta, boff, hoff, aoff, acts, pi, pj, n, p, d, w, eps, rate, key, nthr):
+def _forward(theta, boff, hoff, aoff, acts, pi, pj, n, p, d, w, eps, rate, key):
     """Forward pass of the first ``n`` samples; logits in region LOGITS (n, p).
 
     With ``rate`` > 0 (training passes only; ``acts`` then has the dropout regions) inverted
@@ -601,8 +84,7 @@ def _forward(theta, boff, hoff, aoff, acts, pi, pj, n, p, d, w, eps, rate, key, 
     attention output and on the feed-forward output before each joins the residual stream, and
     on the feed-forward hidden units; the masks are those of ``key`` (efftheory.models.dropout), and
     the multipliers of the first three are kept for the backward pass (U keeps the dropped
-    hidden units, which is all the backward pass needs of the fourth). The loops between the products run on
-    ``nthr`` numba threads (the same numbers on any number)."""
+    hidden units, which is all the backward pass needs of the fourth)."""
     L = boff.shape[0]
     R = 2 * n
     scale = 1.0 / math.sqrt(d)
@@ -620,49 +102,49 @@ def _forward(theta, boff, hoff, aoff, acts, pi, pj, n, p, d, w, eps, rate, key, 
         Xl = _view(acts, aoff[X, l], R, d)
         Hl = _view(acts, aoff[H1, l], R, d)
         _ln_forward(Xl, theta[o[LN1_G] : o[LN1_G] + d], theta[o[LN1_B] : o[LN1_B] + d],
-                    _view(acts, aoff[XHAT1, l], R, d), _view(acts, aoff[RSTD1, l], R, 1), Hl, eps, nthr)
+                    _view(acts, aoff[XHAT1, l], R, d), _view(acts, aoff[RSTD1, l], R, 1), Hl, eps)
         Q = _view(acts, aoff[QKV, l], R, 3 * d)
         np.dot(Hl, _view(theta, o[W_QKV], d, 3 * d), Q)
-        _add_bias(Q, theta[o[B_QKV] : o[B_QKV] + 3 * d], nthr)
+        _add_bias(Q, theta[o[B_QKV] : o[B_QKV] + 3 * d])
         Ov = _view(acts, aoff[O, l], R, d)
         DAl = no_mask
         if drop:
             DAl = _view(acts, aoff[DA, l], R, 2)
-            _fill_mask(DAl, key, (4 * l + SITE_ATT) * SITE_SHIFT, rate, nthr)
-        _attention(Q, _view(acts, aoff[ATT, l], R, 2), Ov, n, d, scale, DAl, drop, nthr)
+            _fill_mask(DAl, key, (4 * l + SITE_ATT) * SITE_SHIFT, rate)
+        _attention(Q, _view(acts, aoff[ATT, l], R, 2), Ov, n, d, scale, DAl, drop)
         Xm = _view(acts, aoff[XMID, l], R, d)
         np.dot(Ov, _view(theta, o[W_O], d, d), Xm)
         bo = theta[o[B_O] : o[B_O] + d]
         D1l = no_mask
         if drop:
             D1l = _view(acts, aoff[D1, l], R, d)
-            _fill_mask(D1l, key, (4 * l + SITE_ATT_OUT) * SITE_SHIFT, rate, nthr)
-        _residual(Xm, bo, D1l, Xl, drop, nthr)
+            _fill_mask(D1l, key, (4 * l + SITE_ATT_OUT) * SITE_SHIFT, rate)
+        _residual(Xm, bo, D1l, Xl, drop)
         H2l = _view(acts, aoff[H2, l], R, d)
         _ln_forward(Xm, theta[o[LN2_G] : o[LN2_G] + d], theta[o[LN2_B] : o[LN2_B] + d],
-                    _view(acts, aoff[XHAT2, l], R, d), _view(acts, aoff[RSTD2, l], R, 1), H2l, eps, nthr)
+                    _view(acts, aoff[XHAT2, l], R, d), _view(acts, aoff[RSTD2, l], R, 1), H2l, eps)
         Ul = _view(acts, aoff[U, l], R, w)
         np.dot(H2l, _view(theta, o[W_1], d, w), Ul)
-        _relu(Ul, theta[o[C_1] : o[C_1] + w], key, (4 * l + SITE_FF_HIDDEN) * SITE_SHIFT, rate, drop, nthr)
+        _relu(Ul, theta[o[C_1] : o[C_1] + w], key, (4 * l + SITE_FF_HIDDEN) * SITE_SHIFT, rate, drop)
         Xn = _view(acts, aoff[X, l + 1], R, d)
         np.dot(Ul, _view(theta, o[W_2], w, d), Xn)
         D3l = no_mask
         if drop:
             D3l = _view(acts, aoff[D3, l], R, d)
-            _fill_mask(D3l, key, (4 * l + SITE_FF_OUT) * SITE_SHIFT, rate, nthr)
-        _residual(Xn, theta[o[C_2] : o[C_2] + d], D3l, Xm, drop, nthr)
+            _fill_mask(D3l, key, (4 * l + SITE_FF_OUT) * SITE_SHIFT, rate)
+        _residual(Xn, theta[o[C_2] : o[C_2] + d], D3l, Xm, drop)
     if hoff[LNF_G] >= 0:
         _ln_forward(_view(acts, aoff[X, L], R, d), theta[hoff[LNF_G] : hoff[LNF_G] + d],
                     theta[hoff[LNF_B] : hoff[LNF_B] + d], _view(acts, aoff[XHATF, 0], R, d),
-                    _view(acts, aoff[RSTDF, 0], R, 1), _view(acts, aoff[Z, 0], R, d), eps, nthr)
+                    _view(acts, aoff[RSTDF, 0], R, 1), _view(acts, aoff[Z, 0], R, d), eps)
     Zc = _view(acts, aoff[Z, 0], n, 2 * d)  # rows 2r, 2r+1 side by side: [x_0 | x_1] per sample
     logits = _view(acts, aoff[LOGITS, 0], n, p)
     np.dot(Zc, _view(theta, hoff[W_OUT], 2 * d, p), logits)
-    _add_bias(logits, theta[hoff[B_OUT] : hoff[B_OUT] + p], nthr)
+    _add_bias(logits, theta[hoff[B_OUT] : hoff[B_OUT] + p])
 
 
 @njit(cache=True, error_model="numpy")
-def _backward(theta, grad, boff, hoff, aoff, acts, gx, gh, gqkv, go, gu, G, pi, pj, nt, p, d, w, rate, nthr):
+def _backward(theta, grad, boff, hoff, aoff, acts, gx, gh, gqkv, go, gu, G, pi, pj, nt, p, d, w, rate):
     """grad <- dL/dθ given G = dL/dlogits (nt, p) and a forward pass whose first nt samples are
     the training samples, with dropout at ``rate`` (its multipliers read from ``acts``).
     gx, gh, go (2 nt d), gqkv (2 nt 3d), gu (2 nt w) are scratch."""
@@ -674,7 +156,7 @@ def _backward(theta, grad, boff, hoff, aoff, acts, gx, gh, gqkv, go, gu, G, pi, 
     no_mask = _view(acts, 0, 0, 2)
     # head: logits = z W_out + b_out
     np.dot(_view(acts, aoff[Z, 0], nt, 2 * d).T, G, _view(grad, hoff[W_OUT], 2 * d, p))
-    _col_sums(G, grad[hoff[B_OUT] : hoff[B_OUT] + p], nthr)
+    _col_sums(G, grad[hoff[B_OUT] : hoff[B_OUT] + p])
     gZ = _view(gh, 0, nt, 2 * d)
     np.dot(G, _view(theta, hoff[W_OUT], 2 * d, p).T, gZ)
     gX = _view(gx, 0, R, d)
@@ -683,7 +165,7 @@ def _backward(theta, grad, boff, hoff, aoff, acts, gx, gh, gqkv, go, gu, G, pi, 
         gX[:, :] = 0.0
         _ln_backward(gH, _view(acts, aoff[XHATF, 0], R, d), _view(acts, aoff[RSTDF, 0], R, 1),
                      theta[hoff[LNF_G] : hoff[LNF_G] + d], gX, grad[hoff[LNF_G] : hoff[LNF_G] + d],
-                     grad[hoff[LNF_B] : hoff[LNF_B] + d], nthr)
+                     grad[hoff[LNF_B] : hoff[LNF_B] + d])
     else:
         gX[:, :] = gH
     gU = _view(gu, 0, R, w)
@@ -696,35 +178,35 @@ def _backward(theta, grad, boff, hoff, aoff, acts, gx, gh, gqkv, go, gu, G, pi, 
         gY = gX
         if drop:  # gH is free until the LN2 backward: it holds dL/d(branch) = gX ⊙ m_3
             gY = gH
-            _times(gY, gX, _view(acts, aoff[D3, l], R, d), nthr)
+            _times(gY, gX, _view(acts, aoff[D3, l], R, d))
         np.dot(Ul.T, gY, _view(grad, o[W_2], w, d))
-        _col_sums(gY, grad[o[C_2] : o[C_2] + d], nthr)
+        _col_sums(gY, grad[o[C_2] : o[C_2] + d])
         np.dot(gY, _view(theta, o[W_2], w, d).T, gU)
-        _relu_grad(gU, Ul, inv_keep, drop, nthr)
+        _relu_grad(gU, Ul, inv_keep, drop)
         np.dot(_view(acts, aoff[H2, l], R, d).T, gU, _view(grad, o[W_1], d, w))
-        _col_sums(gU, grad[o[C_1] : o[C_1] + w], nthr)
+        _col_sums(gU, grad[o[C_1] : o[C_1] + w])
         np.dot(gU, _view(theta, o[W_1], d, w).T, gH)
         _ln_backward(gH, _view(acts, aoff[XHAT2, l], R, d), _view(acts, aoff[RSTD2, l], R, 1),
                      theta[o[LN2_G] : o[LN2_G] + d], gX, grad[o[LN2_G] : o[LN2_G] + d],
-                     grad[o[LN2_B] : o[LN2_B] + d], nthr)
+                     grad[o[LN2_B] : o[LN2_B] + d])
         # x_mid = x + ((A ⊙ m_A) v W_o + b_o) ⊙ m_1
         gY = gX
         DAl = no_mask
         if drop:
             gY = gH
-            _times(gY, gX, _view(acts, aoff[D1, l], R, d), nthr)
+            _times(gY, gX, _view(acts, aoff[D1, l], R, d))
             DAl = _view(acts, aoff[DA, l], R, 2)
         np.dot(_view(acts, aoff[O, l], R, d).T, gY, _view(grad, o[W_O], d, d))
-        _col_sums(gY, grad[o[B_O] : o[B_O] + d], nthr)
+        _col_sums(gY, grad[o[B_O] : o[B_O] + d])
         np.dot(gY, _view(theta, o[W_O], d, d).T, gO)
         _attention_backward(_view(acts, aoff[QKV, l], R, 3 * d), _view(acts, aoff[ATT, l], R, 2), gO, gQ,
-                            nt, d, scale, DAl, drop, nthr)
+                            nt, d, scale, DAl, drop)
         np.dot(_view(acts, aoff[H1, l], R, d).T, gQ, _view(grad, o[W_QKV], d, 3 * d))
-        _col_sums(gQ, grad[o[B_QKV] : o[B_QKV] + 3 * d], nthr)
+        _col_sums(gQ, grad[o[B_QKV] : o[B_QKV] + 3 * d])
         np.dot(gQ, _view(theta, o[W_QKV], d, 3 * d).T, gH)
         _ln_backward(gH, _view(acts, aoff[XHAT1, l], R, d), _view(acts, aoff[RSTD1, l], R, 1),
                      theta[o[LN1_G] : o[LN1_G] + d], gX, grad[o[LN1_G] : o[LN1_G] + d],
-                     grad[o[LN1_B] : o[LN1_B] + d], nthr)
+                     grad[o[LN1_B] : o[LN1_B] + d])
     # the two token rows of sample r scatter back to the embeddings of its symbols
     for k in range(p * d):
         grad[k] = 0.0
@@ -747,7 +229,7 @@ def _update(theta, grad, m, v, step, n_embed, hyper, c):
 def _train_chunk(theta, m, v, grad, boff, hoff, aoff, acts, gx, gh, gqkv, go, gu, gbuf,
                  pi, pj, labels, aoff_te, acts_te, pi_te, pj_te, labels_te, templates, nt, n_test, p, d, w, eps,
                  hyper, rate, key_base, t0, t1, total, eval_every, stop_at_full,
-                 rec_f, rec_emb, rec_pos, limit, nthr):
+                 rec_f, rec_emb, rec_pos, limit):
     """Run steps t0 <= t < t1 (t <= total): evaluate if due, then update unless t == total.
 
     The training samples always go through their own forward pass (buffer ``acts``) and the
@@ -759,9 +241,7 @@ def _train_chunk(theta, m, v, grad, boff, hoff, aoff, acts, gx, gh, gqkv, go, gu
     update follows). Records go to row ``rec_pos[0]`` of ``rec_f`` (step, train loss, test
     loss, train acc, test acc) and ``rec_emb`` (raw E). Returns RAN, DIVERGED (training loss not
     finite or a parameter beyond ``limit``; that step is recorded and no update follows) or,
-    with ``stop_at_full``, 1 once train and test accuracy are both >= 0.99. ``nthr``: numba
-    threads of the loops between the products.
-    """
+    with ``stop_at_full``, 1 once train and test accuracy are both >= 0.99.     """
     c = np.ones(8, theta.dtype)
     inv_nt = 1.0 / nt
     G = _view(gbuf, 0, nt, p)
@@ -771,10 +251,10 @@ def _train_chunk(theta, m, v, grad, boff, hoff, aoff, acts, gx, gh, gqkv, go, gu
         due = (t % eval_every == 0) or (t == total)
         ev_loss, ev_ok = 0.0, 0
         if drop and due:
-            _forward(theta, boff, hoff, aoff, acts, pi, pj, nt, p, d, w, eps, 0.0, NO_KEY, nthr)
+            _forward(theta, boff, hoff, aoff, acts, pi, pj, nt, p, d, w, eps, 0.0, NO_KEY)
             ev_loss, ev_ok = head(out, labels, templates, True, 0, nt, G, False, 0.0)
         key = step_key(key_base, t) if drop else NO_KEY
-        _forward(theta, boff, hoff, aoff, acts, pi, pj, nt, p, d, w, eps, rate, key, nthr)
+        _forward(theta, boff, hoff, aoff, acts, pi, pj, nt, p, d, w, eps, rate, key)
         tr_loss, tr_ok = head(out, labels, templates, True, 0, nt, G, True, inv_nt)
         diverged = not (np.isfinite(tr_loss) and representable(theta, limit))
         # the step at which a run diverges is recorded too
@@ -782,13 +262,13 @@ def _train_chunk(theta, m, v, grad, boff, hoff, aoff, acts, gx, gh, gqkv, go, gu
         if not drop:
             ev_loss, ev_ok = tr_loss, tr_ok
         elif evaluate and not due:
-            _forward(theta, boff, hoff, aoff, acts, pi, pj, nt, p, d, w, eps, 0.0, NO_KEY, nthr)
+            _forward(theta, boff, hoff, aoff, acts, pi, pj, nt, p, d, w, eps, 0.0, NO_KEY)
             ev_loss, ev_ok = head(out, labels, templates, True, 0, nt, G, False, 0.0)
         outcome = RAN
         if evaluate:
             te_loss, te_ok = 0.0, 0
             if n_test > 0:
-                _forward(theta, boff, hoff, aoff_te, acts_te, pi_te, pj_te, n_test, p, d, w, eps, 0.0, NO_KEY, nthr)
+                _forward(theta, boff, hoff, aoff_te, acts_te, pi_te, pj_te, n_test, p, d, w, eps, 0.0, NO_KEY)
                 out_te = _view(acts_te, aoff_te[LOGITS, 0], n_test, p)
                 te_loss, te_ok = head(out_te, labels_te, templates, True, 0, n_test, G, False, 0.0)
             i = rec_pos[0]
@@ -808,7 +288,7 @@ def _train_chunk(theta, m, v, grad, boff, hoff, aoff, acts, gx, gh, gqkv, go, gu
         if outcome != RAN:
             return outcome
         if t < total:
-            _backward(theta, grad, boff, hoff, aoff, acts, gx, gh, gqkv, go, gu, G, pi, pj, nt, p, d, w, rate, nthr)
+            _backward(theta, grad, boff, hoff, aoff, acts, gx, gh, gqkv, go, gu, G, pi, pj, nt, p, d, w, rate)
             _update(theta, grad, m, v, t + 1, p * d, hyper, c)
     return RAN
 

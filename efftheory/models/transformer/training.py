@@ -8,7 +8,6 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from numba import get_num_threads
 
 from efftheory.errors import check_float, check_int, require
 from efftheory.models.base import TrainResult
@@ -16,20 +15,9 @@ from efftheory.models.dropout import base_key, step_key
 from efftheory.phases import ACC_THRESHOLD, DEFAULT_GAP, phase_of
 from efftheory.models.shared_kernels import DIVERGED, RAN, divergence_limit, head
 from efftheory.models.transformer.config import TransformerConfig
-from efftheory.models.transformer.kernels import (
-    ACC_FULL,
-    LN_EPS,
-    LOGITS,
-    NO_KEY,
-    Layout,
-    _activation_table,
-    _backward,
-    _forward,
-    _train_chunk,
-    _update,
-    _view,
-    init_params,
-)
+from efftheory.models.transformer.kernels import ACC_FULL, _backward, _forward, _train_chunk, _update
+from efftheory.models.transformer.layout import LOGITS, NO_KEY, Layout, _activation_table, _view, init_params
+from efftheory.models.transformer.ops import LN_EPS
 from efftheory.runtime.threads import check_threads, compute_threads, threads_for
 from efftheory.stats import first_at_or_above, step_or_none
 from efftheory.tasks import ModularAddition, Split
@@ -85,7 +73,7 @@ class _Problem:
         n = pi.size
         rate, key = self._dropout(step)
         _forward(theta, lay.block_off, lay.head_off, aoff, acts, pi, pj, n, self.p, lay.dim, lay.width, self.eps,
-                 rate, key, get_num_threads())
+                 rate, key)
         return _view(acts, aoff[LOGITS, 0], n, self.p)
 
     def _dropout(self, step: int | None) -> tuple[float, np.uint64]:
@@ -101,8 +89,7 @@ class _Problem:
         loss, _ = head(out, labels, self.templates, True, 0, self.nt, G, True, 1.0 / self.nt)
         grad = np.zeros_like(theta)
         _backward(theta, grad, lay.block_off, lay.head_off, aoff, acts, self.gx, self.gh, self.gqkv,
-                  self.go, self.gu, G, pi, pj, self.nt, self.p, lay.dim, lay.width, self._dropout(step)[0],
-                  get_num_threads())
+                  self.go, self.gu, G, pi, pj, self.nt, self.p, lay.dim, lay.width, self._dropout(step)[0])
         return loss / self.nt, grad
 
 
@@ -267,7 +254,7 @@ def train_transformer(split: Split, config: TransformerConfig | None = None, ste
                                    *prob.sets["test"], prob.templates, prob.nt, prob.n_test, p, d, config.width,
                                    prob.eps, hyper, prob.rate, prob.key_base,
                                    t, t1, steps, eval_every, stop_at_full, rec_f, rec_emb, rec_pos,
-                                   divergence_limit(theta.dtype), get_num_threads())
+                                   divergence_limit(theta.dtype))
             now = int(rec_f[rec_pos[0] - 1, 0]) if outcome != RAN else min(t1, steps)
             if progress is not None and now > done:
                 progress(now - done)
