@@ -242,6 +242,8 @@ def profile_transformer(paper: bool = False, repeats: int = 20) -> dict:
     "serial loops" is what the forward and backward passes spend outside the matrix products.
     """
     from efftheory.models.transformer import kernels as tf
+    from efftheory.models.transformer import layout as tl
+    from efftheory.models.transformer import ops
     from efftheory.models.transformer import training as tft
     from efftheory.models.transformer.config import TransformerConfig
     from efftheory.tasks import ModularAddition
@@ -255,20 +257,19 @@ def profile_transformer(paper: bool = False, repeats: int = 20) -> dict:
     nt, d, w, L = prob.nt, config.dim, config.width, config.layers
     R = 2 * nt
     rate, key = prob._dropout(0)
-    nthr = numba.get_num_threads()
     grad = np.zeros_like(theta)
-    G = tf._view(prob.gbuf, 0, nt, p)
+    G = tl._view(prob.gbuf, 0, nt, p)
     out = {}
 
     def fwd():
-        tf._forward(theta, lay.block_off, lay.head_off, aoff, acts, pi, pj, nt, p, d, w, prob.eps, rate, key, nthr)
+        tf._forward(theta, lay.block_off, lay.head_off, aoff, acts, pi, pj, nt, p, d, w, prob.eps, rate, key)
 
     def bwd():
         tf._backward(theta, grad, lay.block_off, lay.head_off, aoff, acts, prob.gx, prob.gh, prob.gqkv, prob.go,
-                     prob.gu, G, pi, pj, nt, p, d, w, rate, nthr)
+                     prob.gu, G, pi, pj, nt, p, d, w, rate)
 
     fwd()
-    logit = tf._view(acts, aoff[tf.LOGITS, 0], nt, p)
+    logit = tl._view(acts, aoff[tl.LOGITS, 0], nt, p)
     shared.head(logit, labels, prob.templates, True, 0, nt, G, True, 1.0 / nt)
     out["forward (train rows)"] = _best(fwd, repeats)
     out["head + dL/dlogits"] = _best(lambda: shared.head(logit, labels, prob.templates, True, 0, nt, G, True, 1.0 / nt),
@@ -294,27 +295,27 @@ def profile_transformer(paper: bool = False, repeats: int = 20) -> dict:
             + _best(lambda: np.dot(D, B.T, gA), repeats)
     out["GEMM, all products of forward + backward"] = gemm
     # the loops between the products, alone (every call of the step)
-    Xl = tf._view(acts, aoff[tf.X, 0], R, d)
+    Xl = tl._view(acts, aoff[tl.X, 0], R, d)
     H, Xhat, rstd = (np.empty((R, d), theta.dtype), np.empty((R, d), theta.dtype), np.empty((R, 1), theta.dtype))
     g1, b1 = np.ones(d, theta.dtype), np.zeros(d, theta.dtype)
-    tf._ln_forward(Xl, g1, b1, Xhat, rstd, H, prob.eps, nthr)
+    ops._ln_forward(Xl, g1, b1, Xhat, rstd, H, prob.eps)
     gX, gg, gb = np.zeros((R, d), theta.dtype), np.zeros(d, theta.dtype), np.zeros(d, theta.dtype)
     n_ln = 2 * L + (1 if config.final_ln else 0)
-    out[f"LayerNorm forward x {n_ln}"] = n_ln * _best(lambda: tf._ln_forward(Xl, g1, b1, Xhat, rstd, H, prob.eps, nthr),
+    out[f"LayerNorm forward x {n_ln}"] = n_ln * _best(lambda: ops._ln_forward(Xl, g1, b1, Xhat, rstd, H, prob.eps),
                                                       repeats)
-    out[f"LayerNorm backward x {n_ln}"] = n_ln * _best(lambda: tf._ln_backward(H, Xhat, rstd, g1, gX, gg, gb, nthr), repeats)
-    Q = tf._view(acts, aoff[tf.QKV, 0], R, 3 * d)
-    A = tf._view(acts, aoff[tf.ATT, 0], R, 2)
+    out[f"LayerNorm backward x {n_ln}"] = n_ln * _best(lambda: ops._ln_backward(H, Xhat, rstd, g1, gX, gg, gb), repeats)
+    Q = tl._view(acts, aoff[tl.QKV, 0], R, 3 * d)
+    A = tl._view(acts, aoff[tl.ATT, 0], R, 2)
     Ov, gO, gQ = np.empty((R, d), theta.dtype), np.ones((R, d), theta.dtype), np.empty((R, 3 * d), theta.dtype)
-    DA = tf._view(acts, aoff[tf.DA, 0], R, 2) if rate else tf._view(acts, 0, 0, 2)
+    DA = tl._view(acts, aoff[tl.DA, 0], R, 2) if rate else tl._view(acts, 0, 0, 2)
     scale = 1.0 / np.sqrt(d)
-    out[f"attention forward x {L}"] = L * _best(lambda: tf._attention(Q, A, Ov, nt, d, scale, DA, rate > 0, nthr), repeats)
+    out[f"attention forward x {L}"] = L * _best(lambda: ops._attention(Q, A, Ov, nt, d, scale, DA, rate > 0), repeats)
     out[f"attention backward x {L}"] = L * _best(
-        lambda: tf._attention_backward(Q, A, gO, gQ, nt, d, scale, DA, rate > 0, nthr), repeats)
+        lambda: ops._attention_backward(Q, A, gO, gQ, nt, d, scale, DA, rate > 0), repeats)
     if rate:
         M2, Md, Mw = np.empty((R, 2), theta.dtype), np.empty((R, d), theta.dtype), np.empty((R, w), theta.dtype)
         out[f"dropout masks x {L} (4 sites)"] = L * sum(
-            _best(lambda M=M: tf._fill_mask(M, key, 0, rate, nthr), repeats) for M in (M2, Md, Mw, Md))
+            _best(lambda M=M: ops._fill_mask(M, key, 0, rate), repeats) for M in (M2, Md, Mw, Md))
     out["serial loops (forward + backward - GEMM)"] = out["forward (train rows)"] + out["backward"] - gemm
     out["whole step (forward, head, backward, AdamW, divergence test)"] = (
         out["forward (train rows)"] + out["head + dL/dlogits"] + out["backward"] + out["AdamW"] + out["divergence test"])

@@ -145,6 +145,39 @@ def test_logits_match_the_numpy_twin(final_ln):
     np.testing.assert_allclose(logits(split, cfg, theta), expect, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("rows", [1, 2, 3, 4, 5, 7, 8, 9])
+def test_layernorm_gives_each_row_the_numbers_it_gets_alone(rows):
+    """The LayerNorm kernels sum several rows side by side (ops._ln_forward four, _ln_backward
+    two): every row must come out as it does when it is the only row (the one-row path), and
+    the gain and bias gradients must be the sums of the rows' own terms in row order."""
+    from efftheory.models.transformer import ops
+
+    rng = np.random.default_rng(rows)
+    d, eps = 37, np.float32(1e-5)
+    X = rng.standard_normal((rows, d)).astype(np.float32) * 3 + 1
+    g, b = rng.standard_normal(d).astype(np.float32), rng.standard_normal(d).astype(np.float32)
+    gH = rng.standard_normal((rows, d)).astype(np.float32)
+    Xhat, rstd, H = np.zeros_like(X), np.zeros((rows, 1), np.float32), np.zeros_like(X)
+    ops._ln_forward(X, g, b, Xhat, rstd, H, eps)
+    gX, gg, gb = np.ones_like(X), np.zeros(d, np.float32), np.zeros(d, np.float32)
+    ops._ln_backward(gH, Xhat, rstd, g, gX, gg, gb)
+    want_gg, want_gb = np.zeros(d, np.float32), np.zeros(d, np.float32)
+    for r in range(rows):
+        xh1, rs1, h1 = np.zeros((1, d), np.float32), np.zeros((1, 1), np.float32), np.zeros((1, d), np.float32)
+        ops._ln_forward(X[r : r + 1], g, b, xh1, rs1, h1, eps)
+        assert np.array_equal(xh1, Xhat[r : r + 1]) and np.array_equal(rs1, rstd[r : r + 1])
+        assert np.array_equal(h1, H[r : r + 1])
+        gx1, gg1, gb1 = np.ones((1, d), np.float32), np.zeros(d, np.float32), np.zeros(d, np.float32)
+        ops._ln_backward(gH[r : r + 1], Xhat[r : r + 1], rstd[r : r + 1], g, gx1, gg1, gb1)
+        assert np.array_equal(gx1, gX[r : r + 1])
+        want_gg += gH[r] * Xhat[r]
+        want_gb += gH[r]
+    assert np.array_equal(gg, want_gg) and np.array_equal(gb, want_gb)
+    # and the numbers are LayerNorm's: x̂ has mean 0 and variance 1 per row (d > 1)
+    np.testing.assert_allclose(Xhat.mean(axis=1), 0, atol=1e-5)
+    np.testing.assert_allclose((Xhat.astype(np.float64) ** 2).mean(axis=1), 1, rtol=1e-3)
+
+
 # ------------------------------------------------------------------ gradients
 
 
