@@ -18,7 +18,10 @@ Order of work, in one process:
 A timing is one call: efftheory's ``train_network`` / ``train_transformer`` over k steps with
 records at the two ends only (setup and the two evaluations included), the twin's ``step()`` k
 times or as many as fit in three times efftheory's time (torch on two threads of a busy machine
-can crawl). efftheory gets ``threads`` from its policy (efftheory.runtime.threads.threads_for) given the
+can crawl), after one untimed step at the round's thread count (``torch.compile`` compiles again
+when the thread count changes). k is 2000 for the toy, 300 for the default transformer and 24
+for the paper's, so setup and the two evaluations are a small part of efftheory's time (about
+0.4 s of 4-7 s at the paper's size). efftheory gets ``threads`` from its policy (efftheory.runtime.threads.threads_for) given the
 row's cores; torch gets ``torch.set_num_threads`` of them.
 
 The last column is efftheory's FLOP rate (the models' own ``flops_per_step``) as a share of the
@@ -103,7 +106,7 @@ CASES = (
     Case("transformer p = 23, d 32", "transformer", TransformerConfig(), 23, 300),
     Case("transformer p = 23, dropout 0.1", "transformer", TransformerConfig(dropout=0.1), 23, 300),
     Case("transformer paper size (p = 59, d 256, 2 blocks, dropout 0.05)", "transformer", TransformerConfig.paper(),
-         59, 8),
+         59, 24),
 )
 
 
@@ -209,9 +212,13 @@ def measure(cases, threads=(1, 2), rounds: int = 3, use_compile: bool = True, lo
                 e["eff"][n].append(k / _seconds(lambda: case.train(split, k, policy)))
                 if torch is not None:
                     budget = 3 * k / e["eff"][n][-1]  # three times what efftheory took
-                    e["eager"][n].append(_twin_rate(e["eager_twin"], k, budget))
-                    if e.get("compiled_twin") is not None:
-                        e["compiled"][n].append(_twin_rate(e["compiled_twin"], k, budget))
+                    for kind in ("eager", "compiled"):
+                        twin = e.get(f"{kind}_twin")
+                        if twin is not None:
+                            # one untimed step at this thread count first: torch.compile compiles
+                            # again when the thread count changes, and that is not a step's cost
+                            twin.step()
+                            e[kind][n].append(_twin_rate(twin, k, budget))
                 log(f"round {r + 1}/{rounds}, {n} thread(s), {case.name}: efftheory {e['eff'][n][-1]:.4g} steps/s"
                     + (f", eager {e['eager'][n][-1]:.4g}" if e["eager"][n] else "")
                     + (f", compiled {e['compiled'][n][-1]:.4g}" if e["compiled"][n] else ""))
