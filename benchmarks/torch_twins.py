@@ -28,7 +28,8 @@ import torch.nn.functional as F
 
 from efftheory.models.toy import kernels as net
 from efftheory.models.toy.config import NetworkConfig
-from efftheory.models.transformer import kernels as tf
+from efftheory.models.transformer import layout as tf
+from efftheory.models.transformer.ops import LN_EPS
 from efftheory.models.transformer.config import TransformerConfig
 
 
@@ -85,7 +86,7 @@ class ToyTwin:
 
 
 def _layer_norm(x, g, b):
-    return F.layer_norm(x, (x.shape[-1],), g, b, tf.LN_EPS)
+    return F.layer_norm(x, (x.shape[-1],), g, b, LN_EPS)
 
 
 class TransformerTwin:
