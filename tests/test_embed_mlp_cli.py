@@ -59,3 +59,13 @@ def test_phase_sweeps_the_parity_task(tmp_path):
 def test_bad_options_are_one_line(args, needle):
     proc = run_cli("train", "embed-mlp", "--p", "11", "--frac", "0.5", "--steps", "10", *args)
     assert_one_line_error(proc, needle)
+
+
+def test_phase_text_names_the_models_own_loss(tmp_path):
+    # the embedding MLP's default head is cross-entropy (the toy's is MSE): the summary says so
+    proc = run_cli("phase", "--model", "embed-mlp", "--task", "modadd", "--p", "7", "--x", "wd", "--x-range", "0,1",
+                   "--y", "frac", "--y-range", "0.5,0.6", "--steps", "20", "--eval-every", "10", "--jobs", "1",
+                   "--out", str(tmp_path / "sweep"))
+    assert proc.returncode == 0, proc.stderr
+    first = proc.stdout.splitlines()[0]
+    assert "loss ce" in first and "mse" not in first and "sum model" not in first

@@ -292,6 +292,18 @@ def _has_field(model_name: str, name: str) -> bool:
     return name in {f.name for f in dataclasses.fields(MODELS[model_name].config_type)}
 
 
+def _setting(model_name: str, network: dict, name: str):
+    """The value of config field ``name`` in a sweep's cells: the sweep's own, else the model's
+    default (the toy's loss is "mse", the embedding MLP's "ce")."""
+    import dataclasses
+
+    from efftheory.models import MODELS
+
+    if name in network:
+        return network[name]
+    return next(f.default for f in dataclasses.fields(MODELS[model_name].config_type) if f.name == name)
+
+
 def _has_loss(model_name: str) -> bool:
     from efftheory.models import MODELS
 
@@ -441,8 +453,8 @@ def _text(args, result, plot) -> str:
     lines = [
         f"phase sweep: {grid.x.name} {grid.x.spec()} x {grid.y.name} {grid.y.spec()}, "
         + ("" if fixed.task == "add" else f"task {fixed.task}"
-           + (f" ({fixed.network.get('embed', 'sum')} model), " if _has_field(args.model, "embed") else ", "))
-        + (f"loss {fixed.network.get('loss', 'mse')}, " if _has_loss(args.model) else f"the {args.model} model, ")
+           + (f" ({_setting(args.model, fixed.network, 'embed')} model), " if _has_field(args.model, "embed") else ", "))
+        + (f"loss {_setting(args.model, fixed.network, 'loss')}, " if _has_loss(args.model) else f"the {args.model} model, ")
         + f"{fixed.steps} steps, G = {fixed.gap:g}, {_seed_words(fixed)}",
         f"{len(result.records)} {what}: {result.computed} computed, {result.reused} reused, "
         + (f"{result.shared} shared from other sweeps, " if result.shared else "")
