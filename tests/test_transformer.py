@@ -15,11 +15,11 @@ from efftheory.reference import transformer as naive
 from efftheory.tasks import Addition, ModularAddition
 from efftheory.models.transformer.layout import BLOCK_TENSORS, init_params
 from efftheory.models.transformer.config import TransformerConfig
+from efftheory.theories.track import standardise_tokens
 from efftheory.models.transformer.training import (
     adamw_update,
     logits,
     loss_and_gradient,
-    standardise_tokens,
     train_transformer,
 )
 

@@ -67,7 +67,7 @@ def circle_prediction(result, split) -> dict:
     frequency and outcome it ends on, beside the network's final ring."""
     from efftheory.theories.circle.flow import circle_flow
     from efftheory.theories.circle.ring import classify_outcome, ring_fit, ring_frequency
-    from efftheory.models.transformer.training import standardise_tokens
+    from efftheory.theories.track import standardise_tokens
 
     theta0 = ring_fit(standardise_tokens(result.E0)).phases
     flow = circle_flow(theta0, samples=_unordered(split.train_pairs), steps=CIRCLE_STEPS, n_times=2)

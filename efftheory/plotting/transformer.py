@@ -29,7 +29,7 @@ def _stages(result) -> list[tuple[int, str]]:
 def pca_2d(E: np.ndarray) -> tuple[np.ndarray, float]:
     """((p, 2) coordinates on the two leading principal components, their variance share) of the
     token-standardised embeddings E (p, d)."""
-    from efftheory.models.transformer.training import standardise_tokens
+    from efftheory.theories.track import standardise_tokens
 
     S = standardise_tokens(E)
     S = S - S.mean(axis=0)

@@ -113,6 +113,16 @@ def check_finite(stack: np.ndarray) -> None:
 READINGS = ("raw", "layernorm")
 
 
+def standardise_tokens(E: np.ndarray) -> np.ndarray:
+    """Each token's embedding standardised over its d components (mean 0, std 1, biased): what
+    a LayerNorm sees before its gain and bias. (..., p, d) -> same shape, float64; a token whose
+    components are all equal has no standardised form and comes out NaN."""
+    E = np.asarray(E, dtype=np.float64)
+    c = E - E.mean(axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return c / np.sqrt(np.mean(c * c, axis=-1, keepdims=True))
+
+
 def read_tokens(stack: np.ndarray, reading: str) -> np.ndarray:
     """``stack`` (T, p, d) as the network reads it (:data:`READINGS`). A token whose components
     are all equal has no standardised form: with "layernorm" it is refused, naming it."""
@@ -120,11 +130,9 @@ def read_tokens(stack: np.ndarray, reading: str) -> np.ndarray:
     if reading == "raw":
         return stack
     require(stack.shape[2] >= 2, f"a LayerNorm reading needs d >= 2 components, got d = {stack.shape[2]}")
-    c = stack - stack.mean(axis=2, keepdims=True)
-    sd = np.sqrt(np.mean(c * c, axis=2, keepdims=True))
-    flat = np.flatnonzero(sd[..., 0].ravel() == 0)
+    flat = np.flatnonzero(np.ptp(stack, axis=2).ravel() == 0)
     if flat.size:
         record, symbol = divmod(int(flat[0]), stack.shape[1])
         require(False, f"a token's embedding has all components equal (record {record}, symbol {symbol}): "
                        "it has no LayerNorm reading")
-    return c / sd
+    return standardise_tokens(stack)

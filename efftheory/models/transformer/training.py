@@ -23,6 +23,7 @@ from efftheory.stats import first_at_or_above, step_or_none
 from efftheory.tasks import ModularAddition, Split
 from efftheory.theories.circle.ring import circle_rqi, modular_quads, ring_fit
 from efftheory.theories.linear.metrics import normalize
+from efftheory.theories.track import standardise_tokens
 
 #: circle RQI (docs/theory.md §13) of the fitted ring at which the ring counts as formed
 RING_RQI = 0.95
@@ -166,14 +167,6 @@ class TransformerResult(TrainResult):
     ring_variance: np.ndarray
     theta_final: np.ndarray
     steps_to_test_99: int | None
-
-
-def standardise_tokens(E: np.ndarray) -> np.ndarray:
-    """Each token's embedding standardised over its d components (mean 0, std 1): what the
-    first LayerNorm sees, before its gain and bias. (..., p, d) -> same shape, float64."""
-    E = np.asarray(E, dtype=np.float64)
-    c = E - E.mean(axis=-1, keepdims=True)
-    return c / np.sqrt(np.mean(c * c, axis=-1, keepdims=True))
 
 
 def ring_track(raw_embeddings: np.ndarray) -> dict:
