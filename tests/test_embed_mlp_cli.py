@@ -69,3 +69,10 @@ def test_phase_text_names_the_models_own_loss(tmp_path):
     assert proc.returncode == 0, proc.stderr
     first = proc.stdout.splitlines()[0]
     assert "loss ce" in first and "mse" not in first and "sum model" not in first
+
+
+def test_bias_is_an_option_of_the_command_line():
+    args = ("train", "embed-mlp", "--p", "11", "--frac", "0.5", "--steps", "30")
+    with_bias, without = _json(*args, "--bias"), _json(*args, "--no-bias")
+    assert with_bias["config"]["bias"] is True and without["config"]["bias"] is False
+    assert _json(*args)["config"]["bias"] is False  # the model's default

@@ -39,6 +39,9 @@ def add_model_options(group, model, defaults) -> None:
         if option.kind == "choice":
             group.add_argument(flag(option.name), dest=option.name, choices=option.choices, default=None,
                                help=option.help + default)
+        elif option.kind == "bool":  # --NAME / --no-NAME
+            group.add_argument(flag(option.name), dest=option.name, action=argparse.BooleanOptionalAction,
+                               default=None, help=option.help + default)
         else:
             group.add_argument(flag(option.name), dest=option.name, type=KINDS[option.kind], default=None,
                                help=option.help + default)

@@ -114,8 +114,8 @@ class Option:
     Attributes:
         name: the config field.
         kind: how the value is read: ``int`` (a positive whole number), ``float`` (positive),
-            ``int0`` (a whole number >= 0), ``float0`` (>= 0), ``rate`` (in [0, 1)) or ``choice``
-            (one of ``choices``).
+            ``int0`` (a whole number >= 0), ``float0`` (>= 0), ``rate`` (in [0, 1)), ``bool``
+            (``--NAME`` / ``--no-NAME``) or ``choice`` (one of ``choices``).
         help: one line; the default is appended by the command line.
         choices: the allowed values of a ``choice``.
     """

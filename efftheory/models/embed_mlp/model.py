@@ -24,6 +24,7 @@ class EmbedMLP(Model):
         Option("width", "int", "width of the extra hidden layers"),
         Option("loss", "choice", "head: softmax cross-entropy or squared distance to the one-hot label",
                choices=LOSSES),
+        Option("bias", "bool", "a bias in every layer, h_0 included"),
         Option("lr", "float", "AdamW learning rate"),
         Option("wd", "float0", "AdamW weight decay (every parameter)"),
         Option("init_scale", "float", "initial weights uniform in ±init_scale/sqrt(fan_in)"),
