@@ -1,7 +1,7 @@
 """Train a model on one split of a task and put its run beside the theory of that split.
 
-``efftheory train [MODEL] [options]``: MODEL is one of the registered models (``toy``, the
-paper's toy network, by default; ``transformer``); ``--model MODEL`` says the same. Each model
+``efftheory train [MODEL] [options]``: MODEL is one of the registered models (``--model`` below
+lists them; ``toy``, the paper's toy network, by default); ``--model MODEL`` says the same. Each model
 brings its own options (``efftheory train MODEL --help`` lists only those) and its tasks
 (``--task``, default the model's first). The theory is the task's (efftheory.theories.theory_for).
 
