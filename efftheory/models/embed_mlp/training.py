@@ -44,6 +44,7 @@ from efftheory.errors import check_float as _check_float
 from efftheory.errors import check_int as _check_int
 from efftheory.errors import require
 from efftheory.models.base import TrainResult
+from efftheory.models.chunks import Records, run_in_chunks
 import efftheory.models.embed_mlp.kernels as kern
 from efftheory.models.shared_kernels import DIVERGED, divergence_limit
 from efftheory.phases import DEFAULT_GAP, phase_of
@@ -295,36 +296,29 @@ def train_embed_mlp(split: Split, config: EmbedMLPConfig | None = None, steps: i
     n_tok, d = prob.n_tok, config.dim
     E0 = theta[: lay.n_embed].reshape(n_tok, d).astype(np.float64)
     grad, m, v = np.zeros_like(theta), np.zeros_like(theta), np.zeros_like(theta)
-    n_rec = steps // eval_every + 3
-    rec_f = np.full((n_rec, 5), np.nan)
-    rec_emb = np.zeros((n_rec, n_tok, d))
-    rec_pos = np.zeros(1, np.int64)
-    first = np.full(2, -1, np.int64)
+    rec = Records.allocate(steps, eval_every, 5, (n_tok, d), n_first=2)
     limit = theta.dtype.type(divergence_limit(theta.dtype))  # compared in theta's dtype
-    t, done, outcome = 0, 0, kern.RAN
+
+    def run_chunk(t0, t1):
+        dims, w_off, b_off, a_off, acts, g1, g2, ptr, idx = prob.kernel_args()
+        return kern.train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, prob.acts_te, g1, g2, ptr,
+                                idx, prob.labels, prob.templates,
+                                prob.is_ce, prob.has_bias, prob.nt, prob.N, lay.n_embed, config.lr,
+                                config.wd, t0, t1, steps, eval_every, stop_at_test, rec.f, rec.emb, rec.pos,
+                                rec.first, limit)
+
     with compute_threads(threads_for(config.flops_per_step(prob.nt, int(lay.dims[-1])), threads)):
-        while t <= steps and outcome == kern.RAN:
-            t1 = min(t + _CHUNK, steps + 1)
-            dims, w_off, b_off, a_off, acts, g1, g2, ptr, idx = prob.kernel_args()
-            outcome = kern.train_chunk(theta, m, v, grad, dims, w_off, b_off, a_off, acts, prob.acts_te, g1, g2, ptr,
-                                       idx, prob.labels, prob.templates,
-                                       prob.is_ce, prob.has_bias, prob.nt, prob.N, lay.n_embed, config.lr,
-                                       config.wd, t, t1, steps, eval_every, stop_at_test, rec_f, rec_emb, rec_pos,
-                                       first, limit)
-            now = int(rec_f[rec_pos[0] - 1, 0]) if outcome != kern.RAN else min(t1, steps)
-            if progress is not None and now > done:
-                progress(now - done)
-            t, done = t1, now
-    k = int(rec_pos[0])
-    rec = rec_f[:k]
-    steps_arr = rec[:, 0].astype(np.int64)
-    t_train, t_test = (None if f < 0 else int(f) for f in first)
+        outcome, _ = run_in_chunks(run_chunk, steps, _CHUNK, rec, progress)
+    k = rec.rows
+    r = rec.f[:k]
+    steps_arr = r[:, 0].astype(np.int64)
+    t_train, t_test = rec.firsts()
     diverged = outcome == DIVERGED
-    raw = rec_emb[:k].copy()
+    raw = rec.emb[:k].copy()
     metric, predicted = _structure_metric(split, raw)
     return EmbedMLPResult(
-        config=config, steps=steps_arr, train_loss=rec[:, 1].copy(), test_loss=rec[:, 2].copy(),
-        train_acc=rec[:, 3].copy(), test_acc=rec[:, 4].copy(), rqi=metric, predicted_test_acc=predicted,
+        config=config, steps=steps_arr, train_loss=r[:, 1].copy(), test_loss=r[:, 2].copy(),
+        train_acc=r[:, 3].copy(), test_acc=r[:, 4].copy(), rqi=metric, predicted_test_acc=predicted,
         embeddings=normalize(raw), raw_embeddings=raw, E0=E0,
         E_final=theta[: lay.n_embed].reshape(n_tok, d).astype(np.float64), theta_final=theta.copy(),
         steps_to_train=t_train, steps_to_test=t_test,

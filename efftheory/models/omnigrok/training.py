@@ -39,6 +39,7 @@ import numpy as np
 
 from efftheory.errors import require
 from efftheory.models.base import TrainResult
+from efftheory.models.chunks import Records, run_in_chunks
 from efftheory.tasks.images import ImageSplit
 from efftheory.models.omnigrok import kernels as K
 from efftheory.errors import check_float as _check_float, check_int as _check_int
@@ -249,26 +250,23 @@ def train_omnigrok(split: ImageSplit, config: OmnigrokConfig | None = None, step
     shuffled = config.batch_size > 0
     order = _BatchOrder(split.n_train, prob.batch, config.seed) if shuffled else None
     full = np.arange(split.n_train, dtype=np.int64)[None, :]
-    rec = np.full((steps // eval_every + 2, K.N_REC_COLS), np.nan)
-    rec_pos = np.zeros(1, dtype=np.int64)
-    first = np.full(2, -1, dtype=np.int64)
-    t, applied, outcome = 0, 0, K.RAN
+    rec = Records.allocate(steps, eval_every, K.N_REC_COLS, n_first=2)
+
+    def run_chunk(t0, t1):
+        batches = order.take(t1 - t0) if shuffled else full
+        return K._train_chunk(theta, m, v, grad, lay.dims, lay.w_off, lay.b_off, lay.a_off, prob.acts,
+                              prob.eval_acts, prob.gbuf1, prob.gbuf2, prob.Xtr, prob.ytr, prob.Xte, prob.yte,
+                              batches, shuffled, prob.is_ce, config.lr, config.wd, c, t0, t1, steps,
+                              eval_every, config.fixed_norm, ACC_THRESHOLD, rec.f, rec.pos, rec.first)
+
+    def stop():
+        r = rec.f[: rec.rows]
+        return until(r[:, 0], r[:, 4], r[:, 5])
+
     with compute_threads(threads_for(update_flops(lay.dims, prob.batch), threads)):
-        while t <= steps and outcome == K.RAN:
-            t1 = min(t + _CHUNK, steps + 1)
-            batches = order.take(t1 - t) if shuffled else full
-            outcome = K._train_chunk(theta, m, v, grad, lay.dims, lay.w_off, lay.b_off, lay.a_off, prob.acts,
-                                     prob.eval_acts, prob.gbuf1, prob.gbuf2, prob.Xtr, prob.ytr, prob.Xte, prob.yte,
-                                     batches, shuffled, prob.is_ce, config.lr, config.wd, c, t, t1, steps,
-                                     eval_every, config.fixed_norm, ACC_THRESHOLD, rec, rec_pos, first)
-            if progress is not None:
-                progress(min(t1, steps) - min(t, steps))
-            t, applied = t1, min(t1, steps)
-            k = int(rec_pos[0])
-            if until is not None and outcome == K.RAN and until(rec[:k, 0], rec[:k, 4], rec[:k, 5]):
-                break
-    r = rec[: int(rec_pos[0])]
-    t_train, t_test = (None if f < 0 else int(f) for f in first)
+        outcome, done = run_in_chunks(run_chunk, steps, _CHUNK, rec, progress, None if until is None else stop)
+    r = rec.f[: rec.rows]
+    t_train, t_test = rec.firsts()
     diverged = outcome == K.DIVERGED
     T = r.shape[0]
     return OmnigrokResult(
@@ -277,5 +275,5 @@ def train_omnigrok(split: ImageSplit, config: OmnigrokConfig | None = None, step
         rqi=np.full(T, np.nan), predicted_test_acc=np.full(T, np.nan), embeddings=np.zeros((T, 0, 0)),
         E0=np.zeros((0, 0)), E_final=np.zeros((0, 0)), steps_to_rqi=None, gap=gap,
         w0=w0, steps_to_train=t_train, steps_to_test=t_test, phase=phase_of(t_train, t_test, gap, diverged),
-        steps_run=int(r[-1, 0]) if diverged else applied, diverged=diverged, theta=theta.copy(),
+        steps_run=done, diverged=diverged, theta=theta.copy(),
         seconds=time.perf_counter() - start)

@@ -10,8 +10,9 @@ import numpy as np
 
 from efftheory.errors import check_float, check_int, require
 from efftheory.models.base import TrainResult
+from efftheory.models.chunks import Records, run_in_chunks
 from efftheory.phases import DEFAULT_GAP, phase_of
-from efftheory.models.shared_kernels import DIVERGED, RAN, divergence_limit, head
+from efftheory.models.shared_kernels import DIVERGED, divergence_limit, head
 from efftheory.models.toy.config import NetworkConfig
 from efftheory.models.toy.kernels import _backward, _forward, _train_chunk, init_params
 from efftheory.runtime.threads import check_threads, compute_threads, threads_for
@@ -133,40 +134,33 @@ def train_network(split: Split, config: NetworkConfig | None = None, steps: int 
     v = np.zeros_like(theta)
     metric_arrays = prob.metric_arrays(split)
 
-    n_rec = steps // eval_every + 3  # 0, k, 2k, ..., the last step and a stopping step
-    rec_f = np.full((n_rec, 7), np.nan)
-    rec_emb = np.zeros((n_rec, p, d))
-    rec_pos = np.zeros(1, dtype=np.int64)
-    first = np.full(3, -1, dtype=np.int64)  # first steps over the train / test / RQI thresholds
+    rec = Records.allocate(steps, eval_every, 7, (p, d), n_first=3)  # first: train / test / RQI thresholds
     limit = divergence_limit(theta.dtype)
     thresh = prob.threshold(p, delta)
-    t, done, outcome = 0, 0, RAN
+
+    def run_chunk(t0, t1):
+        return _train_chunk(
+            theta, m, v, grad, dims, layout.w_off, layout.b_off, layout.a_off, prob.acts,
+            prob.gbuf1, prob.gbuf2, prob.pi, prob.pj, prob.labels, templates, prob.is_ce, nt, N,
+            p, d, config.embed_lr, config.embed_wd, config.decoder_lr, config.decoder_wd,
+            t0, t1, steps, eval_every, stop_at_test, *metric_arrays, thresh, rec.f, rec.emb,
+            rec.pos, rec.first, prob.fast,  # the Padé tanh is accurate to float32 only
+            _below_in(theta.dtype, limit), prob.side, prob.l1,  # the model: input stage, L1 penalty
+        )
+
     n_threads = threads_for(config.flops_per_step(p, N, nt, split.task.n_classes), threads)
     with compute_threads(n_threads):
-        while t <= steps and outcome == RAN:
-            t1 = min(t + _CHUNK, steps + 1)
-            outcome = _train_chunk(
-                theta, m, v, grad, dims, layout.w_off, layout.b_off, layout.a_off, prob.acts,
-                prob.gbuf1, prob.gbuf2, prob.pi, prob.pj, prob.labels, templates, prob.is_ce, nt, N,
-                p, d, config.embed_lr, config.embed_wd, config.decoder_lr, config.decoder_wd,
-                t, t1, steps, eval_every, stop_at_test, *metric_arrays, thresh, rec_f, rec_emb,
-                rec_pos, first, prob.fast,  # the Padé tanh is accurate to float32 only
-                _below_in(theta.dtype, limit), prob.side, prob.l1,  # the model: input stage, L1 penalty
-            )
-            now = int(rec_f[rec_pos[0] - 1, 0]) if outcome != RAN else min(t1, steps)
-            if progress is not None and now > done:
-                progress(now - done)
-            t, done = t1, now
-    k = int(rec_pos[0])
-    rec = rec_f[:k]
-    steps_arr = rec[:, 0].astype(np.int64)
-    t_train, t_test, t_rqi = (None if f < 0 else int(f) for f in first)
+        outcome, _ = run_in_chunks(run_chunk, steps, _CHUNK, rec, progress)
+    k = rec.rows
+    r = rec.f[:k]
+    steps_arr = r[:, 0].astype(np.int64)
+    t_train, t_test, t_rqi = rec.firsts()
     diverged = outcome == DIVERGED
     E_final = theta[: layout.n_embed].reshape(p, d).astype(np.float64)
     return TrainResult(
-        config=config, steps=steps_arr, train_loss=rec[:, 1].copy(), test_loss=rec[:, 2].copy(),
-        train_acc=rec[:, 3].copy(), test_acc=rec[:, 4].copy(), rqi=rec[:, 5].copy(),
-        predicted_test_acc=rec[:, 6].copy(), embeddings=rec_emb[:k].copy(), E0=E0, E_final=E_final,
+        config=config, steps=steps_arr, train_loss=r[:, 1].copy(), test_loss=r[:, 2].copy(),
+        train_acc=r[:, 3].copy(), test_acc=r[:, 4].copy(), rqi=r[:, 5].copy(),
+        predicted_test_acc=r[:, 6].copy(), embeddings=rec.emb[:k].copy(), E0=E0, E_final=E_final,
         steps_to_train=t_train, steps_to_test=t_test, steps_to_rqi=t_rqi,
         phase=phase_of(t_train, t_test, gap, diverged), steps_run=int(steps_arr[-1]),
         seconds=time.perf_counter() - start, split=split, gap=gap, diverged=diverged,

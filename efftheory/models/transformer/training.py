@@ -11,9 +11,10 @@ import numpy as np
 
 from efftheory.errors import check_float, check_int, require
 from efftheory.models.base import TrainResult
+from efftheory.models.chunks import Records, run_in_chunks
 from efftheory.models.dropout import base_key, step_key
 from efftheory.phases import ACC_THRESHOLD, DEFAULT_GAP, phase_of
-from efftheory.models.shared_kernels import DIVERGED, RAN, divergence_limit, head
+from efftheory.models.shared_kernels import DIVERGED, divergence_limit, head
 from efftheory.models.transformer.config import TransformerConfig
 from efftheory.models.transformer.kernels import ACC_FULL, _backward, _forward, _train_chunk, _update
 from efftheory.models.transformer.layout import LOGITS, NO_KEY, Layout, _activation_table, _view, init_params
@@ -233,40 +234,34 @@ def train_transformer(split: Split, config: TransformerConfig | None = None, ste
     p, d = prob.p, config.dim
     E0 = theta[: lay.n_embed].reshape(p, d).astype(np.float64)
     grad, m, v = np.zeros_like(theta), np.zeros_like(theta), np.zeros_like(theta)
-    n_rec = steps // eval_every + 2
-    rec_f = np.full((n_rec, 5), np.nan)
-    rec_emb = np.zeros((n_rec, p, d))
-    rec_pos = np.zeros(1, np.int64)
+    rec = Records.allocate(steps, eval_every, 5, (p, d))
     hyper = _hyper(config)
-    t, done, outcome = 0, 0, RAN
+
+    def run_chunk(t0, t1):
+        return _train_chunk(theta, m, v, grad, lay.block_off, lay.head_off, *prob.sets["train"][:2], prob.gx,
+                            prob.gh, prob.gqkv, prob.go, prob.gu, prob.gbuf, *prob.sets["train"][2:],
+                            *prob.sets["test"], prob.templates, prob.nt, prob.n_test, p, d, config.width,
+                            prob.eps, hyper, prob.rate, prob.key_base,
+                            t0, t1, steps, eval_every, stop_at_full, rec.f, rec.emb, rec.pos,
+                            divergence_limit(theta.dtype))
+
     with compute_threads(threads_for(config.flops_per_step(prob.nt, p), threads)):
-        while t <= steps and outcome == RAN:
-            t1 = min(t + _CHUNK, steps + 1)
-            outcome = _train_chunk(theta, m, v, grad, lay.block_off, lay.head_off, *prob.sets["train"][:2], prob.gx,
-                                   prob.gh, prob.gqkv, prob.go, prob.gu, prob.gbuf, *prob.sets["train"][2:],
-                                   *prob.sets["test"], prob.templates, prob.nt, prob.n_test, p, d, config.width,
-                                   prob.eps, hyper, prob.rate, prob.key_base,
-                                   t, t1, steps, eval_every, stop_at_full, rec_f, rec_emb, rec_pos,
-                                   divergence_limit(theta.dtype))
-            now = int(rec_f[rec_pos[0] - 1, 0]) if outcome != RAN else min(t1, steps)
-            if progress is not None and now > done:
-                progress(now - done)
-            t, done = t1, now
-    k = int(rec_pos[0])
-    rec = rec_f[:k]
-    steps_arr = rec[:, 0].astype(np.int64)
-    raw = rec_emb[:k].copy()
+        outcome, _ = run_in_chunks(run_chunk, steps, _CHUNK, rec, progress)
+    k = rec.rows
+    r = rec.f[:k]
+    steps_arr = r[:, 0].astype(np.int64)
+    raw = rec.emb[:k].copy()
     ring = ring_track(raw)
     first = lambda values, level: step_or_none(first_at_or_above(steps_arr, values, level))  # noqa: E731
-    t_train, t_test = first(rec[:, 3], ACC_THRESHOLD), first(rec[:, 4], ACC_THRESHOLD)
+    t_train, t_test = first(r[:, 3], ACC_THRESHOLD), first(r[:, 4], ACC_THRESHOLD)
     diverged = outcome == DIVERGED
     return TransformerResult(
-        config=config, steps=steps_arr, train_loss=rec[:, 1].copy(), test_loss=rec[:, 2].copy(),
-        train_acc=rec[:, 3].copy(), test_acc=rec[:, 4].copy(), rqi=ring["rqi"], predicted_test_acc=np.full(k, np.nan),
+        config=config, steps=steps_arr, train_loss=r[:, 1].copy(), test_loss=r[:, 2].copy(),
+        train_acc=r[:, 3].copy(), test_acc=r[:, 4].copy(), rqi=ring["rqi"], predicted_test_acc=np.full(k, np.nan),
         embeddings=normalize(raw), raw_embeddings=raw, ring_frequency=ring["frequency"],
         ring_coherence=ring["coherence"], ring_variance=ring["variance"], E0=E0,
         E_final=theta[: lay.n_embed].reshape(p, d).astype(np.float64), theta_final=theta.copy(),
-        steps_to_train=t_train, steps_to_test=t_test, steps_to_test_99=first(rec[:, 4], ACC_FULL),
+        steps_to_train=t_train, steps_to_test=t_test, steps_to_test_99=first(r[:, 4], ACC_FULL),
         steps_to_rqi=first(np.nan_to_num(ring["rqi"], nan=0.0), RING_RQI),
         phase=phase_of(t_train, t_test, gap, diverged), steps_run=int(steps_arr[-1]),
         seconds=time.perf_counter() - start, split=split, gap=gap, diverged=diverged,
