@@ -104,6 +104,15 @@ def test_a_real_tcp_scheduler_answers_the_identity_check():
         check_scheduler(cluster.scheduler_address, 10.0)  # raises InputError unless it answers as a scheduler
 
 
+def test_a_scheduler_without_workers_is_refused_within_the_deadline(cli_error, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=0, processes=False, protocol="tcp", dashboard_address=None) as cluster:
+        start = time.monotonic()
+        cli_error(*SYNTHETIC, "--out", tmp_path / "out", "--dask", cluster.scheduler_address, "--dask-timeout", "2",
+                  needles=("no workers", "within 2 s", "dask worker", cluster.scheduler_address))
+        assert time.monotonic() - start < 30
+
+
 def test_the_docs_say_a_scheduler_must_be_trusted():
     for page in ("README.md", "docs/sweeps.md"):
         text = (ROOT / page).read_text()

@@ -237,7 +237,8 @@ class WatchedExecutor(cf.Executor):
 def dask_executor(address: str, timeout: float = DASK_TIMEOUT, name: str = "--dask"):
     """``(executor, close)`` for the Dask scheduler at ``address``, every step within ``timeout``
     seconds: the address is checked (:func:`dask_address`), the server asked who it is
-    (:func:`check_scheduler`), then connected to; any failure is one InputError line. The
+    (:func:`check_scheduler`), then connected to, and a worker waited for; any failure is one
+    InputError line. The
     executor is a :class:`WatchedExecutor`; ``close()`` ends the watch and the connection."""
     address = dask_address(address, name)
     try:
@@ -250,6 +251,12 @@ def dask_executor(address: str, timeout: float = DASK_TIMEOUT, name: str = "--da
         client = Client(address, timeout=timeout)
     except Exception as err:
         raise InputError(f"{name} {address!r}: cannot connect ({_one_line(err)})") from None
+    try:  # a scheduler without workers would hold every task for ever
+        client.wait_for_workers(1, timeout=timeout)
+    except Exception:  # noqa: BLE001  distributed raises TimeoutError (or its own) when none came
+        client.close()
+        raise InputError(f"{name} {address!r}: the scheduler has no workers (none joined within {timeout:g} s, "
+                         f"{name}-timeout); start one with: dask worker {address}") from None
     executor = WatchedExecutor(client.get_executor(), client, timeout)
 
     def close() -> None:
