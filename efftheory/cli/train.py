@@ -74,10 +74,10 @@ def add_arguments(parser, argv=None) -> None:
     parser.add_argument("--gap", type=nonnegative_float, default=1e3,
                         help="grokking gap G in steps for the phase (default 1000)")
     parser.add_argument("--threads", type=thread_count, default=None,
-                        help="threads for the run's matrix products (default: by problem size: one "
-                             "for small networks such as the toy and the default transformer, where a second thread "
-                             "costs more than it gives; every core the process may use for large ones such as "
-                             "the transformer's --paper-size; docs/performance.md)")
+                        help="threads for the run's matrix products (default: by problem size: one below 1 GFLOP "
+                             "per step, such as the toy and the default transformer, so that the run's numbers do "
+                             "not depend on the machine's cores; every core the process may use from there on, such "
+                             "as the transformer's --paper-size; docs/performance.md)")
     parser.add_argument("--plot", metavar="PNG", help="a figure of the run: its curves and, for a model with embeddings, "
                                                      "the structure metric and embedding trajectories")
     parser.add_argument("--save", metavar="NPZ", help="save the recorded arrays")

@@ -6,12 +6,17 @@ gets enough work to outweigh waking the others and waiting for the slowest; the 
 once per run, from the FLOPs of one step (the models' ``flops_per_step``):
 
 - **small** steps, below :data:`PARALLEL_STEP_FLOPS`, run on one thread. The toy network
-  multiplies 45 x 200 by 200 x 200 matrices (14 MFLOP per step at p = 10) and the default
-  transformer 846 x 32 by 32 x 96 ones (45 MFLOP per step at p = 23): a second BLAS thread costs
-  more than it gives (measured: 373 against 479 steps/s for the transformer at p = 23; on a busy
-  machine the toy thrashed, 34 against 1580 steps/s).
+  (45 x 200 by 200 x 200 products, 14 MFLOP per step at p = 10) is slower on two (0.8x). The
+  transformer gains from a second BLAS thread from its default size on (1.3x at 45 MFLOP per
+  step), but a multi-threaded OpenBLAS adds a product's terms in another order, so a run's
+  numbers would depend on how many cores the machine has (measured: the toy and the default
+  transformer end with other losses on two threads than on one). Runs of this size take
+  seconds to minutes; on one thread each is a function of its config and split alone, on any
+  machine of one CPU type. ``threads=2`` buys the speed where that matters more.
 - **large** steps run their products on every core the process may use (:func:`allowed_threads`):
-  the paper's transformer (p = 59, d = 256, two blocks: 22 GFLOP per step).
+  1.3x at 1.2 GFLOP per step, 1.6x at the paper's transformer (p = 59, d = 256, two blocks:
+  22 GFLOP per step) on two cores. There a step takes 13 ms to 0.15 s, and a run of the paper's
+  length hours.
 - the workers of a sweep start with every thread pool at one (:func:`single_threaded_env`): the
   pool already fills the cores with processes, so each worker's :func:`allowed_threads` is 1.
 
@@ -39,7 +44,7 @@ from efftheory.errors import require
 #: environment variables that size the thread pools of BLAS / OpenMP / numba at start-up
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 #: FLOPs of one training step (matrix products, forward + backward) from which it runs on every
-#: allowed core; below, on one (module docstring; the crossover measured in docs/performance.md)
+#: allowed core; below, on one (module docstring; benchmarks/bench_threads.py measures both sides)
 PARALLEL_STEP_FLOPS = 1_000_000_000
 
 
