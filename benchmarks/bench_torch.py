@@ -259,6 +259,20 @@ def _cpu() -> str:
     return platform.processor() or platform.machine()
 
 
+def blas_kernels() -> str:
+    """Which OpenBLAS kernels this process runs (threadpoolctl's "architecture") and the
+    environment variables that choose them: a machine may pin an older kernel
+    (OPENBLAS_CORETYPE), which halves the large-product rate on a newer CPU."""
+    from threadpoolctl import threadpool_info
+
+    import scipy.linalg.cython_blas  # noqa: F401  numba's BLAS: loaded, so that it is listed
+
+    kinds = sorted({f"{i.get('internal_api')} {i.get('version')} {i.get('architecture')}" for i in threadpool_info()
+                    if i.get("user_api") == "blas"})
+    env = ", ".join(f"{k}={os.environ[k]}" for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ)
+    return "; ".join(kinds) + f" ({env or 'OPENBLAS_CORETYPE not set: OpenBLAS chose for this CPU'})"
+
+
 def render(res: dict, title: str, before: str, after: str, command: str) -> str:
     torch, gemm = res["torch"], _med(res["gemm"])
     lines = [f"## {title}", "", f"Written by `{command}`.", "",
@@ -266,6 +280,7 @@ def render(res: dict, title: str, before: str, after: str, command: str) -> str:
              f"- machine: {platform.system()} {platform.machine()}, {os.cpu_count()} cores, {_cpu()}",
              f"- efftheory: numpy {np.__version__}, numba {__import__('numba').__version__}; "
              + (f"torch {torch.__version__}" if torch else res["why"]),
+             f"- BLAS kernels: {blas_kernels()}",
              f"- load (`uptime`) before: {before}", f"- load (`uptime`) after: {after}",
              f"- one float32 1024^3 product on one thread: {gemm / 1e9:.1f} GFLOP/s (median of {len(res['gemm'])} "
              f"rounds: {', '.join(f'{g / 1e9:.0f}' for g in res['gemm'])})",
