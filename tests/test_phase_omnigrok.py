@@ -70,3 +70,11 @@ def test_bad_input_is_one_line(tmp_path, args, needles):
     proc = run_cli("phase", "--model", "omnigrok", "--task", "digits", "--x", "alpha", "--x-range", "1,4",
                    "--y", "wd", "--y-range", "0.01,0.1", *args, "--steps", "5", "--out", tmp_path / "s")
     assert_one_line_error(proc, *needles)
+
+
+def test_a_task_read_from_files_is_refused_with_what_works_instead(tmp_path):
+    # phase has no --data-dir: the error must not send the user to an option it lacks
+    proc = run_cli("phase", "--model", "omnigrok", "--task", "mnist", "--train-num", "100", "--x", "alpha",
+                   "--x-range", "1,4", "--y", "wd", "--y-range", "0.01,0.1", "--steps", "5", "--out", tmp_path / "s")
+    assert_one_line_error(proc, "--task mnist", "efftheory train --model omnigrok --task mnist --data-dir DIR")
+    assert not (tmp_path / "s").exists()

@@ -212,6 +212,11 @@ def run(args, ui):
         network["width"] = args.width
     from efftheory.tasks import TASKS
 
+    # a task read from files (mnist) would need them at the same path on every worker, and the
+    # sweep's settings have no place for that path: train, landscape and delay take --data-dir
+    require("data_dir" not in TASKS[task].options,
+            f"--task {task} is read from files, which a phase sweep cannot take yet; sweep --task digits, or "
+            f"train one run with: efftheory train --model {model.name} --task {task} --data-dir DIR")
     if not TASKS[task].takes_p:  # an image set: no symbols, no default training size
         require(args.p is None, f"--task {task} is a set of images, not a table of symbols; --p does not apply")
         require(args.train_num is not None or args.frac is not None or {"train_num", "frac"} & {x, y},
