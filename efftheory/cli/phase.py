@@ -214,7 +214,7 @@ def run(args, ui):
 
     # a task read from files (mnist) would need them at the same path on every worker, and the
     # sweep's settings have no place for that path: train, landscape and delay take --data-dir
-    require("data_dir" not in TASKS[task].options,
+    require(not TASKS[task].needs_files,
             f"--task {task} is read from files, which a phase sweep cannot take yet; sweep --task digits, or "
             f"train one run with: efftheory train --model {model.name} --task {task} --data-dir DIR")
     if not TASKS[task].takes_p:  # an image set: no symbols, no default training size

@@ -288,4 +288,4 @@ def _digits(data_dir=None) -> ImageTask:
 register_task("digits", _digits, "scikit-learn's 8x8 handwritten digits (1297 training "
               "images, 500 test; needs efftheory[data])", kind="images")
 register_task("mnist", lambda data_dir=None: load_mnist_task(data_dir), "MNIST from its four IDX files (--data-dir)",
-              kind="images")
+              kind="images", needs_files=True)

@@ -32,6 +32,8 @@ class TaskSpec:
         fixed_p: the number of symbols when the task fixes it (S3: 6), else None (``--p`` needed).
         kind: ``table``, ``images`` (module docstring) or ``bits`` (bit strings on ``p`` positions:
             the parity task; built on ``p`` like a table, but no operation table).
+        needs_files: whether the task is read from files the user supplies (``data_dir``: MNIST),
+            rather than built or shipped with a package.
     """
 
     name: str
@@ -39,6 +41,7 @@ class TaskSpec:
     summary: str
     fixed_p: int | None = None
     kind: str = "table"
+    needs_files: bool = False
 
     @property
     def takes_p(self) -> bool:
@@ -72,11 +75,11 @@ TASKS: dict[str, TaskSpec] = {}
 
 
 def register_task(name: str, build: Callable[..., Task], summary: str, fixed_p: int | None = None,
-                  kind: str = "table") -> TaskSpec:
+                  kind: str = "table", needs_files: bool = False) -> TaskSpec:
     """Register the task ``name`` (see :class:`TaskSpec`); a name is registered once."""
     require(name not in TASKS, f"a task called {name!r} is already registered")
     require(kind in KINDS, f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
-    spec = TaskSpec(name, build, summary, fixed_p, kind)
+    spec = TaskSpec(name, build, summary, fixed_p, kind, needs_files)
     TASKS[name] = spec
     return spec
 
