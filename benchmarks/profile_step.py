@@ -39,6 +39,7 @@ from numba import njit
 from efftheory.models import shared_kernels as shared
 from efftheory.models.toy import kernels as net
 from efftheory.models.toy import training
+from efftheory.models.toy.config import NetworkConfig
 from efftheory.runtime.threads import compute_threads
 from efftheory.tasks import Addition
 from efftheory.theories.linear.metrics import count_holding, count_implied, normalize_into, threshold
@@ -47,7 +48,7 @@ from efftheory.theories.linear.metrics import count_holding, count_implied, norm
 @njit(cache=True, error_model="numpy")
 def _loop_forward(R, theta, dims, w_off, b_off, a_off, acts, pi, pj, n, d, one, fast):
     for _ in range(R):
-        net._forward(theta, dims, w_off, b_off, a_off, acts, pi, pj, n, d, one, fast)
+        net._forward(theta, dims, w_off, b_off, a_off, acts, pi, pj, n, d, one, fast, 0)
 
 
 @njit(cache=True, error_model="numpy")
@@ -59,9 +60,17 @@ def _loop_head(R, out, labels, templates, is_ce, n0, n1, G, scale):
 
 
 @njit(cache=True, error_model="numpy")
-def _loop_backward(R, theta, grad, dims, w_off, b_off, a_off, acts, g1, g2, pi, pj, nt, d, one):
+def _loop_head_eval(R, out, labels, templates, is_ce, n0, n1, G):
+    s = 0.0
     for _ in range(R):
-        net._backward(theta, grad, dims, w_off, b_off, a_off, acts, g1, g2, pi, pj, nt, nt, d, one)
+        s += shared.head(out, labels, templates, is_ce, n0, n1, G, False, 0.0)[0]
+    return s
+
+
+@njit(cache=True, error_model="numpy")
+def _loop_backward(R, theta, grad, dims, w_off, b_off, a_off, acts, g1, g2, pi, pj, nt, n_rows, d, one):
+    for _ in range(R):
+        net._backward(theta, grad, dims, w_off, b_off, a_off, acts, g1, g2, pi, pj, nt, n_rows, d, one, 0, 0.0)
 
 
 @njit(cache=True, error_model="numpy")
@@ -116,30 +125,40 @@ def _loop_gemm_nt(R, A, B, C):
 
 
 def _per_call(fn, R: int, tries: int = 3) -> float:
-    """Best of ``tries`` of (seconds for R calls) / R, after one warm-up call of the loop."""
+    """Best of ``tries`` of (CPU seconds for R calls) / R, after one warm-up call of the loop
+    (one thread: CPU time leaves out the waits for a core of a shared machine)."""
     fn(1)
     best = np.inf
     for _ in range(tries):
-        start = time.perf_counter()
+        start = time.process_time()
         fn(R)
-        best = min(best, (time.perf_counter() - start) / R)
+        best = min(best, (time.process_time() - start) / R)
     return best
 
 
-def setup(decoder_lr: float = 1e-3, decoder_wd: float = 5.0, warm_steps: int = 300):
-    """The problem and its state after ``warm_steps`` training steps."""
-    split = Addition(10).split(n_train=45, seed=3)
-    config = net.NetworkConfig(decoder_lr=decoder_lr, decoder_wd=decoder_wd, seed=0)
-    run = net.train_network(split, config, steps=warm_steps, eval_every=warm_steps)
+def setup(loss: str = "mse", warm_steps: int = 300):
+    """The benchmarks' toy problem (Addition(10), 45 training samples of split seed 0, default
+    config with ``loss``) and its parameters after ``warm_steps`` training steps."""
+    split = Addition(10).split(n_train=45, seed=0)
+    config = NetworkConfig(loss=loss)
     prob = training._Problem(split, config)
     theta = prob.theta.copy()
-    theta[: prob.layout.n_embed] = run.E_final.ravel()  # realistic embeddings; decoder values barely matter
+    lay = prob.layout
+    m, v, grad = np.zeros_like(theta), np.zeros_like(theta), np.zeros_like(theta)
+    arrays = prob.metric_arrays(split)
+    rec_f, rec_emb = np.zeros((warm_steps + 3, 7)), np.zeros((warm_steps + 3, split.p, prob.d))
+    limit = training._below_in(theta.dtype, shared.divergence_limit(theta.dtype))
+    net._train_chunk(theta, m, v, grad, lay.dims, lay.w_off, lay.b_off, lay.a_off, prob.acts, prob.gbuf1,
+                     prob.gbuf2, prob.pi, prob.pj, prob.labels, prob.templates, prob.is_ce, prob.nt, prob.N,
+                     split.p, prob.d, config.embed_lr, config.embed_wd, config.decoder_lr, config.decoder_wd,
+                     0, warm_steps, warm_steps, warm_steps, False, *arrays, prob.threshold(split.p, 0.01), rec_f,
+                     rec_emb, np.zeros(1, np.int64), np.full(3, -1, np.int64), prob.fast, limit, 0, 0.0)
     return split, config, prob, theta
 
 
-def profile(repeats: int = 2000) -> dict:
+def profile(repeats: int = 2000, loss: str = "mse") -> dict:
     """Seconds per call of each part (dict name -> seconds) and the shapes used."""
-    split, config, prob, theta = setup()
+    split, config, prob, theta = setup(loss)
     lay = prob.layout
     dims, w_off, b_off, a_off = lay.dims, lay.w_off, lay.b_off, lay.a_off
     nt, N, d, p = prob.nt, prob.N, prob.d, split.p
@@ -160,39 +179,44 @@ def profile(repeats: int = 2000) -> dict:
     def fw(n, buf, a, b):
         return lambda r: _loop_forward(r, theta, dims, w_off, b_off, a_off, buf, a, b, n, d, one, True)
 
-    out["forward (train rows, nt)"] = _per_call(fw(nt, acts, prob.pi, prob.pj), R)
-    out["forward (all rows, N)"] = _per_call(fw(N, acts, prob.pi, prob.pj), R)
+    out["forward (train rows, nt)"] = _per_call(fw(nt, acts_te, prob.pi, prob.pj), R)
     out["forward (test rows)"] = _per_call(fw(n_test, acts_te, pi_te, pj_te), R)
-    net._forward(theta, dims, w_off, b_off, a_off, acts, prob.pi, prob.pj, nt, d, one, True)
-    outm = acts[a_off[L] * nt: (a_off[L] + no) * nt].reshape(nt, no)
+    out["forward (all rows, N; what a step does)"] = _per_call(fw(N, acts, prob.pi, prob.pj), R)
+    net._forward(theta, dims, w_off, b_off, a_off, acts, prob.pi, prob.pj, N, d, one, True, 0)
+    outm = acts[a_off[L] * N: (a_off[L] + no) * N].reshape(N, no)
     G = prob.gbuf1[: nt * no].reshape(nt, no)
+    is_ce = prob.is_ce
     out["head + dL/dout (train rows)"] = _per_call(
-        lambda r: _loop_head(r, outm, prob.labels, prob.templates, False, 0, nt, G, 1.0 / nt), R)
+        lambda r: _loop_head(r, outm, prob.labels, prob.templates, is_ce, 0, nt, G, 1.0 / nt), R)
+    out["head (test rows)"] = _per_call(
+        lambda r: _loop_head_eval(r, outm, prob.labels, prob.templates, is_ce, nt, N, G), R)
+    shared.head(outm, prob.labels, prob.templates, is_ce, 0, nt, G, True, 1.0 / nt)
     g1, g2 = prob.gbuf1.copy(), prob.gbuf2.copy()
     out["backward"] = _per_call(
         lambda r: _loop_backward(r, theta, grad, dims, w_off, b_off, a_off, acts, g1.copy() if r == 1 else g1, g2,
-                                 prob.pi, prob.pj, nt, d, one), R)
+                                 prob.pi, prob.pj, nt, N, d, one), R)
     th = theta.copy()
     out["AdamW"] = _per_call(
         lambda r: _loop_adamw(r, th, grad * 0 + np.float32(1e-4), m, v, p * d, 1e-3, 0.0, 1e-3, 5.0, c), R)
     limit = training._below_in(theta.dtype, shared.divergence_limit(theta.dtype))
     out["divergence test (pass over theta)"] = _per_call(lambda r: _loop_representable(r, th, limit), R)
-    hidden = np.random.default_rng(0).standard_normal(nt * int(dims[1:L].sum())).astype(np.float32)
-    out["tanh (hidden layers)"] = _per_call(lambda r: _loop_tanh(r, hidden, one), R)
+    hidden = np.random.default_rng(0).standard_normal(N * int(dims[1:L].sum())).astype(np.float32)
+    out["tanh (hidden layers, N rows)"] = _per_call(lambda r: _loop_tanh(r, hidden, one), R)
     # the matrix products of one step (forward: H W; backward: H^T D and D W^T per layer)
     gemm = 0.0
     for l in range(L):
         ni, nout = int(dims[l]), int(dims[l + 1])
-        H = np.ones((nt, ni), np.float32)
+        HN = np.ones((N, ni), np.float32)
+        H = HN[:nt]
         W = np.ones((ni, nout), np.float32)
-        Z = np.empty((nt, nout), np.float32)
+        Z = np.empty((N, nout), np.float32)
         D = np.ones((nt, nout), np.float32)
         gW = np.empty((ni, nout), np.float32)
         Dn = np.empty((nt, ni), np.float32)
-        f = _per_call(lambda r: _loop_gemm(r, H, W, Z), R)
+        f = _per_call(lambda r: _loop_gemm(r, HN, W, Z), R)
         tn = _per_call(lambda r: _loop_gemm_tn(r, H, D, gW), R)
         nt_ = _per_call(lambda r: _loop_gemm_nt(r, D, W, Dn), R)
-        out[f"GEMM layer {l} ({nt}x{ni} @ {ni}x{nout}; H^T D; D W^T)"] = f + tn + nt_
+        out[f"GEMM layer {l} ({N}x{ni} @ {ni}x{nout}; nt rows: H^T D; D W^T)"] = f + tn + nt_
         gemm += f + tn + nt_
     out["GEMM total (3 per layer)"] = gemm
     arrays = prob.metric_arrays(split)
@@ -206,13 +230,13 @@ def profile(repeats: int = 2000) -> dict:
         lambda r: _loop_metrics(r, E, En, all_pairs, all_ptr, test_pairs, test_labels, tr_pairs, tr_ptr, thr, True), R)
     # whole training steps through the public path: plain (every step recorded) and sparse records
     steps = max(R, 1000)
-    net.train_network(split, config, steps=20)
+    training.train_network(split, config, steps=20)
     for k, name in ((1, "whole step, records every step"), (steps, "whole step, records at 0 and end")):
         best = np.inf
         for _ in range(3):
-            start = time.perf_counter()
-            net.train_network(split, config, steps=steps, eval_every=k)
-            best = min(best, (time.perf_counter() - start) / steps)
+            start = time.process_time()
+            training.train_network(split, config, steps=steps, eval_every=k, threads=1)
+            best = min(best, (time.process_time() - start) / steps)
         out[name] = best
     return out
 
@@ -326,12 +350,13 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=None, help="calls per timing (default 2000; transformer 20)")
     parser.add_argument("--model", choices=("toy", "transformer"), default="toy")
+    parser.add_argument("--loss", choices=("mse", "ce"), default="mse", help="toy: the head")
     parser.add_argument("--paper", action="store_true", help="transformer: the paper's Fig 1 size")
     parser.add_argument("--threads", type=int, default=1, help="transformer: BLAS and numba threads (default 1)")
     args = parser.parse_args(argv)
     if args.model == "toy":
         with compute_threads(1):
-            parts = profile(args.repeats or 2000)
+            parts = profile(args.repeats or 2000, args.loss)
     else:
         # one thread: CPU seconds of this process, which on a shared machine leave out the waits
         # for a core that the wall clock counts; more threads: the wall clock
