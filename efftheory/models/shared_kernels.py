@@ -22,49 +22,82 @@ def head(out, labels, templates, is_ce, n0, n1, G, want_grad, scale):
     MSE: per-sample loss mean_k (out_k - Y_k)^2; CE: -log softmax(out)_y. ``G[r]`` receives
     ``scale`` times the per-sample loss gradient (scale = 1 / n_train gives the mean's gradient).
     """
+    if is_ce:
+        return _head_ce(out, labels, n0, n1, G, want_grad, scale)
+    return _head_mse(out, labels, templates, n0, n1, G, want_grad, scale)
+
+
+@njit(cache=True, error_model="numpy")
+def _head_ce(out, labels, n0, n1, G, want_grad, scale):
+    """The cross-entropy :func:`head`. Each exp(out_c - max) is computed once and kept (in
+    float64, which holds it exactly) for both the sum and the gradient: the exp is a libm call
+    that does not vectorise and dominated the head when computed twice."""
+    loss = 0.0
+    correct = 0
+    no = out.shape[1]
+    ex = np.empty(no)
+    for r in range(n0, n1):
+        y = labels[r]
+        mx = out[r, 0]
+        best = 0
+        for c in range(1, no):
+            if out[r, c] > mx:
+                mx = out[r, c]
+                best = c
+        s = 0.0
+        for c in range(no):
+            e = math.exp(out[r, c] - mx)
+            ex[c] = e
+            s += e
+        loss += math.log(s) + mx - out[r, y]
+        if want_grad:
+            for c in range(no):
+                G[r, c] = scale * (ex[c] / s - (1.0 if c == y else 0.0))
+        if best == y:
+            correct += 1
+    return loss, correct
+
+
+@njit(cache=True, error_model="numpy")
+def _head_mse(out, labels, templates, n0, n1, G, want_grad, scale):
+    """The MSE :func:`head`: the nearest template is the prediction.
+
+    The squared distance of every sample to every template is summed over k in order, as a
+    sample-by-sample loop would, but with the samples side by side (the outputs transposed to
+    (no, n), the distances kept as (C, n)): the inner loop runs over samples, so it vectorises
+    and no chain of dependent additions stalls it, and every distance is the same number.
+    """
     loss = 0.0
     correct = 0
     C = templates.shape[0]
     no = out.shape[1]
-    # MSE: the squared distances to all C templates accumulate side by side (k outer, templates
-    # inner and contiguous), each still summed over k in order, so every distance is the same
-    # number as a template-by-template loop gives, without its chain of dependent additions
-    tmpl_t = np.ascontiguousarray(templates.T)  # (no, C)
-    dist2 = np.empty(C)
-    for r in range(n0, n1):
+    n = n1 - n0
+    out_t = np.empty((no, n), out.dtype)
+    for i in range(n):
+        for k in range(no):
+            out_t[k, i] = out[n0 + i, k]
+    dist2 = np.zeros((C, n))
+    for c in range(C):
+        row = dist2[c]
+        for k in range(no):
+            y_ck = templates[c, k]
+            o = out_t[k]
+            for i in range(n):
+                e = o[i] - y_ck
+                row[i] += e * e
+    for i in range(n):
+        r = n0 + i
         y = labels[r]
-        if is_ce:
-            mx = out[r, 0]
-            best = 0
-            for c in range(1, no):
-                if out[r, c] > mx:
-                    mx = out[r, c]
-                    best = c
-            s = 0.0
-            for c in range(no):
-                s += math.exp(out[r, c] - mx)
-            loss += math.log(s) + mx - out[r, y]
-            if want_grad:
-                for c in range(no):
-                    G[r, c] = scale * (math.exp(out[r, c] - mx) / s - (1.0 if c == y else 0.0))
-        else:
-            dist2[:] = 0.0
+        best = 0
+        bestd = np.inf
+        for c in range(C):
+            if dist2[c, i] < bestd:
+                bestd = dist2[c, i]
+                best = c
+        if want_grad:
             for k in range(no):
-                o = out[r, k]
-                row = tmpl_t[k]
-                for c in range(C):
-                    e = o - row[c]
-                    dist2[c] += e * e
-            best = 0
-            bestd = np.inf
-            for c in range(C):
-                if dist2[c] < bestd:
-                    bestd = dist2[c]
-                    best = c
-            if want_grad:
-                for k in range(no):
-                    G[r, k] = scale * 2.0 * (out[r, k] - templates[y, k]) / no
-            loss += dist2[y] / no
+                G[r, k] = scale * 2.0 * (out[r, k] - templates[y, k]) / no
+        loss += dist2[y, i] / no
         if best == y:
             correct += 1
     return loss, correct
