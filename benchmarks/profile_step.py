@@ -30,6 +30,7 @@ Run: python -m benchmarks.profile_step [--repeats 2000]
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 
 import numba
@@ -257,7 +258,7 @@ def _best(fn, repeats: int, tries: int = 3) -> float:
     return best
 
 
-def profile_transformer(paper: bool = False, repeats: int = 20) -> dict:
+def profile_transformer(paper: bool = False, repeats: int = 20, dropout: float | None = None) -> dict:
     """Seconds per call of each part of one transformer training step (dict name -> seconds).
 
     The parts are the kernels of efftheory.models.transformer called one at a time on the activations
@@ -274,6 +275,8 @@ def profile_transformer(paper: bool = False, repeats: int = 20) -> dict:
 
     p = 59 if paper else 23
     config = TransformerConfig.paper() if paper else TransformerConfig(dropout=0.1)
+    if dropout is not None:
+        config = dataclasses.replace(config, dropout=dropout)
     split = ModularAddition(p, ordered=True).split(frac=0.8, seed=0)
     prob = tft._Problem(split, config)
     lay, theta = prob.layout, prob.theta
@@ -352,6 +355,8 @@ def main(argv=None) -> None:
     parser.add_argument("--model", choices=("toy", "transformer"), default="toy")
     parser.add_argument("--loss", choices=("mse", "ce"), default="mse", help="toy: the head")
     parser.add_argument("--paper", action="store_true", help="transformer: the paper's Fig 1 size")
+    parser.add_argument("--dropout", type=float, default=None,
+                        help="transformer: the dropout rate (default: 0.1 at p = 23, the paper's 0.05 with --paper)")
     parser.add_argument("--threads", type=int, default=1, help="transformer: BLAS and numba threads (default 1)")
     args = parser.parse_args(argv)
     if args.model == "toy":
@@ -362,7 +367,7 @@ def main(argv=None) -> None:
         # for a core that the wall clock counts; more threads: the wall clock
         _CLOCK[0] = time.process_time if args.threads == 1 else time.perf_counter
         with compute_threads(args.threads):
-            parts = profile_transformer(args.paper, args.repeats or (5 if args.paper else 200))
+            parts = profile_transformer(args.paper, args.repeats or (5 if args.paper else 200), args.dropout)
     for name, sec in parts.items():
         print(f"{name:<62} {1e6 * sec:11.1f} us")
 
