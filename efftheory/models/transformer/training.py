@@ -247,18 +247,23 @@ def train_transformer(split: Split, config: TransformerConfig | None = None, ste
 
     with compute_threads(threads_for(config.flops_per_step(prob.nt, p), threads)):
         outcome, _ = run_in_chunks(run_chunk, steps, _CHUNK, rec, progress)
-    k = rec.rows
+        # the records' metrics on the run's threads too: their numba kernels are parallel, and
+        # for a few records of a small run, waking a thread pool outside this block cost 2 to 40 ms
+        # of wall clock per run (measured at p = 23 on a busy 2-core machine), up to a tenth of a
+        # 300-step run's time; a record's numbers do not depend on the thread count
+        k = rec.rows
+        raw = rec.emb[:k].copy()
+        ring = ring_track(raw)
+        embeddings = normalize(raw)
     r = rec.f[:k]
     steps_arr = r[:, 0].astype(np.int64)
-    raw = rec.emb[:k].copy()
-    ring = ring_track(raw)
     first = lambda values, level: step_or_none(first_at_or_above(steps_arr, values, level))  # noqa: E731
     t_train, t_test = first(r[:, 3], ACC_THRESHOLD), first(r[:, 4], ACC_THRESHOLD)
     diverged = outcome == DIVERGED
     return TransformerResult(
         config=config, steps=steps_arr, train_loss=r[:, 1].copy(), test_loss=r[:, 2].copy(),
         train_acc=r[:, 3].copy(), test_acc=r[:, 4].copy(), rqi=ring["rqi"], predicted_test_acc=np.full(k, np.nan),
-        embeddings=normalize(raw), raw_embeddings=raw, ring_frequency=ring["frequency"],
+        embeddings=embeddings, raw_embeddings=raw, ring_frequency=ring["frequency"],
         ring_coherence=ring["coherence"], ring_variance=ring["variance"], E0=E0,
         E_final=theta[: lay.n_embed].reshape(p, d).astype(np.float64), theta_final=theta.copy(),
         steps_to_train=t_train, steps_to_test=t_test, steps_to_test_99=first(r[:, 4], ACC_FULL),
