@@ -15,7 +15,7 @@ import pytest
 from numba import njit
 
 from efftheory.models import shared_kernels as shared
-from efftheory.models.transformer import kernels as tf
+from efftheory.models.transformer import ops
 
 # ------------------------------------------------------------------ the plain loops (oracles)
 
@@ -230,7 +230,7 @@ def test_layernorm_forward_and_backward_match_the_row_loop(dtype, rows, d):
     eps = dtype(1e-5)
     fast = [np.zeros((rows, d), dtype), np.zeros((rows, 1), dtype), np.zeros((rows, d), dtype)]
     plain = [a.copy() for a in fast]
-    tf._ln_forward(X, g, b, *fast, eps, 1)
+    ops._ln_forward(X, g, b, *fast, eps)
     _plain_ln_forward(X, g, b, *plain, eps)
     assert all(_same(x, y) for x, y in zip(fast, plain))
     Xhat, rstd = plain[0], plain[1]
@@ -238,7 +238,7 @@ def test_layernorm_forward_and_backward_match_the_row_loop(dtype, rows, d):
     gX0 = _data(rng, (rows, d), dtype)  # the kernel adds into gX
     out_fast = [gX0.copy(), np.full(d, 3.0, dtype), np.full(d, 3.0, dtype)]
     out_plain = [gX0.copy(), np.zeros(d, dtype), np.zeros(d, dtype)]
-    tf._ln_backward(gH, Xhat, rstd, g, *out_fast, 1)
+    ops._ln_backward(gH, Xhat, rstd, g, *out_fast)
     _plain_ln_backward(gH, Xhat, rstd, g, *out_plain)
     assert all(_same(x, y) for x, y in zip(out_fast, out_plain))
 
@@ -257,12 +257,12 @@ def test_attention_forward_and_backward_match_the_query_loop(dtype, drop, n, d):
     scale = 1.0 / math.sqrt(d)
     A1, O1 = np.zeros((R, 2), dtype), np.zeros((R, d), dtype)
     A2, O2 = A1.copy(), O1.copy()
-    tf._attention(QKV, A1, O1, n, d, scale, DA, drop, 1)
+    ops._attention(QKV, A1, O1, n, d, scale, DA, drop)
     _plain_attention(QKV, A2, O2, n, d, scale, DA, drop)
     assert _same(A1, A2) and _same(O1, O2)
     gO = _data(rng, (R, d), dtype, 1e-3)
     g1 = np.full((R, 3 * d), 5.0, dtype)  # overwritten entirely
     g2 = g1.copy()
-    tf._attention_backward(QKV, A2, gO, g1, n, d, scale, DA, drop, 1)
+    ops._attention_backward(QKV, A2, gO, g1, n, d, scale, DA, drop)
     _plain_attention_backward(QKV, A2, gO, g2, n, d, scale, DA, drop)
     assert _same(g1, g2)
