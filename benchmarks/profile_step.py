@@ -1,20 +1,22 @@
 """Where the time of one toy-network training step goes: forward, tanh, head, backward, AdamW, evaluation.
 
 Each part is timed by a small numba loop that calls only that kernel of efftheory.models.toy.kernels
-``repeats`` times on fixed arrays (no Python between calls; best of 3), so the numbers are per
-call of the part alone. The forward is timed over all N = 55 samples (what every training step
-does), over the nt = 45 training rows alone and over the 10 test rows alone: a step that
-forwarded the training rows for the gradient and the test rows separately (to know the test
-accuracy of every step) would pay the last two instead of the first. The GEMM rows time
-``np.dot`` alone on the shapes of the step (forward H W, backward H^T D and D W^T per layer).
+``repeats`` times on fixed arrays (no Python between calls; best of 3 in CPU seconds), so the
+numbers are per call of the part alone. The forward is timed over all N = 55 samples (what every
+training step does), over the nt = 45 training rows alone and over the 10 test rows alone: a
+step that forwarded the training rows for the gradient and the test rows separately (to know
+the test accuracy of every step) would pay the last two instead of the first. The head is timed
+on the training rows (with dL/dout) and on the test rows, as a step calls it. The GEMM rows time
+``np.dot`` alone on the shapes of the step (forward H W over the N rows, backward H^T D and
+D W^T over the nt training rows, per layer).
 "normalise + RQI" is what a step costs until RQI crosses 0.95; "+ predicted acc" what a
 recorded step adds. The last two rows are whole steps through ``train_network``: every step
 recorded, and records at step 0 and the end only (the sweep's cell path).
 
-The paper's toy at p = 10, n_train = 45 (split seed 3), width 200, depth 2, MSE head, float32,
-embeddings after 300 training steps of decoder lr 1e-3, decoder wd 5 (the cost does not depend
-on the values). One core: BLAS and numba's parallel kernels limited to one thread
-(efftheory.runtime.threads.compute_threads).
+The benchmarks' toy (benchmarks/bench_torch.py): p = 10, n_train = 45 (split seed 0), the
+default config (width 200, depth 2, float32) with the ``--loss`` head (MSE, or CE), after 300
+training steps (the cost does not depend on the values). One core: BLAS and numba's parallel
+kernels limited to one thread (efftheory.runtime.threads.compute_threads).
 
 ``--model transformer`` profiles one training step of the transformer instead (:func:`profile_transformer`):
 at the default size (p = 23, d = 32) or with ``--paper`` at the paper's Fig 1 size (p = 59,
@@ -23,8 +25,8 @@ each timed alone on the shapes of the step, with BLAS and numba's parallel kerne
 ``--threads`` threads (default 1; on one thread the times are CPU seconds, which on a shared
 machine leave out the waits for a core, on more the wall clock).
 
-Run: python -m benchmarks.profile_step [--repeats 2000]
-     python -m benchmarks.profile_step --model transformer [--paper] [--threads N] [--repeats R]
+Run: python -m benchmarks.profile_step [--loss mse|ce] [--repeats 2000]
+     python -m benchmarks.profile_step --model transformer [--paper] [--dropout RATE] [--threads N] [--repeats R]
 """
 
 from __future__ import annotations
