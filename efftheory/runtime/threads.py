@@ -37,7 +37,7 @@ import threading
 
 import numba
 import scipy.linalg.cython_blas  # noqa: F401  numba's np.dot calls this BLAS: load it before limiting it
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from efftheory.errors import require
 
@@ -83,13 +83,25 @@ def threads_for(flops_per_step: int, threads: int | None = None, allowed: int | 
     return allowed_threads() if allowed is None else max(int(allowed), 1)
 
 
+_CONTROLLER: ThreadpoolController | None = None
+
+
+def _controller() -> ThreadpoolController:
+    """threadpoolctl's view of the loaded BLAS libraries, found once: finding them reads the
+    process's memory map (about 1 ms, more than a short run's whole setup)."""
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER
+
+
 @contextlib.contextmanager
 def compute_threads(n: int):
     """Context manager: BLAS and numba's parallel kernels limited to ``n`` threads inside (numba's
     to at most the pool it started with, NUMBA_NUM_THREADS)."""
     n = max(int(n), 1)
     saved = numba.get_num_threads()
-    with threadpool_limits(limits=n, user_api="blas"):
+    with _controller().limit(limits=n, user_api="blas"):
         numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
         try:
             yield
