@@ -45,6 +45,7 @@ import inspect
 import os
 import platform
 import statistics
+import shlex
 import subprocess
 import sys
 import time
@@ -363,7 +364,7 @@ def main(argv=None) -> int:
     cases = CASES if args.cases is None else tuple(CASES[int(i)] for i in args.cases.split(","))
     before = _uptime()
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
-    command = " ".join(["python -m benchmarks.bench_torch", *(sys.argv[1:] if argv is None else argv)])
+    command = shlex.join(["python", "-m", "benchmarks.bench_torch", *(sys.argv[1:] if argv is None else argv)])
     texts = []
 
     def write(res):  # after every round, so that an interrupted run keeps the rounds it finished
