@@ -104,6 +104,27 @@ def cli_json_subprocess(*args: str, timeout: float = 600) -> dict:
     return json.loads(proc.stdout)
 
 
+#: The floating-point types a model's kernel checks run in. The default run checks the kernels in
+#: float32, the type every model trains in unless asked otherwise, so it compiles each model's
+#: kernels once (the command-line tests need the float32 ones anyway); the same checks in float64,
+#: to near rounding, run in the slow stage: most of their cost is compiling every kernel again.
+FLOAT_TYPES = [pytest.param("float32", id="float32"), pytest.param("float64", id="float64", marks=pytest.mark.slow)]
+
+
+def assert_close_in(dtype: str, got, want, rtol: float, atol: float = 0.0) -> None:
+    """``got``, computed by a kernel in ``dtype``, against ``want``, computed in float64 from the
+    same parameters: to ``rtol``/``atol`` in float64; in float32 to that type's precision, 1e-4
+    relative plus 1e-5 of ``want``'s largest magnitude (rounding in float32, eps = 1.2e-7, adds up
+    to about 3e-7 of it on these small networks; a wrong formula is off by the magnitude itself)."""
+    import numpy as np
+
+    if dtype == "float64":
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)
+    else:
+        scale = float(np.max(np.abs(want)))
+        np.testing.assert_allclose(got, want, rtol=max(rtol, 1e-4), atol=max(atol, 1e-5 * scale))
+
+
 # Property-based tests draw the same examples on every run (no flaky CI): hypothesis derives
 # them from each test's name instead of a fresh random seed.
 from hypothesis import settings as _hyp_settings  # noqa: E402

@@ -22,6 +22,7 @@ from efftheory.models.transformer.training import (
     loss_and_gradient,
     train_transformer,
 )
+from tests.conftest import FLOAT_TYPES, assert_close_in
 
 TINY = dict(dim=4, width=6, layers=2, dtype="float64")
 
@@ -98,20 +99,22 @@ def test_layout_counts_and_initialisation(final_ln):
 # ------------------------------------------------------------------ forward pass
 
 
-def test_forward_with_identical_tokens_has_a_closed_form():
+@pytest.mark.parametrize("dtype", FLOAT_TYPES)
+def test_forward_with_identical_tokens_has_a_closed_form(dtype):
     """On (a, a) both tokens are equal, so attention weighs them 1/2 each and its output is the
     value of that token: one block is then x -> x + v W_o + b_o -> + FF; with a single block, no
-    final LN and every tensor known, the logits follow in closed form."""
+    final LN and every tensor known, the logits follow in closed form (in float64, from the
+    kernel's own parameters)."""
     p, d, w = 5, 4, 3
-    cfg = TransformerConfig(dim=d, width=w, layers=1, final_ln=False, dtype="float64", seed=2)
+    cfg = TransformerConfig(dim=d, width=w, layers=1, final_ln=False, dtype=dtype, seed=2)
     split = ModularAddition(p, ordered=True).split(frac=1.0)
     theta, lay = init_params(p, cfg)
-    P = lay.unpack(theta)
     rng = np.random.default_rng(1)
-    blk = P["blocks"][0]
     for k in ("ln1_g", "ln1_b", "ln2_g", "ln2_b"):
-        blk[k][...] = rng.normal(size=d)
+        lay.unpack(theta)["blocks"][0][k][...] = rng.normal(size=d)
     out = logits(split, cfg, theta)
+    P = lay.unpack(theta.astype(np.float64))
+    blk = P["blocks"][0]
     ln = lambda x, g, b: g * (x - x.mean()) / np.sqrt(x.var() + 1e-5) + b  # noqa: E731
     for a in range(p):
         x = P["E"][a]
@@ -120,29 +123,31 @@ def test_forward_with_identical_tokens_has_a_closed_form():
         x = x + v @ blk["W_o"] + blk["b_o"]
         x = x + np.maximum(ln(x, blk["ln2_g"], blk["ln2_b"]) @ blk["W_1"] + blk["c_1"], 0) @ blk["W_2"] + blk["c_2"]
         expect = np.concatenate([x, x]) @ P["W_out"] + P["b_out"]
-        np.testing.assert_allclose(out[a * p + a], expect, rtol=1e-12, atol=1e-12)
+        assert_close_in(dtype, out[a * p + a], expect, rtol=1e-12, atol=1e-12)
 
 
-def test_forward_is_symmetric_in_the_two_tokens():
+@pytest.mark.parametrize("dtype", FLOAT_TYPES)
+def test_forward_is_symmetric_in_the_two_tokens(dtype):
     """No positional encoding: (a, b) and (b, a) give the same two output vectors, swapped, so
     their logits differ only through W_out's two halves; with the halves equal they agree."""
     p, d = 6, 4
-    cfg = TransformerConfig(dim=d, width=5, layers=2, dtype="float64")
+    cfg = TransformerConfig(dim=d, width=5, layers=2, dtype=dtype)
     split = ModularAddition(p, ordered=True).split(frac=1.0)
     theta, lay = init_params(p, cfg)
     P = lay.unpack(theta)
     P["W_out"][d:] = P["W_out"][:d]
     out = logits(split, cfg, theta).reshape(p, p, p)
-    np.testing.assert_allclose(out, out.transpose(1, 0, 2), rtol=1e-12, atol=1e-12)
+    assert_close_in(dtype, out, out.transpose(1, 0, 2), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", FLOAT_TYPES)
 @pytest.mark.parametrize("final_ln", [True, False])
-def test_logits_match_the_numpy_twin(final_ln):
-    cfg = TransformerConfig(**{**TINY, "final_ln": final_ln}, seed=5)
+def test_logits_match_the_numpy_twin(final_ln, dtype):
+    cfg = TransformerConfig(**{**TINY, "final_ln": final_ln, "dtype": dtype}, seed=5)
     split = _split(p=6)
     theta, lay = init_params(6, cfg)
-    expect = naive.forward(lay.unpack(theta), split.task.pairs, final_ln)[0]
-    np.testing.assert_allclose(logits(split, cfg, theta), expect, rtol=1e-12, atol=1e-12)
+    expect = naive.forward(lay.unpack(theta.astype(np.float64)), split.task.pairs, final_ln)[0]
+    assert_close_in(dtype, logits(split, cfg, theta), expect, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("rows", [1, 2, 3, 4, 5, 7, 8, 9])
@@ -217,18 +222,19 @@ def test_gradient_of_every_tensor_matches_central_differences(final_ln, layers, 
     assert np.abs(G["E"]).max() > 0  # a real check: the embeddings do receive gradient
 
 
+@pytest.mark.parametrize("dtype", FLOAT_TYPES)
 @pytest.mark.parametrize("final_ln, dropout", [(True, 0.0), (False, 0.0), (True, 0.4), (False, 0.1)])
-def test_gradient_matches_the_numpy_twin(final_ln, dropout):
-    cfg = TransformerConfig(**{**TINY, "final_ln": final_ln}, dropout=dropout, seed=11)
+def test_gradient_matches_the_numpy_twin(final_ln, dropout, dtype):
+    cfg = TransformerConfig(**{**TINY, "final_ln": final_ln, "dtype": dtype}, dropout=dropout, seed=11)
     split = _split(p=7, frac=0.5, seed=2)
     theta, lay = init_params(7, cfg)
     step = 9 if dropout else None
     loss, grad = loss_and_gradient(split, cfg, theta, dropout_step=step)
     masks = (dropout, naive.step_key(base_key(11), 9)) if dropout else None
-    loss_n, G = naive.loss_and_grads(lay.unpack(theta), split.train_pairs, split.task.labels[split.train], final_ln,
-                                     masks)
-    assert loss == pytest.approx(loss_n, rel=1e-12)
-    expect = np.zeros_like(grad)
+    loss_n, G = naive.loss_and_grads(lay.unpack(theta.astype(np.float64)), split.train_pairs,
+                                     split.task.labels[split.train], final_ln, masks)
+    assert loss == pytest.approx(loss_n, rel=1e-12 if dtype == "float64" else 1e-5)
+    expect = np.zeros(grad.shape)
     Pe = lay.unpack(expect)
     Pe["E"][...] = G["E"]
     for blk, gb in zip(Pe["blocks"], G["blocks"]):
@@ -237,7 +243,7 @@ def test_gradient_matches_the_numpy_twin(final_ln, dropout):
     for k in ("lnf_g", "lnf_b", "W_out", "b_out"):
         if k in Pe:
             Pe[k][...] = G[k]
-    np.testing.assert_allclose(grad, expect, rtol=1e-10, atol=1e-13)
+    assert_close_in(dtype, grad, expect, rtol=1e-10, atol=1e-13)
 
 
 # ------------------------------------------------------------------ training steps and AdamW
@@ -304,7 +310,7 @@ def test_first_adam_step_moves_every_parameter_by_the_learning_rate():
 
 
 def test_records_follow_the_step_convention():
-    cfg = TransformerConfig(**TINY, seed=1)
+    cfg = TransformerConfig(**{**TINY, "dtype": "float32"}, seed=1)  # the convention is the same in either type
     split = _split(p=5)
     res = train_transformer(split, cfg, 7, eval_every=3)
     np.testing.assert_array_equal(res.steps, [0, 3, 6, 7])
@@ -436,8 +442,9 @@ def test_the_trajectory_does_not_depend_on_the_evaluation_interval():
 # ------------------------------------------------------------------ dropout
 
 
-def test_dropout_acts_on_the_gradient_and_not_on_the_records():
-    cfg = TransformerConfig(dim=8, width=8, layers=2, dropout=0.2, dtype="float64", seed=3)
+@pytest.mark.parametrize("dtype", FLOAT_TYPES)
+def test_dropout_acts_on_the_gradient_and_not_on_the_records(dtype):
+    cfg = TransformerConfig(dim=8, width=8, layers=2, dropout=0.2, dtype=dtype, seed=3)
     split = ModularAddition(7, ordered=True).split(frac=0.7, seed=0)
     plain = dataclasses.replace(cfg, dropout=0.0)
     loss0, g0 = loss_and_gradient(split, plain)
@@ -446,7 +453,8 @@ def test_dropout_acts_on_the_gradient_and_not_on_the_records():
     loss_b, g_b = loss_and_gradient(split, cfg, dropout_step=1)
     assert loss_a != loss0 and loss_a != loss_b and not np.allclose(g_a, g0)
     res = train_transformer(split, cfg, 3)
-    assert res.train_loss[0] == pytest.approx(loss0, rel=1e-12)  # the record reads the plain network
+    # the record reads the plain network
+    assert res.train_loss[0] == pytest.approx(loss0, rel=1e-12 if dtype == "float64" else 1e-6)
     # the first update is AdamW on the gradient with step 0's masks, not on the plain one
     ref = train_transformer(split, plain, 3)
     assert not np.allclose(res.theta_final, ref.theta_final)
