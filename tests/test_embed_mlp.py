@@ -11,6 +11,7 @@ from efftheory.models.embed_mlp import (EmbedMLPConfig, Layout, init_params, los
                                         train_embed_mlp)
 from efftheory.reference import embed_mlp as ref
 from efftheory.tasks import ModularAddition
+from tests.conftest import FLOAT_TYPES, assert_close_in
 
 SHAPES = [  # (hidden, bias, loss)
     (0, False, "ce"), (0, True, "mse"), (1, True, "ce"), (2, False, "mse"),
@@ -21,12 +22,29 @@ def _split(p=7, frac=0.6, seed=1):
     return ModularAddition(p).split(frac=frac, seed=seed)
 
 
-def _config(hidden, bias, loss, **kw):
-    return EmbedMLPConfig(dim=5, hidden=hidden, width=4, bias=bias, loss=loss, dtype="float64", seed=3, **kw)
+def _config(hidden, bias, loss, dtype="float64", **kw):
+    return EmbedMLPConfig(dim=5, hidden=hidden, width=4, bias=bias, loss=loss, dtype=dtype, seed=3, **kw)
 
 
+def _twin_loss_and_gradient(split, config, theta, layout):
+    """The twin's loss and its gradient in the kernel's flat layout, in float64."""
+    ptr, idx, labels, _, _ = token_lists(split)
+    tokens = [idx[ptr[r]:ptr[r + 1]].tolist() for r in range(split.n_train)]
+    E, Ws, bs = layout.unpack(np.asarray(theta, dtype=np.float64))
+    loss, gE, gWs, gbs = ref.loss_and_grads(E, Ws, bs, tokens, labels[: split.n_train], config.loss)
+    grad = np.zeros(layout.n_params)
+    E_g, Ws_g, bs_g = layout.unpack(grad)
+    for view, value in zip([E_g, *Ws_g, *(bs_g or [])], [gE, *gWs, *(gbs or [])]):
+        view[...] = value
+    return loss, grad
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("hidden,bias,loss", SHAPES)
 def test_gradient_matches_central_differences(hidden, bias, loss):
+    """The float64 kernel against central differences of its own loss (slow stage: it compiles
+    the kernels for float64; the default run checks the twin against central differences and the
+    float32 kernel against the twin)."""
     split, config = _split(), _config(hidden, bias, loss)
     _, theta = loss_and_gradient(split, config)  # only for the shape
     theta0, _ = init_params(7, 7, config)
@@ -46,37 +64,62 @@ def test_gradient_matches_central_differences(hidden, bias, loss):
 
 
 @pytest.mark.parametrize("hidden,bias,loss", SHAPES)
-def test_gradient_matches_numpy_twin(hidden, bias, loss):
+def test_the_twins_gradient_matches_central_differences(hidden, bias, loss):
+    """The twin's back-propagation against central differences of the twin's loss (numpy, float64,
+    nothing compiled): with the twin check below, the default run's check of the kernel's gradient."""
     split, config = _split(), _config(hidden, bias, loss)
+    theta0, layout = init_params(7, 7, config)
+    theta = theta0 + 0.05 * np.random.default_rng(0).standard_normal(theta0.shape)  # off any ReLU kink
+    loss0, grad = _twin_loss_and_gradient(split, config, theta, layout)
+    h = 1e-6
+    fd = np.empty_like(theta)
+    for k in range(theta.size):
+        e = np.zeros_like(theta)
+        e[k] = h
+        fd[k] = (_twin_loss_and_gradient(split, config, theta + e, layout)[0]
+                 - _twin_loss_and_gradient(split, config, theta - e, layout)[0]) / (2 * h)
+    assert np.isfinite(loss0) and loss0 > 0
+    np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-8)
+    assert np.abs(grad).max() > 1e-3  # the check compares something
+
+
+@pytest.mark.parametrize("dtype", FLOAT_TYPES)
+@pytest.mark.parametrize("hidden,bias,loss", SHAPES)
+def test_gradient_matches_numpy_twin(hidden, bias, loss, dtype):
+    split, config = _split(), _config(hidden, bias, loss, dtype)
     theta, layout = init_params(7, 7, config)
     loss_k, grad = loss_and_gradient(split, config, theta)
     ptr, idx, labels, _, _ = token_lists(split)
     nt = split.n_train
     tokens = [idx[ptr[r]:ptr[r + 1]].tolist() for r in range(nt)]
-    E, Ws, bs = layout.unpack(theta)
+    E, Ws, bs = layout.unpack(theta.astype(np.float64))
     loss_r, gE, gWs, gbs = ref.loss_and_grads(E, Ws, bs, tokens, labels[:nt], loss)
     gE_k, gWs_k, gbs_k = layout.unpack(grad)
-    assert loss_k == pytest.approx(loss_r, rel=1e-12)
-    np.testing.assert_allclose(gE_k, gE, rtol=1e-10, atol=1e-13)
+    assert grad.dtype == np.dtype(dtype)
+    assert loss_k == pytest.approx(loss_r, rel=1e-12 if dtype == "float64" else 1e-5)
+    assert_close_in(dtype, gE_k, gE, rtol=1e-10, atol=1e-13)
     for a, b in zip(gWs_k, gWs):
-        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13)
+        assert_close_in(dtype, a, b, rtol=1e-10, atol=1e-13)
     assert (gbs_k is None) == (gbs is None)
     if gbs is not None:
         for a, b in zip(gbs_k, gbs):
-            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13)
+            assert_close_in(dtype, a, b, rtol=1e-10, atol=1e-13)
 
 
+@pytest.mark.parametrize("dtype", FLOAT_TYPES)
 @pytest.mark.parametrize("hidden,bias,loss", [(0, False, "ce"), (1, True, "mse")])
-def test_training_loop_matches_numpy_twin(hidden, bias, loss):
+def test_training_loop_matches_numpy_twin(hidden, bias, loss, dtype):
+    """40 steps against the twin (in float64 from the same initial parameters): the accuracies
+    exactly, the final parameters to the type's precision."""
     split = _split(p=11, frac=0.5)
-    config = _config(hidden, bias, loss, lr=1e-2, wd=0.5)
+    config = _config(hidden, bias, loss, dtype, lr=1e-2, wd=0.5)
     steps = 40
     run = train_embed_mlp(split, config, steps, eval_every=1)
     tr, te, params = ref.train(split, config, steps)
     np.testing.assert_allclose(run.train_acc, tr)
     np.testing.assert_allclose(run.test_acc, te)
     theta = np.concatenate([q.ravel() for q in _in_layout_order(params, run.layout)])
-    np.testing.assert_allclose(run.theta_final, theta, rtol=1e-9, atol=1e-12)
+    assert_close_in(dtype, run.theta_final, theta, rtol=1e-9, atol=1e-12)
     assert not np.allclose(run.E_final, run.E0)  # the run moved
     assert run.steps_to_train == ref.first_step(tr) and run.steps_to_test == ref.first_step(te)
 

@@ -13,6 +13,7 @@ from efftheory.tasks.images import ImageTask
 from efftheory.models.omnigrok.training import (OmnigrokConfig, _BatchOrder, init_params, loss_and_gradient, predicted_delay,
                                        train_omnigrok)
 from efftheory.reference import omnigrok as ref
+from tests.conftest import FLOAT_TYPES, assert_close_in
 
 
 def toy_task(n_pool=40, n_test=30, side=3, seed=0) -> ImageTask:
@@ -27,9 +28,13 @@ def toy_task(n_pool=40, n_test=30, side=3, seed=0) -> ImageTask:
 TASK = toy_task()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loss", ["mse", "ce"])
 @pytest.mark.parametrize("depth", [1, 2, 3])
 def test_gradient_matches_finite_differences(loss, depth):
+    """The kernel's gradient in float64 against central differences of the kernel's loss (slow
+    stage: it compiles the kernels for float64; the default run checks the float32 kernel
+    against the twin, and the twin against central differences, below)."""
     split = TASK.split(12, seed=1)
     config = OmnigrokConfig(width=7, depth=depth, loss=loss, alpha=2.0, dtype="float64", seed=3)
     theta, _ = init_params(TASK.n_inputs, 10, config)
@@ -48,6 +53,34 @@ def test_gradient_matches_finite_differences(loss, depth):
     np.testing.assert_allclose(grad, ref.pack(gWs, gbs), rtol=1e-10, atol=1e-13)
 
 
+@pytest.mark.parametrize("loss", ["mse", "ce"])
+@pytest.mark.parametrize("depth", [1, 2, 3])
+def test_float32_gradient_matches_the_twin_whose_gradient_matches_finite_differences(loss, depth):
+    """The twin's back-propagation against central differences of the twin's loss (float64), and
+    the float32 kernel's loss and gradient against the twin's from the same parameters."""
+    split = TASK.split(12, seed=1)
+    config = OmnigrokConfig(width=7, depth=depth, loss=loss, alpha=2.0, seed=3)
+    theta, _ = init_params(TASK.n_inputs, 10, config)
+    X = split.train_x.astype(np.float64)
+
+    def twin(t):
+        return ref.loss_and_grads(*ref.unpack(t, TASK.n_inputs, 10, config), X, split.train_y, loss)
+
+    f_ref, gWs, gbs = twin(theta)
+    g_ref = ref.pack(gWs, gbs)
+    theta64 = theta.astype(np.float64)
+    h = 1e-6
+    for k in np.random.default_rng(0).choice(theta.size, size=40, replace=False):
+        e = np.zeros_like(theta64)
+        e[k] = h
+        fd = (twin(theta64 + e)[0] - twin(theta64 - e)[0]) / (2 * h)
+        assert abs(fd - g_ref[k]) <= 1e-6 * max(1.0, abs(fd)), (k, fd, g_ref[k])
+    f0, grad = loss_and_gradient(split, config, theta)
+    assert grad.dtype == np.float32 and f0 == pytest.approx(f_ref, rel=1e-5)
+    assert_close_in("float32", grad, g_ref, rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.slow
 def test_directional_derivative_of_the_mse_loss():
     """A second, independent check: d/dε L(θ + ε u) at 0 equals <∇L, u> for a random direction."""
     split = TASK.split(20, seed=0)
@@ -60,23 +93,28 @@ def test_directional_derivative_of_the_mse_loss():
     assert fd == pytest.approx(grad @ u, rel=1e-6)
 
 
+@pytest.mark.parametrize("dtype", FLOAT_TYPES)
 @pytest.mark.parametrize("settings", [
     dict(),  # full batch, MSE
     dict(loss="ce", batch_size=5),  # seeded mini-batches that straddle passes (12 = 2 x 5 + 2)
     dict(fixed_norm=3.0, wd=0.5),  # on the sphere: the decay is undone every step
     dict(alpha=8.0, wd=1.0, lr=3e-3),
 ])
-def test_training_loop_matches_the_numpy_twin(settings):
+def test_training_loop_matches_the_numpy_twin(settings, dtype):
+    """25 steps against the twin (which computes in float64 from the same initial parameters);
+    the accuracies and steps exactly, the losses and the weight norm to the type's precision."""
     split = TASK.split(12, seed=2)
-    config = OmnigrokConfig(width=6, depth=3, dtype="float64", seed=4, **settings)
+    config = OmnigrokConfig(width=6, depth=3, dtype=dtype, seed=4, **settings)
     fast = train_omnigrok(split, config, steps=25, eval_every=4)
     slow = ref.train(split, config, steps=25, eval_every=4)
     got = np.column_stack([fast.steps, fast.train_loss, fast.test_loss, fast.train_acc, fast.test_acc,
                            fast.weight_norm])
     assert got.shape == slow.shape == (8, 6)  # steps 0, 4, ..., 24 and 25
-    np.testing.assert_allclose(got, slow, rtol=1e-9, atol=1e-12)
+    for column in range(got.shape[1]):  # each column to its own scale
+        assert_close_in(dtype, got[:, column], slow[:, column], rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_float32_follows_float64():
     split = TASK.split(20, seed=0)
     r32 = train_omnigrok(split, OmnigrokConfig(width=16, seed=1), steps=50, eval_every=10)
