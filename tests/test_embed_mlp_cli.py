@@ -13,7 +13,7 @@ import pytest
 from efftheory.models.embed_mlp import EmbedMLPConfig, train_embed_mlp
 from efftheory.tasks import ModularAddition
 from efftheory.theories.circle.fourier import fourier_spectrum
-from tests.conftest import assert_one_line_error, run_cli
+from tests.conftest import run_cli
 
 
 def _json(*args):
@@ -56,9 +56,9 @@ def test_phase_sweeps_the_parity_task(tmp_path):
 
 @pytest.mark.parametrize("args,needle", [(["--lr", "-1"], "--lr"), (["--dim", "0"], "--dim"),
                                          (["--loss", "hinge"], "--loss")])
-def test_bad_options_are_one_line(args, needle):
-    proc = run_cli("train", "embed-mlp", "--p", "11", "--frac", "0.5", "--steps", "10", *args)
-    assert_one_line_error(proc, needle)
+def test_bad_options_are_one_line(cli_error, args, needle):
+    # in-process (no fresh interpreter needed; test_train_cli runs train's real entry point)
+    cli_error("train", "embed-mlp", "--p", "11", "--frac", "0.5", "--steps", "10", *args, needles=(needle,))
 
 
 def test_phase_text_names_the_models_own_loss(tmp_path):

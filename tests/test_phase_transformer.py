@@ -65,12 +65,11 @@ def test_axes_the_transformer_does_not_have_are_refused_before_any_run(tmp_path)
     (["--task", "modadd", "--loss", "mse"], "--loss"),
     (["--task", "modadd", "--preset", "fig5b"], "--preset"),
 ])
-def test_cli_bad_input_is_one_line_exit_2(tmp_path, extra, message):
-    args = [sys.executable, "-m", "efftheory", "phase", "--model", "transformer", "--p", "7", "--frac", "0.8",
-            "--x", "decoder_wd", "--x-range", "0:1:2", "--y", "decoder_lr", "--y-range", "1e-3:1e-3:1",
-            "--out", str(tmp_path / "o"), *extra]
-    proc = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, timeout=300)
-    assert proc.returncode == 2 and message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+def test_cli_bad_input_is_one_line_exit_2(cli_error, tmp_path, extra, message):
+    # in-process (no fresh interpreter needed; the sweep below runs phase's real entry point)
+    cli_error("phase", "--model", "transformer", "--p", "7", "--frac", "0.8", "--x", "decoder_wd", "--x-range",
+              "0:1:2", "--y", "decoder_lr", "--y-range", "1e-3:1e-3:1", "--out", tmp_path / "o", *extra,
+              needles=(message,))
 
 
 def test_cli_runs_a_tiny_transformer_sweep(tmp_path):

@@ -16,7 +16,7 @@ from efftheory.experiments.sweep.grid import Axis, Grid
 from efftheory.experiments.sweep.settings import SweepSettings
 from efftheory.experiments.sweep.engine import run_sweep
 from efftheory.experiments.sweep.cells import synthetic_cell
-from tests.conftest import assert_one_line_error, run_cli
+from tests.conftest import run_cli
 
 GRID = Grid(Axis.parse("decoder_lr", "1e-5:1e-2:4:log"), Axis.parse("decoder_wd", "0:10:3"))
 SEEDS = (0, 1, 2)

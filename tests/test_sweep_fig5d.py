@@ -17,7 +17,6 @@ from efftheory.experiments.sweep.settings import SweepSettings
 from efftheory.models.toy.cell import network_cell
 from efftheory.tasks import make_task
 from efftheory.theories.linear.theory import reachable_test_accuracy
-from tests.conftest import assert_one_line_error, run_cli
 
 WD = "0,1,2,3,5,10,20,30,50,100,200"
 
@@ -126,14 +125,13 @@ def test_phase_preset_fig5d_on_a_tiny_sub_grid(cli_json, tmp_path):
     assert again["computed"] == 0 and again["reused"] == 8 and again["phases"] == res["phases"]
 
 
-def test_phase_fig5d_with_the_wrong_p_exits_2(tmp_path):
-    proc = run_cli("phase", "--preset", "fig5d", "--p", "7", "--steps", "10", "--out", tmp_path / "o")
-    assert_one_line_error(proc, "6 symbols")
+def test_phase_fig5d_with_the_wrong_p_exits_2(cli_error, tmp_path):
+    # in-process, as the next (no fresh interpreter needed; test_phase_cli runs phase's real entry point)
+    cli_error("phase", "--preset", "fig5d", "--p", "7", "--steps", "10", "--out", tmp_path / "o", needles=("6 symbols",))
 
 
-def test_phase_bad_value_list_exits_2(tmp_path):
-    proc = run_cli("phase", "--preset", "fig5d", "--y-range", "0,5,3", "--out", tmp_path / "o")
-    assert_one_line_error(proc, "increase")
+def test_phase_bad_value_list_exits_2(cli_error, tmp_path):
+    cli_error("phase", "--preset", "fig5d", "--y-range", "0,5,3", "--out", tmp_path / "o", needles=("increase",))
 
 
 def test_paper_repro_fig5d_quick(tmp_path):
