@@ -62,6 +62,26 @@ def cli_json(capsys):
     return call
 
 
+@pytest.fixture
+def cli_run(capsys):
+    """In-process ``efftheory ARGS``: a CompletedProcess (returncode, stdout, stderr) as from
+    :func:`run_cli`, without the second or so a fresh interpreter costs; for runs whose output is
+    checked but whose interpreter does not matter."""
+    from efftheory.cli import main
+
+    def call(*args) -> subprocess.CompletedProcess:
+        argv = [str(a) for a in args]
+        capsys.readouterr()
+        try:
+            status = main(argv)
+        except SystemExit as exit_:  # argparse
+            status = exit_.code
+        captured = capsys.readouterr()
+        return subprocess.CompletedProcess(["efftheory", *argv], status, captured.out, captured.err)
+
+    return call
+
+
 def _one_line_error(status, captured, needles) -> str:
     lines = captured.err.strip().splitlines()
     assert status == 2, (status, captured.err)

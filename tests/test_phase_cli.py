@@ -92,8 +92,8 @@ def test_preset_fig5a_axes_and_override(cli_json, tmp_path):
     assert res["x_values"] == [1e-4, 1e-3] and res["cells"] == 4
 
 
-def test_text_summary(tmp_path):
-    proc = run_cli("phase", *SMALL, "--out", tmp_path / "o")
+def test_text_summary(cli_run, tmp_path):
+    proc = cli_run("phase", *SMALL, "--out", tmp_path / "o")
     assert proc.returncode == 0, proc.stderr
     text = proc.stdout
     assert "12 cells: 12 computed" in text
@@ -122,14 +122,14 @@ def test_dask_scheduler_address_gives_the_same_sweep(cli_json, tmp_path):
         assert remote[key] == local[key]
 
 
-def test_a_split_that_cannot_generalise_is_pointed_out(tmp_path):
+def test_a_split_that_cannot_generalise_is_pointed_out(cli_run, tmp_path):
     tiny = ["--x", "embed_lr", "--x-range", "1e-3:1e-2:2:log", "--y", "decoder_lr", "--y-range",
             "1e-3:1e-2:2:log", "--steps", "20", "--width", "8", "--jobs", "1"]
     # n_train = 45 of 55: seed 0's split has ideal test accuracy 0.8, seed 3's has 1.
-    proc = run_cli("phase", *tiny, "--seed", "0", "--out", tmp_path / "a")
+    proc = cli_run("phase", *tiny, "--seed", "0", "--out", tmp_path / "a")
     assert proc.returncode == 0
     assert "ideal test accuracy 0.80 < 0.9" in proc.stderr and "seed 3 can" in proc.stderr
-    proc = run_cli("phase", *tiny, "--seed", "3", "--out", tmp_path / "b")
+    proc = cli_run("phase", *tiny, "--seed", "3", "--out", tmp_path / "b")
     assert proc.returncode == 0 and "ideal test accuracy" not in proc.stderr
-    proc = run_cli("phase", *tiny, "--seed", "3", "--out", tmp_path / "b", "--json")
+    proc = cli_run("phase", *tiny, "--seed", "3", "--out", tmp_path / "b", "--json")
     assert json.loads(proc.stdout)["ideal_test_accuracy"] == 1.0

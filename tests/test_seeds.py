@@ -16,7 +16,6 @@ from efftheory.experiments.sweep.grid import Axis, Grid
 from efftheory.experiments.sweep.settings import SweepSettings
 from efftheory.experiments.sweep.engine import run_sweep
 from efftheory.experiments.sweep.cells import synthetic_cell
-from tests.conftest import run_cli
 
 GRID = Grid(Axis.parse("decoder_lr", "1e-5:1e-2:4:log"), Axis.parse("decoder_wd", "0:10:3"))
 SEEDS = (0, 1, 2)
@@ -145,7 +144,7 @@ SMALL = ("--x", "decoder_lr", "--x-range", "1e-5:1e-2:4:log", "--y", "decoder_wd
          "--cell", "synthetic", "--jobs", "1")
 
 
-def test_cli_seeds_json_and_text(cli_json, tmp_path):
+def test_cli_seeds_json_and_text(cli_json, cli_run, tmp_path):
     res = cli_json("phase", *SMALL, "--seeds", "3", "--split-seed", "3", "--out", tmp_path / "o")
     lib = run_sweep(GRID, SweepSettings(steps=10_000, seed=3, seeds=SEEDS, network={"loss": "mse"}),
                     tmp_path / "lib", cell_fn=synthetic_cell)
@@ -154,7 +153,7 @@ def test_cli_seeds_json_and_text(cli_json, tmp_path):
     assert res["majority_share"] == lib.majority_share.tolist()
     assert res["phase_counts"]["grokking"] == lib.phase_counts[..., PHASES.index("grokking")].tolist()
     assert np.array(res["phases_by_seed"]).shape == (3, 3, 4)
-    proc = run_cli("phase", *SMALL, "--seeds", "3", "--split-seed", "3", "--out", tmp_path / "o")
+    proc = cli_run("phase", *SMALL, "--seeds", "3", "--split-seed", "3", "--out", tmp_path / "o")
     assert proc.returncode == 0 and "36 runs: 0 computed, 36 reused" in proc.stdout
     rows = [line.split()[1:] for line in proc.stdout.splitlines() if line.startswith("  ")]
     lower = sum(letter.islower() for row in rows for letter in row)
@@ -172,24 +171,24 @@ def test_cli_bad_seeds_exit_2(cli_error, tmp_path, args, needle):
     cli_error("phase", *SMALL, *args, "--out", tmp_path / "o", needles=(needle,))  # in-process: no fresh interpreter needed
 
 
-def test_cli_preset_without_seed_uses_the_first_generalising_split(tmp_path):
-    proc = run_cli("phase", "--preset", "fig5b", "--x-range", "1e-4:1e-3:2:log", "--y-range", "0:1:2",
+def test_cli_preset_without_seed_uses_the_first_generalising_split(cli_run, tmp_path):
+    proc = cli_run("phase", "--preset", "fig5b", "--x-range", "1e-4:1e-3:2:log", "--y-range", "0:1:2",
                    "--cell", "synthetic", "--jobs", "1", "--out", tmp_path / "o")
     assert proc.returncode == 0, proc.stderr
     assert "split seed 3, the first whose ideal test accuracy is 1" in proc.stderr
     assert "seed 3" in proc.stdout.splitlines()[0]
-    proc = run_cli("phase", "--preset", "fig5b", "--x-range", "1e-4:1e-3:2:log", "--y-range", "0:1:2",
+    proc = cli_run("phase", "--preset", "fig5b", "--x-range", "1e-4:1e-3:2:log", "--y-range", "0:1:2",
                    "--cell", "synthetic", "--jobs", "1", "--out", tmp_path / "p", "--json")
     assert proc.stderr == "" and json.loads(proc.stdout)["seed"] == 3
 
 
-def test_cli_says_when_no_split_seed_can_generalise(tmp_path):
+def test_cli_says_when_no_split_seed_can_generalise(cli_run, tmp_path):
     one = ("--x", "embed_lr", "--x-range", "1e-3:1e-3:1", "--y", "decoder_lr", "--y-range", "1e-3:1e-3:1",
            "--steps", "5", "--width", "4", "--jobs", "1", "--p", "5", "--train-num", "3")
-    proc = run_cli("phase", *one, "--out", tmp_path / "a")
+    proc = cli_run("phase", *one, "--out", tmp_path / "a")
     assert proc.returncode == 0, proc.stderr
     assert "< 0.9" in proc.stderr and "no seed below 1000 can" in proc.stderr and "None" not in proc.stderr
-    proc = run_cli("phase", "--preset", "fig5b", "--x-range", "1e-3:1e-3:1", "--y-range", "0:0:1", "--p", "5",
+    proc = cli_run("phase", "--preset", "fig5b", "--x-range", "1e-3:1e-3:1", "--y-range", "0:0:1", "--p", "5",
                    "--train-num", "3", "--cell", "synthetic", "--jobs", "1", "--out", tmp_path / "b")
     assert proc.returncode == 0, proc.stderr
     assert "no split seed below 1000 has ideal test accuracy 1" in proc.stderr and "seed 0" in proc.stdout
