@@ -126,3 +126,11 @@ def test_train_takes_a_thread_count(cli_json, monkeypatch):
     out = cli_json("train", "--p", "5", "--frac", "0.6", "--width", "8", "--steps", "20", "--threads", str(n))
     assert out["n_train"] == 9
     assert seen == [n]  # the run went through the driver and the model to the trainer's thread limit
+    assert out["threads"] == n  # and the report says how many it ran on
+
+
+@pytest.mark.parametrize("model", ["toy", "transformer", "embed-mlp"])
+def test_the_report_names_the_threads_the_policy_chose(cli_run, model):
+    proc = cli_run("train", model, "--p", "7", "--frac", "0.6", "--steps", "20")
+    assert proc.returncode == 0, proc.stderr
+    assert "20 steps in" in proc.stdout and "s on 1 thread" in proc.stdout  # a small network: one thread

@@ -11,7 +11,7 @@ import numpy as np
 
 from efftheory.cli._common import save_arrays, save_figure
 from efftheory.cli._model_options import given_options
-from efftheory.cli._wording import chance_test_accuracy, plural, steps, verdict_reason, verdict_text
+from efftheory.cli._wording import chance_test_accuracy, plural, run_time, steps, verdict_reason, verdict_text
 from efftheory.cli.reports import Report
 
 
@@ -51,7 +51,7 @@ def _run(args, split, config, result, plot_path, save_path):
         # the model's own series (e.g. the weight norm): first and last recorded value
         "records": {name: {"first": _first(x), "final": _final(x),
                            "final_step": int(result.steps[-1])} for name, x in result.extra_records().items()},
-        "steps": result.steps_run, "eval_every": args.eval_every, "seconds": result.seconds,
+        "steps": result.steps_run, "eval_every": args.eval_every, "seconds": result.seconds, "threads": result.threads,
     }
     if save_path is not None:
         save_arrays(save_path, dict(
@@ -110,7 +110,7 @@ def _text(o, save_path, plot_path) -> str:
     for name, r in o["records"].items():
         lines.append(f"{name.replace('_', ' ')}: {steps(r['first'], 'n/a')} at step 0, "
                      f"{steps(r['final'], 'n/a')} at step {r['final_step']}")
-    lines.append(f"{plural(o['steps'], 'step')} in {o['seconds']:.2f} s")
+    lines.append(run_time(o))
     if save_path:
         lines.append(f"arrays saved to {save_path}")
     if plot_path:

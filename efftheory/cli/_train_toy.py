@@ -16,6 +16,7 @@ from efftheory.cli._wording import (
     fit_text,
     ideal_note,
     plural,
+    run_time,
     steps,
     uniform_guess,
     verdict_reason,
@@ -85,7 +86,7 @@ def _linear_run(args, split, config, result, plot_path, save_path):
         **judged.to_dict(), "steps_budget": args.steps, "diverged": result.diverged,
         "chance_test_accuracy": chance_test_accuracy(split),
         **_counterpart_fields(counterparts),
-        "steps": result.steps_run, "seconds": result.seconds,
+        "steps": result.steps_run, "seconds": result.seconds, "threads": result.threads,
         "steps_per_second": result.steps_run / result.seconds if result.seconds > 0 else None,
     }
     if save_path is not None:
@@ -232,8 +233,7 @@ def _text(o, config, save_path, plot_path) -> str:
         *_memorised_rows(o),
         f"linear theory: dof = {o['dof']}, grokking rate λ3 = {lam}, {_time_scale_text(o)}",
         *([] if o["diverged"] else _trajectory_rows(o, SCALES)),
-        f"{plural(o['steps'], 'step')} in {o['seconds']:.2f} s"
-        + (f" ({o['steps_per_second']:.0f} steps/s)" if o["steps_per_second"] else ""),
+        run_time(o),
     ]
     if save_path:
         lines.append(f"arrays saved to {save_path}")
@@ -282,7 +282,7 @@ def _ring_run(args, split, config, result, plot_path, save_path):
         "ring_free_directions": lin.free_directions, "ring_locally_unique": lin.locally_unique,
         "ring_rate": lin.rate,
         **ring.to_dict(),
-        "steps": result.steps_run, "seconds": result.seconds,
+        "steps": result.steps_run, "seconds": result.seconds, "threads": result.threads,
         "steps_per_second": result.steps_run / result.seconds if result.seconds > 0 else None,
     }
     if save_path is not None:
@@ -324,7 +324,7 @@ def _modadd_text(o, config, save_path, plot_path) -> str:
         f"({'at rest' if o['theory_converged'] else 'not at rest'}); free directions at a ring: "
         f"{o['ring_free_directions']}",
         f"network frequency = theory frequency (up to f -> p - f): {agree}",
-        f"{plural(o['steps'], 'step')} in {o['seconds']:.2f} s",
+        run_time(o),
     ]
     if save_path:
         lines.append(f"arrays saved to {save_path}")

@@ -15,7 +15,7 @@ import numpy as np
 
 from efftheory.cli._common import save_arrays, save_figure
 from efftheory.cli._model_options import given_options
-from efftheory.cli._wording import plural, steps as steps_text, verdict_reason, verdict_text
+from efftheory.cli._wording import plural, run_time, steps as steps_text, verdict_reason, verdict_text
 from efftheory.cli.reports import Report
 from efftheory.errors import InputError
 
@@ -116,7 +116,7 @@ def _run(args, split, config, result, plot_path, save_path):
                   "train_loss": result.train_loss, "test_loss": result.test_loss,
                   "ring_frequency": result.ring_frequency, "ring_variance_explained": result.ring_variance,
                   "ring_coherence": result.ring_coherence, "ring_rqi": result.rqi},
-        "steps": result.steps_run, "eval_every": eval_every, "seconds": result.seconds,
+        "steps": result.steps_run, "eval_every": eval_every, "seconds": result.seconds, "threads": result.threads,
         "steps_per_second": result.steps_run / result.seconds if result.seconds > 0 else None,
     }
     if save_path is not None:
@@ -183,8 +183,7 @@ def _text(o, save_path, plot_path) -> str:
             f"network after its {o['steps']} training steps: |f| = {abs(o['ring_frequency'])}; the same frequency as "
             f"the circle theory's: {lands}",
         ]
-    lines.append(f"{plural(o['steps'], 'step')} in {o['seconds']:.1f} s"
-                 + (f" ({o['steps_per_second']:.0f} steps/s)" if o["steps_per_second"] else ""))
+    lines.append(run_time(o))
     if save_path:
         lines.append(f"arrays saved to {save_path}")
     if plot_path:

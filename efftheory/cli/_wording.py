@@ -104,3 +104,12 @@ def verdict_reason(o: dict, indent: str = "  ") -> list[str]:
     if o.get("decided", True):
         return []
     return [f"{indent}not decided because: {o['undecided_reason']}; run longer (--steps) to decide"]
+
+
+def run_time(o: dict) -> str:
+    """"10000 steps in 2.19 s on 1 thread (4564 steps/s)" from a report's ``steps``, ``seconds``,
+    ``threads`` and, if there, ``steps_per_second``."""
+    rate = o.get("steps_per_second")
+    return (f"{plural(o['steps'], 'step')} in {o['seconds']:.2f} s on {plural(o['threads'], 'thread')}"
+            + (f" ({rate:.0f} steps/s)" if rate else ""))
+

@@ -56,6 +56,7 @@ class TrainResult:
         diverged: whether the run stopped because the loss or a parameter became non-finite
             (its last record is that step).
         seconds: wall time of the run.
+        threads: the BLAS threads its matrix products ran on (efftheory.runtime.threads).
     """
 
     config: object
@@ -78,6 +79,7 @@ class TrainResult:
     split: Split | None = field(default=None, repr=False)
     gap: float = DEFAULT_GAP
     diverged: bool = False
+    threads: int = 1
 
     @property
     def final_full_acc(self) -> float:

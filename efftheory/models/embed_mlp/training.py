@@ -307,7 +307,8 @@ def train_embed_mlp(split: Split, config: EmbedMLPConfig | None = None, steps: i
                                 config.wd, t0, t1, steps, eval_every, stop_at_test, rec.f, rec.emb, rec.pos,
                                 rec.first, limit)
 
-    with compute_threads(threads_for(config.flops_per_step(prob.nt, int(lay.dims[-1])), threads)):
+    n_threads = threads_for(config.flops_per_step(prob.nt, int(lay.dims[-1])), threads)
+    with compute_threads(n_threads):
         outcome, _ = run_in_chunks(run_chunk, steps, _CHUNK, rec, progress)
     k = rec.rows
     r = rec.f[:k]
@@ -324,7 +325,7 @@ def train_embed_mlp(split: Split, config: EmbedMLPConfig | None = None, steps: i
         steps_to_train=t_train, steps_to_test=t_test,
         steps_to_rqi=step_or_none(first_at_or_above(steps_arr, np.nan_to_num(metric, nan=0.0), RQI_THRESHOLD)),
         phase=phase_of(t_train, t_test, gap, diverged), steps_run=int(steps_arr[-1]),
-        seconds=time.perf_counter() - start, split=split, gap=gap, diverged=diverged,
+        seconds=time.perf_counter() - start, split=split, gap=gap, diverged=diverged, threads=n_threads,
     )
 
 

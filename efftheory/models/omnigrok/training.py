@@ -263,7 +263,8 @@ def train_omnigrok(split: ImageSplit, config: OmnigrokConfig | None = None, step
         r = rec.f[: rec.rows]
         return until(r[:, 0], r[:, 4], r[:, 5])
 
-    with compute_threads(threads_for(update_flops(lay.dims, prob.batch), threads)):
+    n_threads = threads_for(update_flops(lay.dims, prob.batch), threads)
+    with compute_threads(n_threads):
         outcome, done = run_in_chunks(run_chunk, steps, _CHUNK, rec, progress, None if until is None else stop)
     r = rec.f[: rec.rows]
     t_train, t_test = rec.firsts()
@@ -276,4 +277,4 @@ def train_omnigrok(split: ImageSplit, config: OmnigrokConfig | None = None, step
         E0=np.zeros((0, 0)), E_final=np.zeros((0, 0)), steps_to_rqi=None, gap=gap,
         w0=w0, steps_to_train=t_train, steps_to_test=t_test, phase=phase_of(t_train, t_test, gap, diverged),
         steps_run=done, diverged=diverged, theta=theta.copy(),
-        seconds=time.perf_counter() - start)
+        seconds=time.perf_counter() - start, threads=n_threads)

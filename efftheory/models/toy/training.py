@@ -163,5 +163,5 @@ def train_network(split: Split, config: NetworkConfig | None = None, steps: int 
         predicted_test_acc=r[:, 6].copy(), embeddings=rec.emb[:k].copy(), E0=E0, E_final=E_final,
         steps_to_train=t_train, steps_to_test=t_test, steps_to_rqi=t_rqi,
         phase=phase_of(t_train, t_test, gap, diverged), steps_run=int(steps_arr[-1]),
-        seconds=time.perf_counter() - start, split=split, gap=gap, diverged=diverged,
+        seconds=time.perf_counter() - start, split=split, gap=gap, diverged=diverged, threads=n_threads,
     )

@@ -245,7 +245,8 @@ def train_transformer(split: Split, config: TransformerConfig | None = None, ste
                             t0, t1, steps, eval_every, stop_at_full, rec.f, rec.emb, rec.pos,
                             divergence_limit(theta.dtype))
 
-    with compute_threads(threads_for(config.flops_per_step(prob.nt, p), threads)):
+    n_threads = threads_for(config.flops_per_step(prob.nt, p), threads)
+    with compute_threads(n_threads):
         outcome, _ = run_in_chunks(run_chunk, steps, _CHUNK, rec, progress)
         # the records' metrics on the run's threads too: their numba kernels are parallel, and
         # for a few records of a small run, waking a thread pool outside this block cost 2 to 40 ms
@@ -269,5 +270,5 @@ def train_transformer(split: Split, config: TransformerConfig | None = None, ste
         steps_to_train=t_train, steps_to_test=t_test, steps_to_test_99=first(r[:, 4], ACC_FULL),
         steps_to_rqi=first(np.nan_to_num(ring["rqi"], nan=0.0), RING_RQI),
         phase=phase_of(t_train, t_test, gap, diverged), steps_run=int(steps_arr[-1]),
-        seconds=time.perf_counter() - start, split=split, gap=gap, diverged=diverged,
+        seconds=time.perf_counter() - start, split=split, gap=gap, diverged=diverged, threads=n_threads,
     )
