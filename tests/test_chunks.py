@@ -59,3 +59,24 @@ def test_records_allocate_their_shapes():
     rec = Records.allocate(100, 7, 5, (4, 3), n_first=3)
     assert rec.f.shape == (100 // 7 + 3, 5) and np.isnan(rec.f).all()
     assert rec.emb.shape == (100 // 7 + 3, 4, 3) and rec.first.tolist() == [-1, -1, -1] and rec.rows == 0
+
+
+def test_records_too_large_for_memory_are_refused_before_the_run():
+    import pytest
+
+    from efftheory.errors import InputError
+    from efftheory.models.chunks import MAX_RECORD_BYTES
+
+    # the paper's transformer (59 x 256 embeddings) evaluated at every one of 10^5 steps: 12 GB
+    with pytest.raises(InputError, match=r"evaluate every (\d+) steps or more") as err:
+        Records.allocate(100_000, 1, 5, (59, 256))
+    least = int(err.value.args[0].split("evaluate every ")[1].split()[0])
+    assert least > 1
+    n = 100_000 // least + 3  # the advice fits, and one less would not
+    assert n * 8 * (5 + 59 * 256) <= MAX_RECORD_BYTES < (100_000 // (least - 1) + 3) * 8 * (5 + 59 * 256)
+
+
+def test_train_refuses_records_too_large_in_one_line(cli_error):
+    cli_error("train", "transformer", "--paper-size", "--p", "59", "--frac", "0.8", "--steps", "1e5",
+              "--eval-every", "1", needles=["recording every 1 of 100000 steps", "--eval-every"])
+

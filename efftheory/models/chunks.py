@@ -12,9 +12,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import math
+
 import numpy as np
 
+from efftheory.errors import require
 from efftheory.models.shared_kernels import RAN
+
+#: the most memory the record buffers of one run may take (bytes): beyond it a run is refused
+#: before it starts, rather than failing for want of memory hours into it
+MAX_RECORD_BYTES = 4 * 2**30
 
 
 @dataclass(frozen=True)
@@ -35,8 +42,16 @@ class Records:
 
     @classmethod
     def allocate(cls, steps: int, eval_every: int, fields: int, emb_shape: tuple = (), n_first: int = 0) -> "Records":
-        """Rows for steps 0, k, 2k, ... (k = ``eval_every``), the last step and a stopping step."""
+        """Rows for steps 0, k, 2k, ... (k = ``eval_every``), the last step and a stopping step;
+        refused (one line naming eval_every) when they would take more than
+        :data:`MAX_RECORD_BYTES`."""
         n = steps // eval_every + 3
+        row = 8 * (fields + math.prod(emb_shape))
+        if n * row > MAX_RECORD_BYTES:
+            least = steps // (MAX_RECORD_BYTES // row - 3) + 1
+            require(False, f"recording every {eval_every} of {steps} steps keeps {n} records of {row} bytes "
+                           f"({n * row / 2**30:.1f} GiB, more than {MAX_RECORD_BYTES / 2**30:.0f}); "
+                           f"evaluate every {least} steps or more (eval_every, --eval-every)")
         emb = np.zeros((n, *emb_shape)) if emb_shape else np.zeros((n, 0))
         return cls(np.full((n, fields), np.nan), emb, np.zeros(1, np.int64), np.full(n_first, -1, np.int64))
 
