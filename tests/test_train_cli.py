@@ -90,7 +90,20 @@ def test_bad_input_exits_2_with_one_line(cli_error, args, needle):
 
 
 def test_a_step_budget_too_large_for_memory_is_one_line(cli_error):
-    cli_error("train", "--p", "5", "--frac", "0.5", "--width", "8", "--steps", "1e15", needles=["not enough memory"])
+    # refused before any allocation, with the evaluation interval that would fit
+    cli_error("train", "--p", "5", "--frac", "0.5", "--width", "8", "--steps", "1e15",
+              needles=["recording every 1 of 1000000000000000 steps", "--eval-every"])
+
+
+def test_running_out_of_memory_is_one_line(cli_error, monkeypatch):
+    from efftheory.models import chunks
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError("Unable to allocate 12 GiB")
+
+    monkeypatch.setattr(chunks.Records, "allocate", classmethod(no_memory))
+    cli_error("train", "--p", "5", "--frac", "0.5", "--width", "8", "--steps", "10",
+              needles=["not enough memory", "12 GiB"])
 
 
 def test_bad_input_in_a_subprocess():
