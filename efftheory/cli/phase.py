@@ -288,25 +288,24 @@ def _check_out(args, plot) -> None:
             raise InputError(f"--plot {str(plot)!r} is the sweep's own {name}; give the plot its own file")
 
 
-def _has_field(model_name: str, name: str) -> bool:
-    """Whether the model's config has the field ``name`` (the toy's ``embed``: its input stage)."""
+def _config_defaults(model_name: str) -> dict:
+    """``{field: default}`` of the model's config."""
     import dataclasses
 
     from efftheory.models import MODELS
 
-    return name in {f.name for f in dataclasses.fields(MODELS[model_name].config_type)}
+    return {f.name: f.default for f in dataclasses.fields(MODELS[model_name].config_type)}
+
+
+def _has_field(model_name: str, name: str) -> bool:
+    """Whether the model's config has the field ``name`` (the toy's ``embed``: its input stage)."""
+    return name in _config_defaults(model_name)
 
 
 def _setting(model_name: str, network: dict, name: str):
     """The value of config field ``name`` in a sweep's cells: the sweep's own, else the model's
     default (the toy's loss is "mse", the embedding MLP's "ce")."""
-    import dataclasses
-
-    from efftheory.models import MODELS
-
-    if name in network:
-        return network[name]
-    return next(f.default for f in dataclasses.fields(MODELS[model_name].config_type) if f.name == name)
+    return network.get(name, _config_defaults(model_name)[name])
 
 
 def _has_loss(model_name: str) -> bool:
