@@ -10,9 +10,8 @@ lets the trainer report progress and stop between chunks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
