@@ -11,7 +11,7 @@ import numpy as np
 
 from efftheory.cli._common import save_arrays, save_figure
 from efftheory.cli._model_options import given_options
-from efftheory.cli._wording import chance_test_accuracy, plural, run_time, steps, verdict_reason, verdict_text
+from efftheory.cli._wording import chance_test_accuracy, plural, run_footer, steps, verdict_reason, verdict_text
 from efftheory.cli.reports import Report
 
 
@@ -110,11 +110,7 @@ def _text(o, save_path, plot_path) -> str:
     for name, r in o["records"].items():
         lines.append(f"{name.replace('_', ' ')}: {steps(r['first'], 'n/a')} at step 0, "
                      f"{steps(r['final'], 'n/a')} at step {r['final_step']}")
-    lines.append(run_time(o))
-    if save_path:
-        lines.append(f"arrays saved to {save_path}")
-    if plot_path:
-        lines.append(f"plot written to {plot_path}")
+    lines += run_footer(o, save_path, plot_path)
     return "\n".join(lines)
 
 

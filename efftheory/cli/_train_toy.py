@@ -16,7 +16,7 @@ from efftheory.cli._wording import (
     fit_text,
     ideal_note,
     plural,
-    run_time,
+    run_footer,
     steps,
     uniform_guess,
     verdict_reason,
@@ -233,12 +233,8 @@ def _text(o, config, save_path, plot_path) -> str:
         *_memorised_rows(o),
         f"linear theory: dof = {o['dof']}, grokking rate λ3 = {lam}, {_time_scale_text(o)}",
         *([] if o["diverged"] else _trajectory_rows(o, SCALES)),
-        run_time(o),
+        *run_footer(o, save_path, plot_path),
     ]
-    if save_path:
-        lines.append(f"arrays saved to {save_path}")
-    if plot_path:
-        lines.append(f"plot written to {plot_path}")
     return "\n".join(lines)
 
 
@@ -324,12 +320,8 @@ def _modadd_text(o, config, save_path, plot_path) -> str:
         f"({'at rest' if o['theory_converged'] else 'not at rest'}); free directions at a ring: "
         f"{o['ring_free_directions']}",
         f"network frequency = theory frequency (up to f -> p - f): {agree}",
-        run_time(o),
+        *run_footer(o, save_path, plot_path),
     ]
-    if save_path:
-        lines.append(f"arrays saved to {save_path}")
-    if plot_path:
-        lines.append(f"plot written to {plot_path}")
     return "\n".join(lines)
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from efftheory.cli._common import save_arrays, save_figure
 from efftheory.cli._model_options import given_options
-from efftheory.cli._wording import plural, run_time, steps as steps_text, verdict_reason, verdict_text
+from efftheory.cli._wording import plural, run_footer, steps as steps_text, verdict_reason, verdict_text
 from efftheory.cli.reports import Report
 from efftheory.errors import InputError
 
@@ -183,11 +183,7 @@ def _text(o, save_path, plot_path) -> str:
             f"network after its {o['steps']} training steps: |f| = {abs(o['ring_frequency'])}; the same frequency as "
             f"the circle theory's: {lands}",
         ]
-    lines.append(run_time(o))
-    if save_path:
-        lines.append(f"arrays saved to {save_path}")
-    if plot_path:
-        lines.append(f"plot written to {plot_path}")
+    lines += run_footer(o, save_path, plot_path)
     return "\n".join(lines)
 
 

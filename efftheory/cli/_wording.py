@@ -113,3 +113,10 @@ def run_time(o: dict) -> str:
     return (f"{plural(o['steps'], 'step')} in {o['seconds']:.2f} s on {plural(o['threads'], 'thread')}"
             + (f" ({rate:.0f} steps/s)" if rate else ""))
 
+
+def run_footer(o: dict, save_path=None, plot_path=None) -> list[str]:
+    """The last lines of a train report: :func:`run_time`, then where the arrays and the plot
+    went (if they were asked for)."""
+    return [run_time(o)] + ([f"arrays saved to {save_path}"] if save_path else []) \
+        + ([f"plot written to {plot_path}"] if plot_path else [])
+
