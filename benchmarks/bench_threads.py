@@ -20,11 +20,9 @@ import statistics
 import time
 
 from efftheory.models.toy.config import NetworkConfig
-from efftheory.models.toy.training import train_network
 from efftheory.models.transformer.config import TransformerConfig
-from efftheory.models.transformer.training import train_transformer
-from efftheory.runtime.threads import PARALLEL_STEP_FLOPS
-from efftheory.tasks import Addition, ModularAddition
+from efftheory.runtime.threads import threads_for
+from benchmarks.bench_torch import Case
 from benchmarks.timing import print_rows
 
 #: (p, config) from the toy network to the paper's transformer
@@ -41,38 +39,32 @@ SECONDS = 2.5  # aimed length of one timing
 RATE_GUESS = 60e9  # FLOP/s used to pick k (a guess; the timings measure the real rate)
 
 
-def _name(p: int, c) -> str:
-    if isinstance(c, NetworkConfig):
-        return f"toy p={p} width={c.width} depth={c.depth}"
-    return f"transformer p={p} d={c.dim} width={c.width} layers={c.layers}"
-
-
-def _case(p: int, config):
-    """(split, train function, FLOPs per step) of one size."""
+def _case(p: int, config) -> Case:
+    """The size as a case of the PyTorch benchmark (its split, FLOP count and training call)."""
     if isinstance(config, NetworkConfig):
-        split = Addition(p).split(n_train=45, seed=0)
-        flops = config.flops_per_step(p, split.task.n_samples, split.n_train, split.task.n_classes)
-        return split, train_network, flops
-    split = ModularAddition(p, ordered=True).split(frac=0.8, seed=0)
-    return split, train_transformer, config.flops_per_step(split.n_train, p)
+        return Case(f"toy p={p} width={config.width} depth={config.depth}", "toy", config, p, 0)
+    name = f"transformer p={p} d={config.dim} width={config.width} layers={config.layers}"
+    return Case(name, "transformer", config, p, 0)
 
 
 def run(rounds: int = 3) -> list[dict]:
     rows = []
     for p, config in SIZES:
-        split, train, flops = _case(p, config)
+        case = _case(p, config)
+        split = case.split()
+        flops = case.flops(split)
         k = max(20, int(SECONDS * RATE_GUESS / flops))
-        train(split, config, steps=2, eval_every=2, threads=1)  # compile / load the kernels
+        case.train(split, 2, 1)  # compile / load the kernels
         per_step = {1: [], 2: []}
         for _ in range(rounds):
             for n in (1, 2):
                 start = time.perf_counter()
-                train(split, config, steps=k, eval_every=k, threads=n)
+                case.train(split, k, n)
                 per_step[n].append((time.perf_counter() - start) / k)
         one, two = statistics.median(per_step[1]), statistics.median(per_step[2])
-        policy = 2 if flops >= PARALLEL_STEP_FLOPS else 1
+        policy = threads_for(flops, allowed=2)
         rows.append({
-            "name": f"{_name(p, config)}: 2 threads vs 1",
+            "name": f"{case.name}: 2 threads vs 1",
             "fast_s": two, "naive_s": one, "ratio": one / two,
             "notes": (f"{flops / 1e9:.3g} GFLOP per step, {k} steps per timing; {1 / one:.4g} vs {1 / two:.4g} "
                       f"steps/s on 1 vs 2 threads; the policy gives {policy} (times are s per step)"),
