@@ -35,7 +35,6 @@ import argparse
 import dataclasses
 import time
 
-import numba
 import numpy as np
 from numba import njit
 

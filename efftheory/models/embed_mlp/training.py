@@ -219,7 +219,7 @@ def loss_and_gradient(split: Split, config: EmbedMLPConfig, theta: np.ndarray | 
     prob = _Problem(split, config)
     theta = prob.theta if theta is None else np.ascontiguousarray(theta, dtype=prob.theta.dtype)
     require(theta.shape == prob.theta.shape, f"theta must have shape {prob.theta.shape}, got {theta.shape}")
-    lay, nt = prob.layout, prob.nt
+    nt = prob.nt
     dims, w_off, b_off, a_off, acts, g1, g2, ptr, idx = prob.kernel_args()
     kern.forward(theta, dims, w_off, b_off, a_off, acts, ptr, idx, nt, prob.has_bias)
     L, no = dims.size - 1, int(dims[-1])
